@@ -1,0 +1,23 @@
+// Shared declarations of the binding (the only code that includes pybind11).
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "lamina/lamina.hpp"
+
+namespace lamina::bind {
+
+namespace py = pybind11;
+
+void bind_errors(py::module_& m);
+void bind_tensor(py::module_& m);
+
+// Python values -> lamina types, with lamina errors for bad values.
+DType to_dtype(py::handle obj, const char* what, DType fallback = DType::f32);
+// allow_infer: keep -1 entries (for reshape), otherwise negative extents raise ShapeError.
+Shape to_shape(py::handle obj, const char* what, bool allow_infer = false);
+py::dtype numpy_dtype(DType dtype);
+
+}  // namespace lamina::bind

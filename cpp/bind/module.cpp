@@ -1,0 +1,22 @@
+// PYBIND11_MODULE(_lamina): the compiled half of the `lamina` package. python/lamina
+// re-exports it; see _lamina.pyi for the signatures.
+#include "bind.hpp"
+
+namespace lamina::bind {
+
+PYBIND11_MODULE(_lamina, m) {
+  m.doc() = "lamina's C++ core (tensors, kernels, errors).";
+  m.attr("__version__") = LAMINA_VERSION_STRING;
+  bind_errors(m);
+  bind_tensor(m);
+
+  m.def("set_num_threads", &set_num_threads, py::arg("n"),
+        "Number of threads lamina's kernels use (>= 1).");
+  m.def("num_threads", &num_threads, "Number of threads lamina's kernels use.");
+
+  py::module_ ops = m.def_submodule("ops", "lamina's operations on tensors.");
+  ops.def("matmul", &matmul, py::arg("a"), py::arg("b"),
+          py::call_guard<py::gil_scoped_release>(), "a [M, K] @ b [K, N] -> [M, N].");
+}
+
+}  // namespace lamina::bind

@@ -1,0 +1,179 @@
+// lamina.Tensor and the conversions to and from NumPy, both without copying:
+//  - Tensor -> NumPy through the buffer protocol (np.asarray(t)) or t.numpy(); the
+//    array's base holds the Tensor, which holds the storage.
+//  - NumPy -> Tensor through from_numpy(a): a C-contiguous, writeable float32/float64
+//    array with its natural alignment is wrapped; the storage holds a reference to the
+//    array and drops it (under the GIL) when the last tensor goes.
+#include <cstring>
+
+#include "bind.hpp"
+
+namespace lamina::bind {
+
+DType to_dtype(py::handle obj, const char* what, DType fallback) {
+  if (obj.is_none()) return fallback;
+  py::dtype dt;
+  try {
+    dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(obj));
+  } catch (py::error_already_set&) {
+    throw DTypeError(std::string(what) + ": unsupported dtype " + py::str(obj).cast<std::string>() +
+                     ": lamina tensors are float32 or float64");
+  }
+  if (dt.kind() == 'f' && dt.itemsize() == 4) return DType::f32;
+  if (dt.kind() == 'f' && dt.itemsize() == 8) return DType::f64;
+  throw DTypeError(std::string(what) + ": unsupported dtype " + py::str(dt).cast<std::string>() +
+                   ": lamina tensors are float32 or float64");
+}
+
+py::dtype numpy_dtype(DType dtype) {
+  return dtype == DType::f32 ? py::dtype::of<float>() : py::dtype::of<double>();
+}
+
+Shape to_shape(py::handle obj, const char* what, bool allow_infer) {
+  Shape shape;
+  if (py::isinstance<py::int_>(obj)) {
+    shape.push_back(obj.cast<int64_t>());
+  } else if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
+    for (py::handle d : obj) {
+      LAMINA_CHECK_AS(ShapeError, py::isinstance<py::int_>(d), what, ": shape entries must be ints, got ",
+                      py::repr(obj).cast<std::string>());
+      shape.push_back(d.cast<int64_t>());
+    }
+  } else {
+    throw ShapeError(std::string(what) + ": a shape is an int or a sequence of ints, got " +
+                     py::repr(obj).cast<std::string>());
+  }
+  if (allow_infer) return shape;  // reshape/view check -1 and the element count themselves
+  for (int64_t d : shape)
+    LAMINA_CHECK_SHAPE(d >= 0, what, ": shape ", shape, " has a negative extent");
+  shape_numel(shape);  // rejects overflow with a ShapeError
+  return shape;
+}
+
+static py::array to_numpy(const Tensor& t, py::handle owner) {
+  LAMINA_CHECK_AS(DeviceError, t.device() == Device::cpu, "numpy: tensor is on ", t.device(),
+                  "; NumPy views need a cpu tensor");
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end()), strides;
+  for (int64_t s : t.strides()) strides.push_back(s * static_cast<py::ssize_t>(dtype_size(t.dtype())));
+  return py::array(numpy_dtype(t.dtype()), shape, strides, t.raw_data(), owner);
+}
+
+static Tensor from_numpy(py::array a) {
+  DType dtype = to_dtype(a.dtype(), "from_numpy");
+  const auto item = static_cast<uintptr_t>(dtype_size(dtype));
+  const bool wrap = (a.flags() & py::array::c_style) && a.writeable() &&
+                    reinterpret_cast<uintptr_t>(a.data()) % item == 0;
+  Shape shape(a.shape(), a.shape() + a.ndim());
+  if (!wrap) {  // documented: other arrays are copied into a new aligned tensor
+    py::array c = py::array::ensure(a, py::array::c_style | py::array::forcecast);
+    Tensor t = Tensor::empty(shape, dtype);
+    std::memcpy(t.raw_data(), c.data(), static_cast<size_t>(t.numel()) * item);
+    return t;
+  }
+  auto* keep = new py::object(a);
+  auto storage = Storage::wrap(a.mutable_data(), static_cast<size_t>(a.nbytes()), Device::cpu, [keep] {
+    if (!Py_IsInitialized()) return;  // interpreter gone: nothing left to release
+    py::gil_scoped_acquire gil;
+    delete keep;
+  });
+  Shape strides(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) strides[i] = a.strides()[i] / static_cast<py::ssize_t>(item);
+  return Tensor::from_storage(std::move(storage), shape, strides, 0, dtype);
+}
+
+static Tensor tensor_from_data(py::handle data, py::handle dtype_obj) {
+  py::array a = py::array::ensure(data);
+  LAMINA_CHECK_DTYPE(a, "tensor: cannot convert ", py::repr(data).cast<std::string>(), " to an array");
+  char kind = a.dtype().kind();
+  LAMINA_CHECK_DTYPE(kind == 'f' || kind == 'i' || kind == 'u' || kind == 'b', "tensor: data of dtype ",
+                     py::str(a.dtype()).cast<std::string>(), " cannot become a float tensor");
+  DType fallback = (kind == 'f' && a.dtype().itemsize() == 8) ? DType::f64 : DType::f32;
+  DType dtype = to_dtype(dtype_obj, "tensor", fallback);
+  py::array c = py::array::ensure(a.attr("astype")(numpy_dtype(dtype)), py::array::c_style);
+  Tensor t = Tensor::empty(Shape(c.shape(), c.shape() + c.ndim()), dtype);
+  std::memcpy(t.raw_data(), c.data(), static_cast<size_t>(c.nbytes()));
+  return t;
+}
+
+static Tensor getitem(const Tensor& t, py::handle key) {
+  if (py::isinstance<py::tuple>(key) && py::len(key) == 1) key = key.cast<py::tuple>()[0];
+  if (py::isinstance<py::int_>(key)) return t.select(key.cast<int64_t>());
+  if (py::isinstance<py::slice>(key)) {
+    LAMINA_CHECK_INDEX(t.dim() >= 1, "Tensor index: cannot slice a 0-d tensor");
+    auto s = key.cast<py::slice>();
+    auto get = [](py::handle h, int64_t dflt) { return h.is_none() ? dflt : h.cast<int64_t>(); };
+    int64_t step = get(s.attr("step"), 1);
+    return t.slice(get(s.attr("start"), 0), get(s.attr("stop"), t.size(0)), step);
+  }
+  throw ValueError("Tensor index: only the first (batch) axis can be indexed, with an int or a "
+                   "slice; got " + py::repr(key).cast<std::string>());
+}
+
+static Shape shape_args(const py::args& args, const char* what, bool allow_infer = false) {
+  if (args.size() == 1) return to_shape(args[0], what, allow_infer);
+  return to_shape(args, what, allow_infer);
+}
+
+void bind_tensor(py::module_& m) {
+  m.attr("float32") = numpy_dtype(DType::f32);
+  m.attr("float64") = numpy_dtype(DType::f64);
+
+  py::class_<Tensor>(m, "Tensor", py::buffer_protocol(), R"doc(
+An n-d float32/float64 array on a device. Views (reshape, t[i], t[a:b]) share storage.
+np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc")
+      .def_buffer([](Tensor& t) -> py::buffer_info {
+        LAMINA_CHECK_AS(DeviceError, t.device() == Device::cpu, "buffer: tensor is on ", t.device());
+        std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end()), strides;
+        for (int64_t s : t.strides())
+          strides.push_back(s * static_cast<py::ssize_t>(dtype_size(t.dtype())));
+        return py::buffer_info(t.raw_data(), static_cast<py::ssize_t>(dtype_size(t.dtype())),
+                               t.dtype() == DType::f32 ? py::format_descriptor<float>::format()
+                                                       : py::format_descriptor<double>::format(),
+                               t.dim(), shape, strides);
+      })
+      .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
+      .def_property_readonly("strides", [](const Tensor& t) { return py::tuple(py::cast(t.strides())); },
+                             "Strides in elements (NumPy's are in bytes).")
+      .def_property_readonly("dtype", [](const Tensor& t) { return numpy_dtype(t.dtype()); })
+      .def_property_readonly("device", [](const Tensor& t) { return std::string(device_name(t.device())); })
+      .def_property_readonly("ndim", &Tensor::dim)
+      .def_property_readonly("size", &Tensor::numel, "Number of elements.")
+      .def("numel", &Tensor::numel)
+      .def("is_contiguous", &Tensor::is_contiguous)
+      .def("numpy", [](py::object self) { return to_numpy(self.cast<const Tensor&>(), self); },
+           "A NumPy view of the data (no copy); it keeps the tensor alive.")
+      .def("reshape", [](const Tensor& t, py::args shape) { return t.reshape(shape_args(shape, "reshape", true)); })
+      .def("view", [](const Tensor& t, py::args shape) { return t.view(shape_args(shape, "view", true)); })
+      .def("contiguous", &Tensor::contiguous)
+      .def("clone", &Tensor::clone)
+      .def("to", [](const Tensor& t, py::handle dtype) { return t.to(to_dtype(dtype, "Tensor.to")); }, py::arg("dtype"))
+      .def("fill_", [](Tensor& t, double v) { return t.fill_(v); }, py::arg("value"))
+      .def("item", &Tensor::item)
+      .def("__float__", &Tensor::item)
+      .def("__len__", [](const Tensor& t) {
+        if (t.dim() == 0) throw py::type_error("len() of a 0-d tensor");
+        return t.size(0);
+      })
+      .def("__getitem__", &getitem)
+      .def("__matmul__", &matmul, py::call_guard<py::gil_scoped_release>())
+      .def("__repr__", &Tensor::repr);
+
+  m.def("from_numpy", &from_numpy, py::arg("array"), R"doc(
+Wraps a NumPy array as a Tensor. A C-contiguous, writeable float32/float64 array with its
+natural alignment is shared without copying (writes show on both sides, and the tensor
+keeps the array's memory alive); any other float array is copied into a new 64-byte
+aligned tensor. Other dtypes raise DTypeError.)doc");
+  m.def("tensor", &tensor_from_data, py::arg("data"), py::arg("dtype") = py::none(),
+        "A new tensor holding a copy of data (float64 stays float64, other numbers become float32).");
+  m.def("empty", [](py::args shape, py::object dtype) { return Tensor::empty(shape_args(shape, "empty"), to_dtype(dtype, "empty")); },
+        py::kw_only(), py::arg("dtype") = py::none(), "A new tensor with uninitialised data.");
+  m.def("zeros", [](py::args shape, py::object dtype) { return Tensor::zeros(shape_args(shape, "zeros"), to_dtype(dtype, "zeros")); },
+        py::kw_only(), py::arg("dtype") = py::none());
+  m.def("ones", [](py::args shape, py::object dtype) { return Tensor::full(shape_args(shape, "ones"), 1.0, to_dtype(dtype, "ones")); },
+        py::kw_only(), py::arg("dtype") = py::none());
+  m.def("full", [](py::handle shape, double value, py::object dtype) {
+          return Tensor::full(to_shape(shape, "full"), value, to_dtype(dtype, "full"));
+        }, py::arg("shape"), py::arg("value"), py::kw_only(), py::arg("dtype") = py::none());
+}
+
+}  // namespace lamina::bind

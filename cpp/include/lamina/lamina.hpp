@@ -1,0 +1,8 @@
+// Umbrella header: include this to use lamina from C++.
+#pragma once
+
+#include "lamina/error.hpp"
+#include "lamina/ops.hpp"
+#include "lamina/parallel.hpp"
+#include "lamina/tensor.hpp"
+#include "lamina/version.hpp"

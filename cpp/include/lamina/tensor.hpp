@@ -1,0 +1,156 @@
+// lamina::Tensor: an n-d array of float32 or float64 on a device.
+//
+// A Tensor is a handle: copying it copies a reference (like a Python object), and two
+// handles to one tensor see the same data. The data lives in a Storage, a reference
+// counted block that several tensors (views) may share:
+//
+//   Tensor a = Tensor::zeros({4, 3});       // owns a new 64-byte aligned Storage
+//   Tensor b = a.reshape({2, 6});           // a view: same Storage, other shape
+//   Tensor c = a.slice(1, 3);               // rows 1..2 of a, a view
+//   Tensor d = a.select(0);                 // row 0 of a, shape [3], a view
+//
+// The storage stays alive while any tensor (or a NumPy array viewing it) refers to it.
+// Shapes and strides are in elements; strides may be any non-negative values (views of
+// a slice with a step), and is_contiguous() says whether the layout is dense row-major.
+//
+// dtypes: float32 everywhere, float64 on the CPU (gradient checks run in double).
+// Devices: CPU now; Device::cuda is reserved for the CUDA backend and rejected today.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "lamina/error.hpp"
+
+namespace lamina {
+
+enum class DType : uint8_t { f32, f64 };
+enum class Device : uint8_t { cpu, cuda };
+
+using Shape = std::vector<int64_t>;
+
+size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);    // "float32", "float64"
+const char* device_name(Device device); // "cpu", "cuda"
+// The number of elements of a shape. Throws ShapeError for a negative extent or overflow.
+int64_t shape_numel(const Shape& shape);
+
+template <class T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
+template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };
+
+// A block of device memory with a reference count (through std::shared_ptr) and a
+// version counter that in-place writes bump (autograd uses it to detect that a tensor
+// saved for backward was overwritten).
+class Storage {
+ public:
+  static constexpr size_t kAlignment = 64;
+
+  // Allocates nbytes, 64-byte aligned. Throws Error if the memory cannot be had.
+  static std::shared_ptr<Storage> allocate(size_t nbytes, Device device = Device::cpu);
+  // Wraps memory owned by someone else; `release` runs when the last reference goes.
+  static std::shared_ptr<Storage> wrap(void* data, size_t nbytes, Device device,
+                                       std::function<void()> release);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+  uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
+
+ private:
+  Storage(void* data, size_t nbytes, Device device, std::function<void()> release);
+  void* data_;
+  size_t nbytes_;
+  Device device_;
+  uint64_t version_ = 0;
+  std::function<void()> release_;
+};
+
+struct TensorImpl;
+
+class Tensor {
+ public:
+  // An undefined tensor (defined() is false); most operations on it throw ValueError.
+  Tensor() = default;
+
+  // New tensors (contiguous, 64-byte aligned). `empty` leaves the data uninitialised.
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
+  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
+                     Device device = Device::cpu);
+  // A tensor over existing storage: element (i0, i1, ...) is at
+  // storage.data() + (offset + sum(ik * strides[k])) * dtype_size. Throws IndexError if
+  // the view would reach outside the storage.
+  static Tensor from_storage(std::shared_ptr<Storage> storage, const Shape& shape,
+                             const Shape& strides, int64_t offset, DType dtype);
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  const Shape& strides() const;
+  int64_t dim() const { return static_cast<int64_t>(shape().size()); }
+  // Extent of one axis; negative axes count from the end. Throws IndexError.
+  int64_t size(int64_t axis) const;
+  int64_t numel() const;
+  DType dtype() const;
+  Device device() const;
+  int64_t offset() const;
+  const std::shared_ptr<Storage>& storage() const;
+  bool is_contiguous() const;
+
+  // Pointer to the first element. data<T>() throws DTypeError if T is not the dtype.
+  void* raw_data() const;
+  template <class T> T* data() const {
+    LAMINA_CHECK_DTYPE(dtype() == dtype_of<T>::value, "Tensor::data: tensor is ",
+                       dtype_name(dtype()), ", asked for ", dtype_name(dtype_of<T>::value));
+    return static_cast<T*>(raw_data());
+  }
+
+  // Views (share storage). reshape copies only when the tensor is not contiguous; one
+  // extent may be -1 and is inferred. slice(start, stop, step) and select(i) index axis 0
+  // with Python's rules for negative indices; out of range throws IndexError.
+  Tensor reshape(const Shape& shape) const;
+  Tensor view(const Shape& shape) const;  // like reshape, but throws instead of copying
+  Tensor slice(int64_t start, int64_t stop, int64_t step = 1) const;
+  Tensor select(int64_t index) const;
+
+  // Copies.
+  Tensor contiguous() const;  // *this when already contiguous
+  Tensor clone() const;       // always a new storage
+  Tensor to(DType dtype) const;
+
+  // In place: bump the storage's version.
+  Tensor& fill_(double value);
+  Tensor& copy_(const Tensor& src);  // shapes must match; dtypes may differ
+
+  // The value of a one-element tensor, as double.
+  double item() const;
+  // Element at a full index, as double (bounds-checked). For tests and debugging.
+  double at(const Shape& index) const;
+
+  // "Tensor(shape=[2, 3], dtype=float32, device=cpu)"
+  std::string repr() const;
+
+  // True when both handles refer to the same tensor (not merely the same storage).
+  bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+
+ private:
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+  Tensor view_as(const char* op, const Shape& shape) const;  // view, naming op in errors
+  const TensorImpl& impl() const;
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+std::ostream& operator<<(std::ostream& os, DType dtype);
+std::ostream& operator<<(std::ostream& os, Device device);
+
+}  // namespace lamina

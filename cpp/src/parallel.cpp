@@ -1,0 +1,26 @@
+#include "lamina/parallel.hpp"
+
+#include "lamina/error.hpp"
+
+#ifdef LAMINA_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace lamina {
+
+void set_num_threads(int n) {
+  LAMINA_CHECK(n >= 1, "set_num_threads: need at least 1 thread, got ", n);
+#ifdef LAMINA_HAVE_OPENMP
+  omp_set_num_threads(n);
+#endif
+}
+
+int num_threads() {
+#ifdef LAMINA_HAVE_OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace lamina

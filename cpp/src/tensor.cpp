@@ -1,0 +1,341 @@
+#include "lamina/tensor.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace lamina {
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;
+  int64_t offset = 0;
+  DType dtype = DType::f32;
+};
+
+// ---- dtype, device, shape helpers -------------------------------------------------
+
+size_t dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 8; }
+const char* dtype_name(DType dtype) { return dtype == DType::f32 ? "float32" : "float64"; }
+const char* device_name(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
+
+std::ostream& operator<<(std::ostream& os, DType dtype) { return os << dtype_name(dtype); }
+std::ostream& operator<<(std::ostream& os, Device device) { return os << device_name(device); }
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.repr(); }
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    LAMINA_CHECK_SHAPE(d >= 0, "shape ", shape, " has a negative extent");
+    // Overflow guard: a corrupt or mistyped shape must not wrap around to a small size.
+    LAMINA_CHECK_SHAPE(d == 0 || n <= std::numeric_limits<int64_t>::max() / d, "shape ", shape,
+                       " has too many elements");
+    n *= d;
+  }
+  return n;
+}
+
+static Shape contiguous_strides(const Shape& shape) {
+  Shape strides(shape.size());
+  int64_t s = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= shape[i] > 0 ? shape[i] : 1;
+  }
+  return strides;
+}
+
+static void check_device(Device device, const char* what) {
+  LAMINA_CHECK_AS(DeviceError, device == Device::cpu, what,
+                  ": the CUDA backend is not built into this lamina; use device cpu");
+}
+
+// ---- Storage ------------------------------------------------------------------------
+
+Storage::Storage(void* data, size_t nbytes, Device device, std::function<void()> release)
+    : data_(data), nbytes_(nbytes), device_(device), release_(std::move(release)) {}
+
+Storage::~Storage() {
+  if (release_) release_();
+}
+
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+  check_device(device, "Storage::allocate");
+  // aligned_alloc wants a size that is a multiple of the alignment, and never 0 so that
+  // even an empty tensor has a valid pointer.
+  size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+  if (rounded == 0) rounded = kAlignment;
+  LAMINA_CHECK_AS(Error, rounded >= nbytes, "Storage::allocate: ", nbytes, " bytes is too large");
+  void* p = std::aligned_alloc(kAlignment, rounded);
+  LAMINA_CHECK_AS(Error, p != nullptr, "Storage::allocate: out of memory allocating ", nbytes,
+                  " bytes");
+  return std::shared_ptr<Storage>(new Storage(p, nbytes, device, [p] { std::free(p); }));
+}
+
+std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes, Device device,
+                                       std::function<void()> release) {
+  return std::shared_ptr<Storage>(new Storage(data, nbytes, device, std::move(release)));
+}
+
+// ---- construction -------------------------------------------------------------------
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  int64_t n = shape_numel(shape);
+  auto storage = Storage::allocate(static_cast<size_t>(n) * dtype_size(dtype), device);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  std::memset(t.raw_data(), 0, static_cast<size_t>(t.numel()) * dtype_size(dtype));
+  return t;
+}
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.fill_(value);
+  return t;
+}
+
+Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, const Shape& shape,
+                            const Shape& strides, int64_t offset, DType dtype) {
+  LAMINA_CHECK(storage != nullptr, "Tensor::from_storage: null storage");
+  LAMINA_CHECK_SHAPE(shape.size() == strides.size(), "Tensor::from_storage: shape ", shape,
+                     " and strides ", strides, " differ in length");
+  int64_t n = shape_numel(shape);
+  LAMINA_CHECK_INDEX(offset >= 0, "Tensor::from_storage: negative offset ", offset);
+  // The furthest element must lie inside the storage (checked in elements, with the
+  // overflow guard of shape_numel applied to each term).
+  int64_t last = offset;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    LAMINA_CHECK_INDEX(strides[i] >= 0, "Tensor::from_storage: negative stride in ", strides);
+    if (n > 0) last += (shape[i] - 1) * strides[i];
+  }
+  int64_t capacity = static_cast<int64_t>(storage->nbytes() / dtype_size(dtype));
+  LAMINA_CHECK_INDEX(n == 0 || last < capacity, "Tensor::from_storage: shape ", shape,
+                     " with strides ", strides, " and offset ", offset, " reaches element ",
+                     last, " of a storage holding ", capacity);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+// ---- accessors ----------------------------------------------------------------------
+
+const TensorImpl& Tensor::impl() const {
+  LAMINA_CHECK(impl_ != nullptr, "Tensor: the tensor is undefined");
+  return *impl_;
+}
+const Shape& Tensor::shape() const { return impl().shape; }
+const Shape& Tensor::strides() const { return impl().strides; }
+int64_t Tensor::numel() const { return shape_numel(impl().shape); }
+DType Tensor::dtype() const { return impl().dtype; }
+Device Tensor::device() const { return impl().storage->device(); }
+int64_t Tensor::offset() const { return impl().offset; }
+const std::shared_ptr<Storage>& Tensor::storage() const { return impl().storage; }
+
+int64_t Tensor::size(int64_t axis) const {
+  int64_t d = dim();
+  LAMINA_CHECK_INDEX(axis >= -d && axis < d, "Tensor::size: axis ", axis,
+                     " is out of range for a tensor of shape ", shape());
+  return shape()[axis < 0 ? axis + d : axis];
+}
+
+bool Tensor::is_contiguous() const {
+  const TensorImpl& t = impl();
+  if (shape_numel(t.shape) == 0) return true;
+  int64_t expected = 1;
+  for (size_t i = t.shape.size(); i-- > 0;) {
+    if (t.shape[i] == 1) continue;  // any stride is fine for an extent of 1
+    if (t.strides[i] != expected) return false;
+    expected *= t.shape[i];
+  }
+  return true;
+}
+
+void* Tensor::raw_data() const {
+  const TensorImpl& t = impl();
+  return static_cast<char*>(t.storage->data()) + t.offset * static_cast<int64_t>(dtype_size(t.dtype));
+}
+
+// ---- views --------------------------------------------------------------------------
+
+static Shape infer_shape(const char* op, const Shape& requested, int64_t numel, const Shape& from) {
+  Shape out = requested;
+  int64_t known = 1, infer_at = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == -1) {
+      LAMINA_CHECK_SHAPE(infer_at < 0, op, ": more than one -1 in ", requested);
+      infer_at = static_cast<int64_t>(i);
+    } else {
+      LAMINA_CHECK_SHAPE(out[i] >= 0, op, ": negative extent in ", requested);
+      known *= out[i];
+    }
+  }
+  if (infer_at >= 0) {
+    LAMINA_CHECK_SHAPE(known != 0 && numel % known == 0, op, ": cannot infer the -1 in ",
+                       requested, " for a tensor of shape ", from, " (", numel, " elements)");
+    out[infer_at] = numel / known;
+    known *= out[infer_at];
+  }
+  LAMINA_CHECK_SHAPE(known == numel, op, ": cannot reshape a tensor of shape ", from, " (",
+                     numel, " elements) into ", requested, " (", known, " elements)");
+  return out;
+}
+
+Tensor Tensor::view(const Shape& shape) const { return view_as("view", shape); }
+
+Tensor Tensor::view_as(const char* op, const Shape& shape) const {
+  Shape out = infer_shape(op, shape, numel(), this->shape());
+  LAMINA_CHECK_SHAPE(is_contiguous(), op, ": a tensor of shape ", this->shape(), " with strides ",
+                     strides(), " is not contiguous; use reshape, which copies");
+  return from_storage(storage(), out, contiguous_strides(out), offset(), dtype());
+}
+
+Tensor Tensor::reshape(const Shape& shape) const {
+  return (is_contiguous() ? *this : contiguous()).view_as("reshape", shape);
+}
+
+Tensor Tensor::slice(int64_t start, int64_t stop, int64_t step) const {
+  LAMINA_CHECK_INDEX(dim() >= 1, "slice: cannot slice a 0-d tensor");
+  LAMINA_CHECK(step >= 1, "slice: step must be positive, got ", step);
+  int64_t n = shape()[0];
+  // Python's slice rules: negative bounds count from the end, then clamp to [0, n].
+  auto clamp = [n](int64_t i) {
+    if (i < 0) i += n;
+    return i < 0 ? 0 : (i > n ? n : i);
+  };
+  start = clamp(start);
+  stop = clamp(stop);
+  int64_t count = stop > start ? (stop - start + step - 1) / step : 0;
+  Shape sh = shape(), st = strides();
+  sh[0] = count;
+  st[0] *= step;
+  return from_storage(storage(), sh, st, offset() + (count > 0 ? start * strides()[0] : 0), dtype());
+}
+
+Tensor Tensor::select(int64_t index) const {
+  LAMINA_CHECK_INDEX(dim() >= 1, "select: cannot index a 0-d tensor");
+  int64_t n = shape()[0];
+  LAMINA_CHECK_INDEX(index >= -n && index < n, "select: index ", index,
+                     " is out of range for axis 0 of size ", n, " (shape ", shape(), ")");
+  if (index < 0) index += n;
+  Shape sh(shape().begin() + 1, shape().end()), st(strides().begin() + 1, strides().end());
+  return from_storage(storage(), sh, st, offset() + index * strides()[0], dtype());
+}
+
+// ---- copies -------------------------------------------------------------------------
+
+// Visits every element of `shape` in row-major order, calling f(src_offset, dst_offset)
+// for two stride sets. The index counter is advanced like an odometer.
+template <class F>
+static void for_each_offset(const Shape& shape, const Shape& sa, const Shape& sb, F f) {
+  int64_t n = shape_numel(shape);
+  if (n == 0) return;
+  size_t d = shape.size();
+  Shape idx(d, 0);
+  int64_t oa = 0, ob = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    f(oa, ob);
+    for (size_t i = d; i-- > 0;) {
+      if (++idx[i] < shape[i]) {
+        oa += sa[i];
+        ob += sb[i];
+        break;
+      }
+      oa -= sa[i] * (shape[i] - 1);
+      ob -= sb[i] * (shape[i] - 1);
+      idx[i] = 0;
+    }
+  }
+}
+
+template <class S, class D>
+static void copy_typed(const Tensor& src, const Tensor& dst) {
+  const S* s = static_cast<const S*>(src.raw_data());
+  D* d = static_cast<D*>(dst.raw_data());
+  for_each_offset(src.shape(), src.strides(), dst.strides(),
+                  [&](int64_t os, int64_t od) { d[od] = static_cast<D>(s[os]); });
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  LAMINA_CHECK_SHAPE(src.shape() == shape(), "copy_: source shape ", src.shape(),
+                     " differs from destination shape ", shape());
+  check_device(device(), "copy_");
+  check_device(src.device(), "copy_");
+  if (src.dtype() == dtype() && src.is_contiguous() && is_contiguous()) {
+    std::memmove(raw_data(), src.raw_data(), static_cast<size_t>(numel()) * dtype_size(dtype()));
+  } else if (src.dtype() == DType::f32) {
+    dtype() == DType::f32 ? copy_typed<float, float>(src, *this) : copy_typed<float, double>(src, *this);
+  } else {
+    dtype() == DType::f32 ? copy_typed<double, float>(src, *this) : copy_typed<double, double>(src, *this);
+  }
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), dtype(), device());
+  out.copy_(*this);
+  return out;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == this->dtype()) return *this;
+  Tensor out = empty(shape(), dtype, device());
+  out.copy_(*this);
+  return out;
+}
+
+template <class T>
+static void fill_typed(const Tensor& t, double value) {
+  T* p = static_cast<T*>(t.raw_data());
+  T v = static_cast<T>(value);
+  for_each_offset(t.shape(), t.strides(), t.strides(), [&](int64_t o, int64_t) { p[o] = v; });
+}
+
+Tensor& Tensor::fill_(double value) {
+  check_device(device(), "fill_");
+  dtype() == DType::f32 ? fill_typed<float>(*this, value) : fill_typed<double>(*this, value);
+  storage()->bump_version();
+  return *this;
+}
+
+double Tensor::at(const Shape& index) const {
+  check_device(device(), "at");
+  LAMINA_CHECK_INDEX(index.size() == shape().size(), "at: index ", index, " has ", index.size(),
+                     " entries for a tensor of shape ", shape());
+  int64_t o = 0;
+  for (size_t i = 0; i < index.size(); ++i) {
+    LAMINA_CHECK_INDEX(index[i] >= 0 && index[i] < shape()[i], "at: index ", index,
+                       " is out of range for shape ", shape());
+    o += index[i] * strides()[i];
+  }
+  return dtype() == DType::f32 ? static_cast<const float*>(raw_data())[o]
+                               : static_cast<const double*>(raw_data())[o];
+}
+
+double Tensor::item() const {
+  LAMINA_CHECK_SHAPE(numel() == 1, "item: needs a tensor with one element, got shape ", shape());
+  return at(Shape(shape().size(), 0));
+}
+
+std::string Tensor::repr() const {
+  if (!defined()) return "Tensor(undefined)";
+  return std::string("Tensor(shape=") + shape_str(shape()) + ", dtype=" + dtype_name(dtype()) +
+         ", device=" + device_name(device()) + ")";
+}
+
+}  // namespace lamina

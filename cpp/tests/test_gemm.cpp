@@ -1,0 +1,76 @@
+// The built-in GEMM and matmul against a naive triple loop in double.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+#include "lamina/lamina.hpp"
+
+namespace lamina {
+
+template <class T>
+static void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, T beta) {
+  std::mt19937 rng(static_cast<unsigned>(M * 131 + N * 17 + K));
+  std::normal_distribution<double> normal;
+  const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;  // padded rows
+  std::vector<T> A((ta ? K : M) * lda), B((tb ? N : K) * ldb), C(M * ldc);
+  for (auto& v : A) v = static_cast<T>(normal(rng));
+  for (auto& v : B) v = static_cast<T>(normal(rng));
+  for (auto& v : C) v = static_cast<T>(normal(rng));
+  std::vector<T> C0 = C;
+  kernels::cpu::gemm<T>(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+  const double tol = sizeof(T) == 4 ? 1e-4 : 1e-12;
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double acc = 0, mag = 0;
+      for (int64_t p = 0; p < K; ++p) {
+        double a = ta ? A[p * lda + i] : A[i * lda + p];
+        double b = tb ? B[j * ldb + p] : B[p * ldb + j];
+        acc += a * b;
+        mag += std::fabs(a * b);
+      }
+      double ref = alpha * acc + (beta == T(0) ? 0.0 : beta * double(C0[i * ldc + j]));
+      ASSERT_NEAR(C[i * ldc + j], ref, tol * (1 + std::fabs(alpha) * mag))
+          << "ta=" << ta << " tb=" << tb << " M=" << M << " N=" << N << " K=" << K << " at " << i << "," << j;
+    }
+}
+
+TEST(Gemm, MatchesNaiveLoopAcrossShapesAndTransposes) {
+  // Odd sizes, sizes crossing the 256/512 panel edges, K = 1, M = 1.
+  const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {
+      {1, 1, 1}, {3, 5, 7}, {17, 33, 1}, {1, 600, 300}, {64, 513, 257}, {129, 40, 520}};
+  for (auto [M, N, K] : shapes)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        check_gemm<float>(ta, tb, M, N, K, 1.0f, 0.0f);
+        check_gemm<double>(ta, tb, M, N, K, -0.5, 2.0);
+      }
+}
+
+TEST(Gemm, BetaZeroIgnoresNaNsInC) {
+  std::vector<float> A = {1, 2}, B = {3, 4}, C = {NAN};
+  kernels::cpu::gemm<float>(false, false, 1, 1, 2, 1.0f, A.data(), 2, B.data(), 1, 0.0f, C.data(), 1);
+  EXPECT_EQ(C[0], 11.0f);
+}
+
+TEST(Matmul, ValuesAndErrors) {
+  Tensor a = Tensor::full({2, 3}, 2.0, DType::f64), b = Tensor::full({3, 4}, 0.5, DType::f64);
+  Tensor c = matmul(a, b);
+  EXPECT_EQ(c.shape(), (Shape{2, 4}));
+  EXPECT_DOUBLE_EQ(c.at({1, 2}), 3.0);
+  Tensor strided = Tensor::full({6, 3}, 1.0, DType::f64).slice(0, 6, 2);  // non-contiguous input
+  EXPECT_DOUBLE_EQ(matmul(strided, b).at({2, 3}), 1.5);
+  EXPECT_THROW(matmul(a, a), ShapeError);
+  EXPECT_THROW(matmul(a, Tensor::zeros({3, 4})), DTypeError);
+  EXPECT_THROW(matmul(Tensor::zeros({3}), b), ShapeError);
+  try {
+    matmul(a, a);
+  } catch (const ShapeError& e) {
+    EXPECT_STREQ(e.what(), "matmul: inner dimensions differ: a is [2, 3], b is [2, 3]");
+  }
+}
+
+}  // namespace lamina

@@ -1,0 +1,77 @@
+"""lamina: a C++17 deep-learning engine with a thin Python package.
+
+Tensors share memory with NumPy both ways (``np.asarray(t)``, ``lamina.from_numpy(a)``);
+every error lamina raises is a ``lamina.Error`` and also the matching builtin
+(``lamina.ShapeError`` is a ``ValueError``, file errors are ``OSError``\\ s).
+"""
+
+from . import _lamina
+from ._lamina import (
+    DeviceError,
+    DTypeError,
+    Error,
+    FileError,
+    FileFormatError,
+    InvalidValueError,
+    OutOfRangeError,
+    PrototxtError,
+    ShapeError,
+    Tensor,
+    __version__,
+    empty,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    num_threads,
+    ones,
+    set_num_threads,
+    tensor,
+    zeros,
+)
+from ._lamina import ops
+
+__all__ = [
+    "DeviceError",
+    "DTypeError",
+    "Error",
+    "FileError",
+    "FileFormatError",
+    "InvalidValueError",
+    "OutOfRangeError",
+    "PrototxtError",
+    "ShapeError",
+    "Tensor",
+    "__version__",
+    "cmake_dir",
+    "empty",
+    "float32",
+    "float64",
+    "from_numpy",
+    "full",
+    "num_threads",
+    "ones",
+    "ops",
+    "set_num_threads",
+    "tensor",
+    "zeros",
+]
+
+
+def cmake_dir() -> str:
+    """The folder holding laminaConfig.cmake inside this installed package.
+
+    A C++ project embeds lamina with ``cmake -Dlamina_DIR=$(lamina --cmake-dir)`` and
+    ``find_package(lamina CONFIG REQUIRED)``.
+    """
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    for libdir in ("lib", "lib64"):
+        candidate = here / libdir / "cmake" / "lamina"
+        if (candidate / "laminaConfig.cmake").is_file():
+            return str(candidate)
+    raise FileError(f"lamina's CMake package files are not installed under {here}")
+
+
+del _lamina
