@@ -13,6 +13,7 @@ PYBIND11_MODULE(_lamina, m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Number of threads lamina's kernels use (>= 1).");
   m.def("num_threads", &num_threads, "Number of threads lamina's kernels use.");
+  m.def("blas_info", &blas_info, "What backs GEMM: OpenBLAS's configuration, 'system BLAS' or 'built-in'.");
 
   py::module_ ops = m.def_submodule("ops", "lamina's operations on tensors.");
   ops.def("matmul", &matmul, py::arg("a"), py::arg("b"),

@@ -1,5 +1,6 @@
 #include "lamina/parallel.hpp"
 
+#include "kernels/kernels.hpp"
 #include "lamina/error.hpp"
 
 #ifdef LAMINA_HAVE_OPENMP
@@ -13,7 +14,10 @@ void set_num_threads(int n) {
 #ifdef LAMINA_HAVE_OPENMP
   omp_set_num_threads(n);
 #endif
+  kernels::cpu::blas_set_num_threads(n);
 }
+
+const char* blas_info() { return kernels::cpu::blas_name(); }
 
 int num_threads() {
 #ifdef LAMINA_HAVE_OPENMP

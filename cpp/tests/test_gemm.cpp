@@ -12,7 +12,11 @@
 namespace lamina {
 
 template <class T>
-static void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, T beta) {
+using GemmFn = void (*)(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*,
+                        int64_t);
+
+template <class T>
+static void check_gemm(GemmFn<T> gemm, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, T beta) {
   std::mt19937 rng(static_cast<unsigned>(M * 131 + N * 17 + K));
   std::normal_distribution<double> normal;
   const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;  // padded rows
@@ -21,7 +25,7 @@ static void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alph
   for (auto& v : B) v = static_cast<T>(normal(rng));
   for (auto& v : C) v = static_cast<T>(normal(rng));
   std::vector<T> C0 = C;
-  kernels::cpu::gemm<T>(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+  gemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
   const double tol = sizeof(T) == 4 ? 1e-4 : 1e-12;
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
@@ -45,15 +49,35 @@ TEST(Gemm, MatchesNaiveLoopAcrossShapesAndTransposes) {
   for (auto [M, N, K] : shapes)
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
-        check_gemm<float>(ta, tb, M, N, K, 1.0f, 0.0f);
-        check_gemm<double>(ta, tb, M, N, K, -0.5, 2.0);
+        for (GemmFn<float> f : {&kernels::cpu::gemm<float>, &kernels::cpu::gemm_builtin<float>})
+          check_gemm<float>(f, ta, tb, M, N, K, 1.0f, 0.0f);
+        for (GemmFn<double> f : {&kernels::cpu::gemm<double>, &kernels::cpu::gemm_builtin<double>})
+          check_gemm<double>(f, ta, tb, M, N, K, -0.5, 2.0);
       }
 }
 
 TEST(Gemm, BetaZeroIgnoresNaNsInC) {
-  std::vector<float> A = {1, 2}, B = {3, 4}, C = {NAN};
-  kernels::cpu::gemm<float>(false, false, 1, 1, 2, 1.0f, A.data(), 2, B.data(), 1, 0.0f, C.data(), 1);
-  EXPECT_EQ(C[0], 11.0f);
+  for (GemmFn<float> f : {&kernels::cpu::gemm<float>, &kernels::cpu::gemm_builtin<float>}) {
+    std::vector<float> A = {1, 2}, B = {3, 4}, C = {NAN};
+    f(false, false, 1, 1, 2, 1.0f, A.data(), 2, B.data(), 1, 0.0f, C.data(), 1);
+    EXPECT_EQ(C[0], 11.0f);
+  }
+}
+
+TEST(Gemm, CallsFromInsideAParallelRegionAgree) {
+  // Each thread runs its own GEMM (as conv does over the batch); results match serial ones.
+  const int64_t M = 37, N = 29, K = 53, batch = 8;
+  std::vector<float> A(batch * M * K), B(K * N), C(batch * M * N), ref(batch * M * N);
+  for (size_t i = 0; i < A.size(); ++i) A[i] = float((i * 7) % 13) - 6.0f;
+  for (size_t i = 0; i < B.size(); ++i) B[i] = float((i * 5) % 11) - 5.0f;
+  for (int64_t b = 0; b < batch; ++b)
+    kernels::cpu::gemm_builtin<float>(false, false, M, N, K, 1.0f, &A[b * M * K], K, B.data(), N, 0.0f,
+                                      &ref[b * M * N], N);
+  kernels::cpu::BlasSerialGuard serial;
+#pragma omp parallel for
+  for (int64_t b = 0; b < batch; ++b)
+    kernels::cpu::gemm<float>(false, false, M, N, K, 1.0f, &A[b * M * K], K, B.data(), N, 0.0f, &C[b * M * N], N);
+  EXPECT_EQ(C, ref);  // small integers: exact in float whatever the summation order
 }
 
 TEST(Matmul, ValuesAndErrors) {

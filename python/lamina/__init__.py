@@ -5,8 +5,13 @@ every error lamina raises is a ``lamina.Error`` and also the matching builtin
 (``lamina.ShapeError`` is a ``ValueError``, file errors are ``OSError``\\ s).
 """
 
-from . import _lamina
-from ._lamina import (
+from ._cpu import choose_openblas_coretype
+
+choose_openblas_coretype()  # must run before _lamina loads OpenBLAS
+
+from . import _lamina  # noqa: E402
+from ._lamina import (  # noqa: E402
+    blas_info,
     DeviceError,
     DTypeError,
     Error,
@@ -29,7 +34,7 @@ from ._lamina import (
     tensor,
     zeros,
 )
-from ._lamina import ops
+from ._lamina import ops  # noqa: E402
 
 __all__ = [
     "DeviceError",
@@ -43,6 +48,7 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "__version__",
+    "blas_info",
     "cmake_dir",
     "empty",
     "float32",
