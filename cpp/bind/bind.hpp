@@ -12,7 +12,8 @@ namespace lamina::bind {
 namespace py = pybind11;
 
 void bind_errors(py::module_& m);
-void bind_tensor(py::module_& m);
+py::class_<Tensor> bind_tensor(py::module_& m);
+void bind_ops(py::module_& m, py::class_<Tensor>& tensor);
 
 // Python values -> lamina types, with lamina errors for bad values.
 DType to_dtype(py::handle obj, const char* what, DType fallback = DType::f32);

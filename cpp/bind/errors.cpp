@@ -17,6 +17,7 @@ struct PyErrors {
   PyObject* format;
   PyObject* prototxt;
   PyObject* device;
+  PyObject* autograd;
 };
 PyErrors g;
 
@@ -54,6 +55,8 @@ void bind_errors(py::module_& m) {
   g.prototxt = make(m, "PrototxtError", {g.error, PyExc_ValueError},
                     "Malformed or invalid prototxt; .file, .line, .column say where.");
   g.device = make(m, "DeviceError", {g.error, PyExc_RuntimeError}, "A device that is absent or failed.");
+  g.autograd = make(m, "AutogradError", {g.error, PyExc_RuntimeError},
+                    "Misuse of the tape: a freed graph, an in-place write to a saved tensor, ...");
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -72,6 +75,8 @@ void bind_errors(py::module_& m) {
       PyErr_SetString(g.format, e.what());
     } catch (const IOError& e) {
       PyErr_SetString(g.file, e.what());
+    } catch (const AutogradError& e) {
+      PyErr_SetString(g.autograd, e.what());
     } catch (const DeviceError& e) {
       PyErr_SetString(g.device, e.what());
     } catch (const Error& e) {

@@ -8,16 +8,13 @@ PYBIND11_MODULE(_lamina, m) {
   m.doc() = "lamina's C++ core (tensors, kernels, errors).";
   m.attr("__version__") = LAMINA_VERSION_STRING;
   bind_errors(m);
-  bind_tensor(m);
+  py::class_<Tensor> tensor = bind_tensor(m);
+  bind_ops(m, tensor);
 
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Number of threads lamina's kernels use (>= 1).");
   m.def("num_threads", &num_threads, "Number of threads lamina's kernels use.");
   m.def("blas_info", &blas_info, "What backs GEMM: OpenBLAS's configuration, 'system BLAS' or 'built-in'.");
-
-  py::module_ ops = m.def_submodule("ops", "lamina's operations on tensors.");
-  ops.def("matmul", &matmul, py::arg("a"), py::arg("b"),
-          py::call_guard<py::gil_scoped_release>(), "a [M, K] @ b [K, N] -> [M, N].");
 }
 
 }  // namespace lamina::bind

@@ -114,14 +114,14 @@ static Shape shape_args(const py::args& args, const char* what, bool allow_infer
   return to_shape(args, what, allow_infer);
 }
 
-void bind_tensor(py::module_& m) {
+py::class_<Tensor> bind_tensor(py::module_& m) {
   m.attr("float32") = numpy_dtype(DType::f32);
   m.attr("float64") = numpy_dtype(DType::f64);
 
-  py::class_<Tensor>(m, "Tensor", py::buffer_protocol(), R"doc(
+  py::class_<Tensor> cls(m, "Tensor", py::buffer_protocol(), R"doc(
 An n-d float32/float64 array on a device. Views (reshape, t[i], t[a:b]) share storage.
-np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc")
-      .def_buffer([](Tensor& t) -> py::buffer_info {
+np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
+  cls.def_buffer([](Tensor& t) -> py::buffer_info {
         LAMINA_CHECK_AS(DeviceError, t.device() == Device::cpu, "buffer: tensor is on ", t.device());
         std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end()), strides;
         for (int64_t s : t.strides())
@@ -155,7 +155,6 @@ np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc")
         return t.size(0);
       })
       .def("__getitem__", &getitem)
-      .def("__matmul__", &matmul, py::call_guard<py::gil_scoped_release>())
       .def("__repr__", &Tensor::repr);
 
   m.def("from_numpy", &from_numpy, py::arg("array"), R"doc(
@@ -174,6 +173,7 @@ aligned tensor. Other dtypes raise DTypeError.)doc");
   m.def("full", [](py::handle shape, double value, py::object dtype) {
           return Tensor::full(to_shape(shape, "full"), value, to_dtype(dtype, "full"));
         }, py::arg("shape"), py::arg("value"), py::kw_only(), py::arg("dtype") = py::none());
+  return cls;
 }
 
 }  // namespace lamina::bind

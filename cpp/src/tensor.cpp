@@ -4,15 +4,10 @@
 #include <cstring>
 #include <limits>
 
-namespace lamina {
+#include "lamina/autograd.hpp"
+#include "tensor_impl.hpp"
 
-struct TensorImpl {
-  std::shared_ptr<Storage> storage;
-  Shape shape;
-  Shape strides;
-  int64_t offset = 0;
-  DType dtype = DType::f32;
-};
+namespace lamina {
 
 // ---- dtype, device, shape helpers -------------------------------------------------
 
@@ -170,6 +165,13 @@ void* Tensor::raw_data() const {
 
 // ---- views --------------------------------------------------------------------------
 
+// Views are differentiable: their backward routes the gradient back into the input's shape.
+static Tensor record_view(const char* op, const Tensor& x, Tensor y, std::function<Tensor(const Tensor&)> back) {
+  if (autograd::needs_grad({&x}))
+    autograd::record(op, {x}, {y}, [back](const std::vector<Tensor>& g) { return std::vector<Tensor>{back(g[0])}; });
+  return y;
+}
+
 static Shape infer_shape(const char* op, const Shape& requested, int64_t numel, const Shape& from) {
   Shape out = requested;
   int64_t known = 1, infer_at = -1;
@@ -199,12 +201,14 @@ Tensor Tensor::view_as(const char* op, const Shape& shape) const {
   Shape out = infer_shape(op, shape, numel(), this->shape());
   LAMINA_CHECK_SHAPE(is_contiguous(), op, ": a tensor of shape ", this->shape(), " with strides ",
                      strides(), " is not contiguous; use reshape, which copies");
-  return from_storage(storage(), out, contiguous_strides(out), offset(), dtype());
+  Tensor y = from_storage(storage(), out, contiguous_strides(out), offset(), dtype());
+  return record_view(op, *this, y, [from = this->shape()](const Tensor& g) { return g.reshape(from); });
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {
   return (is_contiguous() ? *this : contiguous()).view_as("reshape", shape);
 }
+
 
 Tensor Tensor::slice(int64_t start, int64_t stop, int64_t step) const {
   LAMINA_CHECK_INDEX(dim() >= 1, "slice: cannot slice a 0-d tensor");
@@ -221,7 +225,12 @@ Tensor Tensor::slice(int64_t start, int64_t stop, int64_t step) const {
   Shape sh = shape(), st = strides();
   sh[0] = count;
   st[0] *= step;
-  return from_storage(storage(), sh, st, offset() + (count > 0 ? start * strides()[0] : 0), dtype());
+  Tensor y = from_storage(storage(), sh, st, offset() + (count > 0 ? start * strides()[0] : 0), dtype());
+  return record_view("slice", *this, y, [from = shape(), start, stop, step](const Tensor& g) {
+    Tensor dx = zeros(from, g.dtype());
+    dx.slice(start, stop, step).copy_(g);
+    return dx;
+  });
 }
 
 Tensor Tensor::select(int64_t index) const {
@@ -231,7 +240,12 @@ Tensor Tensor::select(int64_t index) const {
                      " is out of range for axis 0 of size ", n, " (shape ", shape(), ")");
   if (index < 0) index += n;
   Shape sh(shape().begin() + 1, shape().end()), st(strides().begin() + 1, strides().end());
-  return from_storage(storage(), sh, st, offset() + index * strides()[0], dtype());
+  Tensor y = from_storage(storage(), sh, st, offset() + index * strides()[0], dtype());
+  return record_view("select", *this, y, [from = shape(), index](const Tensor& g) {
+    Tensor dx = zeros(from, g.dtype());
+    dx.select(index).copy_(g);
+    return dx;
+  });
 }
 
 // ---- copies -------------------------------------------------------------------------
@@ -269,6 +283,13 @@ static void copy_typed(const Tensor& src, const Tensor& dst) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+  // Writing into a leaf that requires grad would make its gradient meaningless.
+  LAMINA_CHECK_AS(AutogradError, !(GradMode::enabled() && is_leaf() && requires_grad()),
+                  "copy_: in-place write to a leaf tensor of shape ", shape(), " that requires grad");
+  return copy_data(src);
+}
+
+Tensor& Tensor::copy_data(const Tensor& src) {
   LAMINA_CHECK_SHAPE(src.shape() == shape(), "copy_: source shape ", src.shape(),
                      " differs from destination shape ", shape());
   check_device(device(), "copy_");
@@ -288,15 +309,15 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype(), device());
-  out.copy_(*this);
-  return out;
+  out.copy_data(*this);
+  return record_view("clone", *this, out, [](const Tensor& g) { return g; });
 }
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == this->dtype()) return *this;
   Tensor out = empty(shape(), dtype, device());
-  out.copy_(*this);
-  return out;
+  out.copy_data(*this);
+  return record_view("to", *this, out, [from = this->dtype()](const Tensor& g) { return g.to(from); });
 }
 
 template <class T>
@@ -308,6 +329,8 @@ static void fill_typed(const Tensor& t, double value) {
 
 Tensor& Tensor::fill_(double value) {
   check_device(device(), "fill_");
+  LAMINA_CHECK_AS(AutogradError, !(GradMode::enabled() && is_leaf() && requires_grad()),
+                  "fill_: in-place write to a leaf tensor of shape ", shape(), " that requires grad");
   dtype() == DType::f32 ? fill_typed<float>(*this, value) : fill_typed<double>(*this, value);
   storage()->bump_version();
   return *this;

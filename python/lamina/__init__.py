@@ -11,6 +11,8 @@ choose_openblas_coretype()  # must run before _lamina loads OpenBLAS
 
 from . import _lamina  # noqa: E402
 from ._lamina import (  # noqa: E402
+    AutogradError,
+    backward,
     blas_info,
     DeviceError,
     DTypeError,
@@ -35,8 +37,16 @@ from ._lamina import (  # noqa: E402
     zeros,
 )
 from ._lamina import ops  # noqa: E402
+from .autograd import Context, Function, grad, gradcheck, no_grad  # noqa: E402
 
 __all__ = [
+    "AutogradError",
+    "Context",
+    "Function",
+    "backward",
+    "grad",
+    "gradcheck",
+    "no_grad",
     "DeviceError",
     "DTypeError",
     "Error",

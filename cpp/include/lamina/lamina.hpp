@@ -1,6 +1,7 @@
 // Umbrella header: include this to use lamina from C++.
 #pragma once
 
+#include "lamina/autograd.hpp"
 #include "lamina/error.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/parallel.hpp"

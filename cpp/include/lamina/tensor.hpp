@@ -76,6 +76,7 @@ class Storage {
 };
 
 struct TensorImpl;
+struct Node;
 
 class Tensor {
  public:
@@ -127,7 +128,8 @@ class Tensor {
   Tensor clone() const;       // always a new storage
   Tensor to(DType dtype) const;
 
-  // In place: bump the storage's version.
+  // In place: bump the storage's version. Writing into a leaf that requires grad throws
+  // AutogradError while grad mode is on (wrap initialisation in a NoGradGuard).
   Tensor& fill_(double value);
   Tensor& copy_(const Tensor& src);  // shapes must match; dtypes may differ
 
@@ -142,9 +144,33 @@ class Tensor {
   // True when both handles refer to the same tensor (not merely the same storage).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
 
+  // ---- autograd (see autograd.hpp) ----
+  // A tensor requires grad when it is a leaf marked so, or the output of a recorded op.
+  bool requires_grad() const;
+  // Marks a leaf; throws AutogradError on a non-leaf (use detach() first).
+  Tensor& set_requires_grad(bool requires_grad = true);
+  bool is_leaf() const;
+  // The accumulated gradient (undefined until a backward reaches this tensor).
+  const Tensor& grad() const;
+  void set_grad(const Tensor& grad);  // an undefined Tensor clears it
+  // The node that produced this tensor (null for leaves), and which of its outputs.
+  const std::shared_ptr<Node>& grad_fn() const;
+  int output_nr() const;
+  // Keep .grad on this non-leaf during backward.
+  void retain_grad();
+  // Same storage, no history, requires_grad false.
+  Tensor detach() const;
+  // backward({*this}, {grad}, retain_graph); grad may be undefined for a one-element tensor.
+  void backward(const Tensor& grad = Tensor(), bool retain_graph = false) const;
+
+  // For the autograd engine and the binding.
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  static Tensor from_impl(std::shared_ptr<TensorImpl> impl) { return Tensor(std::move(impl)); }
+
  private:
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
   Tensor view_as(const char* op, const Shape& shape) const;  // view, naming op in errors
+  Tensor& copy_data(const Tensor& src);  // copy_ without the autograd check
   const TensorImpl& impl() const;
   std::shared_ptr<TensorImpl> impl_;
 };

@@ -1,34 +1,104 @@
+// matmul and linear: one GEMM forward, two GEMMs backward (no transposed copies: the
+// GEMM reads its operands transposed).
 #include "kernels/kernels.hpp"
-#include "lamina/ops.hpp"
+#include "ops/common.hpp"
 
 namespace lamina {
 
-template <class T>
-static void matmul_cpu(const Tensor& a, const Tensor& b, Tensor& out) {
-  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
-  kernels::cpu::gemm<T>(false, false, M, N, K, T(1), a.data<T>(), K, b.data<T>(), N, T(0),
-                        out.data<T>(), N);
+using namespace ops_detail;
+
+namespace {
+
+// C [M, N] = op(A) @ op(B) (+ beta * C) for contiguous 2-d tensors.
+void gemm(bool ta, bool tb, const Tensor& A, const Tensor& B, Tensor& C, double beta = 0.0) {
+  const int64_t M = C.size(0), N = C.size(1), K = ta ? A.size(0) : A.size(1);
+  dispatch(C.dtype(), [&](auto t) {
+    using T = decltype(t);
+    kernels::cpu::gemm<T>(ta, tb, M, N, K, T(1), A.data<T>(), A.size(1), B.data<T>(), B.size(1), T(beta),
+                          C.data<T>(), N);
+  });
 }
 
+}  // namespace
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  LAMINA_CHECK_SHAPE(a.dim() == 2 && b.dim() == 2, "matmul: expected 2-d tensors, got a ",
-                     a.shape(), " and b ", b.shape());
-  LAMINA_CHECK_SHAPE(a.size(1) == b.size(0), "matmul: inner dimensions differ: a is ", a.shape(),
-                     ", b is ", b.shape());
-  LAMINA_CHECK_DTYPE(a.dtype() == b.dtype(), "matmul: dtypes differ: a is ", a.dtype(), ", b is ",
-                     b.dtype());
-  LAMINA_CHECK_AS(DeviceError, a.device() == b.device(), "matmul: devices differ: a on ",
-                  a.device(), ", b on ", b.device());
+  check_defined("matmul", a);
+  check_defined("matmul", b);
+  LAMINA_CHECK_SHAPE(a.dim() == 2 && b.dim() == 2, "matmul: expected 2-d tensors, got a ", a.shape(),
+                     " and b ", b.shape());
+  LAMINA_CHECK_SHAPE(a.size(1) == b.size(0), "matmul: inner dimensions differ: a is ", a.shape(), ", b is ",
+                     b.shape());
+  check_same("matmul", a, b);
+  check_cpu("matmul", a);
   Tensor ac = a.contiguous(), bc = b.contiguous();
-  Tensor out = Tensor::empty({a.size(0), b.size(1)}, a.dtype(), a.device());
-  switch (a.device()) {
-    case Device::cpu:
-      a.dtype() == DType::f32 ? matmul_cpu<float>(ac, bc, out) : matmul_cpu<double>(ac, bc, out);
-      break;
-    case Device::cuda:
-      throw DeviceError("matmul: no CUDA kernel yet");
+  Tensor y = Tensor::empty({a.size(0), b.size(1)}, a.dtype());
+  gemm(false, false, ac, bc, y);
+  if (autograd::needs_grad({&a, &b}))
+    autograd::record("matmul", {a, b}, {y},
+                     [A = SavedTensor(ac), B = SavedTensor(bc), na = a.requires_grad(), nb = b.requires_grad()](
+                         const std::vector<Tensor>& g) {
+                       const Tensor& av = A.get("matmul");
+                       const Tensor& bv = B.get("matmul");
+                       Tensor dy = g[0].contiguous(), da, db;
+                       if (na) {  // dA = dY @ B^T
+                         da = Tensor::empty(av.shape(), av.dtype());
+                         gemm(false, true, dy, bv, da);
+                       }
+                       if (nb) {  // dB = A^T @ dY
+                         db = Tensor::empty(bv.shape(), bv.dtype());
+                         gemm(true, false, av, dy, db);
+                       }
+                       return std::vector<Tensor>{da, db};
+                     });
+  return y;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_defined("linear", x);
+  check_defined("linear", weight, "weight");
+  LAMINA_CHECK_SHAPE(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1),
+                     "linear: expected x [N, K] and weight [O, K], got x ", x.shape(), " and weight ",
+                     weight.shape());
+  check_same("linear", x, weight);
+  check_cpu("linear", x);
+  const int64_t N = x.size(0), O = weight.size(0);
+  if (bias.defined()) {
+    check_same("linear", x, bias);
+    LAMINA_CHECK_SHAPE(bias.dim() == 1 && bias.size(0) == O, "linear: bias must be [", O, "], got ", bias.shape());
   }
-  return out;
+  Tensor xc = x.contiguous(), wc = weight.contiguous();
+  Tensor y = Tensor::empty({N, O}, x.dtype());
+  if (bias.defined()) {  // y starts as the bias in every row, then y += x @ W^T
+    Tensor bc = bias.contiguous();
+    dispatch(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      const T* pb = bc.data<T>();
+      T* py = y.data<T>();
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t o = 0; o < O; ++o) py[i * O + o] = pb[o];
+    });
+  }
+  gemm(false, true, xc, wc, y, bias.defined() ? 1.0 : 0.0);
+  if (autograd::needs_grad({&x, &weight, &bias}))
+    autograd::record(
+        "linear", {x, weight, bias}, {y},
+        [X = SavedTensor(xc), W = SavedTensor(wc), nx = x.requires_grad(), nw = weight.requires_grad(),
+         nb = bias.defined() && bias.requires_grad()](const std::vector<Tensor>& g) {
+          const Tensor& xv = X.get("linear");
+          const Tensor& wv = W.get("linear");
+          Tensor dy = g[0].contiguous(), dx, dw, db;
+          if (nx) {  // dX = dY @ W
+            dx = Tensor::empty(xv.shape(), xv.dtype());
+            gemm(false, false, dy, wv, dx);
+          }
+          if (nw) {  // dW = dY^T @ X
+            dw = Tensor::empty(wv.shape(), wv.dtype());
+            gemm(true, false, dy, xv, dw);
+          }
+          if (nb) db = sum(dy, {0});
+          return std::vector<Tensor>{dx, dw, db};
+        });
+  return y;
 }
 
 }  // namespace lamina

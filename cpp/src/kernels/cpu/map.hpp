@@ -1,0 +1,60 @@
+// Element-wise kernels, templated on the element type and the function applied. Raw
+// pointers and sizes only. Loops are plain so that the compiler vectorises them; large
+// ones are split across lamina's threads.
+#pragma once
+
+#include <cstdint>
+
+namespace lamina::kernels::cpu {
+
+// Below this many elements a loop stays on one thread (thread start-up costs more).
+constexpr int64_t kParallelGrain = 1 << 15;
+
+template <class T, class F>
+void map(int64_t n, const T* x, T* y, F f) {
+#pragma omp parallel for simd if (n >= kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+template <class T, class F>
+void map2(int64_t n, const T* a, const T* b, T* y, F f) {
+#pragma omp parallel for simd if (n >= kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+}
+
+template <class T, class F>
+void map3(int64_t n, const T* a, const T* b, const T* c, T* y, F f) {
+#pragma omp parallel for simd if (n >= kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i], c[i]);
+}
+
+// y[i] = f(a[ia], b[ib]) over an output of `ndim` extents `shape` (row-major), where ia
+// and ib follow the strides sa, sb (0 along broadcast axes). Rows (the last axis) are the
+// unit of work: their start offsets are computed once, then the row loop is plain.
+template <class T, class F>
+void broadcast_map2(int ndim, const int64_t* shape, const T* a, const int64_t* sa, const T* b,
+                    const int64_t* sb, T* y, F f) {
+  if (ndim == 0) {
+    y[0] = f(a[0], b[0]);
+    return;
+  }
+  const int64_t cols = shape[ndim - 1], sa_col = sa[ndim - 1], sb_col = sb[ndim - 1];
+  int64_t rows = 1;
+  for (int d = 0; d < ndim - 1; ++d) rows *= shape[d];
+#pragma omp parallel for if (rows * cols >= kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t oa = 0, ob = 0, rem = r;
+    for (int d = ndim - 2; d >= 0; --d) {
+      const int64_t i = rem % shape[d];
+      rem /= shape[d];
+      oa += i * sa[d];
+      ob += i * sb[d];
+    }
+    T* yr = y + r * cols;
+    const T* ar = a + oa;
+    const T* br = b + ob;
+    for (int64_t c = 0; c < cols; ++c) yr[c] = f(ar[c * sa_col], br[c * sb_col]);
+  }
+}
+
+}  // namespace lamina::kernels::cpu

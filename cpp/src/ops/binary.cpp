@@ -1,0 +1,131 @@
+// Binary element-wise ops with NumPy broadcasting. Backward: each input's gradient is
+// the pointwise rule summed back over the axes it was broadcast along (sum_to).
+#include <algorithm>
+
+#include "kernels/cpu/map.hpp"
+#include "ops/common.hpp"
+
+namespace lamina {
+
+using namespace ops_detail;
+
+Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    LAMINA_CHECK_SHAPE(da == db || da == 1 || db == 1, op, ": shapes ", a, " and ", b,
+                       " do not broadcast (axis ", i, ": ", da, " vs ", db, ")");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+namespace {
+
+// Strides that read `x` as if broadcast to `out` (0 along broadcast axes).
+Shape broadcast_strides(const Tensor& x, const Shape& out) {
+  Shape s(out.size(), 0);
+  const size_t off = out.size() - x.shape().size();
+  for (size_t i = 0; i < x.shape().size(); ++i)
+    s[off + i] = x.shape()[i] == 1 ? 0 : x.strides()[i];
+  return s;
+}
+
+// out = f(a, b) elementwise with broadcasting; a and b may be strided.
+template <class F>
+Tensor apply(const char* op, const Tensor& a, const Tensor& b, F f) {
+  check_defined(op, a, "first input");
+  check_defined(op, b, "second input");
+  check_same(op, a, b);
+  check_cpu(op, a);
+  Shape shape = broadcast_shape(op, a.shape(), b.shape());
+  Tensor out = Tensor::empty(shape, a.dtype());
+  dispatch(a.dtype(), [&](auto t) {
+    using T = decltype(t);
+    auto fn = [f](T x, T y) { return static_cast<T>(f(x, y)); };
+    if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
+      kernels::cpu::map2(out.numel(), a.data<T>(), b.data<T>(), out.data<T>(), fn);
+    } else {
+      Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+      kernels::cpu::broadcast_map2(static_cast<int>(shape.size()), shape.data(), a.data<T>(), sa.data(),
+                                   b.data<T>(), sb.data(), out.data<T>(), fn);
+    }
+  });
+  return out;
+}
+
+struct Needs {
+  bool a, b;
+};
+Needs needs(const Tensor& a, const Tensor& b) { return {a.requires_grad(), b.requires_grad()}; }
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor y = apply("add", a, b, [](auto x, auto z) { return x + z; });
+  if (autograd::needs_grad({&a, &b}))
+    autograd::record("add", {a, b}, {y}, [sa = a.shape(), sb = b.shape(), n = needs(a, b)](const std::vector<Tensor>& g) {
+      return std::vector<Tensor>{n.a ? sum_to(g[0], sa) : Tensor(), n.b ? sum_to(g[0], sb) : Tensor()};
+    });
+  return y;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor y = apply("sub", a, b, [](auto x, auto z) { return x - z; });
+  if (autograd::needs_grad({&a, &b}))
+    autograd::record("sub", {a, b}, {y}, [sa = a.shape(), sb = b.shape(), n = needs(a, b)](const std::vector<Tensor>& g) {
+      return std::vector<Tensor>{n.a ? sum_to(g[0], sa) : Tensor(), n.b ? sum_to(neg(g[0]), sb) : Tensor()};
+    });
+  return y;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor y = apply("mul", a, b, [](auto x, auto z) { return x * z; });
+  if (autograd::needs_grad({&a, &b}))
+    autograd::record("mul", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), n = needs(a, b)](const std::vector<Tensor>& g) {
+      const Tensor& av = A.get("mul");
+      const Tensor& bv = B.get("mul");
+      return std::vector<Tensor>{n.a ? sum_to(mul(g[0], bv), av.shape()) : Tensor(),
+                                 n.b ? sum_to(mul(g[0], av), bv.shape()) : Tensor()};
+    });
+  return y;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor y = apply("div", a, b, [](auto x, auto z) { return x / z; });
+  if (autograd::needs_grad({&a, &b}))
+    autograd::record("div", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), Y = SavedTensor(y), n = needs(a, b)](const std::vector<Tensor>& g) {
+      const Tensor& av = A.get("div");
+      const Tensor& bv = B.get("div");
+      Tensor ga = div(g[0], bv);  // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b = -y/b
+      return std::vector<Tensor>{n.a ? sum_to(ga, av.shape()) : Tensor(),
+                                 n.b ? sum_to(neg(mul(ga, Y.get("div"))), bv.shape()) : Tensor()};
+    });
+  return y;
+}
+
+Tensor greater(const Tensor& a, const Tensor& b) {
+  return apply("greater", a, b, [](auto x, auto z) { return x > z ? 1 : 0; });
+}
+Tensor less(const Tensor& a, const Tensor& b) {
+  return apply("less", a, b, [](auto x, auto z) { return x < z ? 1 : 0; });
+}
+Tensor equal(const Tensor& a, const Tensor& b) {
+  return apply("equal", a, b, [](auto x, auto z) { return x == z ? 1 : 0; });
+}
+
+Tensor expand(const Tensor& x, const Shape& shape) {
+  Shape out = broadcast_shape("expand", x.shape(), shape);
+  LAMINA_CHECK_SHAPE(out == shape, "expand: cannot expand shape ", x.shape(), " to ", shape);
+  Tensor y = apply("expand", x, Tensor::zeros({}, x.dtype()), [](auto v, auto) { return v; });
+  if (y.shape() != shape) y = apply("expand", y, Tensor::zeros(shape, x.dtype()), [](auto v, auto) { return v; });
+  if (autograd::needs_grad({&x}))
+    autograd::record("expand", {x}, {y}, [sx = x.shape()](const std::vector<Tensor>& g) {
+      return std::vector<Tensor>{sum_to(g[0], sx)};
+    });
+  return y;
+}
+
+}  // namespace lamina

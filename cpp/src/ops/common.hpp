@@ -1,0 +1,37 @@
+// Helpers shared by the op files: argument checks and the dtype switch.
+#pragma once
+
+#include "lamina/autograd.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina::ops_detail {
+
+// Calls f(T{}) with T = float or double, the dtype of the op's inputs.
+template <class F>
+auto dispatch(DType dtype, F&& f) {
+  return dtype == DType::f32 ? f(float{}) : f(double{});
+}
+
+// Inputs of one op share dtype and device; only the CPU has kernels today.
+inline void check_same(const char* op, const Tensor& a, const Tensor& b) {
+  LAMINA_CHECK_DTYPE(a.dtype() == b.dtype(), op, ": dtypes differ: ", a.dtype(), " and ", b.dtype());
+  LAMINA_CHECK_AS(DeviceError, a.device() == b.device(), op, ": devices differ: ", a.device(), " and ",
+                  b.device());
+}
+
+inline void check_cpu(const char* op, const Tensor& x) {
+  LAMINA_CHECK_AS(DeviceError, x.device() == Device::cpu, op, ": no CUDA kernel yet");
+}
+
+inline void check_defined(const char* op, const Tensor& x, const char* what = "input") {
+  LAMINA_CHECK(x.defined(), op, ": the ", what, " is undefined");
+}
+
+// Normalises an axis (negative counts from the end); throws IndexError naming op.
+inline int64_t norm_axis(const char* op, int64_t axis, int64_t ndim) {
+  LAMINA_CHECK_INDEX(axis >= -ndim && axis < ndim, op, ": axis ", axis, " is out of range for ", ndim,
+                     "-d input");
+  return axis < 0 ? axis + ndim : axis;
+}
+
+}  // namespace lamina::ops_detail
