@@ -87,6 +87,109 @@ ROWS = [
      lambda t, x, w1, w2: t.sigmoid(t.relu(x @ w1) @ w2).mean(),
      [((6, 4), std), ((4, 5), std), ((5, 2), std)]),
 ]
+
+
+def np_conv2d(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
+    """A naive-loop convolution in float64: the reference for conv2d."""
+    N, C, H, W = x.shape
+    O, Cg, KH, KW = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    OH = (H + 2 * pad - dilation * (KH - 1) - 1) // stride + 1
+    OW = (W + 2 * pad - dilation * (KW - 1) - 1) // stride + 1
+    y = np.zeros((N, O, OH, OW))
+    Og = O // groups
+    for o in range(O):
+        g = o // Og
+        for kh in range(KH):
+            for kw in range(KW):
+                patch = xp[:, g * Cg:(g + 1) * Cg, kh * dilation: kh * dilation + stride * (OH - 1) + 1: stride,
+                           kw * dilation: kw * dilation + stride * (OW - 1) + 1: stride]
+                y[:, o] += np.einsum("nchw,c->nhw", patch, w[o, :, kh, kw])
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+def np_pool(x, k, s, p, ceil, mode):
+    """Caffe's pooling, by loops."""
+    N, C, H, W = x.shape
+
+    def out(n):
+        span = n + 2 * p - k
+        o = (-(-span // s) if ceil else span // s) + 1
+        if ceil and p > 0 and (o - 1) * s >= n + p:
+            o -= 1
+        return o
+
+    OH, OW = out(H), out(W)
+    y = np.zeros((N, C, OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            h0, w0 = i * s - p, j * s - p
+            h1, w1 = min(h0 + k, H + p), min(w0 + k, W + p)
+            div = (h1 - h0) * (w1 - w0)
+            win = x[:, :, max(h0, 0):min(h1, H), max(w0, 0):min(w1, W)]
+            y[:, :, i, j] = win.max((2, 3)) if mode == "max" else win.sum((2, 3)) / div
+    return y
+
+
+def conv_row(name, xs, ws, bias=True, **kw):
+    specs = [(xs, std), (ws, std)] + ([((ws[0],), std)] if bias else [])
+    tkw = {"stride": kw.get("stride", 1), "padding": kw.get("pad", 0), "dilation": kw.get("dilation", 1),
+           "groups": kw.get("groups", 1)}
+    return ("conv2d_" + name, lambda *a: L.conv2d(*a, **kw), lambda *a: np_conv2d(*a, **kw),
+            lambda t, *a: t.nn.functional.conv2d(*a, **tkw), specs)
+
+
+def distinct(shape, rng):  # no ties, so max pooling's argmax is unambiguous
+    return rng.permutation(int(np.prod(shape))).reshape(shape) / 7.0 + rng.uniform(0, 0.01, shape)
+
+
+def pool_row(name, mode, xs, k, s, p, ceil):
+    fn = L.max_pool2d if mode == "max" else L.avg_pool2d
+    tfn = (lambda t, x: t.nn.functional.max_pool2d(x, k, s, p, ceil_mode=ceil)) if mode == "max" else \
+        (lambda t, x: t.nn.functional.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=True))
+    return (f"{mode}_pool2d_{name}", lambda x: fn(x, k, s, p, ceil_mode=ceil),
+            lambda x: np_pool(x, k, s, p, ceil, mode), tfn, [(xs, distinct)])
+
+
+def np_log_softmax(x, axis):
+    m = x.max(axis, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis, keepdims=True))
+
+
+LABELS = np.array([3, 0, 4, 1, 1, 2], dtype=np.float64)
+
+ROWS += [
+    conv_row("lenet1", (2, 1, 12, 12), (4, 1, 5, 5)),
+    conv_row("batch1_odd_channels", (1, 5, 7, 9), (3, 5, 3, 3), pad=1),
+    conv_row("1x1", (2, 6, 5, 5), (4, 6, 1, 1)),
+    conv_row("11x11_stride4", (1, 3, 23, 23), (2, 3, 11, 11), stride=4),
+    conv_row("stride_gt_kernel", (2, 2, 9, 9), (3, 2, 2, 2), stride=3),
+    conv_row("pad_ge_kernel", (1, 2, 4, 4), (2, 2, 3, 3), pad=3),
+    conv_row("dilation2", (2, 3, 9, 9), (2, 3, 3, 3), dilation=2, pad=2),
+    conv_row("groups2", (2, 4, 6, 6), (6, 2, 3, 3), groups=2, pad=1),
+    conv_row("depthwise", (2, 3, 6, 6), (3, 1, 3, 3), groups=3, pad=1),
+    conv_row("nobias", (3, 2, 5, 5), (2, 2, 3, 3), bias=False),
+    pool_row("2x2s2", "max", (2, 3, 8, 8), 2, 2, 0, False),
+    pool_row("3x3s2_ceil", "max", (1, 2, 9, 9), 3, 2, 0, True),
+    pool_row("3x3s2_ceil_pad", "max", (2, 2, 8, 8), 3, 2, 1, True),
+    pool_row("3x3s1_pad", "avg", (2, 2, 6, 6), 3, 1, 1, False),
+    pool_row("3x3s2_ceil_pad", "avg", (1, 3, 8, 8), 3, 2, 1, True),
+    pool_row("odd_ceil", "avg", (2, 1, 7, 5), 2, 2, 0, True),
+    ("global_avg_pool", lambda x: L.avg_pool2d(x, global_pooling=True), lambda x: x.mean((2, 3), keepdims=True),
+     lambda t, x: x.mean((2, 3), keepdim=True), [((2, 3, 4, 5), std)]),
+    ("softmax", lambda x: L.softmax(x, 1), lambda x: np.exp(np_log_softmax(x, 1)), lambda t, x: t.softmax(x, 1),
+     [((3, 5, 2), std)]),
+    ("log_softmax", L.log_softmax, lambda x: np_log_softmax(x, -1), lambda t, x: t.log_softmax(x, -1),
+     [((4, 7), std)]),
+    ("softmax_cross_entropy", lambda x: L.softmax_cross_entropy(x, lamina.tensor(LABELS, dtype=x.dtype)),
+     lambda x: -np.mean(np_log_softmax(x, 1)[np.arange(6), LABELS.astype(int)]),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(LABELS).long()), [((6, 5), std)]),
+    ("softmax_cross_entropy_spatial_ignore",
+     lambda x: L.softmax_cross_entropy(x, lamina.tensor(LABELS.reshape(2, 3) * [[1, 1, 0], [1, 1, 1]] - [[0, 0, 1], [0, 0, 0]], dtype=x.dtype), ignore_label=-1),
+     lambda x: -np.mean(np.delete(np.take_along_axis(np_log_softmax(x, 1), np.array([[3, 0, 0], [1, 1, 2]])[:, None], 1).reshape(-1), 2)),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor([[3, 0, -1], [1, 1, 2]]), ignore_index=-1),
+     [((2, 5, 3), std)]),
+]
 IDS = [r[0] for r in ROWS]
 
 
@@ -99,10 +202,11 @@ def make_inputs(specs, seed):
 def test_forward_matches_numpy(name, fn, ref, tfn, specs):
     arrays = make_inputs(specs, 0)
     expected = ref(*arrays)
-    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-6)):
+    scale = max(1.0, float(np.max(np.abs(expected))))  # float32 error grows with the values summed
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
         out = fn(*[lamina.tensor(a, dtype=dtype) for a in arrays])
         assert out.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(np.asarray(out), expected, rtol=tol, atol=tol)
+        np.testing.assert_allclose(np.asarray(out), expected, rtol=tol, atol=tol * scale)
 
 
 @pytest.mark.parametrize("name,fn,ref,tfn,specs", ROWS, ids=IDS)
@@ -138,6 +242,18 @@ BAD = [
     (lambda: L.clip(lamina.zeros(2), 1.0, 0.0), lamina.InvalidValueError, "clip: lower bound 1 is above upper bound 0"),
     (lambda: L.mean(lamina.zeros(0, 3), 0), lamina.ShapeError, "mean: cannot average over an empty extent"),
     (lambda: lamina.zeros(2) + "a", lamina.DTypeError, "expected a lamina.Tensor or a number"),
+    (lambda: L.conv2d(lamina.zeros(1, 3, 5, 5), lamina.zeros(2, 2, 3, 3)), lamina.ShapeError, "conv2d: weight [2, 2, 3, 3] does not fit input [1, 3, 5, 5] with groups=1 (expected [2, 3, KH, KW])"),
+    (lambda: L.conv2d(lamina.zeros(1, 3, 2, 2), lamina.zeros(2, 3, 3, 3)), lamina.ShapeError, "conv2d: output size 0x0 <= 0"),
+    (lambda: L.conv2d(lamina.zeros(1, 3, 5), lamina.zeros(2, 3, 3, 3)), lamina.ShapeError, "conv2d: expected input [N, C, H, W], got [1, 3, 5]"),
+    (lambda: L.conv2d(lamina.zeros(0, 3, 5, 5), lamina.zeros(2, 3, 3, 3)), lamina.ShapeError, "conv2d: empty input [0, 3, 5, 5]"),
+    (lambda: L.conv2d(lamina.zeros(1, 4, 5, 5), lamina.zeros(3, 2, 3, 3), groups=2), lamina.ShapeError, "not divisible by groups=2"),
+    (lambda: L.conv2d(lamina.zeros(1, 3, 5, 5), lamina.zeros(2, 3, 3, 3), stride=0), lamina.InvalidValueError, "conv2d: stride must be >= 1"),
+    (lambda: L.conv2d(lamina.zeros(1, 3, 5, 5), lamina.zeros(2, 3, 3, 3), lamina.zeros(3)), lamina.ShapeError, "conv2d: bias must be [2], got [3]"),
+    (lambda: L.max_pool2d(lamina.zeros(1, 1, 4, 4), 2, 2, 2), lamina.InvalidValueError, "max_pool2d: padding 2x2 must be >= 0 and smaller than the kernel 2x2"),
+    (lambda: L.max_pool2d(lamina.zeros(1, 1, 2, 2), 3), lamina.ShapeError, "kernel 3x3 is larger than the padded input"),
+    (lambda: L.softmax_cross_entropy(lamina.zeros(2, 3), lamina.tensor([0.0, 3.0])), lamina.InvalidValueError, "label 3 at position 1 is not a class index in [0, 3)"),
+    (lambda: L.softmax_cross_entropy(lamina.zeros(2, 3), lamina.tensor([0.0])), lamina.ShapeError, "labels of shape [1] (1 values) do not match logits [2, 3]"),
+    (lambda: L.softmax_cross_entropy(lamina.zeros(2, 3), lamina.tensor([0.0, 1.0]), normalization="mean"), lamina.InvalidValueError, "normalization must be one of"),
 ]
 
 
@@ -155,6 +271,31 @@ def test_operators_and_masks():
     np.testing.assert_array_equal(np.asarray(a < 0), [[0, 1], [0, 0]])
     np.testing.assert_allclose(np.asarray(-a), -np.asarray(a))
     assert float(a.sum()) == 2.5 and abs(float(a.mean()) - 0.625) < 1e-7
+
+
+@pytest.mark.parametrize("mode,expected", [("valid", 2), ("full", 3), ("batch_size", 3), ("none", 1)])
+def test_cross_entropy_normalization_modes(mode, expected):
+    logits = lamina.tensor(np.zeros((3, 4)))  # -log(1/4) per counted position
+    labels = lamina.tensor([1.0, -1.0, 2.0])
+    loss = L.softmax_cross_entropy(logits, labels, ignore_label=-1, normalization=mode)
+    np.testing.assert_allclose(float(loss), 2 * np.log(4) / expected)
+
+
+def test_conv_threads_agree():
+    rng = np.random.default_rng(5)
+    x = lamina.tensor(rng.standard_normal((6, 3, 10, 10)).astype(np.float32)).requires_grad_()
+    w = lamina.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32)).requires_grad_()
+    results = []
+    before = lamina.num_threads()
+    for threads in (1, 2):
+        lamina.set_num_threads(threads)
+        x.grad = w.grad = None
+        y = L.conv2d(x, w, pad=1)
+        (y * y).sum().backward()
+        results.append([np.asarray(y).copy(), np.asarray(x.grad).copy(), np.asarray(w.grad).copy()])
+    lamina.set_num_threads(before)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
 
 
 def test_threshold_has_no_gradient():

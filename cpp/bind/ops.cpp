@@ -1,6 +1,7 @@
 // lamina.ops: every op of ops.hpp under the same name, and the tape's Python surface
 // (Tensor.backward, .grad, no_grad's switch, grad(), custom functions).
 #include <memory>
+#include <tuple>
 
 #include "bind.hpp"
 
@@ -55,6 +56,39 @@ void record_function(const std::string& name, const std::vector<Tensor>& inputs,
   });
 }
 
+// An int or an (h, w) pair.
+std::pair<int64_t, int64_t> pair_arg(py::handle v, const char* op, const char* what) {
+  if (py::isinstance<py::int_>(v)) return {v.cast<int64_t>(), v.cast<int64_t>()};
+  if (py::isinstance<py::sequence>(v) && py::len(v) == 2) {
+    auto s = v.cast<py::sequence>();
+    return {s[0].cast<int64_t>(), s[1].cast<int64_t>()};
+  }
+  throw ValueError(std::string(op) + ": " + what + " must be an int or an (h, w) pair, got " +
+                   py::repr(v).cast<std::string>());
+}
+
+Tensor optional_tensor(py::handle v) { return v.is_none() ? Tensor() : v.cast<Tensor>(); }
+
+LossNormalization normalization_arg(const std::string& name) {
+  if (name == "valid") return LossNormalization::valid;
+  if (name == "full") return LossNormalization::full;
+  if (name == "batch_size") return LossNormalization::batch_size;
+  if (name == "none") return LossNormalization::none;
+  throw ValueError("softmax_cross_entropy: normalization must be one of valid, full, batch_size, none; got '" +
+                   name + "'");
+}
+
+Pool2dOptions pool_args(const char* op, py::handle kernel, py::handle stride, py::handle pad, bool ceil_mode,
+                        bool global) {
+  Pool2dOptions o;
+  o.global = global;
+  o.ceil_mode = ceil_mode;
+  if (!global) std::tie(o.kernel_h, o.kernel_w) = pair_arg(kernel, op, "kernel");
+  std::tie(o.stride_h, o.stride_w) = stride.is_none() ? std::make_pair(o.kernel_h, o.kernel_w) : pair_arg(stride, op, "stride");
+  std::tie(o.pad_h, o.pad_w) = pair_arg(pad, op, "pad");
+  return o;
+}
+
 }  // namespace
 
 void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
@@ -87,6 +121,47 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def("matmul", &matmul, py::arg("a"), py::arg("b"), Release(), "a [M, K] @ b [K, N] -> [M, N].");
   ops.def("linear", &linear, py::arg("x"), py::arg("weight"), py::arg("bias") = Tensor(), Release(),
           "x [N, K] @ weight[O, K]^T + bias [O] -> [N, O].");
+  ops.def("conv2d", [](const Tensor& x, const Tensor& w, py::object b, py::object stride, py::object pad,
+                       py::object dilation, int64_t groups) {
+    Conv2dOptions o;
+    std::tie(o.stride_h, o.stride_w) = pair_arg(stride, "conv2d", "stride");
+    std::tie(o.pad_h, o.pad_w) = pair_arg(pad, "conv2d", "pad");
+    std::tie(o.dilation_h, o.dilation_w) = pair_arg(dilation, "conv2d", "dilation");
+    o.groups = groups;
+    Tensor bias = optional_tensor(b);
+    py::gil_scoped_release release;
+    return conv2d(x, w, bias, o);
+  }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("pad") = 0,
+     py::arg("dilation") = 1, py::arg("groups") = 1,
+     "x [N, C, H, W], weight [O, C/groups, KH, KW], bias [O] -> [N, O, OH, OW].");
+  ops.def("max_pool2d", [](const Tensor& x, py::object kernel, py::object stride, py::object pad, bool ceil_mode,
+                           bool global_pooling) {
+    Pool2dOptions o = pool_args("max_pool2d", kernel, stride, pad, ceil_mode, global_pooling);
+    py::gil_scoped_release release;
+    return max_pool2d(x, o);
+  }, py::arg("x"), py::arg("kernel") = 2, py::arg("stride") = py::none(), py::arg("pad") = 0,
+     py::arg("ceil_mode") = false, py::arg("global_pooling") = false);
+  ops.def("avg_pool2d", [](const Tensor& x, py::object kernel, py::object stride, py::object pad, bool ceil_mode,
+                           bool global_pooling) {
+    Pool2dOptions o = pool_args("avg_pool2d", kernel, stride, pad, ceil_mode, global_pooling);
+    py::gil_scoped_release release;
+    return avg_pool2d(x, o);
+  }, py::arg("x"), py::arg("kernel") = 2, py::arg("stride") = py::none(), py::arg("pad") = 0,
+     py::arg("ceil_mode") = false, py::arg("global_pooling") = false);
+  ops.def("softmax", &softmax, py::arg("x"), py::arg("axis") = -1, Release());
+  ops.def("log_softmax", &log_softmax, py::arg("x"), py::arg("axis") = -1, Release());
+  ops.def("softmax_cross_entropy", [](const Tensor& logits, const Tensor& labels, int64_t axis,
+                                      py::object ignore_label, const std::string& normalization) {
+    CrossEntropyOptions o;
+    o.axis = axis;
+    o.has_ignore_label = !ignore_label.is_none();
+    if (o.has_ignore_label) o.ignore_label = ignore_label.cast<int64_t>();
+    o.normalization = normalization_arg(normalization);
+    py::gil_scoped_release release;
+    return softmax_cross_entropy(logits, labels, o);
+  }, py::arg("logits"), py::arg("labels"), py::arg("axis") = 1, py::arg("ignore_label") = py::none(),
+     py::arg("normalization") = "valid",
+     "Mean (by normalization) of -log softmax(logits)[label]; labels are class indices stored as floats.");
   ops.def("reshape", [](const Tensor& x, py::handle shape) { return reshape(x, to_shape(shape, "reshape", true)); });
   ops.def("transpose", [](const Tensor& x, py::object perm) {
     return transpose(x, perm.is_none() ? std::vector<int64_t>{} : perm.cast<std::vector<int64_t>>());

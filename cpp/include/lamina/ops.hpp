@@ -62,6 +62,53 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // (Caffe's InnerProduct layout).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
+// ---- convolution and pooling ----------------------------------------------------------
+struct Conv2dOptions {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+};
+// x [N, C, H, W], weight [O, C/groups, KH, KW], bias [O] or undefined -> [N, O, OH, OW],
+// OH = (H + 2*pad_h - (dilation_h*(KH-1) + 1)) / stride_h + 1 (floor), likewise OW.
+// Throws ShapeError when OH or OW would be < 1, or the channels do not fit groups.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              const Conv2dOptions& options = {});
+
+struct Pool2dOptions {
+  int64_t kernel_h = 2, kernel_w = 2;
+  int64_t stride_h = 2, stride_w = 2;
+  int64_t pad_h = 0, pad_w = 0;
+  bool ceil_mode = false;  // Caffe's Pooling layer rounds up; PyTorch's default rounds down
+  bool global = false;     // kernel = the whole plane (stride 1, no padding)
+};
+// x [N, C, H, W] -> [N, C, OH, OW]; OH = floor or ceil((H + 2*pad_h - kernel_h) / stride_h) + 1,
+// in ceil mode less one when the last window would start inside the padding. Padding
+// must be smaller than the kernel. Max pooling's backward routes each gradient to the
+// first maximum of its window; average pooling divides by the window clipped to the
+// padded input (Caffe's and PyTorch's count_include_pad).
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options);
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options);
+
+// ---- softmax and losses ------------------------------------------------------------------
+// Over `axis`, numerically stable.
+Tensor softmax(const Tensor& x, int64_t axis = -1);
+Tensor log_softmax(const Tensor& x, int64_t axis = -1);
+
+// Caffe's LossParameter.NormalizationMode: the loss is divided by all positions, the
+// non-ignored ones (Caffe's default), the batch size (outer extent), or nothing.
+enum class LossNormalization { full, valid, batch_size, none };
+struct CrossEntropyOptions {
+  int64_t axis = 1;                   // the class axis of the logits
+  bool has_ignore_label = false;
+  int64_t ignore_label = -1;
+  LossNormalization normalization = LossNormalization::valid;
+};
+// -sum(log softmax(logits)[label]) / normalizer, a scalar. logits [N, C, ...] (classes on
+// `axis`), labels [N, ...] holding class indices as floats (one per position). A label
+// outside [0, C) that is not the ignore label throws ValueError. No gradient for labels.
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const CrossEntropyOptions& options = {});
+
 // ---- shape -----------------------------------------------------------------------------
 // Differentiable views and copies (Tensor::reshape/slice/select also record).
 Tensor reshape(const Tensor& x, const Shape& shape);

@@ -5,7 +5,49 @@
 
 #include <cstdint>
 
+namespace lamina::kernels {
+
+// The geometry of one image's 2-d convolution (per group: C is the group's channels).
+struct ConvGeometry {
+  int64_t C, H, W;            // input channels and size
+  int64_t KH, KW;             // kernel
+  int64_t stride_h, stride_w;
+  int64_t pad_h, pad_w;
+  int64_t dilation_h, dilation_w;
+  int64_t OH, OW;             // output size
+};
+
+// The geometry of 2-d pooling over `planes` independent H x W planes (N * C).
+struct PoolGeometry {
+  int64_t planes, H, W;
+  int64_t KH, KW;
+  int64_t stride_h, stride_w;
+  int64_t pad_h, pad_w;
+  int64_t OH, OW;
+};
+
+}  // namespace lamina::kernels
+
 namespace lamina::kernels::cpu {
+
+// Max pooling; argmax[i] is the index (h * W + w) within its plane of output i's maximum.
+template <class T> void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax);
+// dx (zeroed by the caller) += dy routed to each output's argmax.
+template <class T> void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx);
+// Average pooling with Caffe's divisor: the window clipped to the padded input (padding
+// counts, the overhang of a ceil-mode window past the padding does not).
+template <class T> void avg_pool2d(const T* x, const PoolGeometry& g, T* y);
+template <class T> void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx);
+
+// Softmax over the middle axis of [outer, C, inner], numerically stable (max subtracted).
+template <class T> void softmax(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y);
+// dx from y and dy: softmax dx = y * (dy - sum(dy * y)); log-softmax dx = dy - e^y * sum(dy).
+template <class T>
+void softmax_backward(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx);
+
+// col [C*KH*KW, OH*OW] from one image im [C, H, W]; col2im adds col back into im.
+template <class T> void im2col(const T* im, const ConvGeometry& g, T* col);
+template <class T> void col2im(const T* col, const ConvGeometry& g, T* im);
 
 // C[M,N] = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T.
 // op(A) is M x K (A is K x M when trans_a), op(B) is K x N (B is N x K when trans_b).

@@ -1,0 +1,102 @@
+#include <algorithm>
+#include <limits>
+
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/map.hpp"
+
+namespace lamina::kernels::cpu {
+
+namespace {
+// Window bounds of output (oh, ow) clipped to the input.
+struct Window {
+  int64_t h0, h1, w0, w1;
+};
+inline Window window(const PoolGeometry& g, int64_t oh, int64_t ow) {
+  int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
+  int64_t h1 = std::min(h0 + g.KH, g.H), w1 = std::min(w0 + g.KW, g.W);
+  return {std::max<int64_t>(h0, 0), h1, std::max<int64_t>(w0, 0), w1};
+}
+}  // namespace
+
+template <class T>
+void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+#pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
+  for (int64_t p = 0; p < g.planes; ++p) {
+    const T* xp = x + p * in_plane;
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const Window win = window(g, oh, ow);
+        T best = -std::numeric_limits<T>::infinity();
+        int32_t at = static_cast<int32_t>(win.h0 * g.W + win.w0);
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w)
+            if (xp[h * g.W + w] > best) {  // first maximum wins ties, as in Caffe
+              best = xp[h * g.W + w];
+              at = static_cast<int32_t>(h * g.W + w);
+            }
+        const int64_t i = p * out_plane + oh * g.OW + ow;
+        y[i] = best;
+        argmax[i] = at;
+      }
+  }
+}
+
+template <class T>
+void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+#pragma omp parallel for if (g.planes * out_plane >= kParallelGrain)
+  for (int64_t p = 0; p < g.planes; ++p)
+    for (int64_t i = 0; i < out_plane; ++i) dx[p * in_plane + argmax[p * out_plane + i]] += dy[p * out_plane + i];
+}
+
+namespace {
+inline int64_t avg_divisor(const PoolGeometry& g, int64_t oh, int64_t ow) {
+  const int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
+  const int64_t h1 = std::min(h0 + g.KH, g.H + g.pad_h), w1 = std::min(w0 + g.KW, g.W + g.pad_w);
+  return (h1 - h0) * (w1 - w0);
+}
+}  // namespace
+
+template <class T>
+void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+#pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
+  for (int64_t p = 0; p < g.planes; ++p) {
+    const T* xp = x + p * in_plane;
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const Window win = window(g, oh, ow);
+        T s = T(0);
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w) s += xp[h * g.W + w];
+        y[p * out_plane + oh * g.OW + ow] = s / static_cast<T>(avg_divisor(g, oh, ow));
+      }
+  }
+}
+
+template <class T>
+void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+#pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
+  for (int64_t p = 0; p < g.planes; ++p) {
+    T* dxp = dx + p * in_plane;
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const Window win = window(g, oh, ow);
+        const T d = dy[p * out_plane + oh * g.OW + ow] / static_cast<T>(avg_divisor(g, oh, ow));
+        for (int64_t h = win.h0; h < win.h1; ++h)
+          for (int64_t w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += d;
+      }
+  }
+}
+
+#define LAMINA_POOL_INSTANTIATE(T)                                                              \
+  template void max_pool2d<T>(const T*, const PoolGeometry&, T*, int32_t*);                     \
+  template void max_pool2d_backward<T>(const T*, const int32_t*, const PoolGeometry&, T*);      \
+  template void avg_pool2d<T>(const T*, const PoolGeometry&, T*);                               \
+  template void avg_pool2d_backward<T>(const T*, const PoolGeometry&, T*);
+LAMINA_POOL_INSTANTIATE(float)
+LAMINA_POOL_INSTANTIATE(double)
+
+}  // namespace lamina::kernels::cpu

@@ -1,0 +1,195 @@
+// conv2d by im2col + GEMM, one GEMM per image and group:
+//   y[n, group] = W[group] [O/g, C/g*KH*KW] @ col(x[n, group]) [C/g*KH*KW, OH*OW]
+// Backward (one node): dW[group] += dy[n, group] @ col^T, dcol = W[group]^T @ dy[n, group]
+// then col2im into dx, db = sum of dy over N and the plane. 1x1 stride-1 unpadded
+// convolutions use x itself as the column matrix.
+//
+// Threads: with more than one image the batch is split over lamina's threads, each with
+// its own column buffer (and, in backward, its own dW accumulator) and single-threaded
+// GEMMs; small images are too small for a threaded GEMM to pay. One image: the GEMM's
+// own threads.
+#include <memory>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+#include "ops/common.hpp"
+#include "parallel_for.hpp"
+
+namespace lamina {
+
+using namespace ops_detail;
+
+namespace {
+
+struct ConvPlan {
+  kernels::ConvGeometry g;  // one group of one image
+  int64_t N, O, groups;
+  int64_t Og, K, P;         // out channels per group, GEMM depth, output plane
+  bool direct;              // 1x1, stride 1, no padding: col is the input itself
+  bool batch_parallel;
+};
+
+int64_t out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dilation) {
+  return (in + 2 * pad - (dilation * (k - 1) + 1)) / stride + 1;
+}
+
+ConvPlan plan_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  const char* op = "conv2d";
+  check_defined(op, x);
+  check_defined(op, w, "weight");
+  LAMINA_CHECK_SHAPE(x.dim() == 4, op, ": expected input [N, C, H, W], got ", x.shape());
+  LAMINA_CHECK_SHAPE(w.dim() == 4, op, ": expected weight [O, C/groups, KH, KW], got ", w.shape());
+  check_same(op, x, w);
+  check_cpu(op, x);
+  LAMINA_CHECK(o.groups >= 1, op, ": groups must be >= 1, got ", o.groups);
+  LAMINA_CHECK(o.stride_h >= 1 && o.stride_w >= 1, op, ": stride must be >= 1, got ", o.stride_h, "x", o.stride_w);
+  LAMINA_CHECK(o.dilation_h >= 1 && o.dilation_w >= 1, op, ": dilation must be >= 1, got ", o.dilation_h, "x",
+               o.dilation_w);
+  LAMINA_CHECK(o.pad_h >= 0 && o.pad_w >= 0, op, ": padding must be >= 0, got ", o.pad_h, "x", o.pad_w);
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), O = w.size(0);
+  LAMINA_CHECK_SHAPE(x.numel() > 0, op, ": empty input ", x.shape());
+  LAMINA_CHECK_SHAPE(C % o.groups == 0 && O % o.groups == 0, op, ": ", C, " input and ", O,
+                     " output channels are not divisible by groups=", o.groups);
+  LAMINA_CHECK_SHAPE(w.size(1) == C / o.groups && w.size(2) >= 1 && w.size(3) >= 1, op, ": weight ", w.shape(),
+                     " does not fit input ", x.shape(), " with groups=", o.groups, " (expected [", O, ", ",
+                     C / o.groups, ", KH, KW])");
+  if (b.defined()) {
+    check_same(op, x, b);
+    LAMINA_CHECK_SHAPE(b.dim() == 1 && b.size(0) == O, op, ": bias must be [", O, "], got ", b.shape());
+  }
+  ConvPlan p;
+  p.g = {C / o.groups, H, W, w.size(2), w.size(3), o.stride_h, o.stride_w, o.pad_h, o.pad_w, o.dilation_h,
+         o.dilation_w, out_size(H, w.size(2), o.pad_h, o.stride_h, o.dilation_h),
+         out_size(W, w.size(3), o.pad_w, o.stride_w, o.dilation_w)};
+  LAMINA_CHECK_SHAPE(p.g.OH >= 1 && p.g.OW >= 1, op, ": output size ", p.g.OH, "x", p.g.OW, " <= 0 for input ",
+                     x.shape(), ", kernel ", p.g.KH, "x", p.g.KW, ", pad ", o.pad_h, "x", o.pad_w, ", stride ",
+                     o.stride_h, "x", o.stride_w, ", dilation ", o.dilation_h, "x", o.dilation_w);
+  p.N = N;
+  p.O = O;
+  p.groups = o.groups;
+  p.Og = O / o.groups;
+  p.K = p.g.C * p.g.KH * p.g.KW;
+  p.P = p.g.OH * p.g.OW;
+  p.direct = p.g.KH == 1 && p.g.KW == 1 && o.stride_h == 1 && o.stride_w == 1 && o.pad_h == 0 && o.pad_w == 0;
+  p.batch_parallel = N > 1 && num_threads() > 1;
+  return p;
+}
+
+template <class T>
+void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
+  const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
+  std::vector<std::vector<T>> cols(static_cast<size_t>(num_threads()));
+  auto body = [&](int thread, int64_t n) {
+    std::vector<T>& col = cols[static_cast<size_t>(thread)];
+    if (!p.direct && col.empty()) col.resize(static_cast<size_t>(p.K * p.P));
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      const T* xg = x + n * in_image + grp * in_group;
+      const T* c = xg;
+      if (!p.direct) {
+        kernels::cpu::im2col(xg, p.g, col.data());
+        c = col.data();
+      }
+      T* yg = y + (n * p.O + grp * p.Og) * p.P;
+      if (b) {  // y starts as the bias, then y += W @ col
+        for (int64_t o = 0; o < p.Og; ++o)
+          for (int64_t i = 0; i < p.P; ++i) yg[o * p.P + i] = b[grp * p.Og + o];
+      }
+      kernels::cpu::gemm<T>(false, false, p.Og, p.P, p.K, T(1), w + grp * p.Og * p.K, p.K, c, p.P,
+                            b ? T(1) : T(0), yg, p.P);
+    }
+  };
+  parallel_for(p.N, p.batch_parallel, body);
+}
+
+template <class T>
+void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+  const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
+  const int threads = num_threads();
+  std::vector<std::vector<T>> cols(static_cast<size_t>(threads)), dcols(static_cast<size_t>(threads));
+  std::vector<std::vector<T>> dws(static_cast<size_t>(threads));  // per-thread dW, summed below
+  auto body = [&](int thread, int64_t n) {
+    std::vector<T>& col = cols[static_cast<size_t>(thread)];
+    std::vector<T>& dcol = dcols[static_cast<size_t>(thread)];
+    std::vector<T>& dwt = dws[static_cast<size_t>(thread)];
+    if (dw && dwt.empty()) dwt.assign(static_cast<size_t>(p.O * p.K), T(0));
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      const T* dyg = dy + (n * p.O + grp * p.Og) * p.P;
+      const T* wg = w + grp * p.Og * p.K;
+      if (dw) {
+        const T* c = x + n * in_image + grp * in_group;
+        if (!p.direct) {
+          if (col.empty()) col.resize(static_cast<size_t>(p.K * p.P));
+          kernels::cpu::im2col(c, p.g, col.data());
+          c = col.data();
+        }
+        kernels::cpu::gemm<T>(false, true, p.Og, p.K, p.P, T(1), dyg, p.P, c, p.P, T(1),
+                              dwt.data() + grp * p.Og * p.K, p.K);
+      }
+      if (dx) {
+        T* dxg = dx + n * in_image + grp * in_group;
+        if (p.direct) {
+          kernels::cpu::gemm<T>(true, false, p.K, p.P, p.Og, T(1), wg, p.K, dyg, p.P, T(0), dxg, p.P);
+        } else {
+          if (dcol.empty()) dcol.resize(static_cast<size_t>(p.K * p.P));
+          kernels::cpu::gemm<T>(true, false, p.K, p.P, p.Og, T(1), wg, p.K, dyg, p.P, T(0), dcol.data(), p.P);
+          kernels::cpu::col2im(dcol.data(), p.g, dxg);  // dx was zeroed by the caller
+        }
+      }
+    }
+  };
+  parallel_for(p.N, p.batch_parallel, body);
+  if (dw) {
+    for (int64_t i = 0; i < p.O * p.K; ++i) dw[i] = T(0);
+    for (const auto& part : dws)
+      for (size_t i = 0; i < part.size(); ++i) dw[i] += part[i];
+  }
+  if (db) {
+    for (int64_t o = 0; o < p.O; ++o) {
+      double s = 0;
+      for (int64_t n = 0; n < p.N; ++n) {
+        const T* row = dy + (n * p.O + o) * p.P;
+        for (int64_t i = 0; i < p.P; ++i) s += row[i];
+      }
+      db[o] = static_cast<T>(s);
+    }
+  }
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& options) {
+  ConvPlan p = plan_conv(x, weight, bias, options);
+  Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor y = Tensor::empty({p.N, p.O, p.g.OH, p.g.OW}, x.dtype());
+  {
+    std::unique_ptr<kernels::cpu::BlasSerialGuard> serial;
+    if (p.batch_parallel) serial = std::make_unique<kernels::cpu::BlasSerialGuard>();
+    dispatch(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      conv_forward<T>(p, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, y.data<T>());
+    });
+  }
+  if (autograd::needs_grad({&x, &weight, &bias}))
+    autograd::record("conv2d", {x, weight, bias}, {y},
+                     [p, X = SavedTensor(xc), Wt = SavedTensor(wc), nx = x.requires_grad(),
+                      nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad()](
+                         const std::vector<Tensor>& g) {
+                       const Tensor& xv = X.get("conv2d");
+                       const Tensor& wv = Wt.get("conv2d");
+                       Tensor dy = g[0].contiguous();
+                       Tensor dx = nx ? Tensor::zeros(xv.shape(), xv.dtype()) : Tensor();
+                       Tensor dw = nw ? Tensor::empty(wv.shape(), wv.dtype()) : Tensor();
+                       Tensor db = nb ? Tensor::empty({p.O}, wv.dtype()) : Tensor();
+                       std::unique_ptr<kernels::cpu::BlasSerialGuard> serial;
+                       if (p.batch_parallel) serial = std::make_unique<kernels::cpu::BlasSerialGuard>();
+                       dispatch(xv.dtype(), [&](auto t) {
+                         using T = decltype(t);
+                         conv_backward<T>(p, xv.data<T>(), wv.data<T>(), dy.data<T>(), nx ? dx.data<T>() : nullptr,
+                                          nw ? dw.data<T>() : nullptr, nb ? db.data<T>() : nullptr);
+                       });
+                       return std::vector<Tensor>{dx, dw, db};
+                     });
+  return y;
+}
+
+}  // namespace lamina
