@@ -39,7 +39,7 @@ BAD = [
     (lambda: t34[0][0][0],                              lamina.OutOfRangeError,   "0-d tensor"),
     (lambda: lamina.ops.matmul(t34, t34),               lamina.ShapeError,        "matmul: inner dimensions differ: a is [3, 4], b is [3, 4]"),
     (lambda: lamina.ops.matmul(t34, lamina.zeros(4)),   lamina.ShapeError,        "matmul: expected 2-d tensors"),
-    (lambda: lamina.ops.matmul(t34, lamina.zeros(4, 2, dtype="float64")), lamina.DTypeError, "matmul: dtypes differ: a is float32, b is float64"),
+    (lambda: lamina.ops.matmul(t34, lamina.zeros(4, 2, dtype="float64")), lamina.DTypeError, "matmul: dtypes differ: float32 and float64"),
     (lambda: lamina.zeros(2, -3),                       lamina.ShapeError,        "zeros: shape [2, -3] has a negative extent"),
     (lambda: lamina.zeros(2**62, 2**62),                lamina.ShapeError,        "too many elements"),
     (lambda: lamina.zeros("ab"),                        lamina.ShapeError,        "zeros: a shape is an int or a sequence of ints"),

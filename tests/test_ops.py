@@ -190,6 +190,82 @@ ROWS += [
      lambda t, x: t.nn.functional.cross_entropy(x, t.tensor([[3, 0, -1], [1, 1, 2]]), ignore_index=-1),
      [((2, 5, 3), std)]),
 ]
+
+
+def np_conv_transpose2d(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
+    """The adjoint of np_conv2d in its input, by loops."""
+    N, Cin, H, W = x.shape
+    _, Cog, KH, KW = w.shape
+    OH = (H - 1) * stride - 2 * pad + dilation * (KH - 1) + 1
+    OW = (W - 1) * stride - 2 * pad + dilation * (KW - 1) + 1
+    y = np.zeros((N, Cog * groups, OH + 2 * pad, OW + 2 * pad))
+    Cig = Cin // groups
+    for ci in range(Cin):
+        g = ci // Cig
+        for kh in range(KH):
+            for kw in range(KW):
+                contrib = np.einsum("nhw,o->nohw", x[:, ci], w[ci, :, kh, kw])
+                y[:, g * Cog:(g + 1) * Cog, kh * dilation: kh * dilation + stride * (H - 1) + 1: stride,
+                  kw * dilation: kw * dilation + stride * (W - 1) + 1: stride] += contrib
+    y = y[:, :, pad:pad + OH, pad:pad + OW]
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+def np_batch_norm(x, w, b, eps=1e-5):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = [1, -1] + [1] * (x.ndim - 2)
+    y = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+    return y * w.reshape(shape) + b.reshape(shape)
+
+
+def np_lrn_across(x, n, alpha, beta, k):
+    sq = np.pad(x**2, ((0, 0), ((n - 1) // 2, (n - 1) // 2), (0, 0), (0, 0)))
+    s = sum(sq[:, i:i + x.shape[1]] for i in range(n))
+    return x / (k + alpha / n * s) ** beta
+
+
+def np_lrn_within(x, n, alpha, beta):
+    return x / (1 + alpha * np_pool(x**2, n, 1, (n - 1) // 2, False, "avg")) ** beta
+
+
+IDX = np.array([[1, 0, 3], [3, 3, 2]], dtype=np.float64)
+
+ROWS += [
+    ("conv_transpose2d", lambda x, w, b: L.conv_transpose2d(x, w, b, stride=2, pad=1),
+     lambda x, w, b: np_conv_transpose2d(x, w, b, stride=2, pad=1),
+     lambda t, x, w, b: t.nn.functional.conv_transpose2d(x, w, b, stride=2, padding=1),
+     [((2, 3, 4, 5), std), ((3, 2, 3, 3), std), ((2,), std)]),
+    ("conv_transpose2d_groups_dilation", lambda x, w: L.conv_transpose2d(x, w, groups=2, dilation=2),
+     lambda x, w: np_conv_transpose2d(x, w, groups=2, dilation=2),
+     lambda t, x, w: t.nn.functional.conv_transpose2d(x, w, groups=2, dilation=2),
+     [((1, 4, 3, 3), std), ((4, 3, 2, 2), std)]),
+    ("prelu_channels", L.prelu, lambda x, a: np.where(x > 0, x, a.reshape(1, -1, 1) * x),
+     lambda t, x, a: t.nn.functional.prelu(x, a), [((2, 3, 4), away_from_zero), ((3,), std)]),
+    ("prelu_shared", L.prelu, lambda x, a: np.where(x > 0, x, a * x),
+     lambda t, x, a: t.nn.functional.prelu(x, a), [((5, 2), away_from_zero), ((1,), std)]),
+    ("batch_norm_train", lambda x, w, b: L.batch_norm(x, None, None, w, b, training=True),
+     np_batch_norm, lambda t, x, w, b: t.nn.functional.batch_norm(x, None, None, w, b, training=True),
+     [((4, 3, 2, 2), std), ((3,), std), ((3,), std)]),
+    ("batch_norm_2d_input", lambda x: L.batch_norm(x, training=True),
+     lambda x: np_batch_norm(x, np.ones(5), np.zeros(5)),
+     lambda t, x: t.nn.functional.batch_norm(x, None, None, training=True), [((6, 5), std)]),
+    ("lrn_across", lambda x: L.lrn(x, 3, 0.5, 0.75, 2.0), lambda x: np_lrn_across(x, 3, 0.5, 0.75, 2.0),
+     lambda t, x: t.nn.functional.local_response_norm(x, 3, 0.5, 0.75, 2.0), [((2, 5, 3, 3), std)]),
+    ("lrn_within", lambda x: L.lrn(x, 3, 0.5, 0.75, across_channels=False), lambda x: np_lrn_within(x, 3, 0.5, 0.75),
+     lambda t, x: x / (1 + 0.5 * t.nn.functional.avg_pool2d(x * x, 3, 1, 1)) ** 0.75, [((1, 2, 4, 5), std)]),
+    ("sigmoid_cross_entropy", L.sigmoid_cross_entropy,
+     lambda x, t: np.mean(np.logaddexp(0, x) - t * x),
+     lambda t, x, y: t.nn.functional.binary_cross_entropy_with_logits(x, y), [((4, 3), std), ((4, 3), lambda s, r: r.uniform(0, 1, s))]),
+    ("mse_loss", L.mse_loss, lambda a, b: np.mean((a - b) ** 2), lambda t, a, b: t.nn.functional.mse_loss(a, b),
+     [((3, 4), std), ((3, 4), std)]),
+    ("concat", lambda a, b, c: L.concat([a, b, c], 1), lambda a, b, c: np.concatenate([a, b, c], 1),
+     lambda t, a, b, c: t.cat([a, b, c], 1), [((2, 1, 3), std), ((2, 4, 3), std), ((2, 2, 3), std)]),
+    ("concat_axis0", lambda a, b: L.concat([a, b], 0), lambda a, b: np.concatenate([a, b], 0),
+     lambda t, a, b: t.cat([a, b], 0), [((1, 3), std), ((2, 3), std)]),
+    ("slice_axis", lambda x: L.slice(x, 1, 1, -1), lambda x: x[:, 1:-1], lambda t, x: x[:, 1:-1], [((2, 5, 2), std)]),
+    ("embedding", lambda w: L.embedding(lamina.tensor(IDX, dtype=w.dtype), w), lambda w: w[IDX.astype(int)],
+     lambda t, w: t.nn.functional.embedding(t.tensor(IDX).long(), w), [((4, 3), std)]),
+]
 IDS = [r[0] for r in ROWS]
 
 
@@ -254,6 +330,15 @@ BAD = [
     (lambda: L.softmax_cross_entropy(lamina.zeros(2, 3), lamina.tensor([0.0, 3.0])), lamina.InvalidValueError, "label 3 at position 1 is not a class index in [0, 3)"),
     (lambda: L.softmax_cross_entropy(lamina.zeros(2, 3), lamina.tensor([0.0])), lamina.ShapeError, "labels of shape [1] (1 values) do not match logits [2, 3]"),
     (lambda: L.softmax_cross_entropy(lamina.zeros(2, 3), lamina.tensor([0.0, 1.0]), normalization="mean"), lamina.InvalidValueError, "normalization must be one of"),
+    (lambda: L.concat([lamina.zeros(2, 3), lamina.zeros(3, 3)], 1), lamina.ShapeError, "concat: tensor 1 has shape [3, 3], which does not match [2, 3] outside axis 1"),
+    (lambda: L.slice(lamina.zeros(2, 3), 1, 2, 5), lamina.OutOfRangeError, "slice: range [2, 5) is out of bounds for axis 1 of size 3"),
+    (lambda: L.embedding(lamina.tensor([0.0, 4.0]), lamina.zeros(4, 2)), lamina.OutOfRangeError, "embedding: index 4 at position 1 is not a row of a table with 4 rows"),
+    (lambda: L.dropout(lamina.zeros(2), 1.0), lamina.InvalidValueError, "dropout: probability must be in [0, 1), got 1"),
+    (lambda: L.batch_norm(lamina.zeros(2, 3), lamina.zeros(4)), lamina.ShapeError, "batch_norm: per-channel tensors must be [3], got [4]"),
+    (lambda: L.batch_norm(lamina.zeros(1, 3), training=True), lamina.ShapeError, "more than one value per channel"),
+    (lambda: L.lrn(lamina.zeros(1, 3, 2, 2), 4), lamina.InvalidValueError, "lrn: local_size must be odd"),
+    (lambda: L.prelu(lamina.zeros(2, 3), lamina.zeros(2)), lamina.ShapeError, "prelu: slope must be [1] or [C]"),
+    (lambda: L.conv_transpose2d(lamina.zeros(1, 3, 2, 2), lamina.zeros(2, 3, 3, 3)), lamina.ShapeError, "conv_transpose2d: weight [2, 3, 3, 3] must be [3, out_channels/groups, KH, KW]"),
 ]
 
 
@@ -296,6 +381,59 @@ def test_conv_threads_agree():
     lamina.set_num_threads(before)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+
+
+def test_batch_norm_running_statistics_match_torch():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 3, 4, 4))
+    rm, rv = lamina.tensor(np.zeros(3)), lamina.tensor(np.ones(3))
+    for _ in range(3):
+        L.batch_norm(lamina.tensor(x), rm, rv, training=True, momentum=0.2)
+    np.testing.assert_allclose(np.asarray(rm), (1 - 0.8**3) * x.mean((0, 2, 3)), rtol=1e-12)
+    unbiased = x.var((0, 2, 3), ddof=1)
+    np.testing.assert_allclose(np.asarray(rv), 0.8**3 + (1 - 0.8**3) * unbiased, rtol=1e-12)
+    y = L.batch_norm(lamina.tensor(x), rm, rv, training=False)
+    shape = (1, 3, 1, 1)
+    expected = (x - np.asarray(rm).reshape(shape)) / np.sqrt(np.asarray(rv).reshape(shape) + 1e-5)
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-12)
+    if torch is not None:
+        trm, trv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+        for _ in range(3):
+            torch.nn.functional.batch_norm(torch.tensor(x), trm, trv, training=True, momentum=0.2)
+        np.testing.assert_allclose(np.asarray(rm), trm.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(rv), trv.numpy(), rtol=1e-12)
+
+
+def test_dropout_is_seeded_thread_independent_and_scaled():
+    x = lamina.ones(100000)
+    before = lamina.num_threads()
+    masks = []
+    for threads in (1, 2):
+        lamina.set_num_threads(threads)
+        masks.append(np.asarray(L.dropout(x, 0.3, seed=42)).copy())
+    lamina.set_num_threads(before)
+    np.testing.assert_array_equal(masks[0], masks[1])
+    assert set(np.unique(masks[0])) == {0.0, np.float32(1 / 0.7)}
+    assert abs((masks[0] == 0).mean() - 0.3) < 0.01  # 30,000 expected zeros: std 0.0014
+    assert not np.array_equal(masks[0], np.asarray(L.dropout(x, 0.3, seed=43)))
+    lamina.manual_seed(7)
+    a = np.asarray(L.dropout(x, 0.5)).copy()
+    lamina.manual_seed(7)
+    np.testing.assert_array_equal(a, np.asarray(L.dropout(x, 0.5)))
+    assert L.dropout(x, 0.3, training=False) is not None
+    np.testing.assert_array_equal(np.asarray(L.dropout(x, 0.3, training=False)), np.asarray(x))
+    xg = lamina.tensor(np.linspace(1, 2, 50)).requires_grad_()
+    y = L.dropout(xg, 0.5, seed=1)
+    y.sum().backward()
+    np.testing.assert_allclose(np.asarray(xg.grad), np.asarray(y) / np.asarray(xg))  # the mask itself
+
+
+def test_random_fills_have_their_moments():
+    u = np.asarray(lamina.rand((200000,), -1.0, 3.0, seed=5))
+    assert u.min() >= -1 and u.max() < 3 and abs(u.mean() - 1.0) < 0.01 and abs(u.var() - 16 / 12) < 0.02
+    g = np.asarray(lamina.randn((200000,), 2.0, 0.5, dtype="float64", seed=6))
+    assert abs(g.mean() - 2.0) < 0.005 and abs(g.std() - 0.5) < 0.005
+    np.testing.assert_array_equal(g, np.asarray(lamina.randn((200000,), 2.0, 0.5, dtype="float64", seed=6)))
 
 
 def test_threshold_has_no_gradient():

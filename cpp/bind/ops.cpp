@@ -1,5 +1,6 @@
 // lamina.ops: every op of ops.hpp under the same name, and the tape's Python surface
 // (Tensor.backward, .grad, no_grad's switch, grad(), custom functions).
+#include <cstdint>
 #include <memory>
 #include <tuple>
 
@@ -162,6 +163,52 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   }, py::arg("logits"), py::arg("labels"), py::arg("axis") = 1, py::arg("ignore_label") = py::none(),
      py::arg("normalization") = "valid",
      "Mean (by normalization) of -log softmax(logits)[label]; labels are class indices stored as floats.");
+  ops.def("conv_transpose2d", [](const Tensor& x, const Tensor& w, py::object b, py::object stride, py::object pad,
+                                 py::object dilation, int64_t groups, py::object output_pad) {
+    Conv2dOptions o;
+    std::tie(o.stride_h, o.stride_w) = pair_arg(stride, "conv_transpose2d", "stride");
+    std::tie(o.pad_h, o.pad_w) = pair_arg(pad, "conv_transpose2d", "pad");
+    std::tie(o.dilation_h, o.dilation_w) = pair_arg(dilation, "conv_transpose2d", "dilation");
+    o.groups = groups;
+    auto [oph, opw] = pair_arg(output_pad, "conv_transpose2d", "output_pad");
+    Tensor bias = optional_tensor(b);
+    py::gil_scoped_release release;
+    return conv_transpose2d(x, w, bias, o, oph, opw);
+  }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("pad") = 0,
+     py::arg("dilation") = 1, py::arg("groups") = 1, py::arg("output_pad") = 0,
+     "x [N, C_in, H, W], weight [C_in, C_out/groups, KH, KW], bias [C_out] -> [N, C_out, OH, OW].");
+  ops.def("sigmoid_cross_entropy", [](const Tensor& x, const Tensor& t, const std::string& normalization) {
+    return sigmoid_cross_entropy(x, t, normalization_arg(normalization));
+  }, py::arg("logits"), py::arg("targets"), py::arg("normalization") = "valid");
+  ops.def("mse_loss", &mse_loss, py::arg("a"), py::arg("b"), Release());
+  ops.def("prelu", &prelu, py::arg("x"), py::arg("slope"), Release());
+  ops.def("batch_norm", [](const Tensor& x, py::object rm, py::object rv, py::object w, py::object b, bool training,
+                           double momentum, double eps) {
+    return batch_norm(x, optional_tensor(rm), optional_tensor(rv), optional_tensor(w), optional_tensor(b), training,
+                      momentum, eps);
+  }, py::arg("x"), py::arg("running_mean") = py::none(), py::arg("running_var") = py::none(),
+     py::arg("weight") = py::none(), py::arg("bias") = py::none(), py::arg("training") = true,
+     py::arg("momentum") = 0.1, py::arg("eps") = 1e-5);
+  ops.def("lrn", &lrn, py::arg("x"), py::arg("size") = 5, py::arg("alpha") = 1e-4, py::arg("beta") = 0.75,
+          py::arg("k") = 1.0, py::arg("across_channels") = true, Release());
+  ops.def("dropout", [](const Tensor& x, double p, bool training, py::object seed) {
+    uint64_t s = seed.is_none() ? next_seed() : seed.cast<uint64_t>();
+    py::gil_scoped_release release;
+    return dropout(x, p, training, s);
+  }, py::arg("x"), py::arg("p") = 0.5, py::arg("training") = true, py::arg("seed") = py::none(),
+     "Inverted dropout; the same seed gives the same mask whatever the thread count.");
+  ops.def("concat", &concat, py::arg("tensors"), py::arg("axis") = 1, Release());
+  ops.def("slice", &lamina::slice, py::arg("x"), py::arg("axis"), py::arg("start"), py::arg("stop"), Release());
+  ops.def("embedding", &embedding, py::arg("indices"), py::arg("weight"), Release());
+  m.def("manual_seed", &manual_seed, py::arg("seed"), "Seeds the generator behind dropout, rand and randn.");
+  m.def("rand", [](py::handle shape, double lo, double hi, py::object dtype, py::object seed) {
+    return rand(to_shape(shape, "rand"), lo, hi, to_dtype(dtype, "rand"), seed.is_none() ? next_seed() : seed.cast<uint64_t>());
+  }, py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0, py::kw_only(), py::arg("dtype") = py::none(),
+     py::arg("seed") = py::none());
+  m.def("randn", [](py::handle shape, double mean, double std, py::object dtype, py::object seed) {
+    return randn(to_shape(shape, "randn"), mean, std, to_dtype(dtype, "randn"), seed.is_none() ? next_seed() : seed.cast<uint64_t>());
+  }, py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("dtype") = py::none(),
+     py::arg("seed") = py::none());
   ops.def("reshape", [](const Tensor& x, py::handle shape) { return reshape(x, to_shape(shape, "reshape", true)); });
   ops.def("transpose", [](const Tensor& x, py::object perm) {
     return transpose(x, perm.is_none() ? std::vector<int64_t>{} : perm.cast<std::vector<int64_t>>());

@@ -75,6 +75,13 @@ struct Conv2dOptions {
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               const Conv2dOptions& options = {});
 
+// The transposed convolution (Caffe's Deconvolution): the adjoint of conv2d in its
+// input. x [N, C_in, H, W], weight [C_in, C_out/groups, KH, KW] (conv2d's layout read the
+// other way), bias [C_out] -> [N, C_out, OH, OW],
+// OH = (H - 1)*stride_h - 2*pad_h + dilation_h*(KH - 1) + 1 + output_pad_h.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        const Conv2dOptions& options = {}, int64_t output_pad_h = 0, int64_t output_pad_w = 0);
+
 struct Pool2dOptions {
   int64_t kernel_h = 2, kernel_w = 2;
   int64_t stride_h = 2, stride_w = 2;
@@ -108,6 +115,48 @@ struct CrossEntropyOptions {
 // `axis`), labels [N, ...] holding class indices as floats (one per position). A label
 // outside [0, C) that is not the ignore label throws ValueError. No gradient for labels.
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const CrossEntropyOptions& options = {});
+
+// -sum(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))) / normalizer, computed stably as
+// softplus(x) - t x. valid and full divide by the number of elements, batch_size by N.
+Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets,
+                             LossNormalization normalization = LossNormalization::valid);
+// mean((a - b)^2).
+Tensor mse_loss(const Tensor& a, const Tensor& b);
+
+// ---- activations with parameters, normalisation ------------------------------------------
+// x > 0 ? x : slope * x, slope [1] (shared) or [C] (per channel of x [N, C, ...]).
+Tensor prelu(const Tensor& x, const Tensor& slope);
+// Batch normalisation over all axes but 1 (channels). training: normalise with the batch
+// statistics and, if given, update running_mean / running_var in place:
+// r = (1 - momentum) * r + momentum * batch statistic (unbiased variance). Inference: use
+// the running statistics. weight and bias (per channel) may be undefined.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
+                  double momentum = 0.1, double eps = 1e-5);
+// Local response normalisation (Caffe's LRN), size odd. Across channels:
+// y = x / (k + alpha/size * sum over `size` neighbouring channels of x^2)^beta. Within a
+// channel: y = x / (1 + alpha * mean of x^2 over a size x size window)^beta.
+Tensor lrn(const Tensor& x, int64_t size = 5, double alpha = 1e-4, double beta = 0.75, double k = 1.0,
+           bool across_channels = true);
+
+// ---- random --------------------------------------------------------------------------------
+// A counter-based generator: the same seed gives the same values whatever the thread count.
+void manual_seed(uint64_t seed);
+uint64_t next_seed();  // a fresh stream from the global seed (used when no seed is given)
+Tensor rand(const Shape& shape, double lo, double hi, DType dtype, uint64_t seed);
+Tensor randn(const Shape& shape, double mean, double stddev, DType dtype, uint64_t seed);
+// Inverted dropout: in training, zero each element with probability p and scale the rest
+// by 1 / (1 - p); otherwise (or p == 0) return x.
+Tensor dropout(const Tensor& x, double p, bool training, uint64_t seed);
+
+// ---- data movement ---------------------------------------------------------------------------
+// Joins tensors along axis (other extents equal).
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis = 1);
+// x restricted to [start, stop) along axis (negative counts from the end), a copy.
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop);
+// weight [V, D] rows picked by indices (class ids stored as floats, any shape) ->
+// [*indices.shape, D]. The backward sums the gradients of repeated indices.
+Tensor embedding(const Tensor& indices, const Tensor& weight);
 
 // ---- shape -----------------------------------------------------------------------------
 // Differentiable views and copies (Tensor::reshape/slice/select also record).

@@ -39,6 +39,10 @@ template <class T> void max_pool2d_backward(const T* dy, const int32_t* argmax, 
 template <class T> void avg_pool2d(const T* x, const PoolGeometry& g, T* y);
 template <class T> void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx);
 
+// Counter-based random fills: element i depends only on (seed, i), never on threads.
+template <class T> void uniform(uint64_t seed, int64_t n, T lo, T hi, T* out);
+template <class T> void gaussian(uint64_t seed, int64_t n, T mean, T stddev, T* out);
+
 // Softmax over the middle axis of [outer, C, inner], numerically stable (max subtracted).
 template <class T> void softmax(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y);
 // dx from y and dy: softmax dx = y * (dy - sum(dy * y)); log-softmax dx = dy - e^y * sum(dy).

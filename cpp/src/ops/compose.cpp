@@ -1,0 +1,110 @@
+// Ops written as compositions of other ops: their backward comes from the tape, with no
+// rule of their own. (A fused kernel replaces a composition when a benchmark pays for it.)
+#include "ops/common.hpp"
+
+namespace lamina {
+
+using namespace ops_detail;
+
+namespace {
+// v [C] viewed as [1, C, 1, ...] against x [N, C, ...], for per-channel broadcasting.
+Tensor per_channel(const Tensor& v, const Tensor& x) {
+  Shape s(static_cast<size_t>(x.dim()), 1);
+  s[1] = v.numel();
+  return v.reshape(s);
+}
+}  // namespace
+
+Tensor prelu(const Tensor& x, const Tensor& slope) {
+  check_defined("prelu", x);
+  check_defined("prelu", slope, "slope");
+  LAMINA_CHECK_SHAPE(slope.dim() == 1 && (slope.numel() == 1 || (x.dim() >= 2 && slope.numel() == x.size(1))),
+                     "prelu: slope must be [1] or [C] for input ", x.shape(), ", got ", slope.shape());
+  Tensor a = slope.numel() == 1 ? slope.reshape({}) : per_channel(slope, x);
+  return sub(relu(x), mul(a, relu(neg(x))));  // x > 0 ? x : a * x
+}
+
+Tensor mse_loss(const Tensor& a, const Tensor& b) {
+  LAMINA_CHECK_SHAPE(a.shape() == b.shape(), "mse_loss: shapes differ: ", a.shape(), " and ", b.shape());
+  return mean(square(sub(a, b)));
+}
+
+Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets, LossNormalization normalization) {
+  LAMINA_CHECK_SHAPE(logits.shape() == targets.shape(), "sigmoid_cross_entropy: logits ", logits.shape(),
+                     " and targets ", targets.shape(), " differ");
+  LAMINA_CHECK_SHAPE(logits.dim() >= 1 && logits.numel() > 0, "sigmoid_cross_entropy: empty logits ",
+                     logits.shape());
+  // -(t log s(x) + (1 - t) log(1 - s(x))) = softplus(x) - t x, stable for any x.
+  Tensor total = sum(sub(softplus(logits), mul(targets, logits)));
+  double norm = 1;
+  if (normalization == LossNormalization::full || normalization == LossNormalization::valid)
+    norm = static_cast<double>(logits.numel());
+  else if (normalization == LossNormalization::batch_size)
+    norm = static_cast<double>(logits.size(0));
+  return affine(total, 1.0 / norm);
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  const char* op = "batch_norm";
+  check_defined(op, x);
+  LAMINA_CHECK_SHAPE(x.dim() >= 2, op, ": expected input [N, C, ...], got ", x.shape());
+  const int64_t C = x.size(1);
+  for (const Tensor* t : {&running_mean, &running_var, &weight, &bias})
+    LAMINA_CHECK_SHAPE(!t->defined() || (t->dim() == 1 && t->size(0) == C), op, ": per-channel tensors must be [",
+                       C, "], got ", t->shape(), " for input ", x.shape());
+  LAMINA_CHECK(eps > 0, op, ": eps must be > 0, got ", eps);
+  std::vector<int64_t> axes;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (d != 1) axes.push_back(d);
+  Tensor y;
+  if (training) {
+    const int64_t count = x.numel() / C;
+    LAMINA_CHECK_SHAPE(count > 1, op, ": training needs more than one value per channel, got input ", x.shape());
+    Tensor mu = mean(x, axes, true);
+    Tensor centred = sub(x, mu);
+    Tensor var = mean(square(centred), axes, true);  // biased, as used for normalising
+    y = div(centred, sqrt(affine(var, 1.0, eps)));
+    NoGradGuard no_grad;  // running averages: buffers, not part of the graph
+    if (running_mean.defined()) {
+      Tensor rm = running_mean;
+      rm.copy_(add(affine(running_mean, 1 - momentum), affine(mu.detach().reshape({C}), momentum)));
+    }
+    if (running_var.defined()) {  // the unbiased variance, as Caffe and PyTorch keep
+      Tensor unbiased = affine(var.detach().reshape({C}), momentum * count / (count - 1.0));
+      Tensor rv = running_var;
+      rv.copy_(add(affine(running_var, 1 - momentum), unbiased));
+    }
+  } else {
+    LAMINA_CHECK(running_mean.defined() && running_var.defined(), op,
+                 ": inference needs running_mean and running_var");
+    y = div(sub(x, per_channel(running_mean, x)), sqrt(affine(per_channel(running_var, x), 1.0, eps)));
+  }
+  if (weight.defined()) y = mul(y, per_channel(weight, x));
+  if (bias.defined()) y = add(y, per_channel(bias, x));
+  return y;
+}
+
+Tensor lrn(const Tensor& x, int64_t size, double alpha, double beta, double k, bool across_channels) {
+  const char* op = "lrn";
+  check_defined(op, x);
+  LAMINA_CHECK_SHAPE(x.dim() == 4, op, ": expected input [N, C, H, W], got ", x.shape());
+  LAMINA_CHECK(size >= 1 && size % 2 == 1, op, ": local_size must be odd and >= 1, got ", size);
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), pad = (size - 1) / 2;
+  Pool2dOptions o;
+  Tensor scale;
+  if (across_channels) {
+    // The mean of x^2 over `size` neighbouring channels (zeros beyond the edges): an
+    // average pool down the channel axis of [N, 1, C, H*W].
+    o.kernel_h = size, o.kernel_w = 1, o.stride_h = 1, o.stride_w = 1, o.pad_h = pad, o.pad_w = 0;
+    Tensor avg = avg_pool2d(square(x).reshape({N, 1, C, H * W}), o).reshape({N, C, H, W});
+    scale = affine(avg, alpha, k);  // k + alpha / n * sum
+  } else {
+    // Caffe's WITHIN_CHANNEL: 1 + alpha * (mean of x^2 over a size x size window).
+    o.kernel_h = o.kernel_w = size, o.stride_h = o.stride_w = 1, o.pad_h = o.pad_w = pad;
+    scale = affine(avg_pool2d(square(x), o), alpha, 1.0);
+  }
+  return mul(x, pow(scale, -beta));
+}
+
+}  // namespace lamina

@@ -1,0 +1,121 @@
+// Data movement along an axis: concat, slice (a range of one axis), and embedding
+// (a gather of rows, whose backward scatter-adds).
+#include <cstring>
+
+#include "ops/common.hpp"
+
+namespace lamina {
+
+using namespace ops_detail;
+
+namespace {
+
+// A view of x restricted to [start, start + length) along axis (no recording).
+Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
+  Shape shape = x.shape();
+  shape[axis] = length;
+  return Tensor::from_storage(x.storage(), shape, x.strides(), x.offset() + start * x.strides()[axis], x.dtype());
+}
+
+}  // namespace
+
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis_in) {
+  const char* op = "concat";
+  LAMINA_CHECK(!xs.empty(), op, ": needs at least one tensor");
+  for (const Tensor& x : xs) check_defined(op, x);
+  const Tensor& first = xs[0];
+  const int64_t axis = norm_axis(op, axis_in, first.dim());
+  Shape shape = first.shape();
+  shape[axis] = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    check_same(op, first, xs[i]);
+    check_cpu(op, xs[i]);
+    bool fits = xs[i].dim() == first.dim();
+    for (int64_t d = 0; fits && d < first.dim(); ++d) fits = d == axis || xs[i].size(d) == first.size(d);
+    LAMINA_CHECK_SHAPE(fits, op, ": tensor ", i, " has shape ", xs[i].shape(), ", which does not match ",
+                       first.shape(), " outside axis ", axis);
+    shape[axis] += xs[i].size(axis);
+  }
+  Tensor y = Tensor::empty(shape, first.dtype());
+  std::vector<int64_t> sizes;
+  int64_t at = 0;
+  for (const Tensor& x : xs) {
+    narrow(y, axis, at, x.size(axis)).copy_(x);
+    sizes.push_back(x.size(axis));
+    at += x.size(axis);
+  }
+  if (autograd::needs_grad(xs))
+    autograd::record(op, xs, {y}, [axis, sizes](const std::vector<Tensor>& g) {
+      std::vector<Tensor> grads;
+      int64_t start = 0;
+      for (int64_t n : sizes) {
+        grads.push_back(narrow(g[0], axis, start, n).contiguous());
+        start += n;
+      }
+      return grads;
+    });
+  return y;
+}
+
+Tensor slice(const Tensor& x, int64_t axis_in, int64_t start, int64_t stop) {
+  const char* op = "slice";
+  check_defined(op, x);
+  const int64_t axis = norm_axis(op, axis_in, x.dim());
+  const int64_t n = x.size(axis);
+  if (start < 0) start += n;
+  if (stop < 0) stop += n;
+  LAMINA_CHECK_INDEX(0 <= start && start <= stop && stop <= n, op, ": range [", start, ", ", stop,
+                     ") is out of bounds for axis ", axis, " of size ", n, " (shape ", x.shape(), ")");
+  Tensor y = narrow(x, axis, start, stop - start).contiguous();
+  if (y.storage() == x.storage()) y = y.clone();  // always a new tensor: the tape links it to x
+  if (autograd::needs_grad({&x}))
+    autograd::record(op, {x}, {y}, [axis, start, stop, shape = x.shape()](const std::vector<Tensor>& g) {
+      Tensor dx = Tensor::zeros(shape, g[0].dtype());
+      narrow(dx, axis, start, stop - start).copy_(g[0]);
+      return std::vector<Tensor>{dx};
+    });
+  return y;
+}
+
+Tensor embedding(const Tensor& indices, const Tensor& weight) {
+  const char* op = "embedding";
+  check_defined(op, indices, "indices");
+  check_defined(op, weight, "weight");
+  check_cpu(op, weight);
+  LAMINA_CHECK_SHAPE(weight.dim() == 2, op, ": weight must be [num_embeddings, dim], got ", weight.shape());
+  const int64_t V = weight.size(0), D = weight.size(1);
+  Tensor idx = indices.to(DType::f64).contiguous();
+  const double* pi = idx.data<double>();
+  const int64_t n = idx.numel();
+  std::vector<int64_t> rows(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const auto k = static_cast<int64_t>(pi[i]);
+    LAMINA_CHECK_INDEX(pi[i] == static_cast<double>(k) && k >= 0 && k < V, op, ": index ", pi[i], " at position ",
+                       i, " is not a row of a table with ", V, " rows");
+    rows[static_cast<size_t>(i)] = k;
+  }
+  Shape shape = indices.shape();
+  shape.push_back(D);
+  Tensor wc = weight.contiguous();
+  Tensor y = Tensor::empty(shape, weight.dtype());
+  const size_t row_bytes = static_cast<size_t>(D) * dtype_size(weight.dtype());
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(static_cast<char*>(y.raw_data()) + i * row_bytes,
+                static_cast<const char*>(wc.raw_data()) + rows[static_cast<size_t>(i)] * row_bytes, row_bytes);
+  if (autograd::needs_grad({&weight}))
+    autograd::record(op, {indices, weight}, {y}, [rows, V, D](const std::vector<Tensor>& g) {
+      Tensor dy = g[0].contiguous();
+      Tensor dw = Tensor::zeros({V, D}, dy.dtype());
+      dispatch(dy.dtype(), [&](auto z) {
+        using T = decltype(z);
+        const T* src = dy.data<T>();
+        T* dst = dw.data<T>();
+        for (size_t i = 0; i < rows.size(); ++i)  // repeated indices accumulate
+          for (int64_t d = 0; d < D; ++d) dst[rows[i] * D + d] += src[static_cast<int64_t>(i) * D + d];
+      });
+      return std::vector<Tensor>{Tensor(), dw};
+    });
+  return y;
+}
+
+}  // namespace lamina
