@@ -30,6 +30,16 @@ struct PoolGeometry {
 
 namespace lamina::kernels::cpu {
 
+// Depthwise convolution (one input channel per group): g.C is all N's input channels,
+// output channel o = c * mult + j reads input channel c. x [N, C, H, W], w [C*mult, 1, KH, KW],
+// b [C*mult] or null, y [N, C*mult, OH, OW]. The backward adds into dx (zeroed by the
+// caller) and overwrites dw; either may be null.
+template <class T>
+void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mult, const ConvGeometry& g, T* y);
+template <class T>
+void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, int64_t mult, const ConvGeometry& g,
+                               T* dx, T* dw);
+
 // Max pooling; argmax[i] is the index (h * W + w) within its plane of output i's maximum.
 template <class T> void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax);
 // dx (zeroed by the caller) += dy routed to each output's argmax.
@@ -48,6 +58,11 @@ template <class T> void softmax(const T* x, int64_t outer, int64_t C, int64_t in
 // dx from y and dy: softmax dx = y * (dy - sum(dy * y)); log-softmax dx = dy - e^y * sum(dy).
 template <class T>
 void softmax_backward(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx);
+// d(mean NLL)/d logits = scale * (softmax - onehot(label)), from log-softmax `logp`;
+// positions whose label is ignore_label get 0.
+template <class T>
+void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner,
+                                    int64_t ignore_label, T scale, T* dx);
 
 // col [C*KH*KW, OH*OW] from one image im [C, H, W]; col2im adds col back into im.
 template <class T> void im2col(const T* im, const ConvGeometry& g, T* col);

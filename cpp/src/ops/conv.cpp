@@ -76,8 +76,21 @@ ConvPlan plan_conv(const char* op, const Shape& xs, const Tensor& w, const Conv2
   return p;
 }
 
+// One input channel per group (depthwise): the direct kernel, not a GEMM per channel.
+bool is_depthwise(const ConvPlan& p) { return p.groups > 1 && p.g.C == 1; }
+
+kernels::ConvGeometry all_channels(const ConvPlan& p) {
+  kernels::ConvGeometry g = p.g;
+  g.C = p.groups;
+  return g;
+}
+
 template <class T>
 void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
+  if (is_depthwise(p)) {
+    kernels::cpu::depthwise_conv2d(x, w, b, p.N, p.Og, all_channels(p), y);
+    return;
+  }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
   std::vector<std::vector<T>> cols(static_cast<size_t>(num_threads()));
   auto body = [&](int thread, int64_t n) {
@@ -104,6 +117,10 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
 
 template <class T>
 void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+  if (is_depthwise(p) && (dx || dw)) {
+    kernels::cpu::depthwise_conv2d_backward(x, w, dy, p.N, p.Og, all_channels(p), dx, dw);
+    dx = dw = nullptr;  // done; fall through for db only
+  }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
   const int threads = num_threads();
   std::vector<std::vector<T>> cols(static_cast<size_t>(threads)), dcols(static_cast<size_t>(threads));
@@ -138,7 +155,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
       }
     }
   };
-  parallel_for(p.N, p.batch_parallel, body);
+  if (dx || dw) parallel_for(p.N, p.batch_parallel, body);
   if (dw) {
     for (int64_t i = 0; i < p.O * p.K; ++i) dw[i] = T(0);
     for (const auto& part : dws)

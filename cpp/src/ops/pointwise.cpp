@@ -3,11 +3,13 @@
 #include <cmath>
 
 #include "kernels/cpu/map.hpp"
+#include "kernels/cpu/vec_math.hpp"
 #include "ops/common.hpp"
 
 namespace lamina {
 
 using namespace ops_detail;
+using kernels::cpu::vexp;
 
 namespace {
 
@@ -62,7 +64,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 
 Tensor elu(const Tensor& x, double alpha) {
   return unary_op(
-      "elu", x, [alpha](auto v) { using T [[maybe_unused]] = decltype(v); return v > T(0) ? v : T(alpha) * (std::exp(v) - T(1)); },
+      "elu", x, [alpha](auto v) { using T [[maybe_unused]] = decltype(v); return v > T(0) ? v : T(alpha) * (vexp(v) - T(1)); },
       [alpha](auto v, auto y, auto dy) { using T [[maybe_unused]] = decltype(v); return v > T(0) ? dy : dy * (y + T(alpha)); });
 }
 

@@ -1,6 +1,9 @@
 // softmax, log_softmax, and softmax cross-entropy with Caffe's SoftmaxWithLoss semantics.
 #include <cmath>
+#include <memory>
+#include <vector>
 
+#include "kernels/cpu/vec_math.hpp"
 #include "kernels/kernels.hpp"
 #include "ops/common.hpp"
 
@@ -68,28 +71,37 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
     logp = log_softmax(logits.detach(), axis);
   }
   // Labels arrive as floats (Caffe's blobs are float); each must be a class index or the
-  // ignore label.
+  // ignore label. They are checked and converted once, here.
   Tensor lab = labels.to(DType::f64).contiguous();
   const double* pl = lab.data<double>();
+  const int64_t positions = s.outer * s.inner;
+  // With no ignore label, use one no label can equal (labels are checked to be >= 0).
+  const int64_t ignore = o.has_ignore_label ? o.ignore_label : -1;
+  auto classes = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(positions));
   int64_t valid = 0;
+  for (int64_t j = 0; j < positions; ++j) {
+    const double v = pl[j];
+    const auto k = static_cast<int64_t>(v);
+    (*classes)[static_cast<size_t>(j)] = k;
+    if (o.has_ignore_label && k == o.ignore_label && v == static_cast<double>(k)) continue;
+    LAMINA_CHECK(v == static_cast<double>(k) && k >= 0 && k < s.C, op, ": label ", v, " at position ", j,
+                 " is not a class index in [0, ", s.C, ")");
+    ++valid;
+  }
   double total = 0;
   dispatch(logp.dtype(), [&](auto t) {
     using T = decltype(t);
     const T* lp = logp.data<T>();
-    for (int64_t o2 = 0; o2 < s.outer; ++o2)
-      for (int64_t i = 0; i < s.inner; ++i) {
-        const double v = pl[o2 * s.inner + i];
-        const int64_t k = static_cast<int64_t>(v);
-        if (o.has_ignore_label && k == o.ignore_label) continue;
-        LAMINA_CHECK(v == static_cast<double>(k) && k >= 0 && k < s.C, op, ": label ", v, " at position ",
-                     o2 * s.inner + i, " is not a class index in [0, ", s.C, ")");
-        total -= static_cast<double>(lp[(o2 * s.C + k) * s.inner + i]);
-        ++valid;
-      }
+    for (int64_t j = 0; j < positions; ++j) {
+      const int64_t k = (*classes)[static_cast<size_t>(j)];
+      if (o.has_ignore_label && k == o.ignore_label) continue;
+      const int64_t o2 = j / s.inner, i = j % s.inner;
+      total -= static_cast<double>(lp[(o2 * s.C + k) * s.inner + i]);
+    }
   });
   double norm = 1;
   switch (o.normalization) {
-    case LossNormalization::full: norm = static_cast<double>(s.outer * s.inner); break;
+    case LossNormalization::full: norm = static_cast<double>(positions); break;
     case LossNormalization::valid: norm = static_cast<double>(valid); break;
     case LossNormalization::batch_size: norm = static_cast<double>(s.outer); break;
     case LossNormalization::none: norm = 1; break;
@@ -97,25 +109,15 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
   norm = norm < 1 ? 1 : norm;  // Caffe: never divide by less than 1 (all labels ignored)
   Tensor loss = Tensor::full({}, total / norm, logits.dtype());
   if (autograd::needs_grad({&logits}))
-    autograd::record(op, {logits, labels}, {loss}, [s, o, norm, P = SavedTensor(logp), L = SavedTensor(lab)](
+    autograd::record(op, {logits, labels}, {loss}, [s, ignore, norm, classes, P = SavedTensor(logp)](
                                                        const std::vector<Tensor>& g) {
       const Tensor& lp = P.get("softmax_cross_entropy");
-      const double* pl2 = L.get("softmax_cross_entropy").data<double>();
       Tensor dx = Tensor::empty(lp.shape(), lp.dtype());
       const double scale = g[0].item() / norm;
       dispatch(lp.dtype(), [&](auto t) {
         using T = decltype(t);
-        const T* p = lp.data<T>();
-        T* d = dx.data<T>();
-        for (int64_t o2 = 0; o2 < s.outer; ++o2)
-          for (int64_t i = 0; i < s.inner; ++i) {
-            const int64_t k = static_cast<int64_t>(pl2[o2 * s.inner + i]);
-            const bool ignored = o.has_ignore_label && k == o.ignore_label;
-            for (int64_t c = 0; c < s.C; ++c) {
-              const int64_t at = (o2 * s.C + c) * s.inner + i;
-              d[at] = ignored ? T(0) : static_cast<T>(scale * (std::exp(double(p[at])) - (c == k ? 1.0 : 0.0)));
-            }
-          }
+        kernels::cpu::softmax_cross_entropy_backward<T>(lp.data<T>(), classes->data(), s.outer, s.C, s.inner,
+                                                        ignore, static_cast<T>(scale), dx.data<T>());
       });
       return std::vector<Tensor>{dx, Tensor()};
     });

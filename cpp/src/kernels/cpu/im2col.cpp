@@ -2,12 +2,13 @@
 // (c, kh, kw) holds, for every output position, the input pixel that kernel tap sees
 // (0 where it falls in the padding). col2im is its adjoint: it adds each column entry
 // back onto its pixel, so the caller zeroes `im` first.
+#include "kernels/cpu/map.hpp"
 #include "kernels/kernels.hpp"
 
 namespace lamina::kernels::cpu {
 
 template <class T>
-void im2col(const T* im, const ConvGeometry& g, T* col) {
+LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col) {
   const int64_t plane = g.OH * g.OW;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
@@ -36,7 +37,7 @@ void im2col(const T* im, const ConvGeometry& g, T* col) {
 }
 
 template <class T>
-void col2im(const T* col, const ConvGeometry& g, T* im) {
+LAMINA_VECTORIZE void col2im(const T* col, const ConvGeometry& g, T* im) {
   const int64_t plane = g.OH * g.OW;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)

@@ -1,9 +1,20 @@
 // Element-wise kernels, templated on the element type and the function applied. Raw
 // pointers and sizes only. Loops are plain so that the compiler vectorises them; large
 // ones are split across lamina's threads.
+//
+// LAMINA_VECTORIZE compiles a kernel three times, for AVX-512 (x86-64-v4), AVX2 + FMA
+// (x86-64-v3) and baseline x86-64, and picks one when the library loads (GCC's
+// target_clones, an ELF ifunc): one build runs on any x86-64 and uses the widest vectors
+// the CPU has. Elsewhere it is empty and the plain loops are compiled for the target.
 #pragma once
 
 #include <cstdint>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define LAMINA_VECTORIZE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LAMINA_VECTORIZE
+#endif
 
 namespace lamina::kernels::cpu {
 
@@ -11,19 +22,19 @@ namespace lamina::kernels::cpu {
 constexpr int64_t kParallelGrain = 1 << 15;
 
 template <class T, class F>
-void map(int64_t n, const T* x, T* y, F f) {
+LAMINA_VECTORIZE void map(int64_t n, const T* x, T* y, F f) {
 #pragma omp parallel for simd if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
 
 template <class T, class F>
-void map2(int64_t n, const T* a, const T* b, T* y, F f) {
+LAMINA_VECTORIZE void map2(int64_t n, const T* a, const T* b, T* y, F f) {
 #pragma omp parallel for simd if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
 }
 
 template <class T, class F>
-void map3(int64_t n, const T* a, const T* b, const T* c, T* y, F f) {
+LAMINA_VECTORIZE void map3(int64_t n, const T* a, const T* b, const T* c, T* y, F f) {
 #pragma omp parallel for simd if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i], c[i]);
 }
@@ -32,7 +43,7 @@ void map3(int64_t n, const T* a, const T* b, const T* c, T* y, F f) {
 // and ib follow the strides sa, sb (0 along broadcast axes). Rows (the last axis) are the
 // unit of work: their start offsets are computed once, then the row loop is plain.
 template <class T, class F>
-void broadcast_map2(int ndim, const int64_t* shape, const T* a, const int64_t* sa, const T* b,
+LAMINA_VECTORIZE void broadcast_map2(int ndim, const int64_t* shape, const T* a, const int64_t* sa, const T* b,
                     const int64_t* sb, T* y, F f) {
   if (ndim == 0) {
     y[0] = f(a[0], b[0]);

@@ -11,7 +11,7 @@ namespace {
 struct Window {
   int64_t h0, h1, w0, w1;
 };
-inline Window window(const PoolGeometry& g, int64_t oh, int64_t ow) {
+inline __attribute__((always_inline)) Window window(const PoolGeometry& g, int64_t oh, int64_t ow) {
   int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
   int64_t h1 = std::min(h0 + g.KH, g.H), w1 = std::min(w0 + g.KW, g.W);
   return {std::max<int64_t>(h0, 0), h1, std::max<int64_t>(w0, 0), w1};
@@ -19,7 +19,7 @@ inline Window window(const PoolGeometry& g, int64_t oh, int64_t ow) {
 }  // namespace
 
 template <class T>
-void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
+LAMINA_VECTORIZE void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
@@ -43,7 +43,7 @@ void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
 }
 
 template <class T>
-void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx) {
+LAMINA_VECTORIZE void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
 #pragma omp parallel for if (g.planes * out_plane >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p)
@@ -51,7 +51,7 @@ void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry&
 }
 
 namespace {
-inline int64_t avg_divisor(const PoolGeometry& g, int64_t oh, int64_t ow) {
+inline __attribute__((always_inline)) int64_t avg_divisor(const PoolGeometry& g, int64_t oh, int64_t ow) {
   const int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
   const int64_t h1 = std::min(h0 + g.KH, g.H + g.pad_h), w1 = std::min(w0 + g.KW, g.W + g.pad_w);
   return (h1 - h0) * (w1 - w0);
@@ -59,7 +59,7 @@ inline int64_t avg_divisor(const PoolGeometry& g, int64_t oh, int64_t ow) {
 }  // namespace
 
 template <class T>
-void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
+LAMINA_VECTORIZE void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
@@ -76,7 +76,7 @@ void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
 }
 
 template <class T>
-void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx) {
+LAMINA_VECTORIZE void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {

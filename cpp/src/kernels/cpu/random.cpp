@@ -10,25 +10,25 @@
 namespace lamina::kernels::cpu {
 
 namespace {
-inline uint64_t mix(uint64_t z) {
+inline __attribute__((always_inline)) uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
 // Uniform in (0, 1): 53 random bits, never exactly 0 (log() in Box-Muller needs that).
-inline double unit(uint64_t seed, uint64_t i) {
+inline __attribute__((always_inline)) double unit(uint64_t seed, uint64_t i) {
   return (static_cast<double>(mix(seed * 0x9e3779b97f4a7c15ULL + i + 1) >> 11) + 0.5) * 0x1.0p-53;
 }
 }  // namespace
 
 template <class T>
-void uniform(uint64_t seed, int64_t n, T lo, T hi, T* out) {
+LAMINA_VECTORIZE void uniform(uint64_t seed, int64_t n, T lo, T hi, T* out) {
 #pragma omp parallel for if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(lo + (hi - lo) * unit(seed, static_cast<uint64_t>(i)));
 }
 
 template <class T>
-void gaussian(uint64_t seed, int64_t n, T mean, T stddev, T* out) {
+LAMINA_VECTORIZE void gaussian(uint64_t seed, int64_t n, T mean, T stddev, T* out) {
   // Box-Muller on the pair (2k, 2k+1): element i uses pair i / 2, cosine or sine half.
 #pragma omp parallel for if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) {

@@ -1,45 +1,110 @@
+// Softmax and log-softmax over the middle axis of [outer, C, inner]. When inner == 1 (the
+// class axis is last, the common case) each row is contiguous and the three passes (max,
+// sum of exponentials, scale) are plain vectorised loops; otherwise the same passes run
+// with a stride.
 #include <cmath>
 
-#include "kernels/kernels.hpp"
 #include "kernels/cpu/map.hpp"
+#include "kernels/cpu/vec_math.hpp"
+#include "kernels/kernels.hpp"
 
 namespace lamina::kernels::cpu {
 
+namespace {
+
 template <class T>
-void softmax(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y) {
-#pragma omp parallel for if (outer * C * inner >= kParallelGrain)
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < inner; ++i) {
-      const T* xr = x + o * C * inner + i;
-      T* yr = y + o * C * inner + i;
-      T m = xr[0];
-      for (int64_t c = 1; c < C; ++c) m = xr[c * inner] > m ? xr[c * inner] : m;
-      T s = T(0);
-      for (int64_t c = 0; c < C; ++c) s += std::exp(xr[c * inner] - m);
-      if (log) {
-        const T ls = std::log(s) + m;
-        for (int64_t c = 0; c < C; ++c) yr[c * inner] = xr[c * inner] - ls;
-      } else {
-        for (int64_t c = 0; c < C; ++c) yr[c * inner] = std::exp(xr[c * inner] - m) / s;
-      }
-    }
+inline __attribute__((always_inline)) void softmax_row(const T* x, int64_t C, bool log, T* y) {
+  T m = x[0];
+#pragma omp simd reduction(max : m)
+  for (int64_t c = 0; c < C; ++c) m = x[c] > m ? x[c] : m;
+  T s = T(0);
+  if (log) {
+#pragma omp simd reduction(+ : s)
+    for (int64_t c = 0; c < C; ++c) s += vexp(x[c] - m);
+    const T ls = static_cast<T>(std::log(s)) + m;
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) y[c] = x[c] - ls;
+    return;
+  }
+#pragma omp simd reduction(+ : s)
+  for (int64_t c = 0; c < C; ++c) {
+    y[c] = vexp(x[c] - m);
+    s += y[c];
+  }
+  const T inv = T(1) / s;
+#pragma omp simd
+  for (int64_t c = 0; c < C; ++c) y[c] *= inv;
 }
 
 template <class T>
-void softmax_backward(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx) {
+inline __attribute__((always_inline)) void softmax_strided(const T* x, int64_t C, int64_t inner, bool log, T* y) {
+  T m = x[0];
+  for (int64_t c = 1; c < C; ++c) m = x[c * inner] > m ? x[c * inner] : m;
+  T s = T(0);
+  for (int64_t c = 0; c < C; ++c) {
+    const T e = vexp(x[c * inner] - m);
+    if (!log) y[c * inner] = e;
+    s += e;
+  }
+  if (log) {
+    const T ls = static_cast<T>(std::log(s)) + m;
+    for (int64_t c = 0; c < C; ++c) y[c * inner] = x[c * inner] - ls;
+  } else {
+    const T inv = T(1) / s;
+    for (int64_t c = 0; c < C; ++c) y[c * inner] *= inv;
+  }
+}
+
+}  // namespace
+
+template <class T>
+LAMINA_VECTORIZE void softmax(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y) {
+#pragma omp parallel for if (outer * C * inner >= kParallelGrain)
+  for (int64_t o = 0; o < outer; ++o) {
+    const int64_t base = o * C * inner;
+    if (inner == 1) {
+      softmax_row(x + base, C, log, y + base);
+      continue;
+    }
+    for (int64_t i = 0; i < inner; ++i) softmax_strided(x + base + i, C, inner, log, y + base + i);
+  }
+}
+
+template <class T>
+LAMINA_VECTORIZE void softmax_backward(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx) {
 #pragma omp parallel for if (outer * C * inner >= kParallelGrain)
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       const int64_t base = o * C * inner + i;
       T s = T(0);
+#pragma omp simd reduction(+ : s)
       for (int64_t c = 0; c < C; ++c) s += log ? dy[base + c * inner] : dy[base + c * inner] * y[base + c * inner];
+#pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
         const int64_t k = base + c * inner;
-        dx[k] = log ? dy[k] - std::exp(y[k]) * s : y[k] * (dy[k] - s);
+        dx[k] = log ? dy[k] - vexp(y[k]) * s : y[k] * (dy[k] - s);
       }
     }
 }
 
+template <class T>
+LAMINA_VECTORIZE void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, int64_t outer, int64_t C,
+                                                     int64_t inner, int64_t ignore_label, T scale, T* dx) {
+#pragma omp parallel for if (outer * C * inner >= kParallelGrain)
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const int64_t base = o * C * inner + i, k = labels[o * inner + i];
+      const T sc = k == ignore_label ? T(0) : scale;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) dx[base + c * inner] = sc * vexp(logp[base + c * inner]);
+      if (k != ignore_label) dx[base + k * inner] -= sc;
+    }
+}
+
+template void softmax_cross_entropy_backward<float>(const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t,
+                                                    float, float*);
+template void softmax_cross_entropy_backward<double>(const double*, const int64_t*, int64_t, int64_t, int64_t,
+                                                     int64_t, double, double*);
 template void softmax<float>(const float*, int64_t, int64_t, int64_t, bool, float*);
 template void softmax<double>(const double*, int64_t, int64_t, int64_t, bool, double*);
 template void softmax_backward<float>(const float*, const float*, int64_t, int64_t, int64_t, bool, float*);
