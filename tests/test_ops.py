@@ -269,6 +269,14 @@ ROWS += [
     ("embedding", lambda w: L.embedding(lamina.tensor(IDX, dtype=w.dtype), w), lambda w: w[IDX.astype(int)],
      lambda t, w: t.nn.functional.embedding(t.tensor(IDX).long(), w), [((4, 3), std)]),
 ]
+ROWS += [
+    ("max_axis", lambda x: L.max(x, 1), lambda x: x.max(1), lambda t, x: x.max(1).values, [((3, 5, 2), distinct)]),
+    ("max_keepdim_last", lambda x: L.max(x, -1, True), lambda x: x.max(-1, keepdims=True),
+     lambda t, x: x.max(-1, keepdim=True).values, [((4, 3), distinct)]),
+    ("l2_normalize", lambda x: L.l2_normalize(x, 1), lambda x: x / np.sqrt((x**2).sum(1, keepdims=True) + 1e-12),
+     lambda t, x: t.nn.functional.normalize(x, dim=1, eps=0), [((3, 4), std)]),
+]
+
 LENET_LABELS = np.array([3, 0, 9], dtype=np.float64)
 
 
@@ -469,6 +477,14 @@ def test_random_fills_have_their_moments():
     g = np.asarray(lamina.randn((200000,), 2.0, 0.5, dtype="float64", seed=6))
     assert abs(g.mean() - 2.0) < 0.005 and abs(g.std() - 0.5) < 0.005
     np.testing.assert_array_equal(g, np.asarray(lamina.randn((200000,), 2.0, 0.5, dtype="float64", seed=6)))
+
+
+def test_argmax_first_maximum_no_gradient():
+    x = lamina.tensor([[1.0, 3.0, 3.0], [5.0, -1.0, 0.0]]).requires_grad_()
+    a = L.argmax(x, 1)
+    np.testing.assert_array_equal(np.asarray(a), [1, 0])
+    assert not a.requires_grad
+    np.testing.assert_array_equal(np.asarray(L.argmax(x, 0, keepdim=True)), [[1, 0, 0]])
 
 
 def test_threshold_has_no_gradient():

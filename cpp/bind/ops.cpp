@@ -117,6 +117,9 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
           py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false);
   ops.def("mean", [](const Tensor& x, py::object axis, bool keepdim) { return mean(x, axes_arg(axis), keepdim); },
           py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false);
+  ops.def("max", &lamina::max, py::arg("x"), py::arg("axis"), py::arg("keepdim") = false, Release());
+  ops.def("argmax", &argmax, py::arg("x"), py::arg("axis"), py::arg("keepdim") = false, Release());
+  ops.def("l2_normalize", &l2_normalize, py::arg("x"), py::arg("axis") = 1, py::arg("eps") = 1e-12, Release());
   ops.def("sum_to", [](const Tensor& x, py::handle shape) { return sum_to(x, to_shape(shape, "sum_to")); });
   ops.def("expand", [](const Tensor& x, py::handle shape) { return expand(x, to_shape(shape, "expand")); });
   ops.def("matmul", &matmul, py::arg("a"), py::arg("b"), Release(), "a [M, K] @ b [K, N] -> [M, N].");

@@ -54,6 +54,12 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim
 Tensor sum_to(const Tensor& x, const Shape& shape);
 // Broadcasts x to `shape` (a copy).
 Tensor expand(const Tensor& x, const Shape& shape);
+// The maximum along one axis; its gradient goes to the first maximum.
+Tensor max(const Tensor& x, int64_t axis, bool keepdim = false);
+// The index of the first maximum along one axis, as floats (no gradient).
+Tensor argmax(const Tensor& x, int64_t axis, bool keepdim = false);
+// x / sqrt(sum(x^2 along axis) + eps).
+Tensor l2_normalize(const Tensor& x, int64_t axis = 1, double eps = 1e-12);
 
 // ---- linear algebra --------------------------------------------------------------------
 // a [M, K] @ b [K, N] -> [M, N].

@@ -1,5 +1,7 @@
 // Reductions: sum and mean over axes, and sum_to (the adjoint of broadcasting).
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "ops/common.hpp"
 
@@ -123,6 +125,96 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   }
   if (axes.empty()) return x.reshape(shape);
   return sum(x, axes, true).reshape(shape);
+}
+
+namespace {
+
+// The maximum and its first index along the middle axis of [outer, C, inner].
+template <class T>
+void max_along(const T* x, int64_t outer, int64_t C, int64_t inner, T* values, int64_t* index) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const T* xr = x + o * C * inner + i;
+      int64_t best = 0;
+      for (int64_t c = 1; c < C; ++c)
+        if (xr[c * inner] > xr[best * inner]) best = c;
+      values[o * inner + i] = xr[best * inner];
+      index[o * inner + i] = best;
+    }
+}
+
+struct AxisSplit {
+  int64_t axis, outer, C, inner;
+};
+
+AxisSplit split_axis(const char* op, const Tensor& x, int64_t axis_in) {
+  check_defined(op, x);
+  check_cpu(op, x);
+  LAMINA_CHECK_SHAPE(x.dim() >= 1, op, ": needs at least one axis, got shape ", x.shape());
+  AxisSplit s{norm_axis(op, axis_in, x.dim()), 1, 0, 1};
+  s.C = x.size(s.axis);
+  LAMINA_CHECK_SHAPE(s.C > 0, op, ": axis ", s.axis, " of shape ", x.shape(), " is empty");
+  for (int64_t d = 0; d < s.axis; ++d) s.outer *= x.size(d);
+  for (int64_t d = s.axis + 1; d < x.dim(); ++d) s.inner *= x.size(d);
+  return s;
+}
+
+Shape reduced_shape(const Shape& shape, int64_t axis, bool keepdim) {
+  Shape out = shape;
+  if (keepdim) out[axis] = 1;
+  else out.erase(out.begin() + axis);
+  return out;
+}
+
+}  // namespace
+
+Tensor max(const Tensor& x, int64_t axis, bool keepdim) {
+  const AxisSplit s = split_axis("max", x, axis);
+  Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(reduced_shape(x.shape(), s.axis, keepdim), x.dtype());
+  auto index = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(s.outer * s.inner));
+  dispatch(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    max_along(xc.data<T>(), s.outer, s.C, s.inner, y.data<T>(), index->data());
+  });
+  if (autograd::needs_grad({&x}))  // the gradient goes to the first maximum, like max pooling
+    autograd::record("max", {x}, {y}, [s, index, shape = x.shape()](const std::vector<Tensor>& g) {
+      Tensor dy = g[0].contiguous();
+      Tensor dx = Tensor::zeros(shape, dy.dtype());
+      dispatch(dy.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* d = dy.data<T>();
+        T* o = dx.data<T>();
+        for (int64_t k = 0; k < s.outer * s.inner; ++k) {
+          const int64_t outer = k / s.inner, i = k % s.inner;
+          o[(outer * s.C + (*index)[static_cast<size_t>(k)]) * s.inner + i] = d[k];
+        }
+      });
+      return std::vector<Tensor>{dx};
+    });
+  return y;
+}
+
+Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
+  const AxisSplit s = split_axis("argmax", x, axis);
+  Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(reduced_shape(x.shape(), s.axis, keepdim), x.dtype());
+  std::vector<int64_t> index(static_cast<size_t>(s.outer * s.inner));
+  dispatch(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    std::vector<T> values(index.size());
+    max_along(xc.data<T>(), s.outer, s.C, s.inner, values.data(), index.data());
+    T* out = y.data<T>();
+    for (size_t k = 0; k < index.size(); ++k) out[k] = static_cast<T>(index[k]);
+  });
+  return y;  // indices as floats, no gradient
+}
+
+Tensor l2_normalize(const Tensor& x, int64_t axis, double eps) {
+  check_defined("l2_normalize", x);
+  LAMINA_CHECK(eps > 0, "l2_normalize: eps must be > 0, got ", eps);
+  const int64_t a = norm_axis("l2_normalize", axis, x.dim());
+  return div(x, sqrt(affine(sum(square(x), {a}, true), 1.0, eps)));
 }
 
 }  // namespace lamina
