@@ -50,6 +50,15 @@ def fma_peak_per_thread() -> float:
     return max(float(first.split("avx512_fma_gflops=")[1].split()[0]), float(first.split("avx2_fma_gflops=")[1]))
 
 
+def copy_bandwidth() -> float:
+    """GB/s of a NumPy copy of 64 MB into a preallocated array (read + write): the
+    memory-bound kernels' yardstick."""
+    src = np.ones(1 << 24, np.float32)
+    dst = np.empty_like(src)
+    t = interleaved({"copy": lambda: np.copyto(dst, src)}, 5)["copy"]
+    return 2 * src.nbytes / t / 1e9
+
+
 def both(a: np.ndarray, grad: bool = False):
     lt, tt = lamina.tensor(a), torch.tensor(a)
     if grad:
@@ -131,9 +140,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few shapes only")
     args = parser.parse_args()
     peak1 = fma_peak_per_thread()
+    bandwidth = copy_bandwidth()
     print(f"lamina {lamina.__version__} ({lamina.blas_info()}) vs torch {torch.__version__}; "
-          f"measured FMA peak {peak1:.0f} GFLOP/s per thread")
-    header = ["case", "threads", "lamina ms", "torch ms", "lamina GFLOP/s|GB/s", "% peak", "speedup"]
+          f"measured FMA peak {peak1:.0f} GFLOP/s per thread; copy bandwidth {bandwidth:.1f} GB/s")
+    header = ["case", "threads", "lamina ms", "torch ms", "lamina GFLOP/s|GB/s", "% peak|bandwidth", "speedup"]
     rows = []
     rng = np.random.default_rng(0)
     case_list = list(cases(rng, args.quick))
@@ -143,12 +153,16 @@ def main() -> None:
         for name, work, unit, lf, tf in case_list:
             t = interleaved({"lamina": lf, "torch": tf}, args.repeats)
             rate = work / t["lamina"] / 1e9
-            pct = 100.0 * rate / (peak1 * threads) if unit == "flop" and peak1 else float("nan")
+            if unit == "flop":
+                pct = 100.0 * rate / (peak1 * threads) if peak1 else float("nan")
+            else:
+                pct = 100.0 * rate / bandwidth
             row = [name, threads, t["lamina"] * 1e3, t["torch"] * 1e3, rate, pct, t["torch"] / t["lamina"]]
             rows.append(row)
             print(f"{name:44s} t={threads} lamina {row[2]:9.3f} ms  torch {row[3]:9.3f} ms  "
                   f"{rate:7.1f} {'GFLOP/s' if unit == 'flop' else 'GB/s'}"
-                  f"{'' if math.isnan(pct) else f' ({pct:4.0f}% peak)'}  speedup {row[6]:5.2f}x", flush=True)
+                  f"{'' if math.isnan(pct) else f' ({pct:4.0f}% of ' + ('peak)' if unit == 'flop' else 'bw)')}"
+                  f"  speedup {row[6]:5.2f}x", flush=True)
     for threads in (1, 2):
         conv = [r[6] for r in rows if r[1] == threads and r[0].startswith("conv") and r[0].endswith("fwd+bwd")]
         if conv:
@@ -156,6 +170,7 @@ def main() -> None:
                   f"{math.exp(sum(map(math.log, conv)) / len(conv)):.2f}x (min {min(conv):.2f}x)")
     path = write_results("ops", header, rows, {"lamina": lamina.__version__, "torch": torch.__version__,
                                                "blas": lamina.blas_info(), "fma_peak_gflops_per_thread": peak1,
+                                               "copy_bandwidth_gbs": bandwidth,
                                                "repeats": args.repeats, "speedup": "torch ms / lamina ms"})
     print(f"wrote {path}")
 

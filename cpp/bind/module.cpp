@@ -14,6 +14,7 @@ PYBIND11_MODULE(_lamina, m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Number of threads lamina's kernels use (>= 1).");
   m.def("num_threads", &num_threads, "Number of threads lamina's kernels use.");
+  m.def("empty_cache", &empty_cache, "Frees the memory blocks lamina keeps for reuse.");
   m.def("blas_info", &blas_info, "What backs GEMM: OpenBLAS's configuration, 'system BLAS' or 'built-in'.");
 }
 

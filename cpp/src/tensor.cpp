@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
+#include <unordered_map>
 
 #include "lamina/autograd.hpp"
 #include "tensor_impl.hpp"
@@ -55,6 +57,66 @@ Storage::~Storage() {
   if (release_) release_();
 }
 
+// ---- the block cache ----------------------------------------------------------------
+// Large blocks come from the OS as fresh pages, and touching them for the first time
+// costs page faults that can take longer than the kernel that fills them (a 64 MB relu
+// output). A training loop asks for the same sizes every iteration, so freed blocks are
+// kept, by exact size, up to a byte budget, and handed out again.
+namespace {
+
+struct BlockCache {
+  std::mutex mutex;
+  std::unordered_multimap<size_t, void*> free_blocks;
+  size_t cached_bytes = 0;
+  size_t limit = default_limit();
+
+  static size_t default_limit() {
+    if (const char* env = std::getenv("LAMINA_CACHE_MB")) return static_cast<size_t>(std::strtoull(env, nullptr, 10)) << 20;
+    return size_t(1) << 30;  // 1 GiB
+  }
+
+  void* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = free_blocks.find(bytes);
+    if (it == free_blocks.end()) return nullptr;
+    void* p = it->second;
+    free_blocks.erase(it);
+    cached_bytes -= bytes;
+    return p;
+  }
+
+  void give(void* p, size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (cached_bytes + bytes <= limit) {
+        free_blocks.emplace(bytes, p);
+        cached_bytes += bytes;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& [bytes, p] : free_blocks) std::free(p);
+    free_blocks.clear();
+    cached_bytes = 0;
+  }
+};
+
+// Leaked on purpose: storages may be released during static destruction.
+BlockCache& block_cache() {
+  static BlockCache* cache = new BlockCache();
+  return *cache;
+}
+
+constexpr size_t kCacheMinBytes = 64 * 1024;  // smaller blocks: malloc's own bins are fast
+
+}  // namespace
+
+void empty_cache() { block_cache().clear(); }
+
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   check_device(device, "Storage::allocate");
   // aligned_alloc wants a size that is a multiple of the alignment, and never 0 so that
@@ -62,10 +124,17 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
   LAMINA_CHECK_AS(Error, rounded >= nbytes, "Storage::allocate: ", nbytes, " bytes is too large");
-  void* p = std::aligned_alloc(kAlignment, rounded);
+  const bool cacheable = rounded >= kCacheMinBytes;
+  void* p = cacheable ? block_cache().take(rounded) : nullptr;
+  if (!p) p = std::aligned_alloc(kAlignment, rounded);
+  if (!p && cacheable) {  // the cache may hold what the allocator needs: give it back, retry
+    block_cache().clear();
+    p = std::aligned_alloc(kAlignment, rounded);
+  }
   LAMINA_CHECK_AS(Error, p != nullptr, "Storage::allocate: out of memory allocating ", nbytes,
                   " bytes");
-  return std::shared_ptr<Storage>(new Storage(p, nbytes, device, [p] { std::free(p); }));
+  if (!cacheable) return std::shared_ptr<Storage>(new Storage(p, nbytes, device, [p] { std::free(p); }));
+  return std::shared_ptr<Storage>(new Storage(p, nbytes, device, [p, rounded] { block_cache().give(p, rounded); }));
 }
 
 std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes, Device device,

@@ -153,3 +153,21 @@ TEST(Tensor, Repr) {
 }
 
 }  // namespace lamina
+
+namespace lamina {
+
+TEST(Tensor, FreedLargeBlocksAreReusedAndFreshDataIsZeroedByZeros) {
+  void* first;
+  {
+    Tensor a = Tensor::full({1 << 16}, 3.0);  // 256 KiB: cached when freed
+    first = a.raw_data();
+  }
+  Tensor b = Tensor::zeros({1 << 16});
+  EXPECT_EQ(b.raw_data(), first);  // the same block, handed out again
+  EXPECT_EQ(b.at({12345}), 0.0);   // zeros() still zeroes it
+  empty_cache();
+  Tensor small = Tensor::zeros({4});
+  EXPECT_EQ(small.at({3}), 0.0);
+}
+
+}  // namespace lamina

@@ -44,6 +44,12 @@ template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };
 
+// Frees the blocks lamina keeps for reuse. Blocks of 64 KiB or more are not returned to the
+// system when their last tensor goes but kept (by size, up to LAMINA_CACHE_MB megabytes,
+// default 1024) for the next tensor of that size: fresh pages cost page faults on first
+// touch, often more than the kernel writing them.
+void empty_cache();
+
 // A block of device memory with a reference count (through std::shared_ptr) and a
 // version counter that in-place writes bump (autograd uses it to detect that a tensor
 // saved for backward was overwritten).
