@@ -130,6 +130,15 @@ def cases(rng, quick: bool):
     yield "softmax_cross_entropy 512x1000 fwd+bwd", logits.nbytes * 3.0, "byte", \
         (lambda: ops.softmax_cross_entropy(ll, llab).backward()), \
         (lambda: torch.nn.functional.cross_entropy(tl, tlab).backward())
+    act = rng.standard_normal((32, 64, 28, 28)).astype(f32)
+    la, ta = both(act)
+    rm, rv = lamina.tensor(np.zeros(64, f32)), lamina.tensor(np.ones(64, f32))
+    trm, trv = torch.zeros(64), torch.ones(64)
+    yield "batch_norm train 32x64x28x28", act.nbytes * 2.0, "byte", \
+        (lambda: ops.batch_norm(la, rm, rv, training=True)), \
+        (lambda: torch.nn.functional.batch_norm(ta, trm, trv, training=True))
+    yield "lrn across 5 32x64x28x28", act.nbytes * 2.0, "byte", (lambda: ops.lrn(la, 5, 1e-4, 0.75)), \
+        (lambda: torch.nn.functional.local_response_norm(ta, 5, 1e-4, 0.75))
     yield "softmax 512x1000", logits.nbytes * 2.0, "byte", (lambda: ops.softmax(ll.detach(), 1)), \
         (lambda: torch.softmax(tl.detach(), 1))
 
