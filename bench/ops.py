@@ -51,12 +51,12 @@ def fma_peak_per_thread() -> float:
 
 
 def copy_bandwidth() -> float:
-    """GB/s of a NumPy copy of 64 MB into a preallocated array (read + write): the
-    memory-bound kernels' yardstick."""
-    src = np.ones(1 << 24, np.float32)
-    dst = np.empty_like(src)
-    t = interleaved({"copy": lambda: np.copyto(dst, src)}, 5)["copy"]
-    return 2 * src.nbytes / t / 1e9
+    """GB/s of a 64 MB copy into a preallocated tensor (read + write) with the current
+    thread count: the memory-bound kernels' yardstick (torch's copy_ is threaded)."""
+    src = torch.ones(1 << 24)
+    dst = torch.empty_like(src)
+    t = interleaved({"copy": lambda: dst.copy_(src)}, 5)["copy"]
+    return 2 * src.numel() * 4 / t / 1e9
 
 
 def both(a: np.ndarray, grad: bool = False):
@@ -149,9 +149,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few shapes only")
     args = parser.parse_args()
     peak1 = fma_peak_per_thread()
-    bandwidth = copy_bandwidth()
+    bandwidth = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        bandwidth[threads] = copy_bandwidth()
     print(f"lamina {lamina.__version__} ({lamina.blas_info()}) vs torch {torch.__version__}; "
-          f"measured FMA peak {peak1:.0f} GFLOP/s per thread; copy bandwidth {bandwidth:.1f} GB/s")
+          f"measured FMA peak {peak1:.0f} GFLOP/s per thread; copy bandwidth {bandwidth[1]:.1f} GB/s "
+          f"(1 thread), {bandwidth[2]:.1f} GB/s (2)")
     header = ["case", "threads", "lamina ms", "torch ms", "lamina GFLOP/s|GB/s", "% peak|bandwidth", "speedup"]
     rows = []
     rng = np.random.default_rng(0)
@@ -165,7 +169,7 @@ def main() -> None:
             if unit == "flop":
                 pct = 100.0 * rate / (peak1 * threads) if peak1 else float("nan")
             else:
-                pct = 100.0 * rate / bandwidth
+                pct = 100.0 * rate / bandwidth[threads]
             row = [name, threads, t["lamina"] * 1e3, t["torch"] * 1e3, rate, pct, t["torch"] / t["lamina"]]
             rows.append(row)
             print(f"{name:44s} t={threads} lamina {row[2]:9.3f} ms  torch {row[3]:9.3f} ms  "
@@ -179,7 +183,7 @@ def main() -> None:
                   f"{math.exp(sum(map(math.log, conv)) / len(conv)):.2f}x (min {min(conv):.2f}x)")
     path = write_results("ops", header, rows, {"lamina": lamina.__version__, "torch": torch.__version__,
                                                "blas": lamina.blas_info(), "fma_peak_gflops_per_thread": peak1,
-                                               "copy_bandwidth_gbs": bandwidth,
+                                               "copy_bandwidth_gbs_by_threads": bandwidth,
                                                "repeats": args.repeats, "speedup": "torch ms / lamina ms"})
     print(f"wrote {path}")
 
