@@ -249,6 +249,13 @@ ROWS += [
     ("batch_norm_train", lambda x, w, b: L.batch_norm(x, None, None, w, b, training=True),
      np_batch_norm, lambda t, x, w, b: t.nn.functional.batch_norm(x, None, None, w, b, training=True),
      [((4, 3, 2, 2), std), ((3,), std), ((3,), std)]),
+    ("batch_norm_eval", lambda x, w, b: L.batch_norm(x, lamina.tensor([0.5, -1.0, 2.0], dtype=x.dtype),
+                                                    lamina.tensor([1.5, 0.25, 4.0], dtype=x.dtype), w, b, training=False),
+     lambda x, w, b: (x - np.array([0.5, -1.0, 2.0]).reshape(1, 3, 1)) / np.sqrt(np.array([1.5, 0.25, 4.0]).reshape(1, 3, 1) + 1e-5)
+     * w.reshape(1, 3, 1) + b.reshape(1, 3, 1),
+     lambda t, x, w, b: t.nn.functional.batch_norm(x, t.tensor([0.5, -1.0, 2.0]), t.tensor([1.5, 0.25, 4.0]), w, b,
+                                                   training=False),
+     [((2, 3, 5), std), ((3,), std), ((3,), std)]),
     ("batch_norm_2d_input", lambda x: L.batch_norm(x, training=True),
      lambda x: np_batch_norm(x, np.ones(5), np.zeros(5)),
      lambda t, x: t.nn.functional.batch_norm(x, None, None, training=True), [((6, 5), std)]),

@@ -40,6 +40,17 @@ template <class T>
 void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, int64_t mult, const ConvGeometry& g,
                                T* dx, T* dw);
 
+// Batch normalisation of x [N, C, S]: per-channel mean and biased variance; y = (x - mean)
+// * invstd * w + b (w, b may be null); the backward through the batch statistics
+// (training) or through fixed ones (inference); dx, dw, db may be null.
+template <class T> void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var);
+template <class T>
+void batch_norm_apply(const T* x, const T* mean, const T* invstd, const T* w, const T* b, int64_t N, int64_t C,
+                      int64_t S, T* y);
+template <class T>
+void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, int64_t N, int64_t C,
+                         int64_t S, bool training, T* dx, T* dw, T* db);
+
 // Max pooling; argmax[i] is the index (h * W + w) within its plane of output i's maximum.
 template <class T> void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax);
 // dx (zeroed by the caller) += dy routed to each output's argmax.

@@ -44,47 +44,6 @@ Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets, LossNo
   return affine(total, 1.0 / norm);
 }
 
-Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
-  const char* op = "batch_norm";
-  check_defined(op, x);
-  LAMINA_CHECK_SHAPE(x.dim() >= 2, op, ": expected input [N, C, ...], got ", x.shape());
-  const int64_t C = x.size(1);
-  for (const Tensor* t : {&running_mean, &running_var, &weight, &bias})
-    LAMINA_CHECK_SHAPE(!t->defined() || (t->dim() == 1 && t->size(0) == C), op, ": per-channel tensors must be [",
-                       C, "], got ", t->shape(), " for input ", x.shape());
-  LAMINA_CHECK(eps > 0, op, ": eps must be > 0, got ", eps);
-  std::vector<int64_t> axes;
-  for (int64_t d = 0; d < x.dim(); ++d)
-    if (d != 1) axes.push_back(d);
-  Tensor y;
-  if (training) {
-    const int64_t count = x.numel() / C;
-    LAMINA_CHECK_SHAPE(count > 1, op, ": training needs more than one value per channel, got input ", x.shape());
-    Tensor mu = mean(x, axes, true);
-    Tensor centred = sub(x, mu);
-    Tensor var = mean(square(centred), axes, true);  // biased, as used for normalising
-    y = div(centred, sqrt(affine(var, 1.0, eps)));
-    NoGradGuard no_grad;  // running averages: buffers, not part of the graph
-    if (running_mean.defined()) {
-      Tensor rm = running_mean;
-      rm.copy_(add(affine(running_mean, 1 - momentum), affine(mu.detach().reshape({C}), momentum)));
-    }
-    if (running_var.defined()) {  // the unbiased variance, as Caffe and PyTorch keep
-      Tensor unbiased = affine(var.detach().reshape({C}), momentum * count / (count - 1.0));
-      Tensor rv = running_var;
-      rv.copy_(add(affine(running_var, 1 - momentum), unbiased));
-    }
-  } else {
-    LAMINA_CHECK(running_mean.defined() && running_var.defined(), op,
-                 ": inference needs running_mean and running_var");
-    y = div(sub(x, per_channel(running_mean, x)), sqrt(affine(per_channel(running_var, x), 1.0, eps)));
-  }
-  if (weight.defined()) y = mul(y, per_channel(weight, x));
-  if (bias.defined()) y = add(y, per_channel(bias, x));
-  return y;
-}
-
 Tensor lrn(const Tensor& x, int64_t size, double alpha, double beta, double k, bool across_channels) {
   const char* op = "lrn";
   check_defined(op, x);

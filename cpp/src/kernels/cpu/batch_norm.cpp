@@ -1,0 +1,103 @@
+// Batch normalisation over [N, C, S] (S = the spatial extent, 1 for [N, C]): statistics
+// per channel, then y = (x - mean) * invstd * w + b. The training backward is the
+// closed form of d/dx through the batch statistics:
+//   xhat = (x - mean) * invstd, g = dy * w,
+//   dx = invstd * (g - mean(g) - xhat * mean(g * xhat)),
+// where the means run over the channel's M = N * S values. Channels are independent, so
+// threads split them; sums accumulate in double.
+#include <cmath>
+
+#include "kernels/cpu/map.hpp"
+#include "kernels/kernels.hpp"
+
+namespace lamina::kernels::cpu {
+
+template <class T>
+LAMINA_VECTORIZE void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
+#pragma omp parallel for if (N * C * S >= kParallelGrain)
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* p = x + (n * C + c) * S;
+      double t = 0;
+#pragma omp simd reduction(+ : t)
+      for (int64_t i = 0; i < S; ++i) t += p[i];
+      s += t;
+    }
+    const double m = s / static_cast<double>(N * S);
+    double q = 0;  // second pass around the mean: no cancellation
+    for (int64_t n = 0; n < N; ++n) {
+      const T* p = x + (n * C + c) * S;
+      double t = 0;
+#pragma omp simd reduction(+ : t)
+      for (int64_t i = 0; i < S; ++i) t += (p[i] - m) * (p[i] - m);
+      q += t;
+    }
+    mean[c] = static_cast<T>(m);
+    var[c] = static_cast<T>(q / static_cast<double>(N * S));
+  }
+}
+
+template <class T>
+LAMINA_VECTORIZE void batch_norm_apply(const T* x, const T* mean, const T* invstd, const T* w, const T* b, int64_t N,
+                                       int64_t C, int64_t S, T* y) {
+#pragma omp parallel for collapse(2) if (N * C * S >= kParallelGrain)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const T scale = invstd[c] * (w ? w[c] : T(1));
+      const T shift = (b ? b[c] : T(0)) - mean[c] * scale;
+      const T* p = x + (n * C + c) * S;
+      T* q = y + (n * C + c) * S;
+#pragma omp simd
+      for (int64_t i = 0; i < S; ++i) q[i] = p[i] * scale + shift;
+    }
+}
+
+template <class T>
+LAMINA_VECTORIZE void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* invstd, const T* w,
+                                          int64_t N, int64_t C, int64_t S, bool training, T* dx, T* dw, T* db) {
+#pragma omp parallel for if (N * C * S >= kParallelGrain)
+  for (int64_t c = 0; c < C; ++c) {
+    const double m = mean[c], is = invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* p = x + (n * C + c) * S;
+      const T* d = dy + (n * C + c) * S;
+      double a = 0, b2 = 0;
+#pragma omp simd reduction(+ : a, b2)
+      for (int64_t i = 0; i < S; ++i) {
+        a += d[i];
+        b2 += d[i] * (p[i] - m);
+      }
+      sum_dy += a;
+      sum_dy_xhat += b2 * is;
+    }
+    if (dw) dw[c] = static_cast<T>(sum_dy_xhat);
+    if (db) db[c] = static_cast<T>(sum_dy);
+    if (!dx) continue;
+    const double wc = w ? w[c] : 1.0, M = static_cast<double>(N * S);
+    // training: dx = w*invstd * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M); inference: w*invstd*dy
+    const T k1 = static_cast<T>(wc * is);
+    const T k2 = training ? static_cast<T>(sum_dy / M) : T(0);
+    const T k3 = training ? static_cast<T>(sum_dy_xhat / M * is) : T(0);
+    const T mc = static_cast<T>(m);
+    for (int64_t n = 0; n < N; ++n) {
+      const T* p = x + (n * C + c) * S;
+      const T* d = dy + (n * C + c) * S;
+      T* o = dx + (n * C + c) * S;
+#pragma omp simd
+      for (int64_t i = 0; i < S; ++i) o[i] = k1 * (d[i] - k2 - (p[i] - mc) * k3);
+    }
+  }
+}
+
+#define LAMINA_BN_INSTANTIATE(T)                                                                              \
+  template void batch_norm_stats<T>(const T*, int64_t, int64_t, int64_t, T*, T*);                             \
+  template void batch_norm_apply<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,       \
+                                    int64_t, T*);                                                             \
+  template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,    \
+                                       int64_t, bool, T*, T*, T*);
+LAMINA_BN_INSTANTIATE(float)
+LAMINA_BN_INSTANTIATE(double)
+
+}  // namespace lamina::kernels::cpu

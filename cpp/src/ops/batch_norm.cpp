@@ -1,0 +1,94 @@
+// batch_norm: one op with a fused kernel (statistics, normalise, closed-form backward),
+// see kernels/cpu/batch_norm.cpp.
+#include <cmath>
+
+#include "kernels/kernels.hpp"
+#include "ops/common.hpp"
+
+namespace lamina {
+
+using namespace ops_detail;
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  const char* op = "batch_norm";
+  check_defined(op, x);
+  check_cpu(op, x);
+  LAMINA_CHECK_SHAPE(x.dim() >= 2, op, ": expected input [N, C, ...], got ", x.shape());
+  const int64_t N = x.size(0), C = x.size(1), S = C > 0 && N > 0 ? x.numel() / (N * C) : 0;
+  for (const Tensor* t : {&running_mean, &running_var, &weight, &bias}) {
+    if (!t->defined()) continue;
+    LAMINA_CHECK_SHAPE(t->dim() == 1 && t->size(0) == C, op, ": per-channel tensors must be [", C, "], got ",
+                       t->shape(), " for input ", x.shape());
+    check_same(op, x, *t);
+  }
+  LAMINA_CHECK(eps > 0, op, ": eps must be > 0, got ", eps);
+  for (const Tensor* t : {&running_mean, &running_var})
+    LAMINA_CHECK(!t->defined() || t->is_contiguous(), op, ": running statistics must be contiguous (updated in place)");
+  const int64_t M = N * S;
+  if (training)
+    LAMINA_CHECK_SHAPE(M > 1, op, ": training needs more than one value per channel, got input ", x.shape());
+  else
+    LAMINA_CHECK(running_mean.defined() && running_var.defined(), op,
+                 ": inference needs running_mean and running_var");
+
+  Tensor xc = x.contiguous();
+  Tensor mean = Tensor::empty({C}, x.dtype()), invstd = Tensor::empty({C}, x.dtype());
+  Tensor w = weight.defined() ? weight.contiguous() : Tensor(), b = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    T* pm = mean.data<T>();
+    T* pi = invstd.data<T>();
+    if (training) {
+      Tensor var = Tensor::empty({C}, x.dtype());
+      kernels::cpu::batch_norm_stats(xc.data<T>(), N, C, S, pm, var.data<T>());
+      const T* pv = var.data<T>();
+      for (int64_t c = 0; c < C; ++c) pi[c] = static_cast<T>(1.0 / std::sqrt(double(pv[c]) + eps));
+      // Running averages (buffers, outside the graph); the variance kept is unbiased.
+      NoGradGuard no_grad;
+      if (running_mean.defined()) {
+        T* r = running_mean.data<T>();
+        for (int64_t c = 0; c < C; ++c) r[c] = static_cast<T>((1 - momentum) * r[c] + momentum * pm[c]);
+        running_mean.storage()->bump_version();
+      }
+      if (running_var.defined()) {
+        T* r = running_var.data<T>();
+        const double unbias = static_cast<double>(M) / static_cast<double>(M - 1);
+        for (int64_t c = 0; c < C; ++c) r[c] = static_cast<T>((1 - momentum) * r[c] + momentum * pv[c] * unbias);
+        running_var.storage()->bump_version();
+      }
+    } else {
+      Tensor rm = running_mean.contiguous(), rv = running_var.contiguous();
+      for (int64_t c = 0; c < C; ++c) {
+        pm[c] = rm.data<T>()[c];
+        pi[c] = static_cast<T>(1.0 / std::sqrt(double(rv.data<T>()[c]) + eps));
+      }
+    }
+    kernels::cpu::batch_norm_apply(xc.data<T>(), pm, pi, w.defined() ? w.data<T>() : nullptr,
+                                   b.defined() ? b.data<T>() : nullptr, N, C, S, y.data<T>());
+  });
+  if (autograd::needs_grad({&x, &weight, &bias}))
+    autograd::record(op, {x, weight, bias}, {y},
+                     [X = SavedTensor(xc), W = SavedTensor(w), mean, invstd, training, N, C, S,
+                      nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
+                      nb = bias.defined() && bias.requires_grad()](const std::vector<Tensor>& g) {
+                       const Tensor& xv = X.get("batch_norm");
+                       const Tensor& wv = W.get("batch_norm");
+                       Tensor dy = g[0].contiguous();
+                       Tensor dx = nx ? Tensor::empty(xv.shape(), xv.dtype()) : Tensor();
+                       Tensor dw = nw ? Tensor::empty({C}, xv.dtype()) : Tensor();
+                       Tensor db = nb ? Tensor::empty({C}, xv.dtype()) : Tensor();
+                       dispatch(xv.dtype(), [&](auto t) {
+                         using T = decltype(t);
+                         kernels::cpu::batch_norm_backward(
+                             xv.data<T>(), dy.data<T>(), mean.data<T>(), invstd.data<T>(),
+                             wv.defined() ? wv.data<T>() : nullptr, N, C, S, training, nx ? dx.data<T>() : nullptr,
+                             nw ? dw.data<T>() : nullptr, nb ? db.data<T>() : nullptr);
+                       });
+                       return std::vector<Tensor>{dx, dw, db};
+                     });
+  return y;
+}
+
+}  // namespace lamina
