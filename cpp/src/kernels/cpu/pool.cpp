@@ -18,27 +18,55 @@ inline __attribute__((always_inline)) Window window(const PoolGeometry& g, int64
 }
 }  // namespace
 
+namespace {
+inline __attribute__((always_inline)) int64_t avg_divisor(const PoolGeometry& g, int64_t oh, int64_t ow) {
+  const int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
+  const int64_t h1 = std::min(h0 + g.KH, g.H + g.pad_h), w1 = std::min(w0 + g.KW, g.W + g.pad_w);
+  return (h1 - h0) * (w1 - w0);
+}
+}  // namespace
+
+// Output columns ow whose input column ow*stride - pad + kw lies in [0, W).
+inline __attribute__((always_inline)) void tap_cols(const PoolGeometry& g, int64_t kw, int64_t& lo, int64_t& hi) {
+  const int64_t off = kw - g.pad_w;
+  lo = off >= 0 ? 0 : (-off + g.stride_w - 1) / g.stride_w;
+  hi = g.W - off <= 0 ? 0 : std::min(g.OW, (g.W - off + g.stride_w - 1) / g.stride_w);
+  if (hi < lo) hi = lo;
+}
+
+// Each output row is swept once per kernel tap (h, kw), in the window's row-major order;
+// a strict > keeps the first maximum, as Caffe does. The sweep over ow is a plain
+// (vectorised) loop instead of one small window loop per output.
 template <class T>
 LAMINA_VECTORIZE void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* xp = x + p * in_plane;
-    for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      T* yr = y + p * out_plane + oh * g.OW;
+      int32_t* ar = argmax + p * out_plane + oh * g.OW;
       for (int64_t ow = 0; ow < g.OW; ++ow) {
         const Window win = window(g, oh, ow);
-        T best = -std::numeric_limits<T>::infinity();
-        int32_t at = static_cast<int32_t>(win.h0 * g.W + win.w0);
-        for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w)
-            if (xp[h * g.W + w] > best) {  // first maximum wins ties, as in Caffe
-              best = xp[h * g.W + w];
-              at = static_cast<int32_t>(h * g.W + w);
-            }
-        const int64_t i = p * out_plane + oh * g.OW + ow;
-        y[i] = best;
-        argmax[i] = at;
+        yr[ow] = -std::numeric_limits<T>::infinity();
+        ar[ow] = static_cast<int32_t>(win.h0 * g.W + win.w0);
       }
+      const int64_t h0 = std::max<int64_t>(oh * g.stride_h - g.pad_h, 0);
+      const int64_t h1 = std::min(oh * g.stride_h - g.pad_h + g.KH, g.H);
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          int64_t lo, hi;
+          tap_cols(g, kw, lo, hi);
+          const int64_t base = h * g.W + kw - g.pad_w;
+          for (int64_t ow = lo; ow < hi; ++ow) {
+            const int64_t at = base + ow * g.stride_w;
+            const T v = xp[at];
+            const bool better = v > yr[ow];
+            yr[ow] = better ? v : yr[ow];
+            ar[ow] = better ? static_cast<int32_t>(at) : ar[ow];
+          }
+        }
+    }
   }
 }
 
@@ -50,13 +78,6 @@ LAMINA_VECTORIZE void max_pool2d_backward(const T* dy, const int32_t* argmax, co
     for (int64_t i = 0; i < out_plane; ++i) dx[p * in_plane + argmax[p * out_plane + i]] += dy[p * out_plane + i];
 }
 
-namespace {
-inline __attribute__((always_inline)) int64_t avg_divisor(const PoolGeometry& g, int64_t oh, int64_t ow) {
-  const int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
-  const int64_t h1 = std::min(h0 + g.KH, g.H + g.pad_h), w1 = std::min(w0 + g.KW, g.W + g.pad_w);
-  return (h1 - h0) * (w1 - w0);
-}
-}  // namespace
 
 template <class T>
 LAMINA_VECTORIZE void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
@@ -64,14 +85,20 @@ LAMINA_VECTORIZE void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* xp = x + p * in_plane;
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const Window win = window(g, oh, ow);
-        T s = T(0);
-        for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w) s += xp[h * g.W + w];
-        y[p * out_plane + oh * g.OW + ow] = s / static_cast<T>(avg_divisor(g, oh, ow));
-      }
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      T* yr = y + p * out_plane + oh * g.OW;
+      for (int64_t ow = 0; ow < g.OW; ++ow) yr[ow] = T(0);
+      const int64_t h0 = std::max<int64_t>(oh * g.stride_h - g.pad_h, 0);
+      const int64_t h1 = std::min(oh * g.stride_h - g.pad_h + g.KH, g.H);
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          int64_t lo, hi;
+          tap_cols(g, kw, lo, hi);
+          const T* xr = xp + h * g.W + kw - g.pad_w;
+          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += xr[ow * g.stride_w];
+        }
+      for (int64_t ow = 0; ow < g.OW; ++ow) yr[ow] /= static_cast<T>(avg_divisor(g, oh, ow));
+    }
   }
 }
 
