@@ -2,10 +2,26 @@
 // (c, kh, kw) holds, for every output position, the input pixel that kernel tap sees
 // (0 where it falls in the padding). col2im is its adjoint: it adds each column entry
 // back onto its pixel, so the caller zeroes `im` first.
+//
+// Per output row, the columns whose input pixel lies inside the image form one range
+// [lo, hi): it is computed once, so the interior is a plain (or strided) copy and only
+// the padding edges are filled with zeros.
+#include <algorithm>
+
 #include "kernels/cpu/map.hpp"
 #include "kernels/kernels.hpp"
 
 namespace lamina::kernels::cpu {
+
+namespace {
+// Output columns ow whose input column ow * stride + off lies in [0, W).
+inline __attribute__((always_inline)) void inside(int64_t off, int64_t stride, int64_t W, int64_t OW, int64_t& lo,
+                                                  int64_t& hi) {
+  lo = off >= 0 ? 0 : std::min(OW, (-off + stride - 1) / stride);
+  hi = W - off <= 0 ? 0 : std::min(OW, (W - off + stride - 1) / stride);
+  if (hi < lo) hi = lo;
+}
+}  // namespace
 
 template <class T>
 LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col) {
@@ -15,23 +31,24 @@ LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col) {
       for (int64_t kw = 0; kw < g.KW; ++kw) {
         T* row = col + ((c * g.KH + kh) * g.KW + kw) * plane;
         const T* src = im + c * g.H * g.W;
+        const int64_t off = kw * g.dilation_w - g.pad_w;
+        int64_t lo, hi;
+        inside(off, g.stride_w, g.W, g.OW, lo, hi);
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
           T* out = row + oh * g.OW;
           if (ih < 0 || ih >= g.H) {
-            for (int64_t ow = 0; ow < g.OW; ++ow) out[ow] = T(0);
+            std::fill(out, out + g.OW, T(0));
             continue;
           }
-          const T* in = src + ih * g.W;
-          const int64_t iw0 = kw * g.dilation_w - g.pad_w;
-          if (g.stride_w == 1 && iw0 >= 0 && iw0 + g.OW <= g.W) {  // the common interior row
-            for (int64_t ow = 0; ow < g.OW; ++ow) out[ow] = in[iw0 + ow];
-            continue;
+          const T* in = src + ih * g.W + off;
+          std::fill(out, out + lo, T(0));
+          if (g.stride_w == 1) {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * g.stride_w];
           }
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            const int64_t iw = iw0 + ow * g.stride_w;
-            out[ow] = (iw >= 0 && iw < g.W) ? in[iw] : T(0);
-          }
+          std::fill(out + hi, out + g.OW, T(0));
         }
       }
 }
@@ -44,15 +61,18 @@ LAMINA_VECTORIZE void col2im(const T* col, const ConvGeometry& g, T* im) {
       for (int64_t kw = 0; kw < g.KW; ++kw) {
         const T* row = col + ((c * g.KH + kh) * g.KW + kw) * plane;
         T* dst = im + c * g.H * g.W;
+        const int64_t off = kw * g.dilation_w - g.pad_w;
+        int64_t lo, hi;
+        inside(off, g.stride_w, g.W, g.OW, lo, hi);
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
           if (ih < 0 || ih >= g.H) continue;
-          T* out = dst + ih * g.W;
+          T* out = dst + ih * g.W + off;
           const T* in = row + oh * g.OW;
-          const int64_t iw0 = kw * g.dilation_w - g.pad_w;
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            const int64_t iw = iw0 + ow * g.stride_w;
-            if (iw >= 0 && iw < g.W) out[iw] += in[ow];
+          if (g.stride_w == 1) {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] += in[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow * g.stride_w] += in[ow];
           }
         }
       }
