@@ -119,8 +119,8 @@ Tensor equal(const Tensor& a, const Tensor& b) {
 Tensor expand(const Tensor& x, const Shape& shape) {
   Shape out = broadcast_shape("expand", x.shape(), shape);
   LAMINA_CHECK_SHAPE(out == shape, "expand: cannot expand shape ", x.shape(), " to ", shape);
-  Tensor y = apply("expand", x, Tensor::zeros({}, x.dtype()), [](auto v, auto) { return v; });
-  if (y.shape() != shape) y = apply("expand", y, Tensor::zeros(shape, x.dtype()), [](auto v, auto) { return v; });
+  // The second operand only carries the target shape into the broadcasting kernel.
+  Tensor y = apply("expand", x, Tensor::zeros(shape, x.dtype()), [](auto v, auto) { return v; });
   if (autograd::needs_grad({&x}))
     autograd::record("expand", {x}, {y}, [sx = x.shape()](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{sum_to(g[0], sx)};

@@ -253,7 +253,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   if (autograd::needs_grad({&x, &weight, &bias}))
     autograd::record(op, {x, weight, bias}, {y},
                      [p, X = SavedTensor(xc), Wt = SavedTensor(wc), nx = x.requires_grad(), nw = weight.requires_grad(),
-                      nb = bias.defined() && bias.requires_grad(), Cout](const std::vector<Tensor>& g) {
+                      nb = bias.defined() && bias.requires_grad()](const std::vector<Tensor>& g) {
                        const Tensor& xv = X.get("conv_transpose2d");
                        const Tensor& wv = Wt.get("conv_transpose2d");
                        Tensor dy = g[0].contiguous();
@@ -265,7 +265,6 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                          if (nw) conv_backward<T>(p, dy.data<T>(), wv.data<T>(), xv.data<T>(), nullptr, dw.data<T>(), nullptr);
                        });
                        Tensor db = nb ? sum(dy, {0, 2, 3}) : Tensor();
-                       (void)Cout;
                        return std::vector<Tensor>{dx, dw, db};
                      });
   return y;

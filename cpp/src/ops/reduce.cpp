@@ -32,8 +32,8 @@ Tensor sum_keepdim(const char* op, const Tensor& x_in, const std::vector<bool>& 
     if (reduce[i]) out_shape[i] = 1;
   Tensor out = Tensor::empty(out_shape, x.dtype());
   const int64_t out_n = out.numel();
-  // Group the input as [outer, inner] runs: the common cases (all axes, the last axes,
-  // the first axis) become one tight loop each; the general case walks an odometer.
+  // One pass over the input in memory order; an odometer tracks the output offset, which
+  // moves only along the axes that are kept.
   std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
   Shape out_strides = out.strides();
   dispatch(x.dtype(), [&](auto t) {
