@@ -5,9 +5,10 @@ every error lamina raises is a ``lamina.Error`` and also the matching builtin
 (``lamina.ShapeError`` is a ``ValueError``, file errors are ``OSError``\\ s).
 """
 
-from ._cpu import choose_openblas_coretype
+from ._cpu import choose_openblas_coretype, preload_openblas
 
-choose_openblas_coretype()  # must run before _lamina loads OpenBLAS
+choose_openblas_coretype()  # must run before OpenBLAS loads
+preload_openblas()
 
 from . import _lamina  # noqa: E402
 from ._lamina import (  # noqa: E402

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 # OpenBLAS reads OPENBLAS_CORETYPE once, when the library loads. On CPUs with AVX-512
@@ -24,3 +25,16 @@ def cpu_flags() -> set[str]:
 def choose_openblas_coretype() -> None:
     if "OPENBLAS_CORETYPE" not in os.environ and _AVX512 <= cpu_flags():
         os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
+
+
+def preload_openblas() -> None:
+    """Loads scipy-openblas32's library before lamina's extension needs it, so the
+    extension finds it (by its soname) in any install layout: a wheel in site-packages,
+    an editable install whose module lives in a build folder, a virtual environment."""
+    try:
+        import scipy_openblas32
+    except ImportError:  # a build without this BLAS: nothing to load
+        return
+    path = os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so")
+    if os.path.exists(path):
+        ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
