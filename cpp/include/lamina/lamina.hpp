@@ -5,5 +5,6 @@
 #include "lamina/error.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/parallel.hpp"
+#include "lamina/prototxt.hpp"
 #include "lamina/tensor.hpp"
 #include "lamina/version.hpp"
