@@ -14,6 +14,7 @@ namespace py = pybind11;
 void bind_errors(py::module_& m);
 py::class_<Tensor> bind_tensor(py::module_& m);
 void bind_ops(py::module_& m, py::class_<Tensor>& tensor);
+void bind_prototxt(py::module_& m);
 
 // Python values -> lamina types, with lamina errors for bad values.
 DType to_dtype(py::handle obj, const char* what, DType fallback = DType::f32);

@@ -41,7 +41,7 @@ from ._lamina import (  # noqa: E402
     tensor,
     zeros,
 )
-from ._lamina import ops  # noqa: E402
+from ._lamina import ops, prototxt  # noqa: E402
 from .autograd import Context, Function, grad, gradcheck, no_grad  # noqa: E402
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "num_threads",
     "ones",
     "ops",
+    "prototxt",
     "rand",
     "randn",
     "set_num_threads",
