@@ -416,6 +416,33 @@ def test_cross_entropy_normalization_modes(mode, expected):
     np.testing.assert_allclose(float(loss), 2 * np.log(4) / expected)
 
 
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((1, 3, 40, 40), (4, 3, 3, 3), {"pad": 1}),                       # 1600 columns, chunks end mid-row
+    ((1, 4, 70, 70), (6, 2, 3, 3), {"stride": 2, "pad": 1, "groups": 2}),  # 1225 columns, 2 groups
+    ((1, 2, 33, 41), (3, 2, 5, 5), {"pad": 2, "dilation": 1}),
+])
+def test_single_large_image_split_over_threads_matches_reference(xs, ws, kw):
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    before = lamina.num_threads()
+    try:
+        for threads in (1, 2):
+            lamina.set_num_threads(threads)
+            y = L.conv2d(lamina.tensor(x), lamina.tensor(w), lamina.tensor(b), **kw)
+            np.testing.assert_allclose(np.asarray(y), np_conv2d(x, w, b, **kw), rtol=1e-12, atol=1e-12)
+    finally:
+        lamina.set_num_threads(before)
+    if torch is not None:  # the conv_transpose2d backward also takes this path
+        xt = lamina.tensor(rng.standard_normal((1, ws[0], 20, 20))).requires_grad_()
+        wt = lamina.tensor(rng.standard_normal((ws[0], 3, 3, 3)))
+        lamina.set_num_threads(2)
+        L.conv_transpose2d(xt, wt, pad=1).sum().backward()
+        lamina.set_num_threads(before)
+        txt = torch.tensor(np.asarray(xt), requires_grad=True)
+        torch.nn.functional.conv_transpose2d(txt, torch.tensor(np.asarray(wt)), padding=1).sum().backward()
+        np.testing.assert_allclose(np.asarray(xt.grad), txt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_conv_threads_agree():
     rng = np.random.default_rng(5)
     x = lamina.tensor(rng.standard_normal((6, 3, 10, 10)).astype(np.float32)).requires_grad_()

@@ -27,7 +27,8 @@ struct ConvPlan {
   int64_t N, O, groups;
   int64_t Og, K, P;         // out channels per group, GEMM depth, output plane
   bool direct;              // 1x1, stride 1, no padding: col is the input itself
-  bool batch_parallel;
+  bool batch_parallel;      // images split over threads
+  bool column_parallel;     // one image: its output columns split over threads (forward)
 };
 
 int64_t out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dilation) {
@@ -73,6 +74,9 @@ ConvPlan plan_conv(const char* op, const Shape& xs, const Tensor& w, const Conv2
   p.P = p.g.OH * p.g.OW;
   p.direct = p.g.KH == 1 && p.g.KW == 1 && o.stride_h == 1 && o.stride_w == 1 && o.pad_h == 0 && o.pad_w == 0;
   p.batch_parallel = N > 1 && num_threads() > 1;
+  // A lone image with a large output plane: split its columns so every core works
+  // (a threaded BLAS scales poorly on these wide, shallow GEMMs).
+  p.column_parallel = N == 1 && num_threads() > 1 && p.P >= 1024 && !p.direct && p.g.C > 0;
   return p;
 }
 
@@ -85,10 +89,36 @@ kernels::ConvGeometry all_channels(const ConvPlan& p) {
   return g;
 }
 
+// One image, its output columns split into one chunk per thread.
+template <class T>
+void conv_forward_columns(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
+  const int threads = num_threads();
+  const int64_t in_group = p.g.C * p.g.H * p.g.W;
+  const int64_t chunk = (p.P + threads - 1) / threads;
+  parallel_for(threads, true, [&](int, int64_t t) {
+    const int64_t p0 = t * chunk, p1 = std::min(p.P, p0 + chunk);
+    if (p0 >= p1) return;
+    std::vector<T> col(static_cast<size_t>(p.K * (p1 - p0)));
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      kernels::cpu::im2col_columns(x + grp * in_group, p.g, p0, p1, col.data());
+      T* yg = y + grp * p.Og * p.P + p0;
+      if (b)
+        for (int64_t o = 0; o < p.Og; ++o)
+          for (int64_t i = 0; i < p1 - p0; ++i) yg[o * p.P + i] = b[grp * p.Og + o];
+      kernels::cpu::gemm<T>(false, false, p.Og, p1 - p0, p.K, T(1), w + grp * p.Og * p.K, p.K, col.data(), p1 - p0,
+                            b ? T(1) : T(0), yg, p.P);
+    }
+  });
+}
+
 template <class T>
 void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   if (is_depthwise(p)) {
     kernels::cpu::depthwise_conv2d(x, w, b, p.N, p.Og, all_channels(p), y);
+    return;
+  }
+  if (p.column_parallel) {
+    conv_forward_columns(p, x, w, b, y);
     return;
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
@@ -179,10 +209,11 @@ std::unique_ptr<kernels::cpu::BlasSerialGuard> serial_blas_if(bool parallel) {
   return parallel ? std::make_unique<kernels::cpu::BlasSerialGuard>() : nullptr;
 }
 
-// Runs f(T{}) on the dtype with the BLAS single-threaded when the plan splits the batch.
+// Runs f(T{}) on the dtype, with the BLAS single-threaded while our own threads split the
+// work: images (forward and backward) or one image's columns (forward only).
 template <class F>
-void run_plan(const ConvPlan& p, DType dtype, F&& f) {
-  auto serial = serial_blas_if(p.batch_parallel);
+void run_plan(const ConvPlan& p, bool forward, DType dtype, F&& f) {
+  auto serial = serial_blas_if(p.batch_parallel || (forward && p.column_parallel));
   dispatch(dtype, f);
 }
 
@@ -193,7 +224,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                      "], got ", bias.defined() ? bias.shape() : Shape{});
   Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.defined() ? bias.contiguous() : Tensor();
   Tensor y = Tensor::empty({p.N, p.O, p.g.OH, p.g.OW}, x.dtype());
-  run_plan(p, x.dtype(), [&](auto t) {
+  run_plan(p, true, x.dtype(), [&](auto t) {
     using T = decltype(t);
     conv_forward<T>(p, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, y.data<T>());
   });
@@ -208,7 +239,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                        Tensor dx = nx ? Tensor::zeros(xv.shape(), xv.dtype()) : Tensor();
                        Tensor dw = nw ? Tensor::empty(wv.shape(), wv.dtype()) : Tensor();
                        Tensor db = nb ? Tensor::empty({p.O}, wv.dtype()) : Tensor();
-                       run_plan(p, xv.dtype(), [&](auto t) {
+                       run_plan(p, false, xv.dtype(), [&](auto t) {
                          using T = decltype(t);
                          conv_backward<T>(p, xv.data<T>(), wv.data<T>(), dy.data<T>(), nx ? dx.data<T>() : nullptr,
                                           nw ? dw.data<T>() : nullptr, nb ? db.data<T>() : nullptr);
@@ -245,7 +276,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   LAMINA_CHECK_SHAPE(p.g.OH == H && p.g.OW == W, op, ": internal shape mismatch for input ", x.shape());
   Tensor xc = x.contiguous(), wc = weight.contiguous();
   Tensor y = Tensor::zeros({N, Cout, OH, OW}, x.dtype());
-  run_plan(p, x.dtype(), [&](auto t) {
+  run_plan(p, false, x.dtype(), [&](auto t) {
     using T = decltype(t);
     conv_backward<T>(p, nullptr, wc.data<T>(), xc.data<T>(), y.data<T>(), nullptr, nullptr);
   });
@@ -259,7 +290,8 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                        Tensor dy = g[0].contiguous();
                        Tensor dx = nx ? Tensor::empty(xv.shape(), xv.dtype()) : Tensor();
                        Tensor dw = nw ? Tensor::empty(wv.shape(), wv.dtype()) : Tensor();
-                       run_plan(p, xv.dtype(), [&](auto t) {
+                       auto serial = serial_blas_if(p.batch_parallel || p.column_parallel);
+                       dispatch(xv.dtype(), [&](auto t) {
                          using T = decltype(t);
                          if (nx) conv_forward<T>(p, dy.data<T>(), wv.data<T>(), nullptr, dx.data<T>());
                          if (nw) conv_backward<T>(p, dy.data<T>(), wv.data<T>(), xv.data<T>(), nullptr, dw.data<T>(), nullptr);
