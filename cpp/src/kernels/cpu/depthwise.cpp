@@ -9,15 +9,6 @@
 
 namespace lamina::kernels::cpu {
 
-namespace {
-// Output columns ow whose input column ow*stride + off lies in [0, W).
-inline __attribute__((always_inline)) void valid_cols(int64_t off, int64_t stride, int64_t W, int64_t OW,
-                                                      int64_t& lo, int64_t& hi) {
-  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-  hi = W - off <= 0 ? 0 : std::min(OW, (W - off + stride - 1) / stride);
-  if (hi < lo) hi = lo;
-}
-}  // namespace
 
 template <class T>
 LAMINA_VECTORIZE void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mult,
@@ -38,7 +29,7 @@ LAMINA_VECTORIZE void depthwise_conv2d(const T* x, const T* w, const T* b, int64
             const T wv = wp[kh * g.KW + kw];
             const int64_t off = kw * g.dilation_w - g.pad_w;
             int64_t lo, hi;
-            valid_cols(off, g.stride_w, g.W, g.OW, lo, hi);
+            inside_columns(off, g.stride_w, g.W, g.OW, lo, hi);
             for (int64_t oh = 0; oh < g.OH; ++oh) {
               const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
               if (ih < 0 || ih >= g.H) continue;
@@ -73,7 +64,7 @@ LAMINA_VECTORIZE void depthwise_conv2d_backward(const T* x, const T* w, const T*
               const T wv = wp[kh * g.KW + kw];
               const int64_t off = kw * g.dilation_w - g.pad_w;
               int64_t lo, hi;
-              valid_cols(off, g.stride_w, g.W, g.OW, lo, hi);
+              inside_columns(off, g.stride_w, g.W, g.OW, lo, hi);
               for (int64_t oh = 0; oh < g.OH; ++oh) {
                 const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
                 if (ih < 0 || ih >= g.H) continue;
@@ -98,7 +89,7 @@ LAMINA_VECTORIZE void depthwise_conv2d_backward(const T* x, const T* w, const T*
         for (int64_t kw = 0; kw < g.KW; ++kw) {
           const int64_t off = kw * g.dilation_w - g.pad_w;
           int64_t lo, hi;
-          valid_cols(off, g.stride_w, g.W, g.OW, lo, hi);
+          inside_columns(off, g.stride_w, g.W, g.OW, lo, hi);
           T acc = T(0);
           for (int64_t n = 0; n < N; ++n) {
             const T* xp = x + (n * C + c) * g.H * g.W;

@@ -13,15 +13,6 @@
 
 namespace lamina::kernels::cpu {
 
-namespace {
-// Output columns ow whose input column ow * stride + off lies in [0, W).
-inline __attribute__((always_inline)) void inside(int64_t off, int64_t stride, int64_t W, int64_t OW, int64_t& lo,
-                                                  int64_t& hi) {
-  lo = off >= 0 ? 0 : std::min(OW, (-off + stride - 1) / stride);
-  hi = W - off <= 0 ? 0 : std::min(OW, (W - off + stride - 1) / stride);
-  if (hi < lo) hi = lo;
-}
-}  // namespace
 
 template <class T>
 LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col) {
@@ -33,7 +24,7 @@ LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col) {
         const T* src = im + c * g.H * g.W;
         const int64_t off = kw * g.dilation_w - g.pad_w;
         int64_t lo, hi;
-        inside(off, g.stride_w, g.W, g.OW, lo, hi);
+        inside_columns(off, g.stride_w, g.W, g.OW, lo, hi);
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
           T* out = row + oh * g.OW;
@@ -63,7 +54,7 @@ LAMINA_VECTORIZE void col2im(const T* col, const ConvGeometry& g, T* im) {
         T* dst = im + c * g.H * g.W;
         const int64_t off = kw * g.dilation_w - g.pad_w;
         int64_t lo, hi;
-        inside(off, g.stride_w, g.W, g.OW, lo, hi);
+        inside_columns(off, g.stride_w, g.W, g.OW, lo, hi);
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
           if (ih < 0 || ih >= g.H) continue;
@@ -88,7 +79,7 @@ LAMINA_VECTORIZE void im2col_columns(const T* im, const ConvGeometry& g, int64_t
         const T* src = im + c * g.H * g.W;
         const int64_t off = kw * g.dilation_w - g.pad_w;
         int64_t lo, hi;
-        inside(off, g.stride_w, g.W, g.OW, lo, hi);
+        inside_columns(off, g.stride_w, g.W, g.OW, lo, hi);
         for (int64_t oh = p0 / g.OW; oh <= (p1 - 1) / g.OW; ++oh) {
           // This output row's part of [p0, p1), as output columns [a, b).
           const int64_t a = std::max<int64_t>(p0 - oh * g.OW, 0), b = std::min(p1 - oh * g.OW, g.OW);

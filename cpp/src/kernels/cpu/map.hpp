@@ -18,6 +18,18 @@
 
 namespace lamina::kernels::cpu {
 
+// For a row of OW outputs whose input column is ow * stride + off: the outputs [lo, hi)
+// whose input lies inside [0, W). Convolution and pooling use it to split a row into a
+// padded edge, a plain interior loop, and the other padded edge.
+inline __attribute__((always_inline)) void inside_columns(int64_t off, int64_t stride, int64_t W, int64_t OW,
+                                                          int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = W - off <= 0 ? 0 : (W - off + stride - 1) / stride;
+  lo = lo < OW ? lo : OW;
+  hi = hi < OW ? hi : OW;
+  if (hi < lo) hi = lo;
+}
+
 // Below this many elements a loop stays on one thread (thread start-up costs more).
 constexpr int64_t kParallelGrain = 1 << 15;
 

@@ -26,13 +26,6 @@ inline __attribute__((always_inline)) int64_t avg_divisor(const PoolGeometry& g,
 }
 }  // namespace
 
-// Output columns ow whose input column ow*stride - pad + kw lies in [0, W).
-inline __attribute__((always_inline)) void tap_cols(const PoolGeometry& g, int64_t kw, int64_t& lo, int64_t& hi) {
-  const int64_t off = kw - g.pad_w;
-  lo = off >= 0 ? 0 : (-off + g.stride_w - 1) / g.stride_w;
-  hi = g.W - off <= 0 ? 0 : std::min(g.OW, (g.W - off + g.stride_w - 1) / g.stride_w);
-  if (hi < lo) hi = lo;
-}
 
 // Each output row is swept once per kernel tap (h, kw), in the window's row-major order;
 // a strict > keeps the first maximum, as Caffe does. The sweep over ow is a plain
@@ -56,7 +49,7 @@ LAMINA_VECTORIZE void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_
       for (int64_t h = h0; h < h1; ++h)
         for (int64_t kw = 0; kw < g.KW; ++kw) {
           int64_t lo, hi;
-          tap_cols(g, kw, lo, hi);
+          inside_columns(kw - g.pad_w, g.stride_w, g.W, g.OW, lo, hi);
           const int64_t base = h * g.W + kw - g.pad_w;
           for (int64_t ow = lo; ow < hi; ++ow) {
             const int64_t at = base + ow * g.stride_w;
@@ -93,7 +86,7 @@ LAMINA_VECTORIZE void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
       for (int64_t h = h0; h < h1; ++h)
         for (int64_t kw = 0; kw < g.KW; ++kw) {
           int64_t lo, hi;
-          tap_cols(g, kw, lo, hi);
+          inside_columns(kw - g.pad_w, g.stride_w, g.W, g.OW, lo, hi);
           const T* xr = xp + h * g.W + kw - g.pad_w;
           for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += xr[ow * g.stride_w];
         }
