@@ -538,3 +538,19 @@ def test_float32_exp_is_accurate_over_the_whole_range():
     assert np.max(np.abs(y[normal] - ref[normal]) / ref[normal]) < 2 * 2.0**-23
     assert np.isnan(y[-4]) and y[-3] == np.inf and y[-2] == 0.0 and y[-1] == 1.0
     assert np.all(y[x > 88.8] == np.inf) and np.all(y[x < -104] == 0.0)
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 4, 5), (2, 3), (7,), (1, 6, 1, 2), (4, 1, 3), (3, 2500), (1, 4100)])
+def test_sum_over_every_subset_of_axes(shape):
+    # Contiguous blocks of reduced axes take a vectorised kernel, scattered ones an odometer:
+    # every subset, with and without keepdim, against NumPy in float64.
+    import itertools
+
+    x = np.random.default_rng(3).standard_normal(shape)
+    for r in range(len(shape) + 1):
+        for axes in itertools.combinations(range(len(shape)), r):
+            for keep in (False, True):
+                got = np.asarray(L.sum(lamina.tensor(x), list(axes) if axes else None, keep))
+                ref = x.sum(axis=axes if axes else None, keepdims=keep)
+                assert got.shape == np.shape(ref), (axes, keep)
+                np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)

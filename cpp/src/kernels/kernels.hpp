@@ -60,6 +60,9 @@ template <class T> void max_pool2d_backward(const T* dy, const int32_t* argmax, 
 template <class T> void avg_pool2d(const T* x, const PoolGeometry& g, T* y);
 template <class T> void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx);
 
+// out[o, j] = sum over r of x[o, r, j] for x [outer, R, inner] (double accumulation).
+template <class T> void sum_middle(const T* x, int64_t outer, int64_t R, int64_t inner, T* out);
+
 // Counter-based random fills: element i depends only on (seed, i), never on threads.
 template <class T> void uniform(uint64_t seed, int64_t n, T lo, T hi, T* out);
 template <class T> void gaussian(uint64_t seed, int64_t n, T mean, T stddev, T* out);

@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/kernels.hpp"
 #include "ops/common.hpp"
 
 namespace lamina {
@@ -32,6 +33,31 @@ Tensor sum_keepdim(const char* op, const Tensor& x_in, const std::vector<bool>& 
     if (reduce[i]) out_shape[i] = 1;
   Tensor out = Tensor::empty(out_shape, x.dtype());
   const int64_t out_n = out.numel();
+  // The reduced axes of extent > 1 form one contiguous block: x is [outer, R, inner].
+  int64_t first = -1, last = -1;
+  bool block = true;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (!reduce[i] || shape[i] == 1) continue;
+    if (first < 0) first = static_cast<int64_t>(i);
+    else if (last != static_cast<int64_t>(i) - 1) {
+      for (int64_t k = last + 1; k < static_cast<int64_t>(i); ++k) block = block && shape[k] == 1;
+    }
+    last = static_cast<int64_t>(i);
+  }
+  if (block && x.numel() > 0) {
+    int64_t outer = 1, R = 1, inner = 1;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      const int64_t at = static_cast<int64_t>(i);
+      if (first >= 0 && at >= first && at <= last) R *= shape[i];
+      else if (first < 0 || at < first) outer *= shape[i];
+      else inner *= shape[i];
+    }
+    dispatch(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      kernels::cpu::sum_middle(x.data<T>(), outer, R, inner, out.data<T>());
+    });
+    return out;
+  }
   // One pass over the input in memory order; an odometer tracks the output offset, which
   // moves only along the axes that are kept.
   std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
