@@ -119,8 +119,15 @@ Tensor equal(const Tensor& a, const Tensor& b) {
 Tensor expand(const Tensor& x, const Shape& shape) {
   Shape out = broadcast_shape("expand", x.shape(), shape);
   LAMINA_CHECK_SHAPE(out == shape, "expand: cannot expand shape ", x.shape(), " to ", shape);
-  // The second operand only carries the target shape into the broadcasting kernel.
-  Tensor y = apply("expand", x, Tensor::zeros(shape, x.dtype()), [](auto v, auto) { return v; });
+  check_cpu("expand", x);
+  // x read through its broadcast strides, straight into the output (no second operand).
+  Tensor y = Tensor::empty(shape, x.dtype());
+  const Shape sx = broadcast_strides(x, shape);
+  dispatch(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    kernels::cpu::broadcast_map2(static_cast<int>(shape.size()), shape.data(), x.data<T>(), sx.data(), x.data<T>(),
+                                 sx.data(), y.data<T>(), [](T v, T) { return v; });
+  });
   if (autograd::needs_grad({&x}))
     autograd::record("expand", {x}, {y}, [sx = x.shape()](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{sum_to(g[0], sx)};
