@@ -115,13 +115,13 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 
 
     analytic = grad((out * projection).sum(), leaves, allow_unused=True)
     with no_grad():
+        f0 = scalar(*leaves)  # every perturbation is undone, so f at the point is computed once
         for i, x in enumerate(leaves):
             data = np.asarray(x)  # a view: perturbing it perturbs the input
             got = np.zeros(data.shape) if analytic[i] is None else np.asarray(analytic[i])
             flat, got_flat = data.reshape(-1), got.reshape(-1)
             for k in range(flat.size):
                 orig = flat[k]
-                f0 = scalar(*leaves)
                 flat[k] = orig + eps
                 fp = scalar(*leaves)
                 flat[k] = orig - eps
