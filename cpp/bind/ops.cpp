@@ -138,20 +138,15 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("pad") = 0,
      py::arg("dilation") = 1, py::arg("groups") = 1,
      "x [N, C, H, W], weight [O, C/groups, KH, KW], bias [O] -> [N, O, OH, OW].");
-  ops.def("max_pool2d", [](const Tensor& x, py::object kernel, py::object stride, py::object pad, bool ceil_mode,
-                           bool global_pooling) {
-    Pool2dOptions o = pool_args("max_pool2d", kernel, stride, pad, ceil_mode, global_pooling);
-    py::gil_scoped_release release;
-    return max_pool2d(x, o);
-  }, py::arg("x"), py::arg("kernel") = 2, py::arg("stride") = py::none(), py::arg("pad") = 0,
-     py::arg("ceil_mode") = false, py::arg("global_pooling") = false);
-  ops.def("avg_pool2d", [](const Tensor& x, py::object kernel, py::object stride, py::object pad, bool ceil_mode,
-                           bool global_pooling) {
-    Pool2dOptions o = pool_args("avg_pool2d", kernel, stride, pad, ceil_mode, global_pooling);
-    py::gil_scoped_release release;
-    return avg_pool2d(x, o);
-  }, py::arg("x"), py::arg("kernel") = 2, py::arg("stride") = py::none(), py::arg("pad") = 0,
-     py::arg("ceil_mode") = false, py::arg("global_pooling") = false);
+  for (auto [name, fn] : {std::pair{"max_pool2d", &max_pool2d}, std::pair{"avg_pool2d", &avg_pool2d}}) {
+    ops.def(name, [name = name, fn = fn](const Tensor& x, py::object kernel, py::object stride, py::object pad,
+                                         bool ceil_mode, bool global_pooling) {
+      Pool2dOptions o = pool_args(name, kernel, stride, pad, ceil_mode, global_pooling);
+      py::gil_scoped_release release;
+      return fn(x, o);
+    }, py::arg("x"), py::arg("kernel") = 2, py::arg("stride") = py::none(), py::arg("pad") = 0,
+       py::arg("ceil_mode") = false, py::arg("global_pooling") = false);
+  }
   ops.def("softmax", &softmax, py::arg("x"), py::arg("axis") = -1, Release());
   ops.def("log_softmax", &log_softmax, py::arg("x"), py::arg("axis") = -1, Release());
   ops.def("softmax_cross_entropy", [](const Tensor& logits, const Tensor& labels, int64_t axis,
