@@ -3,8 +3,12 @@
 
 #include "lamina/autograd.hpp"
 #include "lamina/error.hpp"
+#include "lamina/layer.hpp"
+#include "lamina/net.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/parallel.hpp"
 #include "lamina/prototxt.hpp"
+#include "lamina/safetensors.hpp"
+#include "lamina/schema.hpp"
 #include "lamina/tensor.hpp"
 #include "lamina/version.hpp"

@@ -1,0 +1,125 @@
+// Net: a Caffe model definition built into a DAG of layers and run.
+//
+//   lamina::NetOptions o;  o.phase = lamina::Phase::train;
+//   lamina::Net net = lamina::Net::from_file("lenet_train_test.prototxt", o);
+//   net.forward({{"data", images}, {"label", labels}});   // records on the tape when training
+//   net.backward();                                       // parameter gradients accumulate
+//
+// Building follows Caffe: deprecated forms are upgraded (V1 `layers`, `input:` headers),
+// layers are kept or dropped by their include/exclude rules against the net state (phase,
+// stages, level), bottoms must name blobs produced earlier, a top may be produced once
+// unless in place (top == bottom), one top feeding several layers needs no Split (the tape
+// sums the gradients), `param { name }` shares a blob between layers. Every layer then runs
+// once on zero inputs so that shape errors surface at build time as PrototxtError at the
+// layer's line. A net is either fully built or the constructor throws.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lamina/layer.hpp"
+#include "lamina/prototxt.hpp"
+
+namespace lamina {
+
+struct NetOptions {
+  Phase phase = Phase::train;
+  std::vector<std::string> stages;
+  int level = 0;
+  // Top shapes for the data layers that read files (Data, HDF5Data, ImageData, WindowData)
+  // or to override an Input layer's shape.
+  std::map<std::string, Shape> input_shapes;
+};
+
+// Rewrites the deprecated forms of a NetParameter tree into current ones (validated
+// against the schema before and after); see upgrade.cpp.
+prototxt::Message upgrade_net(const prototxt::Message& net, const std::string& file);
+
+class Net {
+ public:
+  struct LayerEntry {
+    std::unique_ptr<Layer> layer;
+    std::vector<double> loss_weights;  // per top; 0 = not a loss
+    std::vector<bool> propagate_down;  // per bottom
+    std::vector<double> lr_mult, decay_mult;  // per blob
+    std::vector<int> param_ids;        // per blob: index into learnable_params()
+    prototxt::Position position;
+  };
+
+  Net(const prototxt::Message& net_parameter, const std::string& file, const NetOptions& options = {});
+  static Net from_file(const std::string& path, const NetOptions& options = {});
+  static Net from_text(const std::string& text, const NetOptions& options = {}, const std::string& file = "<string>");
+  Net(Net&&) noexcept;
+  Net& operator=(Net&&) noexcept;
+  ~Net();
+
+  // Runs every layer. `inputs` replace the named input blobs (any not given keep their last
+  // value, initially zeros). Records on the tape when the phase is TRAIN or force_backward
+  // is set. Returns the total weighted loss (0 for nets without losses).
+  double forward(const std::map<std::string, Tensor>& inputs = {});
+  // Backpropagates the weighted loss of the last forward; gradients accumulate into the
+  // parameters' .grad until clear_param_diffs().
+  void backward();
+  void clear_param_diffs();
+
+  const std::string& name() const { return name_; }
+  Phase phase() const { return phase_; }
+  const std::vector<LayerEntry>& layers() const { return layers_; }
+  // Blob names in order of first production.
+  const std::vector<std::string>& blob_names() const { return blob_names_; }
+  bool has_blob(const std::string& name) const;
+  // A blob's value after the last forward (after in-place layers).
+  Tensor blob(const std::string& name) const;
+  // Its gradient after the last backward (Caffe's diff: for an in-place chain, the
+  // gradient at the chain's start), or zeros.
+  Tensor blob_grad(const std::string& name) const;
+  const std::vector<std::string>& inputs() const { return inputs_; }
+  const std::vector<std::string>& outputs() const { return outputs_; }
+
+  // Distinct learnable blobs (a shared blob once), with the multipliers of its owner.
+  struct Param {
+    std::string name;  // "layer/index" of the owner, or the shared param name
+    Tensor value;
+    double lr_mult = 1, decay_mult = 1;
+  };
+  const std::vector<Param>& learnable_params() const { return params_; }
+
+  // Weights as safetensors ("layer/index" -> tensor), written to a temporary file and renamed.
+  void save(const std::string& path) const;
+  // Reads weights saved by save(): every blob named must exist with the same shape; the file
+  // is checked completely before any blob changes.
+  void load(const std::string& path);
+
+  // The net as it was built (upgraded, filtered to this phase), as prototxt.
+  std::string to_prototxt() const;
+
+  // Per-layer timing like `caffe time`: milliseconds per forward and per backward (the
+  // backward of each layer alone, from its own tops), medians over `iterations`.
+  struct Timing {
+    std::string layer, type;
+    double forward_ms = 0, backward_ms = 0;
+  };
+  std::vector<Timing> time_layers(int iterations);
+
+ private:
+  void build(const prototxt::Message& net, const std::string& file, const NetOptions& options);
+  std::vector<Tensor> run_layer(size_t i);
+  bool recording() const;
+
+  std::string name_;
+  std::string file_;
+  Phase phase_ = Phase::train;
+  bool force_backward_ = false;
+  prototxt::Message filtered_;
+  std::vector<LayerEntry> layers_;
+  std::vector<std::vector<int>> bottom_ids_, top_ids_;  // per layer, blob indices
+  std::vector<std::string> blob_names_;
+  std::vector<Tensor> blobs_, blob_first_;  // current value; first tensor of in-place chain
+  std::vector<std::string> inputs_, outputs_;
+  std::vector<Param> params_;
+  Tensor loss_;
+};
+
+}  // namespace lamina

@@ -1,0 +1,77 @@
+// Helpers shared by the built-in layer families.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include "lamina/layer.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina::layers {
+
+using Tensors = std::vector<Tensor>;
+using Forward = std::function<Tensors(const Tensors&)>;
+
+// A layer without learnable blobs: its forward is a function built from the spec.
+class FunctionLayer : public Layer {
+ public:
+  FunctionLayer(LayerSpec spec, Forward f) : Layer(std::move(spec)), f_(std::move(f)) {}
+  Tensors forward(const Tensors& bottoms) override { return f_(bottoms); }
+
+ private:
+  Forward f_;
+};
+
+// Registers `info.type` as a FunctionLayer whose forward `make` builds from the spec.
+inline void add_function(LayerRegistry& r, LayerInfo info, std::function<Forward(const LayerSpec&)> make) {
+  info.make = [make](const LayerSpec& spec) -> std::unique_ptr<Layer> {
+    return std::make_unique<FunctionLayer>(spec, make(spec));
+  };
+  r.add(std::move(info));
+}
+
+// One bottom, one top, y = f(x).
+inline void add_unary(LayerRegistry& r, const std::string& type,
+                      std::function<std::function<Tensor(const Tensor&)>(const LayerSpec&)> make) {
+  add_function(r, LayerInfo{type, 1, 1, 1, 1, false, false, {}}, [make](const LayerSpec& spec) -> Forward {
+    auto f = make(spec);
+    return [f](const Tensors& b) { return Tensors{f(b[0])}; };
+  });
+}
+
+// Caffe's CanonicalAxisIndex: axis in [-ndim, ndim) -> [0, ndim), else a layer error.
+inline int64_t canonical_axis(const LayerSpec& spec, int64_t axis, int64_t ndim, const char* field = "axis") {
+  if (axis < -ndim || axis >= ndim)
+    spec.fail(std::string(field) + " " + std::to_string(axis) + " is out of range for a " + std::to_string(ndim) +
+              "-d bottom");
+  return axis < 0 ? axis + ndim : axis;
+}
+
+// Product of shape[begin, end).
+inline int64_t span(const Shape& s, int64_t begin, int64_t end) {
+  int64_t n = 1;
+  for (int64_t k = begin; k < end; ++k) n *= s[k];
+  return n;
+}
+
+// A [*p.shape] blob reshaped to broadcast against x from axis `axis` on:
+// [1]*axis + p.shape + [1]*(rest).
+inline Tensor broadcast_from(const Tensor& p, int64_t axis, int64_t ndim) {
+  Shape s(axis, 1);
+  for (auto d : p.shape()) s.push_back(d);
+  while (int64_t(s.size()) < ndim) s.push_back(1);
+  return p.reshape(s);
+}
+
+// 0/1 mask [N, C] with a 1 at each row's label (labels [N] as floats); no gradient.
+inline Tensor one_hot(const Tensor& labels, int64_t classes, DType dtype) {
+  Tensor classes_row = Tensor::empty({1, classes}, dtype);
+  for (int64_t k = 0; k < classes; ++k) {
+    if (dtype == DType::f32) classes_row.data<float>()[k] = float(k);
+    else classes_row.data<double>()[k] = double(k);
+  }
+  return equal(labels.detach().to(dtype).reshape({labels.numel(), 1}), classes_row);
+}
+
+}  // namespace lamina::layers

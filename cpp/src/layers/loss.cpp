@@ -1,0 +1,190 @@
+// Loss layers (their first top gets loss_weight 1 by default) and Accuracy.
+#include <algorithm>
+#include <cmath>
+
+#include "common.hpp"
+
+namespace lamina::layers {
+
+namespace {
+
+// Caffe's normalisation: `normalization`, or the deprecated `normalize` (true = VALID,
+// false = BATCH_SIZE) when only that is given.
+LossNormalization normalization(const LayerSpec& spec) {
+  const auto p = spec.param_message("loss_param");
+  std::string mode = p.get_string("normalization");
+  if (!p.has("normalization") && p.has("normalize")) mode = p.get_bool("normalize") ? "VALID" : "BATCH_SIZE";
+  if (mode == "FULL") return LossNormalization::full;
+  if (mode == "BATCH_SIZE") return LossNormalization::batch_size;
+  if (mode == "NONE") return LossNormalization::none;
+  return LossNormalization::valid;
+}
+
+// The labels of a [N, C, ...] prediction as one class per position: labels may come as
+// [N], [N, 1, 1, 1] or [N, ...spatial]; only the count has to match.
+Tensor labels_for(const LayerSpec& spec, const Tensor& scores, const Tensor& labels, int64_t axis) {
+  Shape want;
+  for (int64_t k = 0; k < scores.dim(); ++k)
+    if (k != axis) want.push_back(scores.size(k));
+  if (labels.numel() != span(want, 0, int64_t(want.size())))
+    spec.fail("labels " + shape_str(labels.shape()) + " do not give one label per position of the scores " +
+              shape_str(scores.shape()) + " (expected " + shape_str(want) + ")");
+  return labels.detach().reshape(want);
+}
+
+Forward softmax_with_loss(const LayerSpec& spec) {
+  const auto loss = spec.param_message("loss_param");
+  CrossEntropyOptions o;
+  o.normalization = normalization(spec);
+  o.has_ignore_label = loss.has("ignore_label");
+  o.ignore_label = loss.get_int("ignore_label");
+  const int64_t axis = spec.param_message("softmax_param").get_int("axis");
+  const bool with_prob = spec.tops.size() > 1;
+  return [=](const Tensors& b) {
+    CrossEntropyOptions oo = o;
+    oo.axis = canonical_axis(spec, axis, b[0].dim());
+    Tensors out{softmax_cross_entropy(b[0], labels_for(spec, b[0], b[1], oo.axis), oo)};
+    if (with_prob) out.push_back(softmax(b[0], oo.axis));
+    return out;
+  };
+}
+
+double batch(const Tensor& x) { return x.dim() == 0 ? 1.0 : double(x.size(0)); }
+
+Forward euclidean(const LayerSpec& spec) {
+  return [spec](const Tensors& b) {
+    if (b[0].numel() != b[1].numel())
+      spec.fail("bottoms " + shape_str(b[0].shape()) + " and " + shape_str(b[1].shape()) + " differ in size");
+    const Tensor d = sub(b[0], b[1].reshape(b[0].shape()));
+    return Tensors{affine(sum(square(d)), 0.5 / batch(b[0]))};
+  };
+}
+
+// sum over n, k of max(0, 1 - t_nk x_nk)^p / N, t = +1 at the label and -1 elsewhere.
+Forward hinge(const LayerSpec& spec) {
+  const bool l2 = spec.param_message("hinge_loss_param").get_string("norm") == "L2";
+  return [=](const Tensors& b) {
+    const int64_t n = b[0].size(0);
+    const Tensor x = b[0].reshape({n, b[0].numel() / n});
+    const Tensor t = affine(one_hot(labels_for(spec, x, b[1], 1), x.size(1), x.dtype()), 2.0, -1.0);
+    const Tensor margin = relu(affine(mul(t, x), -1.0, 1.0));
+    return Tensors{affine(sum(l2 ? square(margin) : margin), 1.0 / double(n))};
+  };
+}
+
+Forward sigmoid_cross_entropy_loss(const LayerSpec& spec) {
+  if (spec.param_message("loss_param").has("ignore_label"))
+    spec.fail("ignore_label is not supported by lamina's SigmoidCrossEntropyLoss", "loss_param");
+  const LossNormalization n = normalization(spec);
+  return [=](const Tensors& b) {
+    if (b[0].numel() != b[1].numel())
+      spec.fail("targets " + shape_str(b[1].shape()) + " do not match the logits " + shape_str(b[0].shape()));
+    return Tensors{sigmoid_cross_entropy(b[0], b[1].detach().reshape(b[0].shape()), n)};
+  };
+}
+
+// Siamese loss over pairs (a, b) with similarity y: (y d^2 + (1 - y) max(margin - d, 0)^2) / 2N,
+// or with legacy_version max(margin - d^2, 0) for dissimilar pairs.
+Forward contrastive(const LayerSpec& spec) {
+  const auto p = spec.param_message("contrastive_loss_param");
+  const double margin = p.get_float("margin");
+  const bool legacy = p.get_bool("legacy_version");
+  return [=](const Tensors& b) {
+    const int64_t n = b[0].size(0);
+    if (b[1].shape() != b[0].shape() || b[2].numel() != n)
+      spec.fail("needs two bottoms of one shape and one similarity per pair, got " + shape_str(b[0].shape()) + ", " +
+                shape_str(b[1].shape()) + ", " + shape_str(b[2].shape()));
+    const Tensor d = sub(b[0], b[1]).reshape({n, b[0].numel() / n});
+    const Tensor d2 = sum(square(d), {1});
+    const Tensor y = b[2].detach().reshape({n}).to(d2.dtype());
+    const Tensor far = legacy ? relu(affine(d2, -1.0, margin))
+                              : square(relu(affine(sqrt(affine(d2, 1.0, 1e-12)), -1.0, margin)));
+    const Tensor per_pair = add(mul(y, d2), mul(affine(y, -1.0, 1.0), far));
+    return Tensors{affine(sum(per_pair), 0.5 / double(n))};
+  };
+}
+
+// -sum over n of sum_k w_nk log(max(p_nk, 1e-20)) / N, w = one-hot labels or H[label].
+Forward logistic(const LayerSpec& spec, bool infogain) {
+  if (infogain && spec.bottoms.size() < 3)
+    spec.fail("needs the infogain matrix H as its third bottom (reading infogain_loss_param.source is not supported)");
+  const int64_t axis_field = infogain ? spec.param_message("infogain_loss_param").get_int("axis") : 1;
+  return [=](const Tensors& b) {
+    const int64_t axis = canonical_axis(spec, axis_field, b[0].dim());
+    if (axis != 1) spec.fail("lamina supports the class axis 1 only");
+    const int64_t n = b[0].size(0), c = b[0].numel() / n;
+    const Tensor p = b[0].reshape({n, c});
+    const Tensor labels = labels_for(spec, p, b[1], 1);
+    Tensor w;
+    if (infogain) {
+      if (b[2].numel() != c * c) spec.fail("H must be " + std::to_string(c) + "x" + std::to_string(c) + ", got " +
+                                           shape_str(b[2].shape()));
+      w = embedding(labels, b[2].detach().reshape({c, c}));
+    } else {
+      w = one_hot(labels, c, p.dtype());
+    }
+    const Tensor logp = log(clip(p, 1e-20, std::numeric_limits<double>::max()));
+    return Tensors{affine(sum(mul(w, logp)), -1.0 / double(n))};
+  };
+}
+
+// The fraction of positions whose label is among the top_k scores (no gradient); an
+// optional second top gives the accuracy of each class.
+Forward accuracy(const LayerSpec& spec) {
+  const auto p = spec.param_message("accuracy_param");
+  const int64_t top_k = p.get_int("top_k"), axis_field = p.get_int("axis");
+  const bool has_ignore = p.has("ignore_label");
+  const int64_t ignore = p.get_int("ignore_label");
+  const bool per_class = spec.tops.size() > 1;
+  return [=](const Tensors& b) {
+    const int64_t axis = canonical_axis(spec, axis_field, b[0].dim());
+    const Tensor scores = b[0].detach().to(DType::f64).contiguous();
+    const int64_t c = scores.size(axis), outer = span(scores.shape(), 0, axis),
+                  inner = span(scores.shape(), axis + 1, scores.dim());
+    if (top_k > c) spec.fail("top_k " + std::to_string(top_k) + " exceeds the " + std::to_string(c) + " classes");
+    const Tensor labels = labels_for(spec, b[0], b[1], axis).to(DType::f64).contiguous();
+    const double* s = scores.data<double>();
+    const double* l = labels.data<double>();
+    std::vector<double> hits(c, 0), counts(c, 0);
+    double correct = 0, valid = 0;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t label = static_cast<int64_t>(l[o * inner + i]);
+        if (has_ignore && label == ignore) continue;
+        if (label < 0 || label >= c)
+          throw ValueError("Accuracy: label " + std::to_string(label) + " is outside [0, " + std::to_string(c) + ")");
+        const double mine = s[(o * c + label) * inner + i];
+        int64_t better = 0;  // classes scoring strictly higher than the label's
+        for (int64_t k = 0; k < c; ++k) better += s[(o * c + k) * inner + i] > mine;
+        const bool hit = better < top_k;
+        correct += hit;
+        valid += 1;
+        hits[label] += hit;
+        counts[label] += 1;
+      }
+    Tensors out{Tensor::full({}, valid > 0 ? correct / valid : 0.0, b[0].dtype())};
+    if (per_class) {
+      Tensor t = Tensor::empty({c}, DType::f64);
+      for (int64_t k = 0; k < c; ++k) t.data<double>()[k] = counts[k] > 0 ? hits[k] / counts[k] : 0.0;
+      out.push_back(t.to(b[0].dtype()));
+    }
+    return out;
+  };
+}
+
+}  // namespace
+
+void register_loss(LayerRegistry& r) {
+  add_function(r, LayerInfo{"SoftmaxWithLoss", 2, 2, 1, 2, true, false, {}}, softmax_with_loss);
+  add_function(r, LayerInfo{"EuclideanLoss", 2, 2, 1, 1, true, false, {}}, euclidean);
+  add_function(r, LayerInfo{"HingeLoss", 2, 2, 1, 1, true, false, {}}, hinge);
+  add_function(r, LayerInfo{"SigmoidCrossEntropyLoss", 2, 2, 1, 1, true, false, {}}, sigmoid_cross_entropy_loss);
+  add_function(r, LayerInfo{"ContrastiveLoss", 3, 3, 1, 1, true, false, {}}, contrastive);
+  add_function(r, LayerInfo{"MultinomialLogisticLoss", 2, 2, 1, 1, true, false, {}},
+               [](const LayerSpec& spec) { return logistic(spec, false); });
+  add_function(r, LayerInfo{"InfogainLoss", 2, 3, 1, 1, true, false, {}},
+               [](const LayerSpec& spec) { return logistic(spec, true); });
+  add_function(r, LayerInfo{"Accuracy", 2, 2, 1, 2, false, false, {}}, accuracy);
+}
+
+}  // namespace lamina::layers

@@ -1,0 +1,86 @@
+// Caffe's recurrent layers, unrolled over time with lamina ops: LSTM and RNN.
+// Bottoms: x [T, N, ...], cont [T, N] (0 at the first step of a sequence, which resets the
+// state), optionally a static input [N, ...] seen at every step. Top: [T, N, num_output].
+// The initial state is zero (expose_hidden is not supported).
+#include "common.hpp"
+
+namespace lamina::layers {
+
+namespace {
+
+class RecurrentLayer : public Layer {
+ public:
+  explicit RecurrentLayer(const LayerSpec& spec)
+      : Layer(spec), p_(spec.param_message("recurrent_param")), lstm_(spec.type == "LSTM") {
+    if (p_.get_int("num_output") < 1) spec.fail("needs num_output > 0", "recurrent_param");
+    if (p_.get_bool("expose_hidden")) spec.fail("expose_hidden is not supported by lamina", "recurrent_param");
+  }
+
+  void setup(const Tensors& b, LayerContext& context) override {
+    if (b[0].dim() < 3 || b[1].dim() != 2 || b[1].size(0) != b[0].size(0) || b[1].size(1) != b[0].size(1))
+      spec_.fail("needs x [T, N, ...] and cont [T, N], got " + shape_str(b[0].shape()) + " and " + shape_str(b[1].shape()));
+    const int64_t h = p_.get_int("num_output"), gates = lstm_ ? 4 * h : h;
+    const int64_t in = b[0].numel() / (b[0].size(0) * b[0].size(1));
+    const auto wf = p_.get_message("weight_filler"), bf = p_.get_message("bias_filler");
+    // Caffe's blob order: LSTM W_xc, b_c, [W_xc_static], W_hc; RNN W_xh, b_h, [W_xh_static], W_hh, W_ho, b_o.
+    size_t k = 0;
+    blobs_.push_back(context.param(k++, {gates, in}, wf));
+    blobs_.push_back(context.param(k++, {gates}, bf));
+    if (b.size() > 2) {
+      if (b[2].size(0) != b[0].size(1)) spec_.fail("static input " + shape_str(b[2].shape()) + " needs N = " + std::to_string(b[0].size(1)));
+      blobs_.push_back(context.param(k++, {gates, b[2].numel() / b[2].size(0)}, wf));
+    }
+    blobs_.push_back(context.param(k++, {gates, h}, wf));
+    if (!lstm_) {
+      blobs_.push_back(context.param(k++, {h, h}, wf));
+      blobs_.push_back(context.param(k++, {h}, bf));
+    }
+  }
+
+  Tensors forward(const Tensors& b) override {
+    const int64_t t_steps = b[0].size(0), n = b[0].size(1), h = p_.get_int("num_output");
+    const int64_t gates = lstm_ ? 4 * h : h;
+    const bool has_static = b.size() > 2;
+    const Tensor& w_hidden = blobs_[has_static ? 3 : 2];
+    const Tensor x_all = linear(b[0].reshape({t_steps * n, b[0].numel() / (t_steps * n)}), blobs_[0], blobs_[1])
+                             .reshape({t_steps, n, gates});
+    Tensor static_term;
+    if (has_static) static_term = linear(b[2].reshape({n, b[2].numel() / n}), blobs_[2]);
+    const Tensor cont = b[1].detach().to(x_all.dtype());
+    Tensor state = Tensor::zeros({n, h}, x_all.dtype()), cell = Tensor::zeros({n, h}, x_all.dtype());
+    Tensors outputs;
+    for (int64_t t = 0; t < t_steps; ++t) {
+      const Tensor keep = cont.select(t).reshape({n, 1});
+      Tensor g = add(x_all.select(t), linear(mul(state, keep), w_hidden));
+      if (has_static) g = add(g, static_term);
+      Tensor out;
+      if (lstm_) {
+        // Gate order i, f, o, g as in Caffe's LSTMUnit.
+        const Tensor i = sigmoid(slice(g, 1, 0, h)), f = sigmoid(slice(g, 1, h, 2 * h));
+        const Tensor o = sigmoid(slice(g, 1, 2 * h, 3 * h)), cand = tanh(slice(g, 1, 3 * h, 4 * h));
+        cell = add(mul(keep, mul(f, cell)), mul(i, cand));
+        state = mul(o, tanh(cell));
+        out = state;
+      } else {
+        state = tanh(g);
+        out = tanh(linear(state, blobs_[blobs_.size() - 2], blobs_.back()));
+      }
+      outputs.push_back(out.reshape({1, n, h}));
+    }
+    return {concat(outputs, 0)};
+  }
+
+ private:
+  schema::Params p_;
+  bool lstm_;
+};
+
+}  // namespace
+
+void register_recurrent(LayerRegistry& r) {
+  for (const char* type : {"LSTM", "RNN"})
+    r.add(LayerInfo{type, 2, 3, 1, 1, false, false,
+                    [](const LayerSpec& spec) -> std::unique_ptr<Layer> { return std::make_unique<RecurrentLayer>(spec); }});
+}
+
+}  // namespace lamina::layers
