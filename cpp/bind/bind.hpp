@@ -15,6 +15,11 @@ void bind_errors(py::module_& m);
 py::class_<Tensor> bind_tensor(py::module_& m);
 void bind_ops(py::module_& m, py::class_<Tensor>& tensor);
 void bind_prototxt(py::module_& m);
+void bind_net(py::module_& m);
+
+// Zero-copy in both directions (tensor.cpp): `owner` keeps the tensor's memory alive.
+py::array to_numpy(const Tensor& t, py::handle owner);
+Tensor from_numpy(py::array a);
 
 // Python values -> lamina types, with lamina errors for bad values.
 DType to_dtype(py::handle obj, const char* what, DType fallback = DType::f32);

@@ -50,7 +50,7 @@ Shape to_shape(py::handle obj, const char* what, bool allow_infer) {
   return shape;
 }
 
-static py::array to_numpy(const Tensor& t, py::handle owner) {
+py::array to_numpy(const Tensor& t, py::handle owner) {
   LAMINA_CHECK_AS(DeviceError, t.device() == Device::cpu, "numpy: tensor is on ", t.device(),
                   "; NumPy views need a cpu tensor");
   std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end()), strides;
@@ -58,7 +58,7 @@ static py::array to_numpy(const Tensor& t, py::handle owner) {
   return py::array(numpy_dtype(t.dtype()), shape, strides, t.raw_data(), owner);
 }
 
-static Tensor from_numpy(py::array a) {
+Tensor from_numpy(py::array a) {
   DType dtype = to_dtype(a.dtype(), "from_numpy");
   const auto item = static_cast<uintptr_t>(dtype_size(dtype));
   const bool wrap = (a.flags() & py::array::c_style) && a.writeable() &&

@@ -41,13 +41,19 @@ from ._lamina import (  # noqa: E402
     tensor,
     zeros,
 )
-from ._lamina import ops, prototxt  # noqa: E402
+from ._lamina import layer_types, ops, prototxt, schema  # noqa: E402
+from .net import Layer, Net, register_layer  # noqa: E402
 from .autograd import Context, Function, grad, gradcheck, no_grad  # noqa: E402
 
 __all__ = [
     "AutogradError",
     "Context",
     "Function",
+    "Layer",
+    "Net",
+    "layer_types",
+    "register_layer",
+    "schema",
     "backward",
     "grad",
     "gradcheck",

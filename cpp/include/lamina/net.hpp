@@ -59,6 +59,8 @@ class Net {
   // value, initially zeros). Records on the tape when the phase is TRAIN or force_backward
   // is set. Returns the total weighted loss (0 for nets without losses).
   double forward(const std::map<std::string, Tensor>& inputs = {});
+  // Replaces an input blob (any shape: later layers follow it on the next forward).
+  void set_input(const std::string& name, const Tensor& value);
   // Backpropagates the weighted loss of the last forward; gradients accumulate into the
   // parameters' .grad until clear_param_diffs().
   void backward();

@@ -307,19 +307,21 @@ std::vector<Tensor> Net::run_layer(size_t i) {
   return tops;
 }
 
-double Net::forward(const std::map<std::string, Tensor>& inputs) {
-  for (const auto& [name, value] : inputs) {
-    if (std::find(inputs_.begin(), inputs_.end(), name) == inputs_.end()) {
-      std::string known;
-      for (const auto& n : inputs_) known += (known.empty() ? "" : ", ") + n;
-      detail::raise<ValueError>("Net.forward: '", name, "' is not an input of net '", name_, "' (inputs: ",
-                                known.empty() ? "none" : known, ")");
-    }
-    const int id = static_cast<int>(std::find(blob_names_.begin(), blob_names_.end(), name) - blob_names_.begin());
-    LAMINA_CHECK_DTYPE(value.dtype() == DType::f32 || value.dtype() == DType::f64, "Net.forward: input '", name,
-                       "' must be float32 or float64");
-    blobs_[id] = value;
+void Net::set_input(const std::string& name, const Tensor& value) {
+  if (std::find(inputs_.begin(), inputs_.end(), name) == inputs_.end()) {
+    std::string known;
+    for (const auto& n : inputs_) known += (known.empty() ? "" : ", ") + n;
+    detail::raise<ValueError>("Net: '", name, "' is not an input of net '", name_, "' (inputs: ",
+                              known.empty() ? "none" : known, ")");
   }
+  LAMINA_CHECK_DTYPE(value.dtype() == DType::f32 || value.dtype() == DType::f64, "Net: input '", name,
+                     "' must be float32 or float64");
+  const auto id = std::find(blob_names_.begin(), blob_names_.end(), name) - blob_names_.begin();
+  blobs_[id] = value;
+}
+
+double Net::forward(const std::map<std::string, Tensor>& inputs) {
+  for (const auto& [name, value] : inputs) set_input(name, value);
   const bool record = recording();
   struct Restore {
     bool previous = GradMode::enabled();

@@ -1,0 +1,204 @@
+// lamina._Net (wrapped by python/lamina/net.py), the schema, and layers written in Python.
+#include <deque>
+
+#include "bind.hpp"
+
+namespace lamina::bind {
+
+namespace {
+
+py::object params_value(const schema::Params& p, const std::string& name);
+
+// A layer whose forward is Python code on lamina tensors (the tape gives its backward).
+// The object follows lamina.Layer: setup(bottoms) may call add_param, forward(bottoms)
+// returns a Tensor or a sequence of them.
+class PythonLayer : public Layer {
+ public:
+  PythonLayer(const LayerSpec& spec, py::object instance) : Layer(spec), obj_(std::move(instance)) {}
+  ~PythonLayer() override {
+    py::gil_scoped_acquire gil;
+    obj_ = py::object();
+  }
+  void setup(const std::vector<Tensor>& bottoms, LayerContext& context) override {
+    py::gil_scoped_acquire gil;
+    size_t next = 0;
+    auto add_param = py::cpp_function([this, &context, &next](py::object shape, const std::string& filler) {
+      fillers_.push_back(prototxt::parse(filler, "<" + spec_.name + " filler>"));
+      schema::validate(fillers_.back(), "FillerParameter", "<" + spec_.name + " filler>");
+      Tensor t = context.param(next++, to_shape(shape, "add_param"),
+                               schema::Params(&fillers_.back(), "FillerParameter", "<filler>"));
+      blobs_.push_back(t);
+      return t;
+    });
+    obj_.attr("_lamina_setup")(bottoms, add_param);
+  }
+  std::vector<Tensor> forward(const std::vector<Tensor>& bottoms) override {
+    py::gil_scoped_acquire gil;
+    py::object out = obj_.attr("forward")(bottoms);
+    if (py::isinstance<Tensor>(out)) return {out.cast<Tensor>()};
+    return out.cast<std::vector<Tensor>>();
+  }
+
+ private:
+  py::object obj_;
+  std::deque<prototxt::Message> fillers_;
+};
+
+std::unique_ptr<Layer> make_python_layer(const LayerSpec& spec, py::object cls) {
+  py::gil_scoped_acquire gil;
+  py::object instance = cls();
+  instance.attr("name") = spec.name;
+  instance.attr("type") = spec.type;
+  instance.attr("phase") = spec.phase == Phase::train ? "train" : "test";
+  instance.attr("param") = spec.param;
+  if (spec.type == "Python") instance.attr("param_str") = spec.param_message("python_param").get_string("param_str");
+  return std::make_unique<PythonLayer>(spec, instance);
+}
+
+py::object params_value(const schema::Params& p, const std::string& name) {
+  const schema::FieldSpec* f = schema::message(p.type()).field(name);
+  if (!f) throw IndexError(p.type() + " has no field '" + name + "'");
+  using schema::Type;
+  auto one = [&](auto&& values) -> py::object {
+    if (f->repeated) return py::cast(values);
+    return values.empty() ? py::none() : py::cast(values.front());
+  };
+  switch (f->type) {
+    case Type::message: {
+      if (f->repeated) return py::cast(p.messages(name));
+      return py::cast(p.get_message(name));
+    }
+    case Type::string: case Type::enumeration:
+      return f->repeated ? py::cast(p.strings(name)) : py::cast(p.get_string(name));
+    case Type::boolean:
+      return f->repeated ? one(p.bools(name)) : py::cast(p.get_bool(name));
+    case Type::f32: case Type::f64:
+      return f->repeated ? one(p.floats(name)) : py::cast(p.get_float(name));
+    default:
+      return f->repeated ? one(p.ints(name)) : py::cast(p.get_int(name));
+  }
+}
+
+NetOptions options_from(const std::string& phase, const std::vector<std::string>& stages, int level,
+                        const py::dict& input_shapes) {
+  NetOptions o;
+  if (phase != "train" && phase != "test" && phase != "TRAIN" && phase != "TEST")
+    throw ValueError("Net: phase must be 'train' or 'test', got '" + phase + "'");
+  o.phase = (phase == "train" || phase == "TRAIN") ? Phase::train : Phase::test;
+  o.stages = stages;
+  o.level = level;
+  for (auto item : input_shapes) o.input_shapes[item.first.cast<std::string>()] = to_shape(item.second, "input_shapes");
+  return o;
+}
+
+}  // namespace
+
+void bind_net(py::module_& m) {
+  py::module_ sm = m.def_submodule("schema", "The Caffe message schema prototxt files are checked against.");
+  py::class_<schema::Params>(sm, "Params", "A validated message: params['field'] gives the value or Caffe's default.")
+      .def("__getitem__", &params_value, py::arg("field"))
+      .def("has", &schema::Params::has, py::arg("field"), "Whether the field is given in the file.")
+      .def_property_readonly("type", &schema::Params::type)
+      .def("__repr__", [](const schema::Params& p) { return "<schema.Params " + p.type() + ">"; });
+  sm.def("define", &schema::define, py::arg("declarations"), py::arg("source") = "<schema>",
+         "Adds message, enum and `extend LayerParameter` declarations (see lamina/schema.hpp).");
+  sm.def("validate", [](const prototxt::Message& msg, const std::string& type, const std::string& file) {
+    schema::validate(msg, type, file);
+  }, py::arg("message"), py::arg("type"), py::arg("file") = "<string>");
+  sm.def("messages", [] {
+    std::vector<std::string> out;
+    for (const char* t : {"NetParameter", "LayerParameter", "SolverParameter"}) out.emplace_back(t);
+    return out;
+  });
+
+  m.def("_register_layer", [](const std::string& type, py::object cls, int min_bottoms, int max_bottoms,
+                              int min_tops, int max_tops, bool loss) {
+    py::object keep = cls;
+    LayerRegistry::global().add(LayerInfo{type, min_bottoms, max_bottoms, min_tops, max_tops, loss, false,
+                                          [keep](const LayerSpec& spec) { return make_python_layer(spec, keep); }});
+  });
+  m.def("_install_python_layer", [](py::object resolve) {
+    // resolve(module, layer) -> class; imports happen with the GIL held.
+    py::object keep = resolve;
+    LayerRegistry::global().add(LayerInfo{"Python", 0, -1, 0, -1, false, false, [keep](const LayerSpec& spec) {
+      py::gil_scoped_acquire gil;
+      const auto p = spec.param_message("python_param");
+      if (p.get_string("module").empty() || p.get_string("layer").empty())
+        spec.fail("needs python_param { module: \"...\" layer: \"...\" }", "python_param");
+      py::object cls = keep(p.get_string("module"), p.get_string("layer"));
+      return make_python_layer(spec, cls);
+    }});
+  });
+  m.def("layer_types", [] { return LayerRegistry::global().types(); }, "Every registered layer type.");
+
+  py::class_<Net>(m, "_Net")
+      .def(py::init([](const std::string& source, bool is_text, const std::string& file, const std::string& phase,
+                       const std::vector<std::string>& stages, int level, const py::dict& input_shapes) {
+             NetOptions o = options_from(phase, stages, level, input_shapes);
+             prototxt::Message tree = is_text ? prototxt::parse(source, file) : prototxt::parse_file(source);
+             py::gil_scoped_release release;
+             return std::make_unique<Net>(tree, is_text ? file : source, o);
+           }),
+           py::arg("source"), py::arg("is_text"), py::arg("file"), py::arg("phase"), py::arg("stages"),
+           py::arg("level"), py::arg("input_shapes"))
+      .def("forward", [](Net& net, const std::map<std::string, Tensor>& inputs) {
+        py::gil_scoped_release release;
+        return net.forward(inputs);
+      })
+      .def("backward", [](Net& net) {
+        py::gil_scoped_release release;
+        net.backward();
+      })
+      .def("clear_param_diffs", &Net::clear_param_diffs)
+      .def("blob", &Net::blob)
+      .def("blob_grad", &Net::blob_grad)
+      .def("set_input", &Net::set_input)
+      .def_property_readonly("name", &Net::name)
+      .def_property_readonly("phase", [](const Net& n) { return n.phase() == Phase::train ? "train" : "test"; })
+      .def_property_readonly("blob_names", &Net::blob_names)
+      .def_property_readonly("inputs", &Net::inputs)
+      .def_property_readonly("outputs", &Net::outputs)
+      .def("layers", [](const Net& net) {
+        py::list out;
+        for (const auto& e : net.layers()) {
+          py::dict d;
+          d["name"] = e.layer->name();
+          d["type"] = e.layer->spec().type;
+          d["bottoms"] = e.layer->spec().bottoms;
+          d["tops"] = e.layer->spec().tops;
+          d["blobs"] = e.layer->blobs();
+          d["lr_mult"] = e.lr_mult;
+          d["decay_mult"] = e.decay_mult;
+          d["loss_weights"] = e.loss_weights;
+          d["line"] = e.position.line;
+          out.append(d);
+        }
+        return out;
+      })
+      .def("learnable_params", [](const Net& net) {
+        py::list out;
+        for (const auto& p : net.learnable_params()) out.append(py::make_tuple(p.name, p.value, p.lr_mult, p.decay_mult));
+        return out;
+      })
+      .def("save", [](const Net& net, const std::string& path) {
+        py::gil_scoped_release release;
+        net.save(path);
+      })
+      .def("load", [](Net& net, const std::string& path) {
+        py::gil_scoped_release release;
+        net.load(path);
+      })
+      .def("to_prototxt", &Net::to_prototxt)
+      .def("time_layers", [](Net& net, int iterations) {
+        std::vector<Net::Timing> t;
+        {
+          py::gil_scoped_release release;
+          t = net.time_layers(iterations);
+        }
+        py::list out;
+        for (const auto& x : t) out.append(py::make_tuple(x.layer, x.type, x.forward_ms, x.backward_ms));
+        return out;
+      });
+}
+
+}  // namespace lamina::bind

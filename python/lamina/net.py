@@ -1,0 +1,254 @@
+"""Nets from Caffe prototxt, with pycaffe's way of reaching into them.
+
+    net = lamina.Net("lenet_train_test.prototxt", phase="train",
+                     input_shapes={"data": (64, 1, 28, 28), "label": (64,)})
+    out = net.forward(data=images, label=labels)   # {output blob: ndarray}
+    net.backward()
+    net.blobs["conv1"].data, net.blobs["conv1"].diff   # NumPy views, no copies
+    net.params["conv1"][0].data                         # weights, writable in place
+
+The whole forward (and backward) runs in C++ in one call, without the GIL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections import OrderedDict
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from . import _lamina
+
+__all__ = ["Blob", "Layer", "LayerInfo", "Net", "register_layer"]
+
+
+class Blob:
+    """A named blob of a net: ``data`` and ``diff`` are NumPy views of lamina's memory."""
+
+    def __init__(self, net: "Net", name: str):
+        self._net, self.name = net, name
+
+    @property
+    def tensor(self) -> _lamina.Tensor:
+        return self._net._net.blob(self.name)
+
+    @property
+    def data(self) -> np.ndarray:
+        return np.asarray(self.tensor)
+
+    @property
+    def diff(self) -> np.ndarray:
+        return np.asarray(self._net._net.blob_grad(self.name))
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.tensor.shape)
+
+    @property
+    def count(self) -> int:
+        return int(np.prod(self.shape))
+
+    def reshape(self, *shape: int) -> None:
+        """Gives an input blob a new shape (zeros); the next forward follows it."""
+        self._net._net.set_input(self.name, _lamina.zeros(tuple(shape)))
+
+    def __repr__(self) -> str:
+        return f"<Blob {self.name} {self.shape}>"
+
+
+class Param:
+    """A layer's parameter blob: ``data`` (writable view) and ``diff`` (its gradient)."""
+
+    def __init__(self, tensor: _lamina.Tensor, lr_mult: float, decay_mult: float):
+        self.tensor, self.lr_mult, self.decay_mult = tensor, lr_mult, decay_mult
+
+    @property
+    def data(self) -> np.ndarray:
+        return np.asarray(self.tensor)
+
+    @property
+    def diff(self) -> np.ndarray:
+        g = self.tensor.grad
+        return np.zeros(self.shape, np.asarray(self.tensor).dtype) if g is None else np.asarray(g)
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.tensor.shape)
+
+    def __repr__(self) -> str:
+        return f"<Param {self.shape} lr_mult={self.lr_mult}>"
+
+
+class LayerInfo:
+    """What ``net.layers`` lists: name, type, bottoms, tops, blobs (Params)."""
+
+    def __init__(self, d: dict):
+        self.name, self.type = d["name"], d["type"]
+        self.bottoms, self.tops = list(d["bottoms"]), list(d["tops"])
+        self.loss_weights = list(d["loss_weights"])
+        self.line = d["line"]
+        self.blobs = [Param(t, lr, dm) for t, lr, dm in zip(d["blobs"], d["lr_mult"], d["decay_mult"])]
+
+    def __repr__(self) -> str:
+        return f"<Layer {self.name} ({self.type})>"
+
+
+class Net:
+    """A Caffe net built from a prototxt file path or prototxt text.
+
+    phase: "train" (dropout on, BatchNorm on batch statistics, the forward records the
+    tape) or "test". stages and level select layers by their include/exclude rules.
+    input_shapes gives the top shapes of data layers that read files (Data, HDF5Data,
+    ImageData, WindowData) or overrides an Input layer's shape.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike,
+        phase: str = "train",
+        stages: Iterable[str] = (),
+        level: int = 0,
+        input_shapes: Mapping[str, Iterable[int]] | None = None,
+        weights: str | os.PathLike | None = None,
+    ):
+        text = str(model)
+        is_text = "{" in text or "\n" in text
+        shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+        self._net = _lamina._Net(text, is_text, "<string>", phase, list(stages), int(level), shapes)
+        self._layers = [LayerInfo(d) for d in self._net.layers()]
+        self.blobs = OrderedDict((name, Blob(self, name)) for name in self._net.blob_names)
+        self.params = OrderedDict((layer.name, layer.blobs) for layer in self._layers if layer.blobs)
+        if weights is not None:
+            self.load(weights)
+
+    # ---- structure ---------------------------------------------------------------------
+    name = property(lambda self: self._net.name)
+    phase = property(lambda self: self._net.phase)
+    layers = property(lambda self: list(self._layers))
+    inputs = property(lambda self: list(self._net.inputs))
+    outputs = property(lambda self: list(self._net.outputs))
+    layer_dict = property(lambda self: OrderedDict((layer.name, layer) for layer in self._layers))
+
+    def learnable_params(self) -> list:
+        """Distinct learnable blobs as (name, Tensor, lr_mult, decay_mult); shared ones once."""
+        return self._net.learnable_params()
+
+    # ---- running -------------------------------------------------------------------------
+    def forward(self, **inputs) -> dict:
+        """Runs the net; keyword arguments replace input blobs (NumPy arrays or Tensors).
+
+        Returns {output blob name: ndarray} for the blobs no layer consumes (losses,
+        accuracies, predictions).
+        """
+        feed = {}
+        for name, value in inputs.items():
+            if not isinstance(value, _lamina.Tensor):
+                value = np.ascontiguousarray(value, dtype=np.float32)
+                value = _lamina.from_numpy(value)
+            feed[name] = value
+        self._net.forward(feed)
+        return {name: self.blobs[name].data for name in self.outputs}
+
+    def backward(self) -> None:
+        """Backpropagates the weighted losses of the last forward into every .diff."""
+        self._net.backward()
+
+    def clear_param_diffs(self) -> None:
+        self._net.clear_param_diffs()
+
+    def loss(self) -> float:
+        """The weighted sum of the loss tops after the last forward."""
+        total = 0.0
+        for layer in self._layers:
+            for top, w in zip(layer.tops, layer.loss_weights):
+                if w:
+                    total += w * float(self.blobs[top].data.sum())
+        return total
+
+    # ---- weights and text ------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes every layer blob to a safetensors file, atomically."""
+        self._net.save(os.fspath(path))
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Reads weights written by save(); checked completely before anything changes."""
+        self._net.load(os.fspath(path))
+
+    copy_from = load
+
+    def to_prototxt(self) -> str:
+        """The net as built (upgraded, filtered to this phase) as prototxt."""
+        return self._net.to_prototxt()
+
+    def time(self, iterations: int = 10) -> list:
+        """[(layer, type, forward_ms, backward_ms)], medians over iterations (like caffe time)."""
+        return self._net.time_layers(int(iterations))
+
+    def __repr__(self) -> str:
+        return f"<lamina.Net {self.name!r} phase={self.phase} layers={len(self._layers)}>"
+
+
+class Layer:
+    """Base for layers written in Python with lamina ops (their backward comes from the tape).
+
+    A subclass implements forward(bottoms) -> Tensor or list of Tensors and may implement
+    setup(bottoms), where add_param(shape, filler) creates learnable blobs. The net sets
+    name, type, phase ("train"/"test"), param (the layer's LayerParameter as schema.Params)
+    and, for `type: "Python"` layers, param_str.
+    """
+
+    def setup(self, bottoms: list) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def forward(self, bottoms: list):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def add_param(self, shape, filler: str = 'type: "constant"') -> _lamina.Tensor:
+        """A new parameter blob filled as the FillerParameter text says (e.g. 'type: "xavier"')."""
+        adder = getattr(self, "_add_param", None)
+        if adder is None:
+            raise _lamina.InvalidValueError("add_param: call it from setup()")
+        return adder(tuple(int(d) for d in shape), filler)
+
+    def _lamina_setup(self, bottoms, add_param) -> None:
+        self._add_param = add_param
+        try:
+            self.setup(list(bottoms))
+        finally:
+            del self._add_param
+
+
+def register_layer(
+    type_name: str,
+    cls: type,
+    bottoms: tuple[int, int] = (1, -1),
+    tops: tuple[int, int] = (1, -1),
+    loss: bool = False,
+    schema: str | None = None,
+) -> None:
+    """Registers a new layer type usable from prototxt (``type: "<type_name>"``).
+
+    cls: a lamina.Layer subclass. bottoms/tops: allowed counts (min, max; -1 = any).
+    loss: its first top gets loss_weight 1 by default. schema: declarations for its
+    *_param message, e.g.::
+
+        message ScaleByParameter
+          float factor = 1
+        extend LayerParameter
+          ScaleByParameter scale_by_param
+    """
+    if schema:
+        _lamina.schema.define(schema, f"<schema of {type_name}>")
+    _lamina._register_layer(type_name, cls, bottoms[0], bottoms[1], tops[0], tops[1], bool(loss))
+
+
+def _resolve_python_layer(module: str, layer: str) -> type:
+    try:
+        return getattr(importlib.import_module(module), layer)
+    except (ImportError, AttributeError) as e:
+        raise _lamina.InvalidValueError(f"Python layer {module}.{layer} cannot be loaded: {e}") from e
+
+
+_lamina._install_python_layer(_resolve_python_layer)
