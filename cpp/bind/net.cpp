@@ -80,8 +80,9 @@ py::object params_value(const schema::Params& p, const std::string& name) {
 }
 
 NetOptions options_from(const std::string& phase, const std::vector<std::string>& stages, int level,
-                        const py::dict& input_shapes) {
+                        const py::dict& input_shapes, py::handle dtype) {
   NetOptions o;
+  o.dtype = to_dtype(dtype, "Net");
   if (phase != "train" && phase != "test" && phase != "TRAIN" && phase != "TEST")
     throw ValueError("Net: phase must be 'train' or 'test', got '" + phase + "'");
   o.phase = (phase == "train" || phase == "TRAIN") ? Phase::train : Phase::test;
@@ -133,14 +134,15 @@ void bind_net(py::module_& m) {
 
   py::class_<Net>(m, "_Net")
       .def(py::init([](const std::string& source, bool is_text, const std::string& file, const std::string& phase,
-                       const std::vector<std::string>& stages, int level, const py::dict& input_shapes) {
-             NetOptions o = options_from(phase, stages, level, input_shapes);
+                       const std::vector<std::string>& stages, int level, const py::dict& input_shapes,
+                       py::object dtype) {
+             NetOptions o = options_from(phase, stages, level, input_shapes, dtype);
              prototxt::Message tree = is_text ? prototxt::parse(source, file) : prototxt::parse_file(source);
              py::gil_scoped_release release;
              return std::make_unique<Net>(tree, is_text ? file : source, o);
            }),
            py::arg("source"), py::arg("is_text"), py::arg("file"), py::arg("phase"), py::arg("stages"),
-           py::arg("level"), py::arg("input_shapes"))
+           py::arg("level"), py::arg("input_shapes"), py::arg("dtype"))
       .def("forward", [](Net& net, const std::map<std::string, Tensor>& inputs) {
         py::gil_scoped_release release;
         return net.forward(inputs);

@@ -112,11 +112,14 @@ class Net:
         level: int = 0,
         input_shapes: Mapping[str, Iterable[int]] | None = None,
         weights: str | os.PathLike | None = None,
+        dtype="float32",
     ):
         text = str(model)
         is_text = "{" in text or "\n" in text
         shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
-        self._net = _lamina._Net(text, is_text, "<string>", phase, list(stages), int(level), shapes)
+        self._net = _lamina._Net(
+            text, is_text, "<string>", phase, list(stages), int(level), shapes, dtype
+        )
         self._layers = [LayerInfo(d) for d in self._net.layers()]
         self.blobs = OrderedDict((name, Blob(self, name)) for name in self._net.blob_names)
         self.params = OrderedDict((layer.name, layer.blobs) for layer in self._layers if layer.blobs)
@@ -145,7 +148,7 @@ class Net:
         feed = {}
         for name, value in inputs.items():
             if not isinstance(value, _lamina.Tensor):
-                value = np.ascontiguousarray(value, dtype=np.float32)
+                value = np.require(value, dtype=self.blobs[name].data.dtype, requirements="C")
                 value = _lamina.from_numpy(value)
             feed[name] = value
         self._net.forward(feed)

@@ -28,6 +28,7 @@ struct LayerSpec {
   std::vector<std::string> tops;
   schema::Params param;  // the LayerParameter
   Phase phase = Phase::train;
+  DType dtype = DType::f32;  // of the net's blobs and parameters
 
   // The layer's `<field>` sub-message, e.g. param_message("convolution_param").
   schema::Params param_message(const std::string& field) const { return param.get_message(field); }

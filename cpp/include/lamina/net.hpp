@@ -28,6 +28,8 @@ struct NetOptions {
   Phase phase = Phase::train;
   std::vector<std::string> stages;
   int level = 0;
+  // float32, or float64 for gradient checks: parameters and input blobs take this dtype.
+  DType dtype = DType::f32;
   // Top shapes for the data layers that read files (Data, HDF5Data, ImageData, WindowData)
   // or to override an Input layer's shape.
   std::map<std::string, Shape> input_shapes;

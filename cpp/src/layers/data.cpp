@@ -70,7 +70,7 @@ class DummyDataLayer : public Layer {
   Tensors forward(const Tensors&) override {
     Tensors out;
     for (size_t k = 0; k < shapes_.size(); ++k) {
-      Tensor t = Tensor::zeros(shapes_[k]);
+      Tensor t = Tensor::zeros(shapes_[k], spec_.dtype);
       if (!fillers_.empty()) fill(t, fillers_[fillers_.size() == 1 ? 0 : k]);
       out.push_back(t);
     }

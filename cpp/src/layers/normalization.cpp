@@ -38,7 +38,7 @@ class BatchNormLayer : public Layer {
       return {batch_norm(b[0], mean, var, Tensor(), Tensor(), false, 0.0, eps)};
     }
     // momentum 1 makes the op store the batch mean and unbiased variance in these.
-    Tensor mean = Tensor::zeros({c}), var = Tensor::zeros({c});
+    Tensor mean = Tensor::zeros({c}, b[0].dtype()), var = Tensor::zeros({c}, b[0].dtype());
     Tensor y = batch_norm(b[0], mean, var, Tensor(), Tensor(), true, 1.0, eps);
     const double f = p_.get_float("moving_average_fraction");
     NoGradGuard no_grad;

@@ -99,7 +99,7 @@ class NetBuildContext : public LayerContext {
         return permissive ? t.view(shape) : t;
       }
     }
-    Tensor t = Tensor::empty(shape);
+    Tensor t = Tensor::empty(shape, spec.dtype);
     init(t);
     if (lr != 0.0) t.set_requires_grad(true);
     entry_.param_ids[index] = static_cast<int>(params_.size());
@@ -164,6 +164,7 @@ void Net::build(const prototxt::Message& raw, const std::string& file, const Net
     spec.bottoms = lp.strings("bottom");
     spec.tops = lp.strings("top");
     spec.phase = phase_;
+    spec.dtype = options.dtype;
     if (spec.name.empty()) spec.name = spec.type + std::to_string(layers_.size());
     if (!lp.has("type")) spec.fail("has no type", "");
     const LayerInfo* info = LayerRegistry::global().find(spec.type);
@@ -266,7 +267,7 @@ void Net::build(const prototxt::Message& raw, const std::string& file, const Net
         for (size_t k = 0; k < spec.tops.size(); ++k) {
           auto given = options.input_shapes.find(spec.tops[k]);
           const Shape& s = given != options.input_shapes.end() ? given->second : shapes.at(k);
-          blobs_[top_ids_[i][k]] = Tensor::zeros(s);
+          blobs_[top_ids_[i][k]] = Tensor::zeros(s, options.dtype);
         }
         continue;
       }
