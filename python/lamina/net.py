@@ -148,7 +148,9 @@ class Net:
         feed = {}
         for name, value in inputs.items():
             if not isinstance(value, _lamina.Tensor):
-                value = np.require(value, dtype=self.blobs[name].data.dtype, requirements="C")
+                blob = self.blobs.get(name)  # an unknown name is the C++ side's error to report
+                dtype = blob.data.dtype if blob is not None else np.float32
+                value = np.require(value, dtype=dtype, requirements="C")
                 value = _lamina.from_numpy(value)
             feed[name] = value
         self._net.forward(feed)

@@ -176,6 +176,12 @@ void Net::build(const prototxt::Message& raw, const std::string& file, const Net
       if (int(n) < lo || (hi >= 0 && int(n) > hi))
         spec.fail("takes " + count_text(lo, hi, what) + ", got " + std::to_string(n));
     };
+    // Caffe gives a loss layer without tops an anonymous one, so that its loss counts.
+    if (spec.tops.empty() && info->loss) {
+      std::string top = "(automatic)";
+      for (int k = 1; blob_index.count(top); ++k) top = "(automatic)_" + std::to_string(k);
+      spec.tops.push_back(top);
+    }
     check_count(spec.bottoms.size(), info->min_bottoms, info->max_bottoms, "bottom");
     check_count(spec.tops.size(), info->min_tops, info->max_tops, "top");
 
@@ -199,7 +205,7 @@ void Net::build(const prototxt::Message& raw, const std::string& file, const Net
       if (it != blob_index.end()) {
         const bool in_place = std::find(spec.bottoms.begin(), spec.bottoms.end(), top) != spec.bottoms.end();
         if (!in_place) {
-          const auto p = top_fields[k]->position;
+          const auto p = k < top_fields.size() ? top_fields[k]->position : f.position;
           throw PrototxtError(file, p.line, p.column,
                               "layer '" + spec.name + "' (" + spec.type + "): top '" + top +
                                   "' is already produced by an earlier layer (only in-place layers, "
@@ -279,8 +285,7 @@ void Net::build(const prototxt::Message& raw, const std::string& file, const Net
     } catch (const PrototxtError&) {
       throw;
     } catch (const Error& e) {
-      throw PrototxtError(file, entry.position.line, entry.position.column,
-                          "layer '" + spec.name + "' (" + spec.type + "): " + e.what());
+      spec.fail(e.what());
     }
   }
   for (size_t b = 0; b < blobs_.size(); ++b) blob_first_[b] = blobs_[b];
