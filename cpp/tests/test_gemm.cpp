@@ -73,11 +73,29 @@ TEST(Gemm, CallsFromInsideAParallelRegionAgree) {
   for (int64_t b = 0; b < batch; ++b)
     kernels::cpu::gemm_builtin<float>(false, false, M, N, K, 1.0f, &A[b * M * K], K, B.data(), N, 0.0f,
                                       &ref[b * M * N], N);
-  kernels::cpu::BlasSerialGuard serial;
 #pragma omp parallel for
   for (int64_t b = 0; b < batch; ++b)
     kernels::cpu::gemm<float>(false, false, M, N, K, 1.0f, &A[b * M * K], K, B.data(), N, 0.0f, &C[b * M * N], N);
   EXPECT_EQ(C, ref);  // small integers: exact in float whatever the summation order
+}
+
+TEST(Gemm, LargeProductsSplitOverThreadsAgree) {
+  // Big enough for gemm to split rows (M >= N) or columns (N > M) over the threads, in
+  // every transpose combination and with padded leading dimensions.
+  set_num_threads(2);
+  for (auto [M, N] : {std::pair<int64_t, int64_t>{300, 70}, {40, 260}}) {
+    const int64_t K = 120, pad = 3;
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+        std::vector<float> A((ta ? K : M) * lda), B((tb ? N : K) * ldb), C(M * ldc, 7.0f), ref(M * ldc, 7.0f);
+        for (size_t i = 0; i < A.size(); ++i) A[i] = float((i * 7) % 13) - 6.0f;
+        for (size_t i = 0; i < B.size(); ++i) B[i] = float((i * 5) % 11) - 5.0f;
+        kernels::cpu::gemm_builtin<float>(ta, tb, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 2.0f, ref.data(), ldc);
+        kernels::cpu::gemm<float>(ta, tb, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 2.0f, C.data(), ldc);
+        EXPECT_EQ(C, ref) << M << "x" << N << " ta=" << ta << " tb=" << tb;
+      }
+  }
 }
 
 TEST(Matmul, ValuesAndErrors) {

@@ -5,9 +5,10 @@ every error lamina raises is a ``lamina.Error`` and also the matching builtin
 (``lamina.ShapeError`` is a ``ValueError``, file errors are ``OSError``\\ s).
 """
 
-from ._cpu import choose_openblas_coretype, preload_openblas
+from ._cpu import choose_openblas_coretype, preload_openblas, single_threaded_openblas
 
 choose_openblas_coretype()  # must run before OpenBLAS loads
+single_threaded_openblas()
 preload_openblas()
 
 from . import _lamina  # noqa: E402

@@ -27,6 +27,13 @@ def choose_openblas_coretype() -> None:
         os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
 
 
+def single_threaded_openblas() -> None:
+    """lamina splits GEMMs over its own OpenMP threads; OpenBLAS's pthreads pool would spin
+    against them. Asking for one thread before the library loads means it never starts
+    that pool (the C++ core also sets it at the first GEMM, for embedders)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def preload_openblas() -> None:
     """Loads scipy-openblas32's library before lamina's extension needs it, so the
     extension finds it (by its soname) in any install layout: a wheel in site-packages,

@@ -99,21 +99,9 @@ void gemm_builtin(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
                   int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
 // What backs gemm: OpenBLAS's configuration string (with its core type), "system BLAS"
-// or "built-in"; and its thread count (a no-op without OpenBLAS).
+// or "built-in".
 const char* blas_name();
-void blas_set_num_threads(int n);
-
-// Held (on the calling thread, outside the region) around a parallel region whose
-// threads each call gemm: the BLAS runs single-threaded until the guard goes.
-class BlasSerialGuard {
- public:
-  BlasSerialGuard();
-  ~BlasSerialGuard();
-  BlasSerialGuard(const BlasSerialGuard&) = delete;
-  BlasSerialGuard& operator=(const BlasSerialGuard&) = delete;
-
- private:
-  int previous_ = 1;
-};
+// Makes the BLAS single-threaded (lamina's gemm splits large products over its own threads).
+void blas_single_thread();
 
 }  // namespace lamina::kernels::cpu

@@ -205,15 +205,10 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
 
 }  // namespace
 
-std::unique_ptr<kernels::cpu::BlasSerialGuard> serial_blas_if(bool parallel) {
-  return parallel ? std::make_unique<kernels::cpu::BlasSerialGuard>() : nullptr;
-}
-
-// Runs f(T{}) on the dtype, with the BLAS single-threaded while our own threads split the
-// work: images (forward and backward) or one image's columns (forward only).
+// Runs f(T{}) on the dtype. (The plan's parallel regions call gemm from each thread;
+// gemm sees it is inside one and stays on its thread.)
 template <class F>
-void run_plan(const ConvPlan& p, bool forward, DType dtype, F&& f) {
-  auto serial = serial_blas_if(p.batch_parallel || (forward && p.column_parallel));
+void run_plan(const ConvPlan&, bool, DType dtype, F&& f) {
   dispatch(dtype, f);
 }
 
@@ -290,7 +285,6 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                        Tensor dy = g[0].contiguous();
                        Tensor dx = nx ? Tensor::empty(xv.shape(), xv.dtype()) : Tensor();
                        Tensor dw = nw ? Tensor::empty(wv.shape(), wv.dtype()) : Tensor();
-                       auto serial = serial_blas_if(p.batch_parallel || p.column_parallel);
                        dispatch(xv.dtype(), [&](auto t) {
                          using T = decltype(t);
                          if (nx) conv_forward<T>(p, dy.data<T>(), wv.data<T>(), nullptr, dx.data<T>());

@@ -4,16 +4,20 @@
 // of A streams past it; the innermost loop is an axpy over a contiguous row of the panel,
 // which the compiler vectorises. It is the portable fallback.
 //
-// Threads: GEMMs called from inside one of lamina's parallel regions (conv over the
-// batch) must each run on their caller's thread alone; OpenBLAS's pool (a pthreads
-// build) would otherwise serialise the callers behind its lock or oversubscribe the
-// cores. The code that opens such a region holds a BlasSerialGuard. A GEMM called from
-// outside uses the BLAS's threads, whose count set_num_threads keeps equal to lamina's.
+// Threads: lamina has one thread pool, OpenMP's. The BLAS always runs single-threaded;
+// a large GEMM called outside a parallel region is split into row or column blocks, one
+// BLAS call per lamina thread. Two pools (OpenBLAS's pthreads and OpenMP) busy-wait
+// against each other on a small machine: a whole LeNet step ran 2.5x slower that way,
+// as each op handed the cores from one spinning pool to the other.
 #include <algorithm>
 #include <climits>
 #include <vector>
 
 #include "kernels/kernels.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #ifdef LAMINA_HAVE_BLAS
 #include <cblas.h>
@@ -26,6 +30,16 @@
 #endif
 
 namespace lamina::kernels::cpu {
+
+namespace {
+#ifdef _OPENMP
+bool in_parallel() { return omp_in_parallel(); }
+int max_threads() { return omp_get_max_threads(); }
+#else
+bool in_parallel() { return false; }
+int max_threads() { return 1; }
+#endif
+}  // namespace
 
 #ifdef LAMINA_HAVE_BLAS
 namespace {
@@ -42,19 +56,6 @@ void blas_gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double
 }  // namespace
 #endif
 
-BlasSerialGuard::BlasSerialGuard() {
-#if defined(LAMINA_HAVE_OPENBLAS)
-  previous_ = LAMINA_BLAS(openblas_get_num_threads)();
-  if (previous_ != 1) LAMINA_BLAS(openblas_set_num_threads)(1);
-#endif
-}
-
-BlasSerialGuard::~BlasSerialGuard() {
-#if defined(LAMINA_HAVE_OPENBLAS)
-  if (previous_ != 1) LAMINA_BLAS(openblas_set_num_threads)(previous_);
-#endif
-}
-
 const char* blas_name() {
 #if defined(LAMINA_HAVE_OPENBLAS)
   return LAMINA_BLAS(openblas_get_config)();
@@ -65,11 +66,9 @@ const char* blas_name() {
 #endif
 }
 
-void blas_set_num_threads(int n) {
+void blas_single_thread() {
 #if defined(LAMINA_HAVE_OPENBLAS)
-  LAMINA_BLAS(openblas_set_num_threads)(n);
-#else
-  (void)n;
+  LAMINA_BLAS(openblas_set_num_threads)(1);
 #endif
 }
 
@@ -118,11 +117,33 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
 #ifdef LAMINA_HAVE_BLAS
+  static const bool single = (blas_single_thread(), true);  // one thread pool: ours
+  (void)single;
   const int64_t biggest = std::max({M, N, K, lda, ldb, ldc});
   if (biggest < INT_MAX && M * N < INT_MAX && M * K < INT_MAX && K * N < INT_MAX) {  // 32-bit BLAS ints
     const int m = int(M), n = int(N), k = int(K), la = int(std::max<int64_t>(lda, 1)),
               lb = int(std::max<int64_t>(ldb, 1)), lc = int(std::max<int64_t>(ldc, 1));
-    blas_gemm(trans_a, trans_b, m, n, k, alpha, A, la, B, lb, beta, C, lc);
+    // Split the larger of M and N over lamina's threads when there is work for each.
+    const int threads = in_parallel() ? 1 : max_threads();
+    const int64_t flops = M * N * K;
+    const int blocks = flops < (int64_t(1) << 20) ? 1 : int(std::min<int64_t>(threads, std::max(M, N) / 16));
+    if (blocks <= 1) {
+      blas_gemm(trans_a, trans_b, m, n, k, alpha, A, la, B, lb, beta, C, lc);
+      return;
+    }
+    const bool by_rows = M >= N;
+    const int64_t extent = by_rows ? M : N;
+#pragma omp parallel for schedule(static) num_threads(blocks)
+    for (int b = 0; b < blocks; ++b) {
+      const int64_t lo = extent * b / blocks, hi = extent * (b + 1) / blocks;
+      if (by_rows) {
+        const T* a = trans_a ? A + lo : A + lo * lda;
+        blas_gemm(trans_a, trans_b, int(hi - lo), n, k, alpha, a, la, B, lb, beta, C + lo * ldc, lc);
+      } else {
+        const T* bb = trans_b ? B + lo * ldb : B + lo;
+        blas_gemm(trans_a, trans_b, m, int(hi - lo), k, alpha, A, la, bb, lb, beta, C + lo, lc);
+      }
+    }
     return;
   }
 #endif
