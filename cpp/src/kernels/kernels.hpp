@@ -3,6 +3,7 @@
 // Matrices are row-major with a leading dimension (elements between rows).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace lamina::kernels {
@@ -97,6 +98,17 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 template <class T>
 void gemm_builtin(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                   int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// The convolution GEMM (conv_gemm.cpp), float32 with AVX-512 only (check
+// conv_gemm_available()): A [M, K] packed once by pack_a (from row-major A with leading
+// dimension lda, or from its transpose [K, M] when trans) into packed_a_size floats;
+// then C[m, p] = (accumulate ? C[m, p] : bias ? bias[m] : 0) + sum_k A[m, k] B[k, p]
+// for m < M and p0 <= p < p1, B read in place (row-major, leading dimension ldb).
+bool conv_gemm_available();
+size_t packed_a_size(int64_t M, int64_t K);
+void pack_a(const float* A, int64_t M, int64_t K, int64_t lda, bool trans, float* out);
+void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t p0, int64_t p1,
+               const float* bias, bool accumulate, float* C, int64_t ldc);
 
 // What backs gemm: OpenBLAS's configuration string (with its core type), "system BLAS"
 // or "built-in".

@@ -10,6 +10,7 @@
 // own threads.
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/kernels.hpp"
@@ -80,6 +81,25 @@ ConvPlan plan_conv(const char* op, const Shape& xs, const Tensor& w, const Conv2
   return p;
 }
 
+// A per-thread buffer that is not zero-filled (std::vector would memset every column
+// matrix it allocates; im2col overwrites all of it anyway).
+template <class T>
+class Scratch {
+ public:
+  T* get(size_t n) {
+    if (n > size_) {
+      data_.reset(new T[n]);
+      size_ = n;
+    }
+    return data_.get();
+  }
+  T* data() const { return data_.get(); }
+
+ private:
+  std::unique_ptr<T[]> data_;
+  size_t size_ = 0;
+};
+
 // One input channel per group (depthwise): the direct kernel, not a GEMM per channel.
 bool is_depthwise(const ConvPlan& p) { return p.groups > 1 && p.g.C == 1; }
 
@@ -89,24 +109,58 @@ kernels::ConvGeometry all_channels(const ConvPlan& p) {
   return g;
 }
 
+// Float32 on AVX-512: each group's weights packed once for conv_gemm (kernels.hpp), as
+// A = W [Og, K] (forward) or A = W^T [K, Og] (the input gradient). Empty otherwise.
+template <class T>
+std::vector<float> packed_weights(const ConvPlan& p, const T* w, bool transposed) {
+  std::vector<float> out;
+  if constexpr (std::is_same_v<T, float>) {
+    if (!kernels::cpu::conv_gemm_available()) return out;
+    const int64_t rows = transposed ? p.K : p.Og, depth = transposed ? p.Og : p.K;
+    const size_t per_group = kernels::cpu::packed_a_size(rows, depth);
+    out.resize(per_group * static_cast<size_t>(p.groups));
+    for (int64_t grp = 0; grp < p.groups; ++grp)
+      kernels::cpu::pack_a(w + grp * p.Og * p.K, rows, depth, p.K, transposed, out.data() + grp * per_group);
+  }
+  return out;
+}
+
+// y[Og, cols] (leading dimension ldy) = W_group @ col [K, cols] (+ bias), by conv_gemm when
+// the weights were packed for it, else by gemm.
+template <class T>
+void group_product(const ConvPlan& p, const std::vector<float>& packed, int64_t grp, const T* w, const T* col,
+                   int64_t cols, const T* bias, T* y, int64_t ldy) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!packed.empty()) {
+      const size_t per_group = packed.size() / static_cast<size_t>(p.groups);
+      kernels::cpu::conv_gemm(p.Og, p.K, packed.data() + grp * per_group, col, cols, 0, cols,
+                              bias ? bias + grp * p.Og : nullptr, false, y, ldy);
+      return;
+    }
+  }
+  if (bias) {  // y starts as the bias, then y += W @ col
+    for (int64_t o = 0; o < p.Og; ++o)
+      for (int64_t i = 0; i < cols; ++i) y[o * ldy + i] = bias[grp * p.Og + o];
+  }
+  kernels::cpu::gemm<T>(false, false, p.Og, cols, p.K, T(1), w + grp * p.Og * p.K, p.K, col, cols,
+                        bias ? T(1) : T(0), y, ldy);
+}
+
 // One image, its output columns split into one chunk per thread.
 template <class T>
 void conv_forward_columns(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   const int threads = num_threads();
   const int64_t in_group = p.g.C * p.g.H * p.g.W;
-  const int64_t chunk = (p.P + threads - 1) / threads;
+  const std::vector<float> packed = packed_weights(p, w, false);
+  const int64_t chunk = ((p.P + threads - 1) / threads + 31) / 32 * 32;  // whole 32-column strips
   parallel_for(threads, true, [&](int, int64_t t) {
     const int64_t p0 = t * chunk, p1 = std::min(p.P, p0 + chunk);
     if (p0 >= p1) return;
-    std::vector<T> col(static_cast<size_t>(p.K * (p1 - p0)));
+    Scratch<T> col;
+    col.get(static_cast<size_t>(p.K * (p1 - p0)));
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       kernels::cpu::im2col_columns(x + grp * in_group, p.g, p0, p1, col.data());
-      T* yg = y + grp * p.Og * p.P + p0;
-      if (b)
-        for (int64_t o = 0; o < p.Og; ++o)
-          for (int64_t i = 0; i < p1 - p0; ++i) yg[o * p.P + i] = b[grp * p.Og + o];
-      kernels::cpu::gemm<T>(false, false, p.Og, p1 - p0, p.K, T(1), w + grp * p.Og * p.K, p.K, col.data(), p1 - p0,
-                            b ? T(1) : T(0), yg, p.P);
+      group_product(p, packed, grp, w, col.data(), p1 - p0, b, y + grp * p.Og * p.P + p0, p.P);
     }
   });
 }
@@ -122,10 +176,11 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
     return;
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
-  std::vector<std::vector<T>> cols(static_cast<size_t>(num_threads()));
+  const std::vector<float> packed = packed_weights(p, w, false);
+  std::vector<Scratch<T>> cols(static_cast<size_t>(num_threads()));
   auto body = [&](int thread, int64_t n) {
-    std::vector<T>& col = cols[static_cast<size_t>(thread)];
-    if (!p.direct && col.empty()) col.resize(static_cast<size_t>(p.K * p.P));
+    Scratch<T>& col = cols[static_cast<size_t>(thread)];
+    if (!p.direct) col.get(static_cast<size_t>(p.K * p.P));
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* xg = x + n * in_image + grp * in_group;
       const T* c = xg;
@@ -133,13 +188,7 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
         kernels::cpu::im2col(xg, p.g, col.data());
         c = col.data();
       }
-      T* yg = y + (n * p.O + grp * p.Og) * p.P;
-      if (b) {  // y starts as the bias, then y += W @ col
-        for (int64_t o = 0; o < p.Og; ++o)
-          for (int64_t i = 0; i < p.P; ++i) yg[o * p.P + i] = b[grp * p.Og + o];
-      }
-      kernels::cpu::gemm<T>(false, false, p.Og, p.P, p.K, T(1), w + grp * p.Og * p.K, p.K, c, p.P,
-                            b ? T(1) : T(0), yg, p.P);
+      group_product(p, packed, grp, w, c, p.P, b, y + (n * p.O + grp * p.Og) * p.P, p.P);
     }
   };
   parallel_for(p.N, p.batch_parallel, body);
@@ -153,11 +202,23 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
   const int threads = num_threads();
-  std::vector<std::vector<T>> cols(static_cast<size_t>(threads)), dcols(static_cast<size_t>(threads));
+  std::vector<Scratch<T>> cols(static_cast<size_t>(threads)), dcols(static_cast<size_t>(threads));
   std::vector<std::vector<T>> dws(static_cast<size_t>(threads));  // per-thread dW, summed below
+  const std::vector<float> packed_t = dx ? packed_weights(p, w, true) : std::vector<float>();
+  // dcol [K, P] = W_group^T @ dy_group, by conv_gemm when the weights were packed for it.
+  auto input_gradient = [&](int64_t grp, const T* wg, const T* dyg, T* out) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (!packed_t.empty()) {
+        const size_t per_group = packed_t.size() / static_cast<size_t>(p.groups);
+        kernels::cpu::conv_gemm(p.K, p.Og, packed_t.data() + grp * per_group, dyg, p.P, 0, p.P, nullptr, false, out, p.P);
+        return;
+      }
+    }
+    kernels::cpu::gemm<T>(true, false, p.K, p.P, p.Og, T(1), wg, p.K, dyg, p.P, T(0), out, p.P);
+  };
   auto body = [&](int thread, int64_t n) {
-    std::vector<T>& col = cols[static_cast<size_t>(thread)];
-    std::vector<T>& dcol = dcols[static_cast<size_t>(thread)];
+    Scratch<T>& col = cols[static_cast<size_t>(thread)];
+    Scratch<T>& dcol = dcols[static_cast<size_t>(thread)];
     std::vector<T>& dwt = dws[static_cast<size_t>(thread)];
     if (dw && dwt.empty()) dwt.assign(static_cast<size_t>(p.O * p.K), T(0));
     for (int64_t grp = 0; grp < p.groups; ++grp) {
@@ -166,7 +227,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
       if (dw) {
         const T* c = x + n * in_image + grp * in_group;
         if (!p.direct) {
-          if (col.empty()) col.resize(static_cast<size_t>(p.K * p.P));
+          col.get(static_cast<size_t>(p.K * p.P));
           kernels::cpu::im2col(c, p.g, col.data());
           c = col.data();
         }
@@ -176,10 +237,10 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
       if (dx) {
         T* dxg = dx + n * in_image + grp * in_group;
         if (p.direct) {
-          kernels::cpu::gemm<T>(true, false, p.K, p.P, p.Og, T(1), wg, p.K, dyg, p.P, T(0), dxg, p.P);
+          input_gradient(grp, wg, dyg, dxg);
         } else {
-          if (dcol.empty()) dcol.resize(static_cast<size_t>(p.K * p.P));
-          kernels::cpu::gemm<T>(true, false, p.K, p.P, p.Og, T(1), wg, p.K, dyg, p.P, T(0), dcol.data(), p.P);
+          dcol.get(static_cast<size_t>(p.K * p.P));
+          input_gradient(grp, wg, dyg, dcol.data());
           kernels::cpu::col2im(dcol.data(), p.g, dxg);  // dx was zeroed by the caller
         }
       }
