@@ -94,6 +94,8 @@ NetOptions options_from(const std::string& phase, const std::vector<std::string>
 
 }  // namespace
 
+void bind_solver(py::module_& m);
+
 void bind_net(py::module_& m) {
   py::module_ sm = m.def_submodule("schema", "The Caffe message schema prototxt files are checked against.");
   py::class_<schema::Params>(sm, "Params", "A validated message: params['field'] gives the value or Caffe's default.")
@@ -191,6 +193,7 @@ void bind_net(py::module_& m) {
         net.load(path);
       })
       .def("to_prototxt", &Net::to_prototxt)
+      .def("share_weights_from", &Net::share_weights_from)
       .def("time_layers", [](Net& net, int iterations) {
         std::vector<Net::Timing> t;
         {
@@ -201,6 +204,71 @@ void bind_net(py::module_& m) {
         for (const auto& x : t) out.append(py::make_tuple(x.layer, x.type, x.forward_ms, x.backward_ms));
         return out;
       });
+  bind_solver(m);
+}
+
+void bind_solver(py::module_& m) {
+  py::class_<Solver>(m, "_Solver")
+      .def(py::init([](const std::string& source, bool is_text, const std::string& net, const py::dict& input_shapes,
+                       bool quiet) {
+             Solver::Options o;
+             o.net = net;
+             o.quiet = quiet;
+             for (auto item : input_shapes)
+               o.input_shapes[item.first.cast<std::string>()] = to_shape(item.second, "input_shapes");
+             prototxt::Message tree = is_text ? prototxt::parse(source, "<string>") : prototxt::parse_file(source);
+             py::gil_scoped_release release;
+             return std::make_unique<Solver>(tree, is_text ? "<string>" : source, o);
+           }),
+           py::arg("source"), py::arg("is_text"), py::arg("net"), py::arg("input_shapes"), py::arg("quiet"))
+      .def("set_feeder", [](Solver& s, py::object fn) {
+        // fn(net_index, phase) -> {name: Tensor}; net_index -1 is the train net.
+        Solver* self = &s;
+        s.set_feeder([self, fn](Net& net, Phase phase) {
+          py::gil_scoped_acquire gil;
+          int index = -1;
+          for (size_t i = 0; i < self->test_nets().size(); ++i)
+            if (&self->test_nets()[i] == &net) index = static_cast<int>(i);
+          py::object out = fn(index, phase == Phase::train ? "train" : "test");
+          return out.is_none() ? std::map<std::string, Tensor>{} : out.cast<std::map<std::string, Tensor>>();
+        });
+      })
+      .def("add_callback", [](Solver& s, py::object fn) {
+        s.add_callback([fn](Solver&) {
+          py::gil_scoped_acquire gil;
+          fn();
+        });
+      })
+      .def("step", [](Solver& s, int n) {
+        py::gil_scoped_release release;
+        return s.step(n);
+      })
+      .def("solve", [](Solver& s) {
+        py::gil_scoped_release release;
+        s.solve();
+      })
+      .def("test", [](Solver& s, size_t i) {
+        py::gil_scoped_release release;
+        return s.test(i);
+      })
+      .def("snapshot", [](Solver& s) {
+        py::gil_scoped_release release;
+        return s.snapshot();
+      })
+      .def("restore", [](Solver& s, const std::string& path) {
+        py::gil_scoped_release release;
+        s.restore(path);
+      })
+      .def_property_readonly("iter", &Solver::iter)
+      .def_property_readonly("max_iter", &Solver::max_iter)
+      .def_property_readonly("learning_rate", &Solver::learning_rate)
+      .def_property_readonly("smoothed_loss", &Solver::smoothed_loss)
+      .def_property_readonly("type", &Solver::type)
+      .def_property_readonly("param", &Solver::param)
+      .def_property_readonly("net", [](Solver& s) -> Net& { return s.net(); }, py::return_value_policy::reference_internal)
+      .def("test_net", [](Solver& s, size_t i) -> Net& { return s.test_nets().at(i); },
+           py::return_value_policy::reference_internal)
+      .def_property_readonly("num_test_nets", [](Solver& s) { return s.test_nets().size(); });
 }
 
 }  // namespace lamina::bind

@@ -17,6 +17,13 @@ void manual_seed(uint64_t seed) {
   g_draws = 0;
 }
 
+RngState rng_state() { return {g_seed.load(), g_draws.load()}; }
+
+void set_rng_state(const RngState& state) {
+  g_seed = state.seed;
+  g_draws = state.draws;
+}
+
 uint64_t next_seed() {
   // Each draw gets its own stream: a hash of (global seed, draw number).
   const uint64_t k = g_draws.fetch_add(1);

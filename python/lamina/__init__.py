@@ -44,6 +44,7 @@ from ._lamina import (  # noqa: E402
 )
 from ._lamina import layer_types, ops, prototxt, schema  # noqa: E402
 from .net import Layer, Net, register_layer  # noqa: E402
+from .solver import Solver  # noqa: E402
 from .autograd import Context, Function, grad, gradcheck, no_grad  # noqa: E402
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "Function",
     "Layer",
     "Net",
+    "Solver",
     "layer_types",
     "register_layer",
     "schema",

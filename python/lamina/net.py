@@ -24,6 +24,12 @@ from . import _lamina
 __all__ = ["Blob", "Layer", "LayerInfo", "Net", "register_layer"]
 
 
+def _as_tensor(value, dtype=np.float32):
+    if isinstance(value, _lamina.Tensor):
+        return value
+    return _lamina.from_numpy(np.require(value, dtype=dtype, requirements="C"))
+
+
 class Blob:
     """A named blob of a net: ``data`` and ``diff`` are NumPy views of lamina's memory."""
 
@@ -117,14 +123,23 @@ class Net:
         text = str(model)
         is_text = "{" in text or "\n" in text
         shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
-        self._net = _lamina._Net(
-            text, is_text, "<string>", phase, list(stages), int(level), shapes, dtype
-        )
+        self._attach(_lamina._Net(text, is_text, "<string>", phase, list(stages), int(level), shapes, dtype))
+        if weights is not None:
+            self.load(weights)
+
+    @classmethod
+    def _wrap(cls, native: "_lamina._Net", owner=None) -> "Net":
+        """A Net over a C++ net owned elsewhere (a Solver's); `owner` is kept alive."""
+        net = cls.__new__(cls)
+        net._owner = owner
+        net._attach(native)
+        return net
+
+    def _attach(self, native) -> None:
+        self._net = native
         self._layers = [LayerInfo(d) for d in self._net.layers()]
         self.blobs = OrderedDict((name, Blob(self, name)) for name in self._net.blob_names)
         self.params = OrderedDict((layer.name, layer.blobs) for layer in self._layers if layer.blobs)
-        if weights is not None:
-            self.load(weights)
 
     # ---- structure ---------------------------------------------------------------------
     name = property(lambda self: self._net.name)
@@ -145,16 +160,15 @@ class Net:
         Returns {output blob name: ndarray} for the blobs no layer consumes (losses,
         accuracies, predictions).
         """
+        self._net.forward(self._feed(inputs))
+        return {name: self.blobs[name].data for name in self.outputs}
+
+    def _feed(self, inputs: Mapping) -> dict:
         feed = {}
         for name, value in inputs.items():
-            if not isinstance(value, _lamina.Tensor):
-                blob = self.blobs.get(name)  # an unknown name is the C++ side's error to report
-                dtype = blob.data.dtype if blob is not None else np.float32
-                value = np.require(value, dtype=dtype, requirements="C")
-                value = _lamina.from_numpy(value)
-            feed[name] = value
-        self._net.forward(feed)
-        return {name: self.blobs[name].data for name in self.outputs}
+            blob = self.blobs.get(name)  # an unknown name is the C++ side's error to report
+            feed[name] = _as_tensor(value, blob.data.dtype if blob is not None else np.float32)
+        return feed
 
     def backward(self) -> None:
         """Backpropagates the weighted losses of the last forward into every .diff."""

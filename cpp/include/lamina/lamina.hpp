@@ -10,5 +10,6 @@
 #include "lamina/prototxt.hpp"
 #include "lamina/safetensors.hpp"
 #include "lamina/schema.hpp"
+#include "lamina/solver.hpp"
 #include "lamina/tensor.hpp"
 #include "lamina/version.hpp"

@@ -96,6 +96,11 @@ class Net {
   // is checked completely before any blob changes.
   void load(const std::string& path);
 
+  // Makes this net's layer blobs the very tensors of `other`'s layers with the same name and
+  // blob shapes (Caffe's ShareTrainedLayersWith): a test net then sees the train net's
+  // weights, and its statistics, as they change.
+  void share_weights_from(const Net& other);
+
   // The net as it was built (upgraded, filtered to this phase), as prototxt.
   std::string to_prototxt() const;
 

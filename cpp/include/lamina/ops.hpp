@@ -149,6 +149,12 @@ Tensor lrn(const Tensor& x, int64_t size = 5, double alpha = 1e-4, double beta =
 // A counter-based generator: the same seed gives the same values whatever the thread count.
 void manual_seed(uint64_t seed);
 uint64_t next_seed();  // a fresh stream from the global seed (used when no seed is given)
+// The global generator's whole state (seed and draws so far), for solver snapshots.
+struct RngState {
+  uint64_t seed = 0, draws = 0;
+};
+RngState rng_state();
+void set_rng_state(const RngState& state);
 Tensor rand(const Shape& shape, double lo, double hi, DType dtype, uint64_t seed);
 Tensor randn(const Shape& shape, double mean, double stddev, DType dtype, uint64_t seed);
 // Inverted dropout: in training, zero each element with probability p and scale the rest

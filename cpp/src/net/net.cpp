@@ -430,6 +430,21 @@ void Net::load(const std::string& path) {
   for (auto& [dst, src] : plan) dst.copy_(src);
 }
 
+void Net::share_weights_from(const Net& other) {
+  for (auto& entry : layers_) {
+    for (const auto& source : other.layers_) {
+      if (source.layer->name() != entry.layer->name()) continue;
+      auto& mine = entry.layer->blobs();
+      const auto& theirs = source.layer->blobs();
+      if (mine.size() != theirs.size()) break;
+      bool fits = true;
+      for (size_t k = 0; k < mine.size(); ++k) fits = fits && mine[k].shape() == theirs[k].shape();
+      if (fits) mine = theirs;
+      break;
+    }
+  }
+}
+
 std::string Net::to_prototxt() const { return prototxt::print(filtered_); }
 
 std::vector<Net::Timing> Net::time_layers(int iterations) {

@@ -437,7 +437,7 @@ message SolverParameter
   int32 average_loss = 1
   int32 max_iter
   int32 iter_size = 1
-  string lr_policy {fixed step exp inv multistep poly sigmoid}
+  string lr_policy {fixed step exp inv multistep poly sigmoid cosine}
   float gamma
   float power
   float momentum
@@ -462,6 +462,11 @@ message SolverParameter
   SolverType solver_type = SGD
   bool layer_wise_reduce = true
   repeated string weights
+  # lamina's extensions of the format (Caffe rejects them): weights clamped to
+  # [-clip_weights, clip_weights] after each update (WGAN-style; < 0 = off), and the
+  # cosine policy's linear warm-up over the first warmup_iter iterations.
+  float clip_weights = -1
+  int32 warmup_iter = 0
 )SCHEMA";
 
 }  // namespace lamina::schema

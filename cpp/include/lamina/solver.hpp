@@ -1,0 +1,102 @@
+// Solver: trains a Net with Caffe's solver.prototxt semantics.
+//
+//   lamina::Solver solver = lamina::Solver::from_file("lenet_solver.prototxt");
+//   solver.set_feeder([&](lamina::Net& net, lamina::Phase phase) { return next_batch(phase); });
+//   solver.solve();                     // max_iter iterations, tests, snapshots
+//
+// One iteration (Caffe's Solver::Step): clear the parameter gradients; test every
+// test_interval iterations (and at iteration 0 when test_initialization); iter_size
+// forward+backward passes whose gradients accumulate; then the update, in Caffe's order:
+// clip the global L2 norm of all gradients to clip_gradients, divide by iter_size, add
+// weight decay (L2: wd * decay_mult * w, L1: wd * decay_mult * sign(w)), compute the step
+// of the solver type with rate = lr_policy(iter) * lr_mult, and subtract it. Types: SGD,
+// Nesterov, AdaGrad, RMSProp, AdaDelta, Adam. Policies: fixed, step, exp, inv, multistep,
+// poly, sigmoid, and lamina's cosine (with warmup_iter linear warm-up).
+//
+// lamina extends the format with clip_weights (weights clamped after each update) and
+// warmup_iter; both are documented in caffe_schema.cpp.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lamina/net.hpp"
+
+namespace lamina {
+
+class Solver {
+ public:
+  // Inputs for one forward of `net` (the train net, or a test net): blob name -> tensor.
+  // Nets whose data comes from DummyData (or later, data layers that read files) need none.
+  using Feeder = std::function<std::map<std::string, Tensor>(Net& net, Phase phase)>;
+  // Called after every iteration (after the update and iter() advancing).
+  using Callback = std::function<void(Solver&)>;
+
+  struct Options {
+    // Overrides the solver's own net source (a path, or prototxt text when it holds '{').
+    std::string net;
+    std::map<std::string, Shape> input_shapes;  // for data layers that read files
+    bool quiet = false;                         // no Caffe-style log lines on stdout
+  };
+
+  Solver(const prototxt::Message& solver_parameter, const std::string& file, const Options& options);
+  static Solver from_file(const std::string& path, const Options& options);
+  static Solver from_text(const std::string& text, const Options& options, const std::string& file = "<string>");
+  Solver(Solver&&) noexcept;
+  ~Solver();
+
+  void set_feeder(Feeder feeder) { feeder_ = std::move(feeder); }
+  void add_callback(Callback callback) { callbacks_.push_back(std::move(callback)); }
+
+  // Runs `iterations` iterations (Caffe's Step); returns the last smoothed loss.
+  double step(int iterations);
+  // Trains up to max_iter, then snapshots (snapshot_after_train) and tests as Caffe does.
+  void solve();
+  // Test scores of test net `i` over its test_iter forwards: output blob -> mean value
+  // (loss outputs weighted by their loss_weight), as Caffe prints them.
+  std::vector<std::pair<std::string, double>> test(size_t i);
+
+  // Writes <prefix>_iter_<N>.safetensors (weights) and <prefix>_iter_<N>.solverstate
+  // (iteration, policy position, RNG, history blobs; safetensors layout), each atomically.
+  // Returns the state file's path.
+  std::string snapshot();
+  // Reads a .solverstate (and the weights file it names) written by snapshot(): training
+  // continues bit-identically to an uninterrupted run (same seed and thread count).
+  void restore(const std::string& state_path);
+
+  int iter() const { return iter_; }
+  int max_iter() const;
+  double learning_rate() const;  // of the current iteration
+  double smoothed_loss() const { return smoothed_loss_; }
+  Net& net() { return *net_; }
+  std::vector<Net>& test_nets() { return test_nets_; }
+  const std::string& type() const { return type_; }
+  const schema::Params& param() const { return param_; }
+
+ private:
+  void build_nets(const Options& options);
+  void apply_update();
+  void update_smoothed_loss(double loss, int start_iter);
+  std::map<std::string, Tensor> feed(Net& net, Phase phase);
+  void log(const std::string& line) const;
+  bool file_from_disk() const;  // not text given directly ("<string>")
+
+  prototxt::Message tree_;
+  schema::Params param_;
+  std::string file_;
+  std::string type_;
+  bool quiet_ = false;
+  std::unique_ptr<Net> net_;
+  std::vector<Net> test_nets_;
+  std::vector<std::vector<Tensor>> history_;  // per learnable param: 1 slot, 2 for AdaDelta/Adam
+  int iter_ = 0;
+  int current_step_ = 0;  // multistep position
+  std::vector<double> losses_;
+  double smoothed_loss_ = 0;
+  Feeder feeder_;
+  std::vector<Callback> callbacks_;
+};
+
+}  // namespace lamina

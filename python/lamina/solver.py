@@ -1,0 +1,96 @@
+"""Caffe's solvers: train a net from a solver.prototxt, unchanged.
+
+    solver = lamina.Solver("lenet_solver.prototxt", net="lenet_train_test.prototxt",
+                           input_shapes={"data": (64, 1, 28, 28), "label": (64,)})
+    solver.feed = lambda net, phase: {"data": images, "label": labels}   # per forward
+    solver.solve()             # max_iter iterations with tests, display lines and snapshots
+    solver.net.forward(...)    # the trained net (a lamina.Net); solver.test_nets[i] share its weights
+
+The loop, the update rules and the snapshots run in C++ (see cpp/include/lamina/solver.hpp).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable, Mapping
+
+from . import _lamina
+from .net import Net, _as_tensor
+
+__all__ = ["Solver"]
+
+
+class Solver:
+    """A solver from a solver.prototxt path or text.
+
+    net: overrides the solver's own net source (a path or prototxt text) -- Caffe resolves
+    `net:` against the working directory, lamina also beside the solver file.
+    input_shapes: shapes of the tops of data layers that read files.
+    feed: callable(net, phase) -> {input blob: array}, called before every forward (train
+    and test); leave None for nets that make their own data (DummyData).
+    quiet: no Caffe-style log lines.
+    """
+
+    def __init__(
+        self,
+        solver: str | os.PathLike,
+        net: str | os.PathLike | None = None,
+        input_shapes: Mapping[str, Iterable[int]] | None = None,
+        feed: Callable | None = None,
+        quiet: bool = False,
+    ):
+        text = str(solver)
+        is_text = "{" in text or "\n" in text or ":" in text and not os.path.exists(text)
+        shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+        self._solver = _lamina._Solver(text, is_text, "" if net is None else str(net), shapes, bool(quiet))
+        self.net = Net._wrap(self._solver.net, owner=self)
+        self.test_nets = [Net._wrap(self._solver.test_net(i), owner=self) for i in range(self._solver.num_test_nets)]
+        self._callbacks: list = []
+        self.feed = feed
+        self._solver.set_feeder(self._feed_one)
+        self._solver.add_callback(self._after_iteration)
+
+    def _feed_one(self, index: int, phase: str):
+        if self.feed is None:
+            return None
+        net = self.net if index < 0 else self.test_nets[index]
+        inputs = self.feed(net, phase) or {}
+        return {name: _as_tensor(value, net.blobs[name].data.dtype) for name, value in inputs.items()}
+
+    def _after_iteration(self) -> None:
+        for fn in self._callbacks:
+            fn(self)
+
+    def add_callback(self, fn: Callable[["Solver"], None]) -> None:
+        """fn(solver) runs after every iteration (after the update)."""
+        self._callbacks.append(fn)
+
+    def step(self, iterations: int = 1) -> float:
+        """Runs iterations (Caffe's Step); returns the smoothed loss."""
+        return self._solver.step(int(iterations))
+
+    def solve(self) -> None:
+        """Trains to max_iter, then snapshots and tests as Caffe does."""
+        self._solver.solve()
+
+    def test(self, index: int = 0) -> dict:
+        """{output: mean over test_iter forwards} of test net `index`."""
+        return dict(self._solver.test(int(index)))
+
+    def snapshot(self) -> str:
+        """Writes <prefix>_iter_N.safetensors and .solverstate atomically; returns the state path."""
+        return self._solver.snapshot()
+
+    def restore(self, state: str | os.PathLike) -> None:
+        """Continues from a .solverstate written by snapshot() (bit-identical to not stopping)."""
+        self._solver.restore(os.fspath(state))
+
+    iter = property(lambda self: self._solver.iter)
+    max_iter = property(lambda self: self._solver.max_iter)
+    learning_rate = property(lambda self: self._solver.learning_rate)
+    smoothed_loss = property(lambda self: self._solver.smoothed_loss)
+    type = property(lambda self: self._solver.type)
+    param = property(lambda self: self._solver.param)
+
+    def __repr__(self) -> str:
+        return f"<lamina.Solver {self.type} iter={self.iter}/{self.max_iter}>"
