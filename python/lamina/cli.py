@@ -4,6 +4,9 @@
     lamina --cmake-dir      where laminaConfig.cmake is, for find_package(lamina)
     lamina demo             a smoke demo: a GEMM on lamina tensors, checked against NumPy
     lamina time --model M   per-layer forward/backward milliseconds of a prototxt net (like caffe time)
+    lamina train --solver S train with a Caffe solver.prototxt (Ctrl-C snapshots and stops)
+    lamina test --model M --weights W   mean output scores over iterations
+    lamina draw --model M out.svg       the net as a graph (needs the graphviz package)
 """
 
 from __future__ import annotations
@@ -57,6 +60,73 @@ def _time(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    if args.threads:
+        lamina.set_num_threads(args.threads)
+    solver = lamina.Solver(args.solver, net=args.net, input_shapes=dict(args.input_shape or ()))
+    if args.weights and args.snapshot:
+        raise lamina.InvalidValueError("give --weights (to fine-tune) or --snapshot (to resume), not both")
+    if args.weights:
+        solver.net.load(args.weights)
+    if args.snapshot:
+        solver.restore(args.snapshot)
+    total = (solver.max_iter - solver.iter) if args.iterations is None else args.iterations
+    progress = _progress_bar(total)
+
+    def after_iteration(s: lamina.Solver) -> None:
+        # Runs Python every iteration, which is also where a Ctrl-C surfaces.
+        if progress is not None:
+            progress.set_postfix(loss=f"{s.smoothed_loss:.4g}", lr=f"{s.learning_rate:.3g}", refresh=False)
+            progress.update(1)
+
+    solver.add_callback(after_iteration)
+    try:
+        if args.iterations is None:
+            solver.solve()  # Caffe's Solve: to max_iter, then the final snapshot and test
+        else:
+            solver.step(args.iterations)
+    except KeyboardInterrupt:  # Caffe's sigint_effect "stop": keep what was learned
+        if progress is not None:
+            progress.close()
+        print(f"lamina: interrupted at iteration {solver.iter}; snapshot {solver.snapshot()}", file=sys.stderr)
+        return 130
+    if progress is not None:
+        progress.close()
+    return 0
+
+
+def _progress_bar(total: int):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # progress bars are an optional extra; Caffe's log lines still print
+        return None
+    return tqdm(total=total, unit="it", dynamic_ncols=True, file=sys.stderr)
+
+
+def _test(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    net = lamina.Net(args.model, phase="test", stages=args.stage or (), input_shapes=dict(args.input_shape or ()))
+    if args.weights:
+        net.load(args.weights)
+    totals: dict = {}
+    for _ in range(args.iterations):
+        for name, value in net.forward().items():
+            totals[name] = totals.get(name, 0.0) + np.asarray(value, np.float64)
+    for name, total in totals.items():
+        mean = total / args.iterations
+        print(f"{name} = {np.array2string(mean, precision=6) if mean.ndim else f'{float(mean):.6g}'}")
+    return 0
+
+
+def _draw(args: argparse.Namespace) -> int:
+    from .draw import draw
+
+    draw(args.model, args.output, phase=args.phase)
+    print(f"wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lamina", description="lamina deep-learning engine")
     parser.add_argument("--version", action="version", version=f"lamina {lamina.__version__}")
@@ -78,6 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="shape of a data layer's top (repeatable), e.g. data=64,1,28,28")
     timing.add_argument("--threads", type=int, default=None)
     timing.set_defaults(func=_time)
+    train = sub.add_parser("train", help="train with a Caffe solver.prototxt")
+    train.add_argument("--solver", required=True, help="the solver.prototxt")
+    train.add_argument("--net", default=None, help="the net prototxt, overriding the solver's net:")
+    train.add_argument("--weights", default=None, help="initial weights (.safetensors) to fine-tune from")
+    train.add_argument("--snapshot", default=None, help="a .solverstate to resume from")
+    train.add_argument("--iterations", type=int, default=None, help="iterations to run (default: to max_iter)")
+    train.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME=D1,D2,...")
+    train.add_argument("--threads", type=int, default=None)
+    train.set_defaults(func=_train)
+    test = sub.add_parser("test", help="mean output scores of a net over iterations")
+    test.add_argument("--model", required=True)
+    test.add_argument("--weights", default=None)
+    test.add_argument("--iterations", type=int, default=50)
+    test.add_argument("--stage", action="append")
+    test.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME=D1,D2,...")
+    test.set_defaults(func=_test)
+    draw = sub.add_parser("draw", help="draw a net (svg, png or pdf, by the output's extension)")
+    draw.add_argument("--model", required=True)
+    draw.add_argument("--phase", choices=("train", "test"), default="train")
+    draw.add_argument("output")
+    draw.set_defaults(func=_draw)
     return parser
 
 
