@@ -108,11 +108,27 @@ void bind_net(py::module_& m) {
   sm.def("validate", [](const prototxt::Message& msg, const std::string& type, const std::string& file) {
     schema::validate(msg, type, file);
   }, py::arg("message"), py::arg("type"), py::arg("file") = "<string>");
-  sm.def("messages", [] {
-    std::vector<std::string> out;
-    for (const char* t : {"NetParameter", "LayerParameter", "SolverParameter"}) out.emplace_back(t);
+  sm.def("fields", [](const std::string& message) {
+    // (name, kind, type name, repeated) per field: kind is "message", "enum", "string",
+    // "bool", "int" or "float".
+    py::list out;
+    for (const auto& f : schema::message(message).fields) {
+      using schema::Type;
+      const char* kind = f.type == Type::message       ? "message"
+                         : f.type == Type::enumeration ? "enum"
+                         : f.type == Type::string      ? "string"
+                         : f.type == Type::boolean     ? "bool"
+                         : (f.type == Type::f32 || f.type == Type::f64) ? "float"
+                                                                        : "int";
+      out.append(py::make_tuple(f.name, kind, f.type_name, f.repeated));
+    }
     return out;
-  });
+  }, py::arg("message"), "The fields of a schema message: (name, kind, type name, repeated).");
+  sm.def("enum_values", [](const std::string& name) {
+    std::vector<std::string> out;
+    for (const auto& v : schema::enumeration(name).values) out.push_back(v.first);
+    return out;
+  }, py::arg("name"));
 
   m.def("_register_layer", [](const std::string& type, py::object cls, int min_bottoms, int max_bottoms,
                               int min_tops, int max_tops, bool loss) {
