@@ -191,6 +191,7 @@ void bind_net(py::module_& m) {
           d["decay_mult"] = e.decay_mult;
           d["loss_weights"] = e.loss_weights;
           d["line"] = e.position.line;
+          d["param"] = e.layer->spec().param;
           out.append(d);
         }
         return out;
@@ -226,17 +227,20 @@ void bind_net(py::module_& m) {
 void bind_solver(py::module_& m) {
   py::class_<Solver>(m, "_Solver")
       .def(py::init([](const std::string& source, bool is_text, const std::string& net, const py::dict& input_shapes,
-                       bool quiet) {
+                       const py::dict& test_input_shapes, bool quiet) {
              Solver::Options o;
              o.net = net;
              o.quiet = quiet;
              for (auto item : input_shapes)
                o.input_shapes[item.first.cast<std::string>()] = to_shape(item.second, "input_shapes");
+             for (auto item : test_input_shapes)
+               o.test_input_shapes[item.first.cast<std::string>()] = to_shape(item.second, "test_input_shapes");
              prototxt::Message tree = is_text ? prototxt::parse(source, "<string>") : prototxt::parse_file(source);
              py::gil_scoped_release release;
              return std::make_unique<Solver>(tree, is_text ? "<string>" : source, o);
            }),
-           py::arg("source"), py::arg("is_text"), py::arg("net"), py::arg("input_shapes"), py::arg("quiet"))
+           py::arg("source"), py::arg("is_text"), py::arg("net"), py::arg("input_shapes"), py::arg("test_input_shapes"),
+           py::arg("quiet"))
       .def("set_feeder", [](Solver& s, py::object fn) {
         // fn(net_index, phase) -> {name: Tensor}; net_index -1 is the train net.
         Solver* self = &s;
@@ -275,6 +279,8 @@ void bind_solver(py::module_& m) {
         py::gil_scoped_release release;
         s.restore(path);
       })
+      .def("last_test", &Solver::last_test)
+      .def_property_readonly("last_test_iter", &Solver::last_test_iter)
       .def_property_readonly("iter", &Solver::iter)
       .def_property_readonly("max_iter", &Solver::max_iter)
       .def_property_readonly("learning_rate", &Solver::learning_rate)

@@ -61,9 +61,18 @@ def _time(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.example:
+        from .examples import run_lenet
+
+        if args.example != "lenet":
+            raise lamina.InvalidValueError(f"no example {args.example!r}; examples: lenet")
+        run_lenet(plot=args.plot, threads=args.threads)
+        return 0
+    if not args.solver:
+        raise lamina.InvalidValueError("lamina train needs --solver S (or --example lenet)")
     if args.threads:
         lamina.set_num_threads(args.threads)
-    solver = lamina.Solver(args.solver, net=args.net, input_shapes=dict(args.input_shape or ()))
+    solver = lamina.Solver(args.solver, net=args.net, input_shapes=dict(args.input_shape) if args.input_shape else None)
     if args.weights and args.snapshot:
         raise lamina.InvalidValueError("give --weights (to fine-tune) or --snapshot (to resume), not both")
     if args.weights:
@@ -149,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     timing.add_argument("--threads", type=int, default=None)
     timing.set_defaults(func=_time)
     train = sub.add_parser("train", help="train with a Caffe solver.prototxt")
-    train.add_argument("--solver", required=True, help="the solver.prototxt")
+    train.add_argument("--solver", help="the solver.prototxt")
+    train.add_argument("--example", help="train a shipped example instead: lenet")
+    train.add_argument("--plot", default="lenet_curves.png", help="where --example writes its curves (PNG)")
     train.add_argument("--net", default=None, help="the net prototxt, overriding the solver's net:")
     train.add_argument("--weights", default=None, help="initial weights (.safetensors) to fine-tune from")
     train.add_argument("--snapshot", default=None, help="a .solverstate to resume from")

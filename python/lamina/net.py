@@ -95,6 +95,7 @@ class LayerInfo:
         self.bottoms, self.tops = list(d["bottoms"]), list(d["tops"])
         self.loss_weights = list(d["loss_weights"])
         self.line = d["line"]
+        self.param = d["param"]  # the LayerParameter: param["convolution_param"]["num_output"]
         self.blobs = [Param(t, lr, dm) for t, lr, dm in zip(d["blobs"], d["lr_mult"], d["decay_mult"])]
 
     def __repr__(self) -> str:

@@ -20,6 +20,34 @@ from .net import Net, _as_tensor
 __all__ = ["Solver"]
 
 
+def _solver_tree(text: str, is_text: bool):
+    return _lamina.prototxt.parse(text) if is_text else _lamina.prototxt.parse_file(text)
+
+
+def _net_source(text: str, is_text: bool, override) -> str | None:
+    """The net a solver trains: the override, net_param (as text) or net (a path, resolved
+    like the C++ side: as given, else beside the solver file)."""
+    if override is not None:
+        return str(override)
+    tree = _solver_tree(text, is_text)
+    for field in tree.fields:
+        if field.name in ("net_param", "train_net_param"):
+            return _lamina.prototxt.print(field.value)
+        if field.name in ("net", "train_net"):
+            path = field.value
+            if not os.path.isabs(path) and not os.path.exists(path) and not is_text:
+                beside = os.path.join(os.path.dirname(text), path)
+                if os.path.exists(beside):
+                    return beside
+            return path
+    return None
+
+
+def _seed(text: str, is_text: bool) -> int:
+    seeds = [int(f.value) for f in _solver_tree(text, is_text).fields if f.name == "random_seed"]
+    return seeds[0] if seeds and seeds[0] >= 0 else 0
+
+
 class Solver:
     """A solver from a solver.prototxt path or text.
 
@@ -38,15 +66,34 @@ class Solver:
         input_shapes: Mapping[str, Iterable[int]] | None = None,
         feed: Callable | None = None,
         quiet: bool = False,
+        test_input_shapes: Mapping[str, Iterable[int]] | None = None,
     ):
         text = str(solver)
         is_text = "{" in text or "\n" in text or ":" in text and not os.path.exists(text)
-        shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
-        self._solver = _lamina._Solver(text, is_text, "" if net is None else str(net), shapes, bool(quiet))
+        auto_feed = None
+        if input_shapes is None and feed is None:
+            # Data layers whose sources lamina reads (lamina.data) need neither shapes nor a feed.
+            from .data import DataFeeder
+
+            source = _net_source(text, is_text, net)
+            if source is not None:
+                try:
+                    input_shapes = DataFeeder.input_shapes(source, "train") or None
+                    test_input_shapes = DataFeeder.input_shapes(source, "test") or None
+                except _lamina.Error:
+                    input_shapes = test_input_shapes = None
+                if input_shapes:
+                    auto_feed = DataFeeder(seed=_seed(text, is_text))
+
+        def shapes(d):
+            return {k: tuple(int(x) for x in v) for k, v in (d or {}).items()}
+
+        self._solver = _lamina._Solver(text, is_text, "" if net is None else str(net), shapes(input_shapes),
+                                       shapes(test_input_shapes), bool(quiet))
         self.net = Net._wrap(self._solver.net, owner=self)
         self.test_nets = [Net._wrap(self._solver.test_net(i), owner=self) for i in range(self._solver.num_test_nets)]
         self._callbacks: list = []
-        self.feed = feed
+        self.feed = feed if feed is not None else auto_feed
         self._solver.set_feeder(self._feed_one)
         self._solver.add_callback(self._after_iteration)
 
@@ -85,6 +132,11 @@ class Solver:
         """Continues from a .solverstate written by snapshot() (bit-identical to not stopping)."""
         self._solver.restore(os.fspath(state))
 
+    def last_test(self, index: int = 0) -> dict:
+        """Scores of the latest test of test net `index` (see last_test_iter)."""
+        return dict(self._solver.last_test(int(index)))
+
+    last_test_iter = property(lambda self: self._solver.last_test_iter)
     iter = property(lambda self: self._solver.iter)
     max_iter = property(lambda self: self._solver.max_iter)
     learning_rate = property(lambda self: self._solver.learning_rate)

@@ -37,7 +37,8 @@ class Solver {
   struct Options {
     // Overrides the solver's own net source (a path, or prototxt text when it holds '{').
     std::string net;
-    std::map<std::string, Shape> input_shapes;  // for data layers that read files
+    std::map<std::string, Shape> input_shapes;       // for data layers that read files
+    std::map<std::string, Shape> test_input_shapes;  // the same for test nets (empty: input_shapes)
     bool quiet = false;                         // no Caffe-style log lines on stdout
   };
 
@@ -65,6 +66,10 @@ class Solver {
   // Reads a .solverstate (and the weights file it names) written by snapshot(): training
   // continues bit-identically to an uninterrupted run (same seed and thread count).
   void restore(const std::string& state_path);
+
+  // The scores of the latest test of net `i` and the iteration it ran at (-1: none yet).
+  const std::vector<std::pair<std::string, double>>& last_test(size_t i) const { return last_tests_.at(i); }
+  int last_test_iter() const { return last_test_iter_; }
 
   int iter() const { return iter_; }
   int max_iter() const;
@@ -95,6 +100,8 @@ class Solver {
   int current_step_ = 0;  // multistep position
   std::vector<double> losses_;
   double smoothed_loss_ = 0;
+  std::vector<std::vector<std::pair<std::string, double>>> last_tests_;
+  int last_test_iter_ = -1;
   Feeder feeder_;
   std::vector<Callback> callbacks_;
 };

@@ -73,7 +73,8 @@ void Solver::build_nets(const Options& options) {
     o.phase = phase;
     o.stages = state.strings("stage");
     o.level = static_cast<int>(state.get_int("level"));
-    o.input_shapes = options.input_shapes;
+    o.input_shapes = phase == Phase::test && !options.test_input_shapes.empty() ? options.test_input_shapes
+                                                                                : options.input_shapes;
     return o;
   };
   // The general net (for train and test): the override, net_param or net.
@@ -258,6 +259,9 @@ std::vector<std::pair<std::string, double>> Solver::test(size_t i) {
     if (w != weights.end() && w->second != 0.0) s << " (* " << w->second << " = " << w->second * total << " loss)";
     log(s.str());
   }
+  last_tests_.resize(test_nets_.size());
+  last_tests_[i] = scores;
+  last_test_iter_ = iter_;
   return scores;
 }
 
