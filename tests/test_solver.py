@@ -72,6 +72,50 @@ def test_update_rules_match_torch_optim(kind, extra, make):
     np.testing.assert_allclose(got_b, b.detach().numpy(), rtol=2e-5, atol=2e-6)
 
 
+def caffe_rule(kind, g, w, h, h2, rate, t, m=0.9, m2=0.999, delta=1e-8, rms=0.95):
+    """Caffe's ComputeUpdateValue of each type, written out in NumPy (float64)."""
+    if kind == "SGD":
+        h[...] = m * h + rate * g
+        return h.copy()
+    if kind == "Nesterov":
+        previous = h.copy()
+        h[...] = m * h + rate * g
+        return (1 + m) * h - m * previous
+    if kind == "AdaGrad":
+        h += g * g
+        return rate * g / (np.sqrt(h) + delta)
+    if kind == "RMSProp":
+        h[...] = rms * h + (1 - rms) * g * g
+        return rate * g / (np.sqrt(h) + delta)
+    if kind == "AdaDelta":
+        h[...] = m * h + (1 - m) * g * g
+        u = g * np.sqrt((h2 + delta) / (h + delta))
+        h2[...] = m * h2 + (1 - m) * u * u
+        return rate * u
+    h[...] = m * h + (1 - m) * g  # Adam
+    h2[...] = m2 * h2 + (1 - m2) * g * g
+    return rate * np.sqrt(1 - m2**t) / (1 - m**t) * h / (np.sqrt(h2) + delta)
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam"])
+def test_every_update_rule_by_hand_over_several_steps(kind):
+    momentum = 0 if kind in ("AdaGrad", "RMSProp") else 0.9
+    solver = regression_solver(f'type: "{kind}" base_lr: 0.05 lr_policy: "exp" gamma: 0.9 momentum: {momentum} '
+                               'momentum2: 0.999 delta: 1e-8 rms_decay: 0.95 weight_decay: 0.02 max_iter: 9')
+    w, b = start(solver)
+    hw, hb, hw2, hb2 = (np.zeros_like(w), np.zeros_like(b), np.zeros_like(w), np.zeros_like(b))
+    for it in range(5):
+        rate = 0.05 * 0.9**it
+        gw, gb = grads(w, b)
+        gw, gb = gw + 0.02 * w, gb + 0.02 * b  # L2 decay before the rule, as Caffe
+        w = w - caffe_rule(kind, gw, w, hw, hw2, rate, it + 1, m=momentum)
+        b = b - caffe_rule(kind, gb, b, hb, hb2, rate, it + 1, m=momentum)
+    solver.step(5)
+    got_w, got_b = start(solver)
+    np.testing.assert_allclose(got_w, w, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(got_b, b, rtol=2e-5, atol=2e-6)
+
+
 def test_sgd_by_hand_with_l1_lr_mult_and_a_step_policy():
     net = REGRESSION.replace('top: "p"', 'top: "p" param { lr_mult: 1 decay_mult: 1 } param { lr_mult: 2 decay_mult: 0 }')
     solver = lamina.Solver('type: "SGD" base_lr: 0.1 lr_policy: "step" gamma: 0.5 stepsize: 2 momentum: 0.8 '

@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -88,7 +89,7 @@ class Solver {
   void log(const std::string& line) const;
   bool file_from_disk() const;  // not text given directly ("<string>")
 
-  prototxt::Message tree_;
+  std::shared_ptr<prototxt::Message> tree_;  // shared: param_ points into it, and a Solver moves
   schema::Params param_;
   std::string file_;
   std::string type_;

@@ -37,9 +37,9 @@ prototxt::Message field_message(const prototxt::Message& m, const std::string& n
 }  // namespace
 
 Solver::Solver(const prototxt::Message& solver_parameter, const std::string& file, const Options& options)
-    : tree_(solver_parameter), file_(file), quiet_(options.quiet) {
-  schema::validate(tree_, "SolverParameter", file_);
-  param_ = schema::Params(&tree_, "SolverParameter", file_);
+    : tree_(std::make_shared<prototxt::Message>(solver_parameter)), file_(file), quiet_(options.quiet) {
+  schema::validate(*tree_, "SolverParameter", file_);
+  param_ = schema::Params(tree_.get(), "SolverParameter", file_);
   if (param_.has("solver_mode") && param_.get_string("solver_mode") == "GPU")
     param_.fail("solver_mode", "solver_mode: GPU needs lamina's CUDA backend, which this build does not have; "
                                "use solver_mode: CPU");
@@ -88,7 +88,7 @@ void Solver::build_nets(const Options& options) {
                   ? std::make_unique<Source>(Source{prototxt::parse(options.net, "<net>"), "<net>"})
                   : std::make_unique<Source>(Source{prototxt::parse_file(options.net), options.net});
   } else if (param_.has("net_param")) {
-    general = std::make_unique<Source>(Source{field_message(tree_, "net_param"), file_});
+    general = std::make_unique<Source>(Source{field_message(*tree_, "net_param"), file_});
   } else if (param_.has("net")) {
     const std::string path = resolve(param_.get_string("net"), file_);
     general = std::make_unique<Source>(Source{prototxt::parse_file(path), path});
@@ -102,7 +102,7 @@ void Solver::build_nets(const Options& options) {
   if (general) {
     net_ = std::make_unique<Net>(general->tree, general->file, train_options);
   } else if (param_.has("train_net_param")) {
-    net_ = std::make_unique<Net>(field_message(tree_, "train_net_param"), file_, train_options);
+    net_ = std::make_unique<Net>(field_message(*tree_, "train_net_param"), file_, train_options);
   } else {
     const std::string path = resolve(param_.get_string("train_net"), file_);
     net_ = std::make_unique<Net>(prototxt::parse_file(path), path, train_options);
@@ -124,7 +124,7 @@ void Solver::build_nets(const Options& options) {
   for (size_t i = 0; i < total; ++i) {
     NetOptions o = state_options(states.empty() ? schema::Params(nullptr, "NetState", file_) : states[i], Phase::test);
     if (i < inline_nets) {
-      test_nets_.emplace_back(field_message(tree_, "test_net_param", i), file_, o);
+      test_nets_.emplace_back(field_message(*tree_, "test_net_param", i), file_, o);
     } else if (i < given) {
       const std::string path = resolve(param_.strings("test_net")[i - inline_nets], file_);
       test_nets_.emplace_back(prototxt::parse_file(path), path, o);
