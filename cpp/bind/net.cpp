@@ -103,6 +103,11 @@ void bind_net(py::module_& m) {
       .def("has", &schema::Params::has, py::arg("field"), "Whether the field is given in the file.")
       .def_property_readonly("type", &schema::Params::type)
       .def("__repr__", [](const schema::Params& p) { return "<schema.Params " + p.type() + ">"; });
+  sm.def("params", [](std::shared_ptr<prototxt::Message> message, const std::string& type, const std::string& file) {
+    schema::validate(*message, type, file);
+    return schema::Params(message.get(), type, file);
+  }, py::arg("message"), py::arg("type"), py::arg("file") = "<string>", py::keep_alive<0, 1>(),
+     "A validated message read with the schema's defaults: params['field'].");
   sm.def("define", &schema::define, py::arg("declarations"), py::arg("source") = "<schema>",
          "Adds message, enum and `extend LayerParameter` declarations (see lamina/schema.hpp).");
   sm.def("validate", [](const prototxt::Message& msg, const std::string& type, const std::string& file) {

