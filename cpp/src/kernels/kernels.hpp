@@ -109,6 +109,9 @@ size_t packed_a_size(int64_t M, int64_t K);
 void pack_a(const float* A, int64_t M, int64_t K, int64_t lda, bool trans, float* out);
 void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t p0, int64_t p1,
                const float* bias, bool accumulate, float* C, int64_t ldc);
+// The same over columns [0, P), split in tiles over lamina's threads (outside a parallel region).
+void conv_gemm_parallel(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t P,
+                        const float* bias, bool accumulate, float* C, int64_t ldc);
 
 // What backs gemm: OpenBLAS's configuration string (with its core type), "system BLAS"
 // or "built-in".

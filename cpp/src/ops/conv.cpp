@@ -133,8 +133,13 @@ void group_product(const ConvPlan& p, const std::vector<float>& packed, int64_t 
   if constexpr (std::is_same_v<T, float>) {
     if (!packed.empty()) {
       const size_t per_group = packed.size() / static_cast<size_t>(p.groups);
-      kernels::cpu::conv_gemm(p.Og, p.K, packed.data() + grp * per_group, col, cols, 0, cols,
-                              bias ? bias + grp * p.Og : nullptr, false, y, ldy);
+      // A lone image (no batch to split) splits its own product over the threads.
+      if (!p.batch_parallel && !p.column_parallel)
+        kernels::cpu::conv_gemm_parallel(p.Og, p.K, packed.data() + grp * per_group, col, cols, cols,
+                                         bias ? bias + grp * p.Og : nullptr, false, y, ldy);
+      else
+        kernels::cpu::conv_gemm(p.Og, p.K, packed.data() + grp * per_group, col, cols, 0, cols,
+                                bias ? bias + grp * p.Og : nullptr, false, y, ldy);
       return;
     }
   }
@@ -210,7 +215,11 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
     if constexpr (std::is_same_v<T, float>) {
       if (!packed_t.empty()) {
         const size_t per_group = packed_t.size() / static_cast<size_t>(p.groups);
-        kernels::cpu::conv_gemm(p.K, p.Og, packed_t.data() + grp * per_group, dyg, p.P, 0, p.P, nullptr, false, out, p.P);
+        if (p.batch_parallel)
+          kernels::cpu::conv_gemm(p.K, p.Og, packed_t.data() + grp * per_group, dyg, p.P, 0, p.P, nullptr, false, out, p.P);
+        else
+          kernels::cpu::conv_gemm_parallel(p.K, p.Og, packed_t.data() + grp * per_group, dyg, p.P, p.P, nullptr, false,
+                                           out, p.P);
         return;
       }
     }

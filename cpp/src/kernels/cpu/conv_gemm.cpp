@@ -15,6 +15,12 @@
 
 #include "kernels/kernels.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static bool omp_in_parallel() { return false; }
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define LAMINA_CONV_GEMM_AVX512 1
@@ -101,9 +107,27 @@ void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int6
   }
 }
 
+void conv_gemm_parallel(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t P,
+                        const float* bias, bool accumulate, float* C, int64_t ldc) {
+  // One image's product split into 8-row x 32-column tiles over lamina's threads (used
+  // when there is no batch to split: a batch of one, or the input gradient of one image).
+  const int64_t panels = (M + kMR - 1) / kMR, strips = (P + kNR - 1) / kNR;
+  const bool parallel = !omp_in_parallel() && panels * strips > 1 && M * P * K >= (int64_t(1) << 18);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < panels * strips; ++t) {
+    const int64_t m = (t % panels) * kMR, s = (t / panels) * kNR;
+    const int64_t rows = std::min(kMR, M - m);
+    conv_gemm(rows, K, packed_a + m * K, B, ldb, s, std::min(P, s + kNR), bias ? bias + m : nullptr, accumulate,
+              C + m * ldc, ldc);
+  }
+}
+
 #else
 
 bool conv_gemm_available() { return false; }
+
+void conv_gemm_parallel(int64_t, int64_t, const float*, const float*, int64_t, int64_t, const float*, bool, float*,
+                        int64_t) {}
 
 void conv_gemm(int64_t, int64_t, const float*, const float*, int64_t, int64_t, int64_t, const float*, bool, float*,
                int64_t) {
