@@ -554,3 +554,21 @@ def test_sum_over_every_subset_of_axes(shape):
                 ref = x.sum(axis=axes if axes else None, keepdims=keep)
                 assert got.shape == np.shape(ref), (axes, keep)
                 np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel, stride, size", [(2, 2, 6), (2, 2, 7), (3, 2, 7), (3, 3, 6)])
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum(kernel, stride, size):
+    # Caffe and PyTorch route a tied window's gradient to its first maximum in row-major order;
+    # 2x2/2 has its own kernel, the others the general sweep.
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (2, 3, size, size)).astype(np.float64)  # many ties
+    t = lamina.tensor(x).requires_grad_()
+    y = L.max_pool2d(t, kernel, stride)
+    y.backward(lamina.ones(*y.shape))
+    want = np.zeros_like(x)
+    for n, c, oh, ow in np.ndindex(*y.shape):
+        window = x[n, c, oh * stride:oh * stride + kernel, ow * stride:ow * stride + kernel]
+        h, w = np.unravel_index(np.argmax(window), window.shape)  # np.argmax: the first maximum
+        want[n, c, oh * stride + h, ow * stride + w] += 1
+        assert np.asarray(y)[n, c, oh, ow] == window.max()
+    np.testing.assert_array_equal(np.asarray(t.grad), want)
