@@ -47,6 +47,7 @@ class Net {
     std::vector<bool> propagate_down;  // per bottom
     std::vector<double> lr_mult, decay_mult;  // per blob
     std::vector<int> param_ids;        // per blob: index into learnable_params()
+    bool input = false;                // fed from outside (LayerInfo::input): forward skips it
     prototxt::Position position;
   };
 

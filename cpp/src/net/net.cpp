@@ -38,6 +38,12 @@ bool layer_included(const Params& layer, Phase phase, int level, const std::vect
   return std::none_of(exclude.begin(), exclude.end(), [&](const Params& r) { return rule_met(r, phase, level, stages); });
 }
 
+// Puts grad mode back as it was when the scope ends (forward switches it per phase).
+struct GradModeRestore {
+  bool previous = GradMode::enabled();
+  ~GradModeRestore() { GradMode::set_enabled(previous); }
+};
+
 std::string count_text(int lo, int hi, const char* what) {
   std::string n = lo == hi ? std::to_string(lo) : hi < 0 ? "at least " + std::to_string(lo)
                                                          : std::to_string(lo) + " to " + std::to_string(hi);
@@ -221,6 +227,7 @@ void Net::build(const prototxt::Message& raw, const std::string& file, const Net
 
     LayerEntry entry;
     entry.position = f.position;
+    entry.input = info->input;
     const auto weights = lp.floats("loss_weight");
     if (!weights.empty() && weights.size() != spec.tops.size())
       spec.fail("has " + std::to_string(weights.size()) + " loss_weight values for " +
@@ -267,8 +274,7 @@ void Net::build(const prototxt::Message& raw, const std::string& file, const Net
     const LayerSpec& spec = entry.layer->spec();
     NetBuildContext context(entry, params_, shared, options);
     try {
-      const LayerInfo* info = LayerRegistry::global().find(spec.type);
-      if (info->input) {
+      if (entry.input) {
         auto shapes = entry.layer->input_shapes(context);
         for (size_t k = 0; k < spec.tops.size(); ++k) {
           auto given = options.input_shapes.find(spec.tops[k]);
@@ -329,10 +335,7 @@ void Net::set_input(const std::string& name, const Tensor& value) {
 double Net::forward(const std::map<std::string, Tensor>& inputs) {
   for (const auto& [name, value] : inputs) set_input(name, value);
   const bool record = recording();
-  struct Restore {
-    bool previous = GradMode::enabled();
-    ~Restore() { GradMode::set_enabled(previous); }
-  } restore;
+  GradModeRestore restore;
   GradMode::set_enabled(record);
   for (size_t b = 0; b < blobs_.size(); ++b) {
     const bool is_input = std::find(inputs_.begin(), inputs_.end(), blob_names_[b]) != inputs_.end();
@@ -342,7 +345,7 @@ double Net::forward(const std::map<std::string, Tensor>& inputs) {
   }
   loss_ = Tensor();
   for (size_t i = 0; i < layers_.size(); ++i) {
-    if (LayerRegistry::global().find(layers_[i].layer->spec().type)->input) continue;
+    if (layers_[i].input) continue;
     std::vector<Tensor> tops = run_layer(i);
     for (size_t k = 0; k < tops.size(); ++k) {
       if (record && tops[k].requires_grad() && !tops[k].is_leaf()) tops[k].retain_grad();
@@ -457,11 +460,12 @@ std::vector<Net::Timing> Net::time_layers(int iterations) {
     return v.empty() ? 0.0 : v[v.size() / 2];
   };
   std::vector<std::vector<double>> fwd(layers_.size()), bwd(layers_.size());
+  GradModeRestore restore;
   forward();  // warm up
   for (int it = 0; it < iterations; ++it) {
     GradMode::set_enabled(recording());
     for (size_t i = 0; i < layers_.size(); ++i) {
-      if (LayerRegistry::global().find(layers_[i].layer->spec().type)->input) continue;
+      if (layers_[i].input) continue;
       const auto t0 = clock::now();
       run_layer(i);
       fwd[i].push_back(ms(t0, clock::now()));
