@@ -132,10 +132,14 @@ def _decode_image(raw: bytes, channels: int) -> np.ndarray:
         from PIL import Image
     except ImportError:
         raise _lamina.InvalidValueError("encoded records need Pillow: pip install Pillow") from None
-    image = Image.open(io.BytesIO(raw))
-    image = image.convert("L" if channels == 1 else "RGB")
+    return image_to_chw(Image.open(io.BytesIO(raw)).convert("L" if channels == 1 else "RGB"))
+
+
+def image_to_chw(image) -> np.ndarray:
+    """A Pillow image (L or RGB) as uint8 [channels, height, width] in Caffe's channel
+    order: BGR, as OpenCV, which Caffe reads images with, gives them."""
     a = np.asarray(image)
-    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)[::-1].copy()  # Caffe keeps OpenCV's BGR order
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)[::-1].copy()
 
 
 def decode_datum(buf: bytes) -> Datum:

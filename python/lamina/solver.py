@@ -24,12 +24,11 @@ def _solver_tree(text: str, is_text: bool):
     return _lamina.prototxt.parse(text) if is_text else _lamina.prototxt.parse_file(text)
 
 
-def _net_source(text: str, is_text: bool, override) -> str | None:
+def _net_source(tree, text: str, is_text: bool, override) -> str | None:
     """The net a solver trains: the override, net_param (as text) or net (a path, resolved
     like the C++ side: as given, else beside the solver file)."""
     if override is not None:
         return str(override)
-    tree = _solver_tree(text, is_text)
     for field in tree.fields:
         if field.name in ("net_param", "train_net_param"):
             return _lamina.prototxt.print(field.value)
@@ -43,8 +42,8 @@ def _net_source(text: str, is_text: bool, override) -> str | None:
     return None
 
 
-def _seed(text: str, is_text: bool) -> int:
-    seeds = [int(f.value) for f in _solver_tree(text, is_text).fields if f.name == "random_seed"]
+def _seed(tree) -> int:
+    seeds = [int(f.value) for f in tree.fields if f.name == "random_seed"]
     return seeds[0] if seeds and seeds[0] >= 0 else 0
 
 
@@ -75,7 +74,8 @@ class Solver:
             # Data layers whose sources lamina reads (lamina.data) need neither shapes nor a feed.
             from .data import DataFeeder
 
-            source = _net_source(text, is_text, net)
+            tree = _solver_tree(text, is_text)
+            source = _net_source(tree, text, is_text, net)
             if source is not None:
                 try:
                     input_shapes = DataFeeder.input_shapes(source, "train") or None
@@ -83,7 +83,7 @@ class Solver:
                 except _lamina.Error:
                     input_shapes = test_input_shapes = None
                 if input_shapes:
-                    auto_feed = DataFeeder(seed=_seed(text, is_text))
+                    auto_feed = DataFeeder(seed=_seed(tree))
 
         def shapes(d):
             return {k: tuple(int(x) for x in v) for k, v in (d or {}).items()}

@@ -128,6 +128,7 @@ class Net {
   std::vector<std::string> blob_names_;
   std::vector<Tensor> blobs_, blob_first_;  // current value; first tensor of in-place chain
   std::vector<std::string> inputs_, outputs_;
+  std::vector<int> input_ids_;  // blob indices of inputs_
   std::vector<Param> params_;
   Tensor loss_;
 };

@@ -61,12 +61,6 @@ class DropoutLayer : public Layer {
   double ratio_;
 };
 
-template <class L>
-LayerInfo one_to_one(const std::string& type) {
-  return LayerInfo{type, 1, 1, 1, 1, false, false,
-                   [](const LayerSpec& spec) -> std::unique_ptr<Layer> { return std::make_unique<L>(spec); }};
-}
-
 }  // namespace
 
 void register_activation(LayerRegistry& r) {
@@ -109,8 +103,8 @@ void register_activation(LayerRegistry& r) {
     const int64_t axis = spec.param_message("softmax_param").get_int("axis");
     return [spec, axis](const Tensor& x) { return softmax(x, canonical_axis(spec, axis, x.dim())); };
   });
-  r.add(one_to_one<PReLULayer>("PReLU"));
-  r.add(one_to_one<DropoutLayer>("Dropout"));
+  add_class<PReLULayer>(r, LayerInfo{"PReLU", 1, 1, 1, 1, false, false, {}});
+  add_class<DropoutLayer>(r, LayerInfo{"Dropout", 1, 1, 1, 1, false, false, {}});
 }
 
 }  // namespace lamina::layers

@@ -31,6 +31,13 @@ inline void add_function(LayerRegistry& r, LayerInfo info, std::function<Forward
   r.add(std::move(info));
 }
 
+// Registers `info.type` as the Layer class L (a layer with state or blobs).
+template <class L>
+void add_class(LayerRegistry& r, LayerInfo info) {
+  info.make = [](const LayerSpec& spec) -> std::unique_ptr<Layer> { return std::make_unique<L>(spec); };
+  r.add(std::move(info));
+}
+
 // One bottom, one top, y = f(x).
 inline void add_unary(LayerRegistry& r, const std::string& type,
                       std::function<std::function<Tensor(const Tensor&)>(const LayerSpec&)> make) {

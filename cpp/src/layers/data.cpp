@@ -43,8 +43,7 @@ class InputLayer : public Layer {
 };
 
 void add_input(LayerRegistry& r, const std::string& type, int min_tops, int max_tops) {
-  r.add(LayerInfo{type, 0, 0, min_tops, max_tops, false, true,
-                  [](const LayerSpec& spec) -> std::unique_ptr<Layer> { return std::make_unique<InputLayer>(spec); }});
+  add_class<InputLayer>(r, LayerInfo{type, 0, 0, min_tops, max_tops, false, true, {}});
 }
 
 class DummyDataLayer : public Layer {
@@ -92,9 +91,7 @@ void register_data(LayerRegistry& r) {
   add_input(r, "HDF5Data", 1, -1);
   add_input(r, "ImageData", 1, 2);
   add_input(r, "WindowData", 1, 2);
-  r.add(LayerInfo{"DummyData", 0, 0, 1, -1, false, false, [](const LayerSpec& spec) -> std::unique_ptr<Layer> {
-                    return std::make_unique<DummyDataLayer>(spec);
-                  }});
+  add_class<DummyDataLayer>(r, LayerInfo{"DummyData", 0, 0, 1, -1, false, false, {}});
 }
 
 }  // namespace lamina::layers

@@ -128,11 +128,8 @@ Forward mvn_forward(const LayerSpec& spec) {
 }  // namespace
 
 void register_normalization(LayerRegistry& r) {
-  r.add(LayerInfo{"BatchNorm", 1, 1, 1, 1, false, false,
-                  [](const LayerSpec& spec) -> std::unique_ptr<Layer> { return std::make_unique<BatchNormLayer>(spec); }});
-  for (const char* type : {"Scale", "Bias"})
-    r.add(LayerInfo{type, 1, 2, 1, 1, false, false,
-                    [](const LayerSpec& spec) -> std::unique_ptr<Layer> { return std::make_unique<AffineLayer>(spec); }});
+  add_class<BatchNormLayer>(r, LayerInfo{"BatchNorm", 1, 1, 1, 1, false, false, {}});
+  for (const char* type : {"Scale", "Bias"}) add_class<AffineLayer>(r, LayerInfo{type, 1, 2, 1, 1, false, false, {}});
   add_function(r, LayerInfo{"LRN", 1, 1, 1, 1, false, false, {}}, lrn_forward);
   add_function(r, LayerInfo{"MVN", 1, 1, 1, 1, false, false, {}}, mvn_forward);
 }

@@ -79,8 +79,7 @@ class RecurrentLayer : public Layer {
 
 void register_recurrent(LayerRegistry& r) {
   for (const char* type : {"LSTM", "RNN"})
-    r.add(LayerInfo{type, 2, 3, 1, 1, false, false,
-                    [](const LayerSpec& spec) -> std::unique_ptr<Layer> { return std::make_unique<RecurrentLayer>(spec); }});
+    add_class<RecurrentLayer>(r, LayerInfo{type, 2, 3, 1, 1, false, false, {}});
 }
 
 }  // namespace lamina::layers

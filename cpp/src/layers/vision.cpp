@@ -153,19 +153,13 @@ class EmbedLayer : public Layer {
   schema::Params p_;
 };
 
-template <class L>
-LayerInfo weighted(const std::string& type) {
-  return LayerInfo{type, 1, 1, 1, 1, false, false,
-                   [](const LayerSpec& spec) -> std::unique_ptr<Layer> { return std::make_unique<L>(spec); }};
-}
-
 }  // namespace
 
 void register_vision(LayerRegistry& r) {
-  r.add(weighted<ConvolutionLayer>("Convolution"));
-  r.add(weighted<ConvolutionLayer>("Deconvolution"));
-  r.add(weighted<InnerProductLayer>("InnerProduct"));
-  r.add(weighted<EmbedLayer>("Embed"));
+  add_class<ConvolutionLayer>(r, LayerInfo{"Convolution", 1, 1, 1, 1, false, false, {}});
+  add_class<ConvolutionLayer>(r, LayerInfo{"Deconvolution", 1, 1, 1, 1, false, false, {}});
+  add_class<InnerProductLayer>(r, LayerInfo{"InnerProduct", 1, 1, 1, 1, false, false, {}});
+  add_class<EmbedLayer>(r, LayerInfo{"Embed", 1, 1, 1, 1, false, false, {}});
   add_function(r, LayerInfo{"Pooling", 1, 1, 1, 1, false, false, {}}, pooling);
 }
 

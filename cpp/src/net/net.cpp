@@ -250,7 +250,10 @@ void Net::build(const prototxt::Message& raw, const std::string& file, const Net
       spec.fail(e.what());
     }
     if (info->input)
-      for (const auto& top : spec.tops) inputs_.push_back(top);
+      for (size_t k = 0; k < spec.tops.size(); ++k) {
+        inputs_.push_back(spec.tops[k]);
+        input_ids_.push_back(tops[k]);
+      }
     layers_.push_back(std::move(entry));
     bottom_ids_.push_back(bottoms);
     top_ids_.push_back(tops);
@@ -337,11 +340,9 @@ double Net::forward(const std::map<std::string, Tensor>& inputs) {
   const bool record = recording();
   GradModeRestore restore;
   GradMode::set_enabled(record);
-  for (size_t b = 0; b < blobs_.size(); ++b) {
-    const bool is_input = std::find(inputs_.begin(), inputs_.end(), blob_names_[b]) != inputs_.end();
-    if (is_input && record && force_backward_ && !blobs_[b].requires_grad())
-      blobs_[b] = blobs_[b].detach().set_requires_grad(true);
-    if (is_input) blob_first_[b] = blobs_[b];
+  for (int b : input_ids_) {
+    if (record && force_backward_ && !blobs_[b].requires_grad()) blobs_[b] = blobs_[b].detach().set_requires_grad(true);
+    blob_first_[b] = blobs_[b];
   }
   loss_ = Tensor();
   for (size_t i = 0; i < layers_.size(); ++i) {
