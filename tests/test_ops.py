@@ -261,6 +261,10 @@ ROWS += [
      lambda t, x: t.nn.functional.batch_norm(x, None, None, training=True), [((6, 5), std)]),
     ("lrn_across", lambda x: L.lrn(x, 3, 0.5, 0.75, 2.0), lambda x: np_lrn_across(x, 3, 0.5, 0.75, 2.0),
      lambda t, x: t.nn.functional.local_response_norm(x, 3, 0.5, 0.75, 2.0), [((2, 5, 3, 3), std)]),
+    # a window wider than the channels, beta other than 0.75 (pow, not square roots), and
+    # planes of more than 256 positions (split into chunks)
+    ("lrn_across_wide_window_beta", lambda x: L.lrn(x, 7, 0.9, 0.6, 1.5), lambda x: np_lrn_across(x, 7, 0.9, 0.6, 1.5),
+     lambda t, x: t.nn.functional.local_response_norm(x, 7, 0.9, 0.6, 1.5), [((2, 4, 15, 19), std)]),
     ("lrn_within", lambda x: L.lrn(x, 3, 0.5, 0.75, across_channels=False), lambda x: np_lrn_within(x, 3, 0.5, 0.75),
      lambda t, x: x / (1 + 0.5 * t.nn.functional.avg_pool2d(x * x, 3, 1, 1)) ** 0.75, [((1, 2, 4, 5), std)]),
     ("sigmoid_cross_entropy", L.sigmoid_cross_entropy,
@@ -458,6 +462,37 @@ def test_conv_threads_agree():
     lamina.set_num_threads(before)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed (test extra)")
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 32, 36, 36), (24, 32, 3, 3), {"pad": 1}),     # B strips copied in blocks of K, a partial last strip
+    ((3, 20, 12, 12), (50, 20, 5, 5), {}),             # LeNet conv2: 8-column rows, a partial panel of A
+    ((2, 5, 19, 21), (7, 5, 3, 3), {"pad": 2, "dilation": 2}),  # rows longer than one vector
+    ((2, 3, 10, 10), (4, 3, 5, 5), {"pad": 4}),        # whole rows of padding
+    ((1, 16, 40, 40), (12, 16, 3, 3), {"pad": 1}),     # one image: its columns split over threads
+])
+def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
+    """The float32 AVX-512 paths (masked-lane im2col/col2im, conv_gemm with copied
+    strips) on shapes that reach them, at 1 and 2 threads, against torch."""
+    rng = np.random.default_rng(17)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[0],)))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, padding=kw.get("pad", 0), dilation=kw.get("dilation", 1))
+    seed = rng.standard_normal(ty.shape).astype(np.float32)
+    (ty * torch.tensor(seed)).sum().backward()
+    before = lamina.num_threads()
+    try:
+        for threads in (1, 2):
+            lamina.set_num_threads(threads)
+            lx, lw, lb = (lamina.tensor(a).requires_grad_() for a in (x, w, b))
+            y = L.conv2d(lx, lw, lb, **kw)
+            (y * lamina.tensor(seed)).sum().backward()
+            for ours, theirs in ((y, ty), (lx.grad, tx.grad), (lw.grad, tw.grad), (lb.grad, tb.grad)):
+                ref = theirs.detach().numpy()
+                np.testing.assert_allclose(np.asarray(ours), ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    finally:
+        lamina.set_num_threads(before)
 
 
 def test_batch_norm_running_statistics_match_torch():

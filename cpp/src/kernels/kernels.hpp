@@ -52,6 +52,18 @@ template <class T>
 void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, int64_t N, int64_t C,
                          int64_t S, bool training, T* dx, T* dw, T* db);
 
+// Local response normalisation across channels of x [N, C, S] (Caffe's ACROSS_CHANNELS):
+//   scale = k + alpha / size * (sum of x^2 over the `size` channels centred on c; zeros
+//   past the edges), y = x * scale^-beta (scale is kept for the backward);
+//   dx = dy * scale^-beta - 2 alpha beta / size * x * (sum over the same window of
+//   dy * y / scale).
+template <class T>
+void lrn_across_forward(const T* x, int64_t N, int64_t C, int64_t S, int64_t size, T alpha, T beta, T k, T* scale,
+                        T* y);
+template <class T>
+void lrn_across_backward(const T* x, const T* y, const T* scale, const T* dy, int64_t N, int64_t C, int64_t S,
+                         int64_t size, T alpha, T beta, T* dx);
+
 // Max pooling; argmax[i] is the index (h * W + w) within its plane of output i's maximum.
 template <class T> void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax);
 // dx (zeroed by the caller) += dy routed to each output's argmax.

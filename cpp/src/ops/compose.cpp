@@ -44,26 +44,4 @@ Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets, LossNo
   return affine(total, 1.0 / norm);
 }
 
-Tensor lrn(const Tensor& x, int64_t size, double alpha, double beta, double k, bool across_channels) {
-  const char* op = "lrn";
-  check_defined(op, x);
-  LAMINA_CHECK_SHAPE(x.dim() == 4, op, ": expected input [N, C, H, W], got ", x.shape());
-  LAMINA_CHECK(size >= 1 && size % 2 == 1, op, ": local_size must be odd and >= 1, got ", size);
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), pad = (size - 1) / 2;
-  Pool2dOptions o;
-  Tensor scale;
-  if (across_channels) {
-    // The mean of x^2 over `size` neighbouring channels (zeros beyond the edges): an
-    // average pool down the channel axis of [N, 1, C, H*W].
-    o.kernel_h = size, o.kernel_w = 1, o.stride_h = 1, o.stride_w = 1, o.pad_h = pad, o.pad_w = 0;
-    Tensor avg = avg_pool2d(square(x).reshape({N, 1, C, H * W}), o).reshape({N, C, H, W});
-    scale = affine(avg, alpha, k);  // k + alpha / n * sum
-  } else {
-    // Caffe's WITHIN_CHANNEL: 1 + alpha * (mean of x^2 over a size x size window).
-    o.kernel_h = o.kernel_w = size, o.stride_h = o.stride_w = 1, o.pad_h = o.pad_w = pad;
-    scale = affine(avg_pool2d(square(x), o), alpha, 1.0);
-  }
-  return mul(x, pow(scale, -beta));
-}
-
 }  // namespace lamina
