@@ -100,6 +100,17 @@ class Scratch {
   size_t size_ = 0;
 };
 
+// Per-thread column buffers of the calling thread's convolutions, kept between calls
+// (slot: which use), so that a convolution does not allocate and page-fault its column
+// matrices afresh each time.
+template <class T>
+std::vector<Scratch<T>>& column_buffers(int slot) {
+  thread_local std::vector<Scratch<T>> buffers[3];
+  auto& b = buffers[slot];
+  if (b.size() < static_cast<size_t>(num_threads())) b.resize(static_cast<size_t>(num_threads()));
+  return b;
+}
+
 // One input channel per group (depthwise): the direct kernel, not a GEMM per channel.
 bool is_depthwise(const ConvPlan& p) { return p.groups > 1 && p.g.C == 1; }
 
@@ -109,18 +120,31 @@ kernels::ConvGeometry all_channels(const ConvPlan& p) {
   return g;
 }
 
-// Float32 on AVX-512: each group's weights packed once for conv_gemm (kernels.hpp), as
-// A = W [Og, K] (forward) or A = W^T [K, Og] (the input gradient). Empty otherwise.
+// Float32 on AVX-512: each group's weights packed once per call for conv_gemm
+// (kernels.hpp), as A = W [Og, K] (forward) or A = W^T [K, Og] (the input gradient).
+// Empty (data null) otherwise.
+struct PackedWeights {
+  const float* data = nullptr;
+  size_t per_group = 0;
+  bool empty() const { return data == nullptr; }
+  const float* group(int64_t grp) const { return data + static_cast<size_t>(grp) * per_group; }
+};
+
 template <class T>
-std::vector<float> packed_weights(const ConvPlan& p, const T* w, bool transposed) {
-  std::vector<float> out;
+PackedWeights packed_weights(const ConvPlan& p, const T* w, bool transposed) {
+  PackedWeights out;
   if constexpr (std::is_same_v<T, float>) {
     if (!kernels::cpu::conv_gemm_available()) return out;
+    // One buffer per thread and direction, kept between calls: a fresh one per call was
+    // zero-filled, and at batch 1 (ResNet-50's 9 MB of 512x4608 weights) that and its page
+    // faults cost as much as the packing.
+    thread_local Scratch<float> buffers[2];
     const int64_t rows = transposed ? p.K : p.Og, depth = transposed ? p.Og : p.K;
-    const size_t per_group = kernels::cpu::packed_a_size(rows, depth);
-    out.resize(per_group * static_cast<size_t>(p.groups));
+    out.per_group = kernels::cpu::packed_a_size(rows, depth);
+    float* data = buffers[transposed].get(out.per_group * static_cast<size_t>(p.groups));
     for (int64_t grp = 0; grp < p.groups; ++grp)
-      kernels::cpu::pack_a(w + grp * p.Og * p.K, rows, depth, p.K, transposed, out.data() + grp * per_group);
+      kernels::cpu::pack_a(w + grp * p.Og * p.K, rows, depth, p.K, transposed, data + grp * out.per_group);
+    out.data = data;
   }
   return out;
 }
@@ -128,17 +152,16 @@ std::vector<float> packed_weights(const ConvPlan& p, const T* w, bool transposed
 // y[Og, cols] (leading dimension ldy) = W_group @ col [K, cols] (+ bias), by conv_gemm when
 // the weights were packed for it, else by gemm.
 template <class T>
-void group_product(const ConvPlan& p, const std::vector<float>& packed, int64_t grp, const T* w, const T* col,
+void group_product(const ConvPlan& p, const PackedWeights& packed, int64_t grp, const T* w, const T* col,
                    int64_t cols, const T* bias, T* y, int64_t ldy) {
   if constexpr (std::is_same_v<T, float>) {
     if (!packed.empty()) {
-      const size_t per_group = packed.size() / static_cast<size_t>(p.groups);
       // A lone image (no batch to split) splits its own product over the threads.
       if (!p.batch_parallel && !p.column_parallel)
-        kernels::cpu::conv_gemm_parallel(p.Og, p.K, packed.data() + grp * per_group, col, cols, cols,
+        kernels::cpu::conv_gemm_parallel(p.Og, p.K, packed.group(grp), col, cols, cols,
                                          bias ? bias + grp * p.Og : nullptr, false, y, ldy);
       else
-        kernels::cpu::conv_gemm(p.Og, p.K, packed.data() + grp * per_group, col, cols, 0, cols,
+        kernels::cpu::conv_gemm(p.Og, p.K, packed.group(grp), col, cols, 0, cols,
                                 bias ? bias + grp * p.Og : nullptr, false, y, ldy);
       return;
     }
@@ -156,12 +179,12 @@ template <class T>
 void conv_forward_columns(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   const int threads = num_threads();
   const int64_t in_group = p.g.C * p.g.H * p.g.W;
-  const std::vector<float> packed = packed_weights(p, w, false);
+  const PackedWeights packed = packed_weights(p, w, false);
   const int64_t chunk = ((p.P + threads - 1) / threads + 31) / 32 * 32;  // whole 32-column strips
   parallel_for(threads, true, [&](int, int64_t t) {
     const int64_t p0 = t * chunk, p1 = std::min(p.P, p0 + chunk);
     if (p0 >= p1) return;
-    Scratch<T> col;
+    thread_local Scratch<T> col;  // (on each worker thread, kept between calls)
     col.get(static_cast<size_t>(p.K * (p1 - p0)));
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       kernels::cpu::im2col_columns(x + grp * in_group, p.g, p0, p1, col.data());
@@ -181,8 +204,8 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
     return;
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
-  const std::vector<float> packed = packed_weights(p, w, false);
-  std::vector<Scratch<T>> cols(static_cast<size_t>(num_threads()));
+  const PackedWeights packed = packed_weights(p, w, false);
+  std::vector<Scratch<T>>& cols = column_buffers<T>(0);
   auto body = [&](int thread, int64_t n) {
     Scratch<T>& col = cols[static_cast<size_t>(thread)];
     if (!p.direct) col.get(static_cast<size_t>(p.K * p.P));
@@ -207,18 +230,18 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
   const int threads = num_threads();
-  std::vector<Scratch<T>> cols(static_cast<size_t>(threads)), dcols(static_cast<size_t>(threads));
+  std::vector<Scratch<T>>& cols = column_buffers<T>(1);
+  std::vector<Scratch<T>>& dcols = column_buffers<T>(2);
   std::vector<std::vector<T>> dws(static_cast<size_t>(threads));  // per-thread dW, summed below
-  const std::vector<float> packed_t = dx ? packed_weights(p, w, true) : std::vector<float>();
+  const PackedWeights packed_t = dx ? packed_weights(p, w, true) : PackedWeights();
   // dcol [K, P] = W_group^T @ dy_group, by conv_gemm when the weights were packed for it.
   auto input_gradient = [&](int64_t grp, const T* wg, const T* dyg, T* out) {
     if constexpr (std::is_same_v<T, float>) {
       if (!packed_t.empty()) {
-        const size_t per_group = packed_t.size() / static_cast<size_t>(p.groups);
         if (p.batch_parallel)
-          kernels::cpu::conv_gemm(p.K, p.Og, packed_t.data() + grp * per_group, dyg, p.P, 0, p.P, nullptr, false, out, p.P);
+          kernels::cpu::conv_gemm(p.K, p.Og, packed_t.group(grp), dyg, p.P, 0, p.P, nullptr, false, out, p.P);
         else
-          kernels::cpu::conv_gemm_parallel(p.K, p.Og, packed_t.data() + grp * per_group, dyg, p.P, p.P, nullptr, false,
+          kernels::cpu::conv_gemm_parallel(p.K, p.Og, packed_t.group(grp), dyg, p.P, p.P, nullptr, false,
                                            out, p.P);
         return;
       }

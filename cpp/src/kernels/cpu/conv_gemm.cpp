@@ -20,6 +20,8 @@
 #include <omp.h>
 #else
 static bool omp_in_parallel() { return false; }
+static int omp_get_num_threads() { return 1; }
+static int omp_get_thread_num() { return 0; }
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -33,6 +35,7 @@ namespace {
 constexpr int64_t kMR = 8;   // rows of a panel of A
 constexpr int64_t kNR = 32;  // columns of a strip of B
 constexpr int64_t kKC = 256;  // rows of a copied strip (32 KB)
+constexpr int64_t kGroup = 4;  // strips copied together
 }  // namespace
 
 size_t packed_a_size(int64_t M, int64_t K) {
@@ -194,23 +197,43 @@ void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int6
   //    46 GFLOP/s in place (the strip and the weights both streamed from L2), 78 copied.
   // With a few panels (M=32, 50) the copy costs more than it saves (112 -> 93 GFLOP/s).
   const bool copy = M > kMR && (K * ldb >= (int64_t(1) << 18) || M >= 8 * kMR);
-  thread_local std::vector<float> strip;
-  if (copy && strip.size() < static_cast<size_t>(kKC * kNR)) strip.resize(static_cast<size_t>(kKC * kNR));
-  for (int64_t s = p0; s < p1; s += kNR) {
+  auto masks = [&](int64_t s, __mmask16& m0, __mmask16& m1) {
     const int64_t width = std::min(kNR, p1 - s);
-    const __mmask16 m0 = width >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << width) - 1);
-    const __mmask16 m1 = width >= 32 ? __mmask16(0xFFFF) : width <= 16 ? __mmask16(0) : __mmask16((1u << (width - 16)) - 1);
-    if (copy) {
-      // Copied kKC rows at a time, so the copy stays in L1 while every panel passes.
+    m0 = width >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << width) - 1);
+    m1 = width >= 32 ? __mmask16(0xFFFF) : width <= 16 ? __mmask16(0) : __mmask16((1u << (width - 16)) - 1);
+    return width;
+  };
+  if (copy) {
+    // kGroup strips at a time, kKC rows deep, are copied (128 KB, in L2); then every panel
+    // of A takes its kKC-row slice (8 KB, in L1) across all of them. So A is streamed once
+    // per group of strips, not once per strip: with 512x4608 weights (9 MB, past L2) and a
+    // 7x7 plane (2 strips), streaming it twice cost more than the arithmetic.
+    thread_local std::vector<float> strips;
+    if (strips.size() < static_cast<size_t>(kGroup * kKC * kNR)) strips.resize(static_cast<size_t>(kGroup * kKC * kNR));
+    for (int64_t g = p0; g < p1; g += kGroup * kNR) {
+      const int64_t g1 = std::min(p1, g + kGroup * kNR);
       for (int64_t k0 = 0; k0 < K; k0 += kKC) {
         const int64_t kc = std::min(kKC, K - k0);
-        copy_strip(B + k0 * ldb + s, ldb, kc, m0, m1, strip.data());
+        for (int64_t s = g; s < g1; s += kNR) {
+          __mmask16 m0, m1;
+          masks(s, m0, m1);
+          copy_strip(B + k0 * ldb + s, ldb, kc, m0, m1, strips.data() + (s - g) / kNR * kKC * kNR);
+        }
         for (int64_t m = 0; m < M; m += kMR)
-          tile<true>(kc, packed_a + m * K + k0 * kMR, strip.data(), kNR, m0, m1, C + m * ldc + s, ldc,
-                     std::min(kMR, M - m), bias && k0 == 0 ? bias + m : nullptr, accumulate || k0 > 0);
+          for (int64_t s = g; s < g1; s += kNR) {
+            __mmask16 m0, m1;
+            masks(s, m0, m1);
+            tile<true>(kc, packed_a + m * K + k0 * kMR, strips.data() + (s - g) / kNR * kKC * kNR, kNR, m0, m1,
+                       C + m * ldc + s, ldc, std::min(kMR, M - m), bias && k0 == 0 ? bias + m : nullptr,
+                       accumulate || k0 > 0);
+          }
       }
-      continue;
     }
+    return;
+  }
+  for (int64_t s = p0; s < p1; s += kNR) {
+    __mmask16 m0, m1;
+    const int64_t width = masks(s, m0, m1);
     for (int64_t m = 0; m < M; m += kMR) {
       const int64_t rows = std::min(kMR, M - m);
       const float* bias_m = bias ? bias + m : nullptr;
@@ -224,16 +247,26 @@ void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int6
 
 void conv_gemm_parallel(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t P,
                         const float* bias, bool accumulate, float* C, int64_t ldc) {
-  // One image's product split into 8-row x 32-column tiles over lamina's threads (used
-  // when there is no batch to split: a batch of one, or the input gradient of one image).
+  // One image's product split over lamina's threads (used when there is no batch to
+  // split: a batch of one, or the input gradient of one image). Each thread takes one
+  // contiguous block, so conv_gemm still sees many panels of A (and copies its strips of
+  // B, see above): a range of panels when there are enough of them, else a range of
+  // strips. (Dealt out one 8x32 tile at a time, every tile ran in place, uncopied: the
+  // 7x7 planes of ResNet-50 ran at half speed, on 1 thread or 2.)
   const int64_t panels = (M + kMR - 1) / kMR, strips = (P + kNR - 1) / kNR;
   const bool parallel = !omp_in_parallel() && panels * strips > 1 && M * P * K >= (int64_t(1) << 18);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t t = 0; t < panels * strips; ++t) {
-    const int64_t m = (t % panels) * kMR, s = (t / panels) * kNR;
-    const int64_t rows = std::min(kMR, M - m);
-    conv_gemm(rows, K, packed_a + m * K, B, ldb, s, std::min(P, s + kNR), bias ? bias + m : nullptr, accumulate,
-              C + m * ldc, ldc);
+#pragma omp parallel if (parallel)
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    if (panels >= 4 * threads || panels >= strips) {
+      const int64_t m0 = panels * t / threads * kMR, m1 = std::min(M, panels * (t + 1) / threads * kMR);
+      if (m0 < m1)
+        conv_gemm(m1 - m0, K, packed_a + m0 * K, B, ldb, 0, P, bias ? bias + m0 : nullptr, accumulate,
+                  C + m0 * ldc, ldc);
+    } else {
+      const int64_t p0 = strips * t / threads * kNR, p1 = std::min(P, strips * (t + 1) / threads * kNR);
+      if (p0 < p1) conv_gemm(M, K, packed_a, B, ldb, p0, p1, bias, accumulate, C, ldc);
+    }
   }
 }
 
