@@ -471,6 +471,7 @@ def test_conv_threads_agree():
     ((2, 5, 19, 21), (7, 5, 3, 3), {"pad": 2, "dilation": 2}),  # rows longer than one vector
     ((2, 3, 10, 10), (4, 3, 5, 5), {"pad": 4}),        # whole rows of padding
     ((1, 16, 40, 40), (12, 16, 3, 3), {"pad": 1}),     # one image: its columns split over threads
+    ((2, 6, 13, 11), (5, 6, 3, 3), {"pad": (2, 1), "stride": (2, 1), "dilation": (2, 1)}),  # 9-16 column rows
 ])
 def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
     """The float32 AVX-512 paths (masked-lane im2col/col2im, conv_gemm with copied
@@ -478,7 +479,8 @@ def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
     rng = np.random.default_rng(17)
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[0],)))
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    ty = torch.nn.functional.conv2d(tx, tw, tb, padding=kw.get("pad", 0), dilation=kw.get("dilation", 1))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride=kw.get("stride", 1), padding=kw.get("pad", 0),
+                                    dilation=kw.get("dilation", 1))
     seed = rng.standard_normal(ty.shape).astype(np.float32)
     (ty * torch.tensor(seed)).sum().backward()
     before = lamina.num_threads()

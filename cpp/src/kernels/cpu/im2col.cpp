@@ -52,69 +52,93 @@ inline __mmask16 lanes(int64_t a, int64_t b) {
   return static_cast<__mmask16>(((1u << b) - 1u) & ~((1u << a) - 1u));
 }
 
+// The output rows [r0, r1) of kernel row kh whose input row lies inside the image (the
+// same rule as inside_columns, down the rows).
+inline void inside_rows(const ConvGeometry& g, int64_t kh, int64_t& r0, int64_t& r1) {
+  inside_columns(kh * g.dilation_h - g.pad_h, g.stride_h, g.H, g.OH, r0, r1);
+}
+
 __attribute__((target("avx512f,avx512vl"))) void im2col_unit_stride(const float* im, const ConvGeometry& g, float* col) {
   const int64_t plane = g.OH * g.OW;
-  // Stores are full 16 lanes: what spills past a row lands on rows written after it. Only
-  // the end of the matrix takes a masked store.
+  // Stores are whole vectors: what spills past a row lands on a row written after it (the
+  // padding rows below a tap's inside rows are zeroed after them). Only the end of the
+  // matrix takes a masked store. Masks and the inside rows are worked out once per tap,
+  // so an inside row is one masked load and one store (8-column rows: 11 -> 4 us per
+  // LeNet conv2 image).
   const float* end = col + g.C * g.KH * g.KW * plane;
+  const int64_t chunks = (g.OW + 15) / 16;
   for_each_tap(g, [&](int64_t tap, int64_t c, int64_t kh, int64_t off, int64_t lo, int64_t hi)
                       __attribute__((target("avx512f,avx512vl"))) {
     float* row = col + tap * plane;
-    const float* src = im + c * g.H * g.W;
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
-      const bool inside = ih >= 0 && ih < g.H;
-      // Masked-off lanes are never read, so `in` may point before the row.
-      const float* in = src + ih * g.W + off;
-      float* out = row + oh * g.OW;
-      if (g.OW <= 8) {  // half a vector: 8 lanes, so stores do not overlap
-        const __mmask8 valid = inside ? static_cast<__mmask8>(lanes(lo, hi)) : __mmask8(0);
+    int64_t r0, r1;
+    inside_rows(g, kh, r0, r1);
+    std::fill(row, row + r0 * g.OW, 0.0f);
+    // Masked-off lanes are never read, so `in` may point before the row.
+    const float* in = im + c * g.H * g.W + (r0 * g.stride_h - g.pad_h + kh * g.dilation_h) * g.W + off;
+    const int64_t in_step = g.stride_h * g.W;
+    float* out = row + r0 * g.OW;
+    if (g.OW <= 8) {  // half a vector: 8 lanes, so stores do not overlap
+      const __mmask8 valid = static_cast<__mmask8>(lanes(lo, hi));
+      for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW) {
         const __m256 v = _mm256_maskz_loadu_ps(valid, in);
         if (out + 8 <= end)
           _mm256_storeu_ps(out, v);
         else
           _mm256_mask_storeu_ps(out, static_cast<__mmask8>(lanes(0, g.OW)), v);
-        continue;
       }
-      for (int64_t o = 0; o < g.OW; o += 16) {
-        const __mmask16 valid = inside ? lanes(lo - o, hi - o) : __mmask16(0);
-        const __m512 v = _mm512_maskz_loadu_ps(valid, in + o);
-        if (out + o + 16 <= end)
-          _mm512_storeu_ps(out + o, v);
+    } else if (chunks == 1) {
+      const __mmask16 valid = lanes(lo, hi);
+      for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW) {
+        const __m512 v = _mm512_maskz_loadu_ps(valid, in);
+        if (out + 16 <= end)
+          _mm512_storeu_ps(out, v);
         else
-          _mm512_mask_storeu_ps(out + o, lanes(0, g.OW - o), v);
+          _mm512_mask_storeu_ps(out, lanes(0, g.OW), v);
       }
+    } else {
+      for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW)
+        for (int64_t o = 0; o < g.OW; o += 16) {
+          const __m512 v = _mm512_maskz_loadu_ps(lanes(lo - o, hi - o), in + o);
+          if (out + o + 16 <= end)
+            _mm512_storeu_ps(out + o, v);
+          else
+            _mm512_mask_storeu_ps(out + o, lanes(0, g.OW - o), v);
+        }
     }
+    std::fill(row + r1 * g.OW, row + plane, 0.0f);
   });
 }
 
 // Adjoint of the above, one image row at a time: the KW shifted column rows that add onto
 // it are summed in a register and the row is stored once (adding each tap straight into
-// memory made every load wait on the overlapping store before it).
+// memory made every load wait on the overlapping store before it). Each (chunk, kw)
+// mask is worked out once per call.
 __attribute__((target("avx512f"))) void col2im_unit_stride(const float* col, const ConvGeometry& g, float* im) {
-  const int64_t plane = g.OH * g.OW;
-  std::vector<int64_t> offs(static_cast<size_t>(g.KW)), los(offs.size()), his(offs.size());
+  const int64_t plane = g.OH * g.OW, chunks = (g.W + 15) / 16;
+  std::vector<int64_t> offs(static_cast<size_t>(g.KW));
+  std::vector<__mmask16> valid(static_cast<size_t>(chunks * g.KW));
   for (int64_t kw = 0; kw < g.KW; ++kw) {
+    int64_t lo, hi;
     offs[kw] = kw * g.dilation_w - g.pad_w;
-    inside_columns(offs[kw], 1, g.W, g.OW, los[kw], his[kw]);
+    inside_columns(offs[kw], 1, g.W, g.OW, lo, hi);
+    // Image column i + j takes output column i + j - off, if that is in [lo, hi).
+    for (int64_t ch = 0; ch < chunks; ++ch)
+      valid[ch * g.KW + kw] = lanes(lo + offs[kw] - ch * 16, hi + offs[kw] - ch * 16);
   }
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       const float* rows = col + (c * g.KH + kh) * g.KW * plane;  // the KW rows of (c, kh)
-      float* dst = im + c * g.H * g.W;
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
-        if (ih < 0 || ih >= g.H) continue;
-        float* out = dst + ih * g.W;
-        for (int64_t i = 0; i < g.W; i += 16) {
+      int64_t r0, r1;
+      inside_rows(g, kh, r0, r1);
+      for (int64_t oh = r0; oh < r1; ++oh) {
+        float* out = im + c * g.H * g.W + (oh * g.stride_h - g.pad_h + kh * g.dilation_h) * g.W;
+        const float* in = rows + oh * g.OW;
+        for (int64_t ch = 0; ch < chunks; ++ch) {
+          const int64_t i = ch * 16;
           const __mmask16 tail = lanes(0, g.W - i);
           __m512 acc = _mm512_maskz_loadu_ps(tail, out + i);
-          for (int64_t kw = 0; kw < g.KW; ++kw) {
-            // Image column i + j takes output column i + j - off, if that is in [lo, hi).
-            const int64_t off = offs[kw];
-            const __mmask16 valid = lanes(los[kw] + off - i, his[kw] + off - i);
-            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(valid, rows + kw * plane + oh * g.OW + i - off));
-          }
+          for (int64_t kw = 0; kw < g.KW; ++kw)
+            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(valid[ch * g.KW + kw], in + kw * plane + i - offs[kw]));
           _mm512_mask_storeu_ps(out + i, tail, acc);
         }
       }
