@@ -173,6 +173,7 @@ ROWS += [
     conv_row("depthwise_nobias_1x1", (3, 2, 4, 5), (2, 1, 1, 1), bias=False, groups=2),
     conv_row("nobias", (3, 2, 5, 5), (2, 2, 3, 3), bias=False),
     pool_row("2x2s2", "max", (2, 3, 8, 8), 2, 2, 0, False),
+    pool_row("2x2s2_rows_past_16_odd_width", "max", (1, 2, 6, 41), 2, 2, 0, False),
     pool_row("3x3s2_ceil", "max", (1, 2, 9, 9), 3, 2, 0, True),
     pool_row("3x3s2_ceil_pad", "max", (2, 2, 8, 8), 3, 2, 1, True),
     pool_row("3x3s1_pad", "avg", (2, 2, 6, 6), 3, 1, 1, False),

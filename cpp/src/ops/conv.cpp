@@ -285,11 +285,16 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
       for (size_t i = 0; i < part.size(); ++i) dw[i] += part[i];
   }
   if (db) {
+    // Each plane summed in its own type with a vector reduction, the planes in double: the
+    // one double chain over every element took 7% of a LeNet training step.
     for (int64_t o = 0; o < p.O; ++o) {
       double s = 0;
       for (int64_t n = 0; n < p.N; ++n) {
         const T* row = dy + (n * p.O + o) * p.P;
-        for (int64_t i = 0; i < p.P; ++i) s += row[i];
+        T plane = 0;
+#pragma omp simd reduction(+ : plane)
+        for (int64_t i = 0; i < p.P; ++i) plane += row[i];
+        s += plane;
       }
       db[o] = static_cast<T>(s);
     }
