@@ -56,6 +56,19 @@ TEST(Gemm, MatchesNaiveLoopAcrossShapesAndTransposes) {
       }
 }
 
+TEST(Gemm, FewRowsTimesATransposedWideMatrix) {
+  // A [M <= 16, K] B^T with N * K >= 2^20: an InnerProduct forward at a small batch, which
+  // has its own float32 kernel (K with a tail past the last 16; K in two blocks for M=16).
+  for (auto [M, N, K] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 300, 3500}, {10, 300, 3500},
+                                                                           {16, 160, 7000}}) {
+    check_gemm<float>(&kernels::cpu::gemm<float>, false, true, M, N, K, 1.0f, 0.0f);
+    check_gemm<float>(&kernels::cpu::gemm<float>, false, true, M, N, K, -0.5f, 2.0f);
+  }
+  std::vector<float> A(3 * 1100, 1.0f), B(1000 * 1100, 0.5f), C(3 * 1000, NAN);
+  kernels::cpu::gemm<float>(false, true, 3, 1000, 1100, 1.0f, A.data(), 1100, B.data(), 1100, 0.0f, C.data(), 1000);
+  for (float c : C) ASSERT_EQ(c, 550.0f);  // beta = 0: the NaNs in C are not read
+}
+
 TEST(Gemm, BetaZeroIgnoresNaNsInC) {
   for (GemmFn<float> f : {&kernels::cpu::gemm<float>, &kernels::cpu::gemm_builtin<float>}) {
     std::vector<float> A = {1, 2}, B = {3, 4}, C = {NAN};
