@@ -174,6 +174,8 @@ ROWS += [
     conv_row("nobias", (3, 2, 5, 5), (2, 2, 3, 3), bias=False),
     pool_row("2x2s2", "max", (2, 3, 8, 8), 2, 2, 0, False),
     pool_row("2x2s2_rows_past_16_odd_width", "max", (1, 2, 6, 41), 2, 2, 0, False),
+    pool_row("3x3s2_ceil_pad_rows_past_16", "max", (1, 2, 7, 45), 3, 2, 1, True),
+    pool_row("5x5s2_pad2", "max", (2, 1, 9, 20), 5, 2, 2, False),
     pool_row("3x3s2_ceil", "max", (1, 2, 9, 9), 3, 2, 0, True),
     pool_row("3x3s2_ceil_pad", "max", (2, 2, 8, 8), 3, 2, 1, True),
     pool_row("3x3s1_pad", "avg", (2, 2, 6, 6), 3, 1, 1, False),
@@ -594,12 +596,15 @@ def test_sum_over_every_subset_of_axes(shape):
                 np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("kernel, stride, size", [(2, 2, 6), (2, 2, 7), (3, 2, 7), (3, 3, 6)])
-def test_max_pool_ties_send_the_gradient_to_the_first_maximum(kernel, stride, size):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kernel, stride, size", [(2, 2, 6), (2, 2, 7), (2, 2, 40), (3, 2, 7), (3, 2, 37), (5, 2, 23),
+                                                  (3, 3, 6)])
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum(kernel, stride, size, dtype):
     # Caffe and PyTorch route a tied window's gradient to its first maximum in row-major order;
-    # 2x2/2 has its own kernel, the others the general sweep.
+    # 2x2/2 and (float32, AVX-512) any stride-2 window have their own kernels, the others the
+    # general sweep; rows past 16 outputs take several vector steps.
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 3, (2, 3, size, size)).astype(np.float64)  # many ties
+    x = rng.integers(0, 3, (2, 3, size, size)).astype(dtype)  # many ties
     t = lamina.tensor(x).requires_grad_()
     y = L.max_pool2d(t, kernel, stride)
     y.backward(lamina.ones(*y.shape))
