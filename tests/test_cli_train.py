@@ -115,3 +115,15 @@ def test_time_reports_every_layer(project):
         assert any(line.strip().startswith(layer) for line in r.stdout.splitlines())
     assert "whole net forward+backward" in r.stdout
     assert np.isfinite(float(r.stdout.rsplit(":", 1)[1].split()[0]))
+
+
+def test_time_of_a_deploy_net_says_it_has_no_whole_backward(project):
+    # mnist_lenet.prototxt has no loss: the per-layer backward is still timed, but the whole
+    # net's line must not claim a forward+backward that did only the forward.
+    deploy = Path(__file__).resolve().parents[2] / "shared" / "caffe-models" / "mnist_lenet.prototxt"
+    if not deploy.exists():
+        pytest.skip("../shared/caffe-models is not present")
+    r = lamina_cli("time", "--model", str(deploy), "--phase", "train", "--iterations", "2", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "whole net forward:" in r.stdout and "no loss layer" in r.stdout
+    assert "whole net forward+backward" not in r.stdout

@@ -42,7 +42,10 @@ def _time(args: argparse.Namespace) -> int:
                      input_shapes=dict(args.input_shape or ()))
     iterations = max(1, args.iterations)
     rows = net.time(iterations)
-    training = args.phase == "train"
+    # A net without a loss (a deploy file) has nothing to backpropagate as a whole; its
+    # per-layer backward times above seed each layer's outputs with ones instead.
+    has_loss = any(w for layer in net.layers for w in layer.loss_weights)
+    training = args.phase == "train" and has_loss
     whole = []
     for _ in range(iterations):
         start = time.perf_counter()
@@ -57,7 +60,8 @@ def _time(args: argparse.Namespace) -> int:
         print(line + (f"   backward: {bwd:9.3f} ms" if training else ""))
     print(f"{'layers, summed':>{width}}  {'':<22} forward: {sum(r[2] for r in rows):9.3f} ms"
           + (f"   backward: {sum(r[3] for r in rows):9.3f} ms" if training else ""))
-    print(f"whole net {'forward+backward' if training else 'forward'}: {statistics.median(whole):.3f} ms")
+    print(f"whole net {'forward+backward' if training else 'forward'}: {statistics.median(whole):.3f} ms"
+          + (" (no loss layer: the net as a whole has no backward)" if args.phase == "train" and not has_loss else ""))
     return 0
 
 
