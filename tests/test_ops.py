@@ -580,6 +580,23 @@ def test_float32_exp_is_accurate_over_the_whole_range():
     assert np.all(y[x > 88.8] == np.inf) and np.all(y[x < -104] == 0.0)
 
 
+def test_float32_softmax_is_accurate_down_to_the_smallest_normal_probability():
+    # softmax's exponentials take x - max <= 0 with a shorter kernel than exp (flushing
+    # exp(x - max) below float's normal range to 0): within 4 ulp wherever the probability
+    # is a normal float, and within the smallest normal float of the truth below that.
+    x = np.concatenate([[0.0], -np.linspace(0, 87, 20001), [-88.0, -200.0, -np.inf]]).astype(np.float32)
+    for fn, ref in ((L.softmax, np.exp(x.astype(np.float64) - np.log(np.exp(x.astype(np.float64)).sum()))),
+                    (L.log_softmax, x.astype(np.float64) - np.log(np.exp(x.astype(np.float64)).sum()))):
+        y = np.asarray(fn(lamina.tensor(x[None]), 1))[0].astype(np.float64)
+        if fn is L.softmax:
+            normal = ref > np.finfo(np.float32).tiny
+            assert np.max(np.abs(y[normal] - ref[normal]) / ref[normal]) < 4 * 2.0**-23
+            assert np.all(np.abs(y[~normal] - ref[~normal]) <= np.finfo(np.float32).tiny)
+            assert y[-2] == 0.0 and y[-1] == 0.0  # exp(-200), exp(-inf)
+        else:
+            np.testing.assert_allclose(y[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=2e-7, atol=1e-5)
+
+
 @pytest.mark.parametrize("shape", [(3, 1, 4, 5), (2, 3), (7,), (1, 6, 1, 2), (4, 1, 3), (3, 2500), (1, 4100)])
 def test_sum_over_every_subset_of_axes(shape):
     # Contiguous blocks of reduced axes take a vectorised kernel, scattered ones an odometer:

@@ -20,7 +20,7 @@ inline __attribute__((always_inline)) void softmax_row(const T* x, int64_t C, bo
   T s = T(0);
   if (log) {
 #pragma omp simd reduction(+ : s)
-    for (int64_t c = 0; c < C; ++c) s += vexp(x[c] - m);
+    for (int64_t c = 0; c < C; ++c) s += vexp_nonpositive(x[c] - m);
     const T ls = static_cast<T>(std::log(s)) + m;
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) y[c] = x[c] - ls;
@@ -28,7 +28,7 @@ inline __attribute__((always_inline)) void softmax_row(const T* x, int64_t C, bo
   }
 #pragma omp simd reduction(+ : s)
   for (int64_t c = 0; c < C; ++c) {
-    y[c] = vexp(x[c] - m);
+    y[c] = vexp_nonpositive(x[c] - m);
     s += y[c];
   }
   const T inv = T(1) / s;
@@ -42,7 +42,7 @@ inline __attribute__((always_inline)) void softmax_strided(const T* x, int64_t C
   for (int64_t c = 1; c < C; ++c) m = x[c * inner] > m ? x[c * inner] : m;
   T s = T(0);
   for (int64_t c = 0; c < C; ++c) {
-    const T e = vexp(x[c * inner] - m);
+    const T e = vexp_nonpositive(x[c * inner] - m);
     if (!log) y[c * inner] = e;
     s += e;
   }
@@ -82,7 +82,7 @@ LAMINA_VECTORIZE void softmax_backward(const T* y, const T* dy, int64_t outer, i
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
         const int64_t k = base + c * inner;
-        dx[k] = log ? dy[k] - vexp(y[k]) * s : y[k] * (dy[k] - s);
+        dx[k] = log ? dy[k] - vexp_nonpositive(y[k]) * s : y[k] * (dy[k] - s);
       }
     }
 }
@@ -96,7 +96,7 @@ LAMINA_VECTORIZE void softmax_cross_entropy_backward(const T* logp, const int64_
       const int64_t base = o * C * inner + i, k = labels[o * inner + i];
       const T sc = k == ignore_label ? T(0) : scale;
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) dx[base + c * inner] = sc * vexp(logp[base + c * inner]);
+      for (int64_t c = 0; c < C; ++c) dx[base + c * inner] = sc * vexp_nonpositive(logp[base + c * inner]);
       if (k != ignore_label) dx[base + k * inner] -= sc;
     }
 }

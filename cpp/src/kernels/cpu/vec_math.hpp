@@ -36,4 +36,26 @@ inline __attribute__((always_inline)) float vexp(float x) {
 
 inline double vexp(double x) { return std::exp(x); }
 
+// exp(x) for x <= 0, as softmax takes it (x - max): the same polynomial, with no overflow
+// handling and one exponent factor; below -87.33 (where exp(x) leaves float's normal range)
+// it returns 0 instead of a subnormal. About a third fewer instructions than vexp: the
+// softmax row loop is this function.
+inline __attribute__((always_inline)) float vexp_nonpositive(float x) {
+  const float kRound = 12582912.0f;
+  const float n = (x * 1.44269504088896341f + kRound) - kRound;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return x < -87.33f ? 0.0f : e * scale;  // NaN fails the test and stays NaN
+}
+inline double vexp_nonpositive(double x) { return std::exp(x); }
+
 }  // namespace lamina::kernels::cpu
