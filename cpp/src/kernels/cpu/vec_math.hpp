@@ -8,14 +8,14 @@
 
 namespace lamina::kernels::cpu {
 
-// exp(x) = 2^n * e^r with n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2]
-// (Cody-Waite: ln 2 split in a high part exact in float and a low correction), e^r by
-// Cephes' degree-6 minimax polynomial, 2^n built from exponent bits in two factors so
-// that n in [-150, 128] stays in range (subnormal results, and exp(88.72) ~ FLT_MAX).
-inline __attribute__((always_inline)) float vexp(float x) {
-  x = x < -104.0f ? -104.0f : (x > 88.8f ? 88.8f : x);  // NaN passes through both tests
-  const float kRound = 12582912.0f;                      // 1.5 * 2^23: adding it rounds to an integer
-  const float n = (x * 1.44269504088896341f + kRound) - kRound;
+// e^r for x = n ln 2 + r, r in [-ln2/2, ln2/2], with n = round(x / ln 2) left in t as
+// 1.5 * 2^23 + n (t's bits are 0x4B400000 + n): Cody-Waite reduction (ln 2 split in a high
+// part exact in float and a low correction) and Cephes' degree-6 minimax polynomial. The
+// callers scale by 2^n.
+constexpr float kRoundingOffset = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+inline __attribute__((always_inline)) float exp_reduced(float x, float& t) {
+  t = x * 1.44269504088896341f + kRoundingOffset;
+  const float n = t - kRoundingOffset;
   const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -23,8 +23,16 @@ inline __attribute__((always_inline)) float vexp(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float e = p * r * r + r + 1.0f;
-  const int32_t ni = static_cast<int32_t>(n);
+  return p * r * r + r + 1.0f;
+}
+
+// exp(x) = 2^n * e^r (exp_reduced), 2^n built from exponent bits in two factors so that
+// n in [-150, 128] stays in range (subnormal results, and exp(88.72) ~ FLT_MAX).
+inline __attribute__((always_inline)) float vexp(float x) {
+  x = x < -104.0f ? -104.0f : (x > 88.8f ? 88.8f : x);  // NaN passes through both tests
+  float t;
+  const float e = exp_reduced(x, t);
+  const int32_t ni = static_cast<int32_t>(t - kRoundingOffset);
   const int32_t n1 = ni >> 1, n2 = ni - n1;
   const int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
   float s1, s2;
@@ -41,17 +49,11 @@ inline double vexp(double x) { return std::exp(x); }
 // it returns 0 instead of a subnormal. About a third fewer instructions than vexp: the
 // softmax row loop is this function.
 inline __attribute__((always_inline)) float vexp_nonpositive(float x) {
-  const float kRound = 12582912.0f;
-  const float n = (x * 1.44269504088896341f + kRound) - kRound;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float t;
+  const float e = exp_reduced(x, t);
+  uint32_t bits;  // n from t's bits, in unsigned arithmetic: -inf and NaN wrap, then lose the select
+  std::memcpy(&bits, &t, sizeof bits);
+  bits = (bits - 0x4B400000u + 127u) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return x < -87.33f ? 0.0f : e * scale;  // NaN fails the test and stays NaN
