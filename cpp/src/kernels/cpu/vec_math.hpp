@@ -51,7 +51,7 @@ inline double vexp(double x) { return std::exp(x); }
 inline __attribute__((always_inline)) float vexp_nonpositive(float x) {
   float t;
   const float e = exp_reduced(x, t);
-  uint32_t bits;  // n from t's bits, in unsigned arithmetic: -inf and NaN wrap, then lose the select
+  uint32_t bits;  // n from t's bits, in unsigned arithmetic (-inf wraps, then loses the select)
   std::memcpy(&bits, &t, sizeof bits);
   bits = (bits - 0x4B400000u + 127u) << 23;
   float scale;
