@@ -70,21 +70,33 @@ LAMINA_VECTORIZE void softmax(const T* x, int64_t outer, int64_t C, int64_t inne
   }
 }
 
+// One softmax (or log-softmax) backward over C values `step` apart. Called with step 1
+// (a compile-time 1 after inlining) for contiguous rows: with a run-time stride the loops
+// did not vectorise, and the cross-entropy backward took twice the whole forward.
+template <class T>
+inline __attribute__((always_inline)) void softmax_backward_row(const T* y, const T* dy, int64_t C, int64_t step,
+                                                                bool log, T* dx) {
+  T s = T(0);
+#pragma omp simd reduction(+ : s)
+  for (int64_t c = 0; c < C; ++c) s += log ? dy[c * step] : dy[c * step] * y[c * step];
+#pragma omp simd
+  for (int64_t c = 0; c < C; ++c) {
+    const int64_t k = c * step;
+    dx[k] = log ? dy[k] - vexp_nonpositive(y[k]) * s : y[k] * (dy[k] - s);
+  }
+}
+
 template <class T>
 LAMINA_VECTORIZE void softmax_backward(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx) {
 #pragma omp parallel for if (outer * C * inner >= kParallelGrain)
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < inner; ++i) {
-      const int64_t base = o * C * inner + i;
-      T s = T(0);
-#pragma omp simd reduction(+ : s)
-      for (int64_t c = 0; c < C; ++c) s += log ? dy[base + c * inner] : dy[base + c * inner] * y[base + c * inner];
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) {
-        const int64_t k = base + c * inner;
-        dx[k] = log ? dy[k] - vexp_nonpositive(y[k]) * s : y[k] * (dy[k] - s);
-      }
+  for (int64_t o = 0; o < outer; ++o) {
+    const int64_t base = o * C * inner;
+    if (inner == 1) {
+      softmax_backward_row(y + base, dy + base, C, 1, log, dx + base);
+      continue;
     }
+    for (int64_t i = 0; i < inner; ++i) softmax_backward_row(y + base + i, dy + base + i, C, inner, log, dx + base + i);
+  }
 }
 
 template <class T>
@@ -95,8 +107,12 @@ LAMINA_VECTORIZE void softmax_cross_entropy_backward(const T* logp, const int64_
     for (int64_t i = 0; i < inner; ++i) {
       const int64_t base = o * C * inner + i, k = labels[o * inner + i];
       const T sc = k == ignore_label ? T(0) : scale;
+      if (inner == 1) {  // contiguous: a loop that vectorises (see softmax_backward_row)
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) dx[base + c * inner] = sc * vexp_nonpositive(logp[base + c * inner]);
+        for (int64_t c = 0; c < C; ++c) dx[base + c] = sc * vexp_nonpositive(logp[base + c]);
+      } else {
+        for (int64_t c = 0; c < C; ++c) dx[base + c * inner] = sc * vexp_nonpositive(logp[base + c * inner]);
+      }
       if (k != ignore_label) dx[base + k * inner] -= sc;
     }
 }
