@@ -580,6 +580,18 @@ def test_float32_exp_is_accurate_over_the_whole_range():
     assert np.all(y[x > 88.8] == np.inf) and np.all(y[x < -104] == 0.0)
 
 
+def test_float32_sigmoid_is_accurate_over_the_whole_range():
+    # sigmoid's float32 kernel goes through exp(-|x|): within 4 ulp wherever the result is a
+    # normal float, 0 below it, 1 far above, NaN as NaN.
+    x = np.concatenate([np.linspace(-100, 40, 280001), [np.nan, np.inf, -np.inf]]).astype(np.float32)
+    y = np.asarray(L.sigmoid(lamina.tensor(x))).astype(np.float64)
+    ref = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    normal = np.isfinite(ref) & (ref > np.finfo(np.float32).tiny)
+    assert np.max(np.abs(y[normal] - ref[normal]) / ref[normal]) < 4 * 2.0**-23
+    assert np.all(np.abs(y[~normal & np.isfinite(x)]) <= np.finfo(np.float32).tiny)
+    assert np.isnan(y[-3]) and y[-2] == 1.0 and y[-1] == 0.0
+
+
 def test_float32_softmax_is_accurate_down_to_the_smallest_normal_probability():
     # softmax's exponentials take x - max <= 0 with a shorter kernel than exp (flushing
     # exp(x - max) below float's normal range to 0): within 4 ulp wherever the probability

@@ -10,6 +10,7 @@ namespace lamina {
 
 using namespace ops_detail;
 using kernels::cpu::vexp;
+using kernels::cpu::vsigmoid;
 
 namespace {
 

@@ -45,8 +45,8 @@ inline __attribute__((always_inline)) float vexp(float x) {
 inline double vexp(double x) { return std::exp(x); }
 
 // exp(x) for x <= 0, as softmax takes it (x - max): the same polynomial, with no overflow
-// handling and one exponent factor; below -87.33 (where exp(x) leaves float's normal range)
-// it returns 0 instead of a subnormal. About a third fewer instructions than vexp: the
+// handling and one exponent factor, 2^n with n >= -126; below -87.6 (where n would pass
+// that, and exp(x) < 1e-38) it returns 0 instead of a subnormal. About a third fewer instructions than vexp: the
 // softmax row loop is this function.
 inline __attribute__((always_inline)) float vexp_nonpositive(float x) {
   float t;
@@ -56,8 +56,17 @@ inline __attribute__((always_inline)) float vexp_nonpositive(float x) {
   bits = (bits - 0x4B400000u + 127u) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return x < -87.33f ? 0.0f : e * scale;  // NaN fails the test and stays NaN
+  return x < -87.6f ? 0.0f : e * scale;  // NaN fails the test and stays NaN
 }
 inline double vexp_nonpositive(double x) { return std::exp(x); }
+
+// 1 / (1 + e^-x) through e = e^-|x| <= 1, so that the short exp above serves either sign
+// and neither side overflows: 1 / (1 + e) for x >= 0, e / (1 + e) below.
+inline __attribute__((always_inline)) float vsigmoid(float x) {
+  const float e = vexp_nonpositive(-std::fabs(x));
+  const float r = 1.0f / (1.0f + e);
+  return x >= 0.0f ? r : e * r;
+}
+inline double vsigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 }  // namespace lamina::kernels::cpu
