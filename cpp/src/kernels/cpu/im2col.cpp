@@ -77,7 +77,22 @@ __attribute__((target("avx512f,avx512vl"))) void im2col_unit_stride(const float*
     const float* in = im + c * g.H * g.W + (r0 * g.stride_h - g.pad_h + kh * g.dilation_h) * g.W + off;
     const int64_t in_step = g.stride_h * g.W;
     float* out = row + r0 * g.OW;
-    if (g.OW <= 8) {  // half a vector: 8 lanes, so stores do not overlap
+    if (g.stride_w == 2) {
+      // Horizontal stride 2 (ResNet's first conv, its stride-2 projections): the 32 input
+      // columns under 16 outputs, zero outside the image, then their even columns.
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW)
+        for (int64_t o = 0; o < g.OW; o += 16) {
+          const int64_t start = off + 2 * o;  // input column of this chunk's first output
+          const __m512 t0 = _mm512_maskz_loadu_ps(lanes(-start, g.W - start), in + 2 * o);
+          const __m512 t1 = _mm512_maskz_loadu_ps(lanes(-start - 16, g.W - start - 16), in + 2 * o + 16);
+          const __m512 v = _mm512_permutex2var_ps(t0, even, t1);
+          if (out + o + 16 <= end)
+            _mm512_storeu_ps(out + o, v);
+          else
+            _mm512_mask_storeu_ps(out + o, lanes(0, g.OW - o), v);
+        }
+    } else if (g.OW <= 8) {  // half a vector: 8 lanes, so stores do not overlap
       const __mmask8 valid = static_cast<__mmask8>(lanes(lo, hi));
       for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW) {
         const __m256 v = _mm256_maskz_loadu_ps(valid, in);
@@ -145,6 +160,11 @@ __attribute__((target("avx512f"))) void col2im_unit_stride(const float* col, con
     }
 }
 
+bool im2col_avx512(const ConvGeometry& g) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512 && (g.stride_w == 1 || g.stride_w == 2);
+}
+
 bool unit_stride_avx512(const ConvGeometry& g) {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   return avx512 && g.stride_w == 1;
@@ -157,7 +177,7 @@ template <class T>
 LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col) {
 #ifdef LAMINA_IM2COL_AVX512
   if constexpr (std::is_same_v<T, float>) {
-    if (unit_stride_avx512(g)) return im2col_unit_stride(im, g, col);
+    if (im2col_avx512(g)) return im2col_unit_stride(im, g, col);
   }
 #endif
   const int64_t plane = g.OH * g.OW;
