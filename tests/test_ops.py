@@ -477,6 +477,9 @@ def test_conv_threads_agree():
     ((2, 6, 13, 11), (5, 6, 3, 3), {"pad": (2, 1), "stride": (2, 1), "dilation": (2, 1)}),  # 9-16 column rows
     ((2, 3, 37, 41), (8, 3, 7, 7), {"pad": 3, "stride": 2}),  # horizontal stride 2, rows past 16 outputs
     ((2, 16, 14, 14), (24, 16, 1, 1), {"stride": 2}),          # a 1x1 stride-2 projection
+    # column matrices past 2 MB, built and multiplied in bands of output rows (the last partial)
+    ((1, 3, 224, 224), (8, 3, 7, 7), {"pad": 3, "stride": 2}),
+    ((2, 16, 61, 60), (8, 16, 3, 3), {"pad": 1}),
 ])
 def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
     """The float32 AVX-512 paths (masked-lane im2col/col2im, conv_gemm with copied
