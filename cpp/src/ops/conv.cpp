@@ -111,7 +111,7 @@ std::vector<Scratch<T>>& column_buffers(int slot) {
   return b;
 }
 
-// Rows of output per band of a convolution's column matrix. A matrix past 2 MB is built
+// Rows of output per band of a convolution's column matrix (at most OH). A matrix past 2 MB is built
 // and multiplied a band of output rows at a time, each band's matrix under 1 MB (still in
 // L2 when the GEMM reads it, with short rows): whole, ResNet-50's 7x7/2 conv1 matrix
 // (147 x 12544, 7 MB) went to memory and back, and each of its copied strips touched 147
@@ -201,10 +201,11 @@ void conv_forward_columns(const ConvPlan& p, const T* x, const T* w, const T* b,
   const int64_t in_group = p.g.C * p.g.H * p.g.W;
   const PackedWeights packed = packed_weights(p, w, false);
   const int64_t chunk = ((p.P + threads - 1) / threads + 31) / 32 * 32;  // whole 32-column strips
-  parallel_for(threads, true, [&](int, int64_t t) {
+  std::vector<Scratch<T>>& cols = column_buffers<T>(0);
+  parallel_for(threads, true, [&](int thread, int64_t t) {
     const int64_t p0 = t * chunk, p1 = std::min(p.P, p0 + chunk);
     if (p0 >= p1) return;
-    thread_local Scratch<T> col;  // (on each worker thread, kept between calls)
+    Scratch<T>& col = cols[static_cast<size_t>(thread)];
     col.get(static_cast<size_t>(p.K * (p1 - p0)));
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       kernels::cpu::im2col_columns(x + grp * in_group, p.g, p0, p1, col.data());
@@ -229,7 +230,7 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   const int64_t rows = band_rows<T>(p);
   auto body = [&](int thread, int64_t n) {
     Scratch<T>& col = cols[static_cast<size_t>(thread)];
-    if (!p.direct) col.get(static_cast<size_t>(p.K * std::min(rows, p.g.OH) * p.g.OW));
+    if (!p.direct) col.get(static_cast<size_t>(p.K * rows * p.g.OW));
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* xg = x + n * in_image + grp * in_group;
       T* yg = y + (n * p.O + grp * p.Og) * p.P;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/avx512.hpp"
 #include "kernels/kernels.hpp"
 
 #ifdef _OPENMP
@@ -24,10 +25,6 @@ static int omp_get_num_threads() { return 1; }
 static int omp_get_thread_num() { return 0; }
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define LAMINA_CONV_GEMM_AVX512 1
-#endif
 
 namespace lamina::kernels::cpu {
 
@@ -55,7 +52,7 @@ void pack_panel(const float* A, int64_t M, int64_t k0, int64_t k1, int64_t lda, 
     }
 }
 
-#ifdef LAMINA_CONV_GEMM_AVX512
+#ifdef LAMINA_AVX512
 // Panel m0 of a row-major A: 16 columns at a time, the 8 rows loaded and transposed in
 // registers (8x16 -> 16x8: pairs of rows interleaved, then pairs of pairs, then the
 // 128-bit lanes gathered). The scalar loop above gathered one float per store, and packing
@@ -103,7 +100,7 @@ __attribute__((target("avx512f"))) void pack_panel_rows(const float* A, int64_t 
 
 void pack_a(const float* A, int64_t M, int64_t K, int64_t lda, bool trans, float* out) {
   const int64_t panels = (M + kMR - 1) / kMR;
-#ifdef LAMINA_CONV_GEMM_AVX512
+#ifdef LAMINA_AVX512
   const bool vector = conv_gemm_available();
 #else
   const bool vector = false;
@@ -120,7 +117,7 @@ void pack_a(const float* A, int64_t M, int64_t K, int64_t lda, bool trans, float
       for (int64_t i = i0; i < i1; ++i) {
         float* panel = out + i * kMR * K;
         const int64_t m0 = i * kMR;
-#ifdef LAMINA_CONV_GEMM_AVX512
+#ifdef LAMINA_AVX512
         if (vector && !trans) {
           pack_panel_rows(A, M, K, lda, m0, panel);
           continue;
@@ -136,12 +133,9 @@ void pack_a(const float* A, int64_t M, int64_t K, int64_t lda, bool trans, float
   }
 }
 
-#ifdef LAMINA_CONV_GEMM_AVX512
+#ifdef LAMINA_AVX512
 
-bool conv_gemm_available() {
-  static const bool yes = __builtin_cpu_supports("avx512f");
-  return yes;
-}
+bool conv_gemm_available() { return has_avx512f(); }
 
 namespace {
 
@@ -199,8 +193,8 @@ void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int6
   const bool copy = M > kMR && (K * ldb >= (int64_t(1) << 18) || M >= 8 * kMR);
   auto masks = [&](int64_t s, __mmask16& m0, __mmask16& m1) {
     const int64_t width = std::min(kNR, p1 - s);
-    m0 = width >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << width) - 1);
-    m1 = width >= 32 ? __mmask16(0xFFFF) : width <= 16 ? __mmask16(0) : __mmask16((1u << (width - 16)) - 1);
+    m0 = lanes(0, width);
+    m1 = lanes(0, width - 16);
     return width;
   };
   if (copy) {

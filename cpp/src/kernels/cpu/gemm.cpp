@@ -16,15 +16,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/avx512.hpp"
 #include "kernels/kernels.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#endif
 
 #ifdef LAMINA_HAVE_BLAS
 #include <cblas.h>
@@ -119,7 +117,7 @@ static void builtin_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef LAMINA_AVX512
 namespace {
 
 // C = alpha A B^T + beta C for a few rows of A (M <= kSmallM) and a large B [N, K]: an
@@ -157,7 +155,7 @@ __attribute__((target("avx512f"))) void small_m_nt_rows(int64_t n0, int64_t n1, 
   for (int64_t k0 = 0; k0 < K; k0 += block) {
     const int64_t k1 = std::min(K, k0 + block), len = k1 - k0, full = len / 16 * 16;
     const int64_t stride = (len + 15) / 16 * 16 + 16;
-    const __mmask16 tail = static_cast<__mmask16>((1u << (len - full)) - 1u);
+    const __mmask16 tail = lanes(0, len - full);
     a_block.resize(static_cast<size_t>(kM * stride));
     for (int m = 0; m < kM; ++m) std::copy(A + m * lda + k0, A + m * lda + k1, a_block.data() + m * stride);
     const float* a = a_block.data();
@@ -189,8 +187,7 @@ constexpr std::array<SmallMRows, sizeof...(kMs)> small_m_table(std::integer_sequ
 
 bool small_m_nt(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (!avx512 || trans_a || !trans_b || M > kSmallM || N * K < (int64_t(1) << 20)) return false;
+  if (!has_avx512f() || trans_a || !trans_b || M > kSmallM || N * K < (int64_t(1) << 20)) return false;
   static constexpr auto kernels = small_m_table(std::make_integer_sequence<int, kSmallM>());
   const int threads = in_parallel() ? 1 : max_threads();
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -212,7 +209,7 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
     if (small_m_nt(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
   }

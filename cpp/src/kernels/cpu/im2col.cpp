@@ -10,17 +10,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
 #include "kernels/kernels.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define LAMINA_IM2COL_AVX512 1
-#endif
-
 namespace lamina::kernels::cpu {
 
-// Calls f(row, c, kh, off, lo, hi) for every kernel tap (c, kh, kw), with `row` its row
+// Calls f(tap, c, kh, off, lo, hi) for every kernel tap (c, kh, kw), with `tap` its row
 // of col, `off` the input column its first output reads (kw * dilation - pad), and
 // [lo, hi) the outputs of a row whose input column lies inside the image.
 template <class F>
@@ -35,7 +31,7 @@ inline __attribute__((always_inline)) void for_each_tap(const ConvGeometry& g, F
       }
 }
 
-#ifdef LAMINA_IM2COL_AVX512
+#ifdef LAMINA_AVX512
 namespace {
 
 // Unit horizontal stride, float32, AVX-512: a row of outputs is 16 columns at a time, one
@@ -43,14 +39,6 @@ namespace {
 // the rows of small images (8 to 32 columns) the plain three-part loop spent more time
 // on loop control than on copying: im2col took longer than the GEMM after it (CIFAR10
 // conv2: 160 us against 118 us per image).
-
-// The lanes [a, b) of a 16-lane chunk (a, b clamped to [0, 16]).
-inline __mmask16 lanes(int64_t a, int64_t b) {
-  a = std::max<int64_t>(a, 0);
-  b = std::min<int64_t>(b, 16);
-  if (b <= a) return 0;
-  return static_cast<__mmask16>(((1u << b) - 1u) & ~((1u << a) - 1u));
-}
 
 // The output rows [r0, r1) of kernel row kh whose input row lies inside the image (the
 // same rule as inside_columns, down the rows).
@@ -160,22 +148,16 @@ __attribute__((target("avx512f"))) void col2im_unit_stride(const float* col, con
     }
 }
 
-bool im2col_avx512(const ConvGeometry& g) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512 && (g.stride_w == 1 || g.stride_w == 2);
-}
+bool im2col_avx512(const ConvGeometry& g) { return has_avx512f() && (g.stride_w == 1 || g.stride_w == 2); }
 
-bool unit_stride_avx512(const ConvGeometry& g) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512 && g.stride_w == 1;
-}
+bool unit_stride_avx512(const ConvGeometry& g) { return has_avx512f() && g.stride_w == 1; }
 
 }  // namespace
 #endif
 
 template <class T>
 LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col) {
-#ifdef LAMINA_IM2COL_AVX512
+#ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
     if (im2col_avx512(g)) return im2col_unit_stride(im, g, col);
   }
@@ -205,7 +187,7 @@ LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col) {
 
 template <class T>
 LAMINA_VECTORIZE void col2im(const T* col, const ConvGeometry& g, T* im) {
-#ifdef LAMINA_IM2COL_AVX512
+#ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
     if (unit_stride_avx512(g)) return col2im_unit_stride(col, g, im);
   }

@@ -32,7 +32,7 @@ inline void times_pow_neg_beta(const T* in, const T* s, T beta, int64_t len, T* 
   }
 }
 
-template <class T, class F>
+template <class F>
 void over_chunks(int64_t N, int64_t C, int64_t S, F f) {
   const int64_t chunks = (S + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (N * C * S >= kParallelGrain)
@@ -49,7 +49,7 @@ LAMINA_VECTORIZE void lrn_across_forward(const T* x, int64_t N, int64_t C, int64
                                          T k, T* scale, T* y) {
   const int64_t pad = (size - 1) / 2;
   const T a = alpha / T(size);
-  over_chunks<T>(N, C, S, [&](int64_t n, int64_t s0, int64_t len) {
+  over_chunks(N, C, S, [&](int64_t n, int64_t s0, int64_t len) {
     const T* xn = x + n * C * S + s0;
     T* sn = scale + n * C * S + s0;
     T* yn = y + n * C * S + s0;
@@ -71,7 +71,7 @@ LAMINA_VECTORIZE void lrn_across_backward(const T* x, const T* y, const T* scale
                                           int64_t S, int64_t size, T alpha, T beta, T* dx) {
   const int64_t pad = (size - 1) / 2;
   const T ratio = T(2) * alpha * beta / T(size);
-  over_chunks<T>(N, C, S, [&](int64_t n, int64_t s0, int64_t len) {
+  over_chunks(N, C, S, [&](int64_t n, int64_t s0, int64_t len) {
     const int64_t off = n * C * S + s0;
     // t = dy * y / scale for this chunk, every channel (the window sums read it C times).
     thread_local std::vector<T> buffer;

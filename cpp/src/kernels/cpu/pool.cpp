@@ -2,12 +2,9 @@
 #include <limits>
 #include <type_traits>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#endif
-
-#include "kernels/kernels.hpp"
+#include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
+#include "kernels/kernels.hpp"
 
 namespace lamina::kernels::cpu {
 
@@ -35,7 +32,7 @@ inline __attribute__((always_inline)) int64_t avg_divisor(const PoolGeometry& g,
 // 2x2 windows with stride 2 tiling the input exactly (LeNet, VGG): the four taps of each
 // output read as two rows, compared in window order; the general sweep below does strided
 // loads per tap and ran ~4x slower on this, the most common pooling.
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef LAMINA_AVX512
 namespace {
 // One output row of 2x2 max pooling in float32 on AVX-512: 16 outputs at a time, the two
 // input rows' 32 values split into even and odd columns by permutes, then the same four
@@ -47,9 +44,7 @@ __attribute__((target("avx512f"))) void max_pool2x2_row(const float* r0, const f
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   for (int64_t o = 0; o < OW; o += 16) {
     const int64_t n = std::min<int64_t>(16, OW - o), in = 2 * n;
-    const __mmask16 out = static_cast<__mmask16>((1u << n) - 1u);
-    const __mmask16 lo = in >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << in) - 1u);
-    const __mmask16 hi = in <= 16 ? __mmask16(0) : static_cast<__mmask16>((1u << (in - 16)) - 1u);
+    const __mmask16 out = lanes(0, n), lo = lanes(0, in), hi = lanes(0, in - 16);
     const __m512 t0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * o), t1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * o + 16);
     const __m512 b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * o), b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * o + 16);
     const __m512 taps[4] = {_mm512_permutex2var_ps(t0, even, t1), _mm512_permutex2var_ps(t0, odd, t1),
@@ -68,13 +63,6 @@ __attribute__((target("avx512f"))) void max_pool2x2_row(const float* r0, const f
     _mm512_mask_storeu_epi32(arg + o, out, where);
   }
 }
-// The lanes [a, b) of a 16-lane mask (a, b clamped to [0, 16]).
-inline __mmask16 lanes(int64_t a, int64_t b) {
-  a = std::max<int64_t>(a, 0);
-  b = std::min<int64_t>(b, 16);
-  return b <= a ? __mmask16(0) : static_cast<__mmask16>(((1u << b) - 1u) & ~((1u << a) - 1u));
-}
-
 // One output row of max pooling with horizontal stride 2 (AlexNet's and CIFAR10's 3x3/2,
 // any kernel, padding and ceil mode), float32 on AVX-512: 16 outputs at a time; per tap,
 // the 32 input columns under them loaded with -inf outside the image, their even columns
@@ -114,8 +102,8 @@ __attribute__((target("avx512f"))) void max_pool_row_stride2(const float* xp, co
 template <class T>
 LAMINA_VECTORIZE void max_pool2x2(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+#ifdef LAMINA_AVX512
+  const bool avx512 = has_avx512f();
 #endif
 #pragma omp parallel for if (g.planes * in_plane >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
@@ -126,7 +114,7 @@ LAMINA_VECTORIZE void max_pool2x2(const T* x, const PoolGeometry& g, T* y, int32
       T* yr = y + p * out_plane + oh * g.OW;
       int32_t* ar = argmax + p * out_plane + oh * g.OW;
       const int32_t top = static_cast<int32_t>(2 * oh * g.W), bottom = static_cast<int32_t>(top + g.W);
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef LAMINA_AVX512
       if constexpr (std::is_same_v<T, float>) {
         if (avx512) {
           max_pool2x2_row(r0, r1, g.OW, top, yr, ar, g.W);
@@ -160,8 +148,8 @@ LAMINA_VECTORIZE void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_
     return;
   }
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+#ifdef LAMINA_AVX512
+  const bool avx512 = has_avx512f();
 #endif
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
@@ -169,7 +157,7 @@ LAMINA_VECTORIZE void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       T* yr = y + p * out_plane + oh * g.OW;
       int32_t* ar = argmax + p * out_plane + oh * g.OW;
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef LAMINA_AVX512
       if constexpr (std::is_same_v<T, float>) {
         if (avx512 && g.stride_w == 2) {
           max_pool_row_stride2(xp, g, std::max<int64_t>(oh * g.stride_h - g.pad_h, 0),

@@ -99,6 +99,14 @@ LAMINA_VECTORIZE void softmax_backward(const T* y, const T* dy, int64_t outer, i
   }
 }
 
+// dx = scale * e^logp over C values `step` apart (the label's entry is corrected by the caller).
+template <class T>
+inline __attribute__((always_inline)) void cross_entropy_backward_row(const T* logp, int64_t C, int64_t step, T scale,
+                                                                      T* dx) {
+#pragma omp simd
+  for (int64_t c = 0; c < C; ++c) dx[c * step] = scale * vexp_nonpositive(logp[c * step]);
+}
+
 template <class T>
 LAMINA_VECTORIZE void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, int64_t outer, int64_t C,
                                                      int64_t inner, int64_t ignore_label, T scale, T* dx) {
@@ -107,12 +115,11 @@ LAMINA_VECTORIZE void softmax_cross_entropy_backward(const T* logp, const int64_
     for (int64_t i = 0; i < inner; ++i) {
       const int64_t base = o * C * inner + i, k = labels[o * inner + i];
       const T sc = k == ignore_label ? T(0) : scale;
-      if (inner == 1) {  // contiguous: a loop that vectorises (see softmax_backward_row)
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) dx[base + c] = sc * vexp_nonpositive(logp[base + c]);
-      } else {
-        for (int64_t c = 0; c < C; ++c) dx[base + c * inner] = sc * vexp_nonpositive(logp[base + c * inner]);
-      }
+      // Contiguous rows with a constant step of 1, which vectorises (see softmax_backward_row).
+      if (inner == 1)
+        cross_entropy_backward_row(logp + base, C, 1, sc, dx + base);
+      else
+        cross_entropy_backward_row(logp + base, C, inner, sc, dx + base);
       if (k != ignore_label) dx[base + k * inner] -= sc;
     }
 }
