@@ -147,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="a few shapes only")
+    parser.add_argument("--only", default="", help="only the cases whose name contains this (results not written)")
     args = parser.parse_args()
     peak1 = fma_peak_per_thread()
     bandwidth = {}
@@ -159,7 +160,7 @@ def main() -> None:
     header = ["case", "threads", "lamina ms", "torch ms", "lamina GFLOP/s|GB/s", "% peak|bandwidth", "speedup"]
     rows = []
     rng = np.random.default_rng(0)
-    case_list = list(cases(rng, args.quick))
+    case_list = [c for c in cases(rng, args.quick) if args.only in c[0]]
     for threads in (1, 2):
         lamina.set_num_threads(threads)
         torch.set_num_threads(threads)
@@ -181,6 +182,8 @@ def main() -> None:
         if conv:
             print(f"conv fwd+bwd geometric-mean speedup at {threads} thread(s): "
                   f"{math.exp(sum(map(math.log, conv)) / len(conv)):.2f}x (min {min(conv):.2f}x)")
+    if args.only:
+        return
     path = write_results("ops", header, rows, {"lamina": lamina.__version__, "torch": torch.__version__,
                                                "blas": lamina.blas_info(), "fma_peak_gflops_per_thread": peak1,
                                                "copy_bandwidth_gbs_by_threads": bandwidth,

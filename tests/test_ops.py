@@ -480,6 +480,14 @@ def test_conv_threads_agree():
     # column matrices past 2 MB, built and multiplied in bands of output rows (the last partial)
     ((1, 3, 224, 224), (8, 3, 7, 7), {"pad": 3, "stride": 2}),
     ((2, 16, 61, 60), (8, 16, 3, 3), {"pad": 1}),
+    # depthwise: rows past 16 outputs (an output height not a multiple of 4); a channel
+    # multiplier with vertical stride and dilation; 5x5; 2x4 (no register kernel for its weight
+    # gradient); 1x9 (none for any of it)
+    ((2, 8, 21, 37), (8, 1, 3, 3), {"pad": 1, "groups": 8}),
+    ((1, 3, 9, 20), (3, 1, 2, 4), {"pad": (1, 2), "stride": (3, 1), "groups": 3}),
+    ((2, 3, 17, 19), (6, 1, 3, 3), {"pad": (2, 1), "stride": (2, 1), "dilation": (2, 1), "groups": 3}),
+    ((1, 4, 11, 33), (4, 1, 5, 5), {"pad": 2, "groups": 4}),
+    ((1, 4, 6, 30), (4, 1, 1, 9), {"pad": (0, 4), "groups": 4}),
 ])
 def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
     """The float32 AVX-512 paths (masked-lane im2col/col2im, conv_gemm with copied
@@ -488,7 +496,7 @@ def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[0],)))
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     ty = torch.nn.functional.conv2d(tx, tw, tb, stride=kw.get("stride", 1), padding=kw.get("pad", 0),
-                                    dilation=kw.get("dilation", 1))
+                                    dilation=kw.get("dilation", 1), groups=kw.get("groups", 1))
     seed = rng.standard_normal(ty.shape).astype(np.float32)
     (ty * torch.tensor(seed)).sum().backward()
     before = lamina.num_threads()

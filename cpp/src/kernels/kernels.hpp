@@ -34,12 +34,12 @@ namespace lamina::kernels::cpu {
 // Depthwise convolution (one input channel per group): g.C is all N's input channels,
 // output channel o = c * mult + j reads input channel c. x [N, C, H, W], w [C*mult, 1, KH, KW],
 // b [C*mult] or null, y [N, C*mult, OH, OW]. The backward adds into dx (zeroed by the
-// caller) and overwrites dw; either may be null.
+// caller) and overwrites dw and db (the bias gradient); any of them may be null.
 template <class T>
 void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mult, const ConvGeometry& g, T* y);
 template <class T>
 void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, int64_t mult, const ConvGeometry& g,
-                               T* dx, T* dw);
+                               T* dx, T* dw, T* db);
 
 // Batch normalisation of x [N, C, S]: per-channel mean and biased variance; y = (x - mean)
 // * invstd * w + b (w, b may be null); the backward through the batch statistics

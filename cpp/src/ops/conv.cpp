@@ -250,9 +250,9 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
 
 template <class T>
 void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
-  if (is_depthwise(p) && (dx || dw)) {
-    kernels::cpu::depthwise_conv2d_backward(x, w, dy, p.N, p.Og, all_channels(p), dx, dw);
-    dx = dw = nullptr;  // done; fall through for db only
+  if (is_depthwise(p)) {
+    kernels::cpu::depthwise_conv2d_backward(x, w, dy, p.N, p.Og, all_channels(p), dx, dw, db);
+    return;
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
   const int threads = num_threads();

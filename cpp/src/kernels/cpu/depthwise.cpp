@@ -3,16 +3,318 @@
 // far too thin for a BLAS; instead each kernel tap adds a shifted input row to an output
 // row, a contiguous loop when the stride is 1.
 #include <algorithm>
+#include <type_traits>
+#include <vector>
 
+#include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
 #include "kernels/kernels.hpp"
 
 namespace lamina::kernels::cpu {
+namespace {
 
+// The sum of a plane's P values, in T with a vector reduction.
+template <class T>
+LAMINA_VECTORIZE T plane_sum(const T* v, int64_t P) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < P; ++i) s += v[i];
+  return s;
+}
+
+}  // namespace
+
+#ifdef LAMINA_AVX512
+namespace {
+
+// Float32, unit horizontal stride, AVX-512. The loops below add one kernel tap at a time
+// into memory: a load and a store per FMA, each waiting on the one before (8x64x56x56 3x3:
+// 2.35 ms, PyTorch 2.18). Here kRows output rows are built in registers at once, 16
+// outputs per vector and two vectors per row, and stored once: each source row is loaded
+// (KW shifted vectors) once for every output row it reaches, so a 3x3 kernel takes 4.5
+// loads per 9 FMAs instead of 9. KW is a template argument (1 to 7) so that the taps
+// unroll; wider kernels take the loops below.
+
+constexpr int64_t kMaxKW = 7;
+constexpr int kRows = 4;
+
+// masks[ch * KW + k]: the lanes of 16-wide chunk ch of a `len`-long output row whose
+// source column ch * 16 + lane + first + k * step lies inside [0, width). Chunks are
+// counted to an even number; the extra one has no lanes.
+std::vector<__mmask16> row_masks(int64_t len, int64_t width, int64_t KW, int64_t first, int64_t step) {
+  const int64_t chunks = (len + 31) / 32 * 2;
+  std::vector<__mmask16> m(static_cast<size_t>(chunks * KW));
+  for (int64_t ch = 0; ch < chunks; ++ch)
+    for (int64_t k = 0; k < KW; ++k) {
+      const int64_t start = ch * 16 + first + k * step;
+      m[ch * KW + k] = lanes(-start, width - start) & lanes(0, len - ch * 16);
+    }
+  return m;
+}
+
+// The sources of a block of up to kRows output rows, as offsets that hold for every plane:
+// source s is the row at src + src_off[s]; it meets output row r through the kernel row at
+// wts + w_off[s * kRows + r] (-1: it does not reach row r).
+struct RowBlock {
+  int64_t first;  // the block's first output row
+  int nout;       // its rows (kRows, fewer at the end)
+  int64_t begin, nsrc;  // its sources in src_off
+};
+
+struct RowPlan {
+  std::vector<RowBlock> blocks;
+  std::vector<int64_t> src_off;
+  std::vector<int32_t> w_off;
+  void add_source(int64_t off, const int32_t* w) {
+    src_off.push_back(off);
+    w_off.insert(w_off.end(), w, w + kRows);
+  }
+};
+
+// For r < nout: out[r * out_stride + i], i < len, = (add ? itself : bias) + the sum over the
+// block's sources s and k < KW of wts[w_off[s, r] + k] * src[src_off[s] + i + k * step].
+// Source lanes outside the masks read as 0 and are never touched (so a source may start
+// before its row).
+template <int KW>
+__attribute__((target("avx512f"))) void accumulate_rows(const float* src, const float* wts, const RowPlan& plan,
+                                                        const RowBlock& blk, int64_t step, const __mmask16* masks,
+                                                        int64_t len, float bias, bool add, float* out,
+                                                        int64_t out_stride) {
+  const int64_t* soff = plan.src_off.data() + blk.begin;
+  const int32_t* woff = plan.w_off.data() + blk.begin * kRows;
+  for (int64_t o0 = 0; o0 < len; o0 += 32) {
+    const __mmask16* m0 = masks + (o0 / 16) * KW;
+    const __mmask16 t0 = lanes(0, len - o0), t1 = lanes(0, len - o0 - 16);
+    __m512 a0[kRows], a1[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      const bool load = add && r < blk.nout;
+      a0[r] = load ? _mm512_maskz_loadu_ps(t0, out + r * out_stride + o0) : _mm512_set1_ps(bias);
+      a1[r] = load ? _mm512_maskz_loadu_ps(t1, out + r * out_stride + o0 + 16) : _mm512_set1_ps(bias);
+    }
+    for (int64_t s = 0; s < blk.nsrc; ++s) {
+      const float* p = src + soff[s] + o0;
+      __m512 x0[KW], x1[KW];
+      for (int k = 0; k < KW; ++k) {
+        x0[k] = _mm512_maskz_loadu_ps(m0[k], p + k * step);
+        x1[k] = _mm512_maskz_loadu_ps(m0[KW + k], p + 16 + k * step);
+      }
+      for (int r = 0; r < kRows; ++r) {
+        if (woff[s * kRows + r] < 0) continue;
+        const float* wk = wts + woff[s * kRows + r];
+        for (int k = 0; k < KW; ++k) {
+          const __m512 wv = _mm512_set1_ps(wk[k]);
+          a0[r] = _mm512_fmadd_ps(wv, x0[k], a0[r]);
+          a1[r] = _mm512_fmadd_ps(wv, x1[k], a1[r]);
+        }
+      }
+    }
+    for (int r = 0; r < blk.nout; ++r) {
+      _mm512_mask_storeu_ps(out + r * out_stride + o0, t0, a0[r]);
+      _mm512_mask_storeu_ps(out + r * out_stride + o0 + 16, t1, a1[r]);
+    }
+  }
+}
+
+using AccumulateRows = void (*)(const float*, const float*, const RowPlan&, const RowBlock&, int64_t,
+                                const __mmask16*, int64_t, float, bool, float*, int64_t);
+
+// dw[kh * KW + k] += the sum over sources s < nsrc and i < len of
+// dy[dy_off[s * KH + kh] + i] * x[x_off[s] + i + k * step] (x through the masks as above;
+// dy_off -1: that kernel row pairs source s with no output row). Each x row is loaded once
+// for all KH kernel rows, into KH * KW accumulators.
+template <int KH, int KW>
+__attribute__((target("avx512f"))) void weight_grad_rows(const float* x, const float* dy, int64_t nsrc,
+                                                         const int64_t* x_off, const int64_t* dy_off, int64_t step,
+                                                         const __mmask16* masks, int64_t len, float* dw) {
+  __m512 acc[KH * KW];
+  for (int t = 0; t < KH * KW; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < nsrc; ++s)
+    for (int64_t o0 = 0; o0 < len; o0 += 16) {
+      const __mmask16* m = masks + (o0 / 16) * KW;
+      __m512 xv[KW];
+      for (int k = 0; k < KW; ++k) xv[k] = _mm512_maskz_loadu_ps(m[k], x + x_off[s] + o0 + k * step);
+      for (int kh = 0; kh < KH; ++kh) {
+        if (dy_off[s * KH + kh] < 0) continue;
+        const __m512 dv = _mm512_maskz_loadu_ps(lanes(0, len - o0), dy + dy_off[s * KH + kh] + o0);
+        for (int k = 0; k < KW; ++k) acc[kh * KW + k] = _mm512_fmadd_ps(dv, xv[k], acc[kh * KW + k]);
+      }
+    }
+  for (int t = 0; t < KH * KW; ++t) dw[t] += lane_sum(acc[t]);
+}
+
+using WeightGradRows = void (*)(const float*, const float*, int64_t, const int64_t*, const int64_t*, int64_t,
+                                const __mmask16*, int64_t, float*);
+
+AccumulateRows accumulate_for(int64_t KW) {
+  switch (KW) {
+    case 1: return accumulate_rows<1>;
+    case 2: return accumulate_rows<2>;
+    case 3: return accumulate_rows<3>;
+    case 4: return accumulate_rows<4>;
+    case 5: return accumulate_rows<5>;
+    case 6: return accumulate_rows<6>;
+    case 7: return accumulate_rows<7>;
+    default: return nullptr;
+  }
+}
+
+// The weight gradient's register kernels: KH * KW accumulators and KW x vectors must fit
+// the 32 vector registers.
+WeightGradRows weight_grad_for(int64_t KH, int64_t KW) {
+  if (KH == 3 && KW == 3) return weight_grad_rows<3, 3>;
+  if (KH == 5 && KW == 5) return weight_grad_rows<5, 5>;
+  if (KH == 1 && KW == 1) return weight_grad_rows<1, 1>;
+  if (KH == 7 && KW == 1) return weight_grad_rows<7, 1>;
+  if (KH == 1 && KW == 7) return weight_grad_rows<1, 7>;
+  return nullptr;
+}
+
+// Whether the AVX-512 forward and input gradient take this geometry (the weight gradient
+// also needs weight_grad_for).
+bool depthwise_avx512(const ConvGeometry& g) { return has_avx512f() && g.stride_w == 1 && g.KW <= kMaxKW; }
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Kernel row kh with t = kh * dilation, or -1 where t is not a whole multiple inside the kernel.
+int32_t kernel_row(const ConvGeometry& g, int64_t t) {
+  return t >= 0 && t % g.dilation_h == 0 && t / g.dilation_h < g.KH ? static_cast<int32_t>(t / g.dilation_h) : -1;
+}
+
+// Output row blocks of the forward: output row oh reads input row ih through kernel row
+// kh where ih = oh * stride - pad + kh * dilation.
+RowPlan forward_plan(const ConvGeometry& g) {
+  RowPlan plan;
+  const int64_t span = (kRows - 1) * g.stride_h + (g.KH - 1) * g.dilation_h + 1;
+  for (int64_t oh0 = 0; oh0 < g.OH; oh0 += kRows) {
+    RowBlock blk{oh0, static_cast<int>(std::min<int64_t>(kRows, g.OH - oh0)),
+                 static_cast<int64_t>(plan.src_off.size()), 0};
+    const int64_t top = oh0 * g.stride_h - g.pad_h;  // input row of output row oh0, kernel row 0
+    for (int64_t ih = std::max<int64_t>(0, top); ih < std::min(g.H, top + span); ++ih) {
+      int32_t w[kRows];
+      bool any = false;
+      for (int r = 0; r < kRows; ++r) {
+        const int32_t kh = r < blk.nout ? kernel_row(g, ih - top - r * g.stride_h) : -1;
+        w[r] = kh < 0 ? -1 : static_cast<int32_t>(kh * g.KW);
+        any |= kh >= 0;
+      }
+      if (any) plan.add_source(ih * g.W - g.pad_w, w), ++blk.nsrc;
+    }
+    plan.blocks.push_back(blk);
+  }
+  return plan;
+}
+
+// Row blocks of dx, gathered from the dy rows of the `mult` output channels of an input
+// channel (offsets from the first one's plane; weights from the first one's kernel).
+RowPlan input_grad_plan(const ConvGeometry& g, int64_t mult) {
+  RowPlan plan;
+  for (int64_t ih0 = 0; ih0 < g.H; ih0 += kRows) {
+    RowBlock blk{ih0, static_cast<int>(std::min<int64_t>(kRows, g.H - ih0)),
+                 static_cast<int64_t>(plan.src_off.size()), 0};
+    const int64_t lo = std::max<int64_t>(0, floor_div(ih0 + g.pad_h - (g.KH - 1) * g.dilation_h, g.stride_h));
+    const int64_t hi = std::min(g.OH - 1, floor_div(ih0 + blk.nout - 1 + g.pad_h, g.stride_h));
+    for (int64_t j = 0; j < mult; ++j)
+      for (int64_t oh = lo; oh <= hi; ++oh) {
+        int32_t w[kRows];
+        bool any = false;
+        for (int r = 0; r < kRows; ++r) {
+          const int32_t kh = r < blk.nout ? kernel_row(g, ih0 + r + g.pad_h - oh * g.stride_h) : -1;
+          w[r] = kh < 0 ? -1 : static_cast<int32_t>(j * g.KH * g.KW + kh * g.KW);
+          any |= kh >= 0;
+        }
+        if (any) plan.add_source((j * g.OH + oh) * g.OW + g.pad_w, w), ++blk.nsrc;
+      }
+    plan.blocks.push_back(blk);
+  }
+  return plan;
+}
+
+void depthwise_forward_avx512(const float* x, const float* w, const float* b, int64_t N, int64_t mult,
+                              const ConvGeometry& g, float* y) {
+  const int64_t C = g.C, taps = g.KH * g.KW;
+  const std::vector<__mmask16> masks = row_masks(g.OW, g.W, g.KW, -g.pad_w, g.dilation_w);
+  const RowPlan plan = forward_plan(g);
+  const AccumulateRows rows = accumulate_for(g.KW);
+#pragma omp parallel for collapse(2) if (N * C > 1)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t j = 0; j < mult; ++j) {
+        const int64_t o = c * mult + j;
+        float* yp = y + (n * C * mult + o) * g.OH * g.OW;
+        for (const RowBlock& blk : plan.blocks)
+          rows(x + (n * C + c) * g.H * g.W, w + o * taps, plan, blk, g.dilation_w, masks.data(), g.OW,
+               b ? b[o] : 0.0f, false, yp + blk.first * g.OW, g.OW);
+      }
+}
+
+// dx by gathering: input pixel (ih, iw) takes w[kh, kw] * dy[oh, iw + pad - kw * dilation]
+// from every output channel of its input channel and every kernel row kh whose
+// oh = (ih + pad - kh * dilation) / stride is whole and inside.
+void depthwise_input_grad_avx512(const float* w, const float* dy, int64_t N, int64_t mult, const ConvGeometry& g,
+                                 float* dx) {
+  const int64_t C = g.C, taps = g.KH * g.KW;
+  const std::vector<__mmask16> masks = row_masks(g.W, g.OW, g.KW, g.pad_w, -g.dilation_w);
+  const RowPlan plan = input_grad_plan(g, mult);
+  const AccumulateRows rows = accumulate_for(g.KW);
+#pragma omp parallel for collapse(2) if (N * C > 1)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      float* dxp = dx + (n * C + c) * g.H * g.W;
+      for (const RowBlock& blk : plan.blocks)
+        rows(dy + (n * C + c) * mult * g.OH * g.OW, w + c * mult * taps, plan, blk, -g.dilation_w, masks.data(),
+             g.W, 0.0f, true, dxp + blk.first * g.W, g.W);
+    }
+}
+
+// dw, and db (if not null) from the same dy planes while they are in cache.
+void depthwise_weight_grad_avx512(const float* x, const float* dy, int64_t N, int64_t mult, const ConvGeometry& g,
+                                  float* dw, float* db) {
+  const int64_t C = g.C, taps = g.KH * g.KW;
+  const std::vector<__mmask16> masks = row_masks(g.OW, g.W, g.KW, -g.pad_w, g.dilation_w);
+  const WeightGradRows rows = weight_grad_for(g.KH, g.KW);
+  // x row ih meets dy row oh through kernel row kh where oh * stride = ih + pad - kh * dilation.
+  std::vector<int64_t> x_off, dy_off;
+  for (int64_t ih = 0; ih < g.H; ++ih) {
+    bool any = false;
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const int64_t t = ih + g.pad_h - kh * g.dilation_h;
+      const bool pairs = t >= 0 && t % g.stride_h == 0 && t / g.stride_h < g.OH;
+      dy_off.push_back(pairs ? t / g.stride_h * g.OW : -1);
+      any |= pairs;
+    }
+    if (any)
+      x_off.push_back(ih * g.W - g.pad_w);
+    else
+      dy_off.resize(dy_off.size() - static_cast<size_t>(g.KH));
+  }
+  const int64_t nsrc = static_cast<int64_t>(x_off.size());
+  // One output channel per iteration: no two threads write the same dw entry.
+#pragma omp parallel for if (C * mult > 1)
+  for (int64_t o = 0; o < C * mult; ++o) {
+    float* out = dw + o * taps;
+    std::fill(out, out + taps, 0.0f);
+    double bias = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* dyp = dy + (n * C * mult + o) * g.OH * g.OW;
+      rows(x + (n * C + o / mult) * g.H * g.W, dyp, nsrc, x_off.data(), dy_off.data(), g.dilation_w, masks.data(),
+           g.OW, out);
+      if (db) bias += plane_sum(dyp, g.OH * g.OW);
+    }
+    if (db) db[o] = static_cast<float>(bias);
+  }
+}
+
+}  // namespace
+#endif
 
 template <class T>
 LAMINA_VECTORIZE void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mult,
                                        const ConvGeometry& g, T* y) {
+#ifdef LAMINA_AVX512
+  if constexpr (std::is_same_v<T, float>) {
+    if (depthwise_avx512(g)) return depthwise_forward_avx512(x, w, b, N, mult, g, y);
+  }
+#endif
   const int64_t C = g.C;  // here: all input channels (one per group)
 #pragma omp parallel for collapse(2) if (N * C > 1)
   for (int64_t n = 0; n < N; ++n)
@@ -48,7 +350,16 @@ LAMINA_VECTORIZE void depthwise_conv2d(const T* x, const T* w, const T* b, int64
 
 template <class T>
 LAMINA_VECTORIZE void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, int64_t mult,
-                                                const ConvGeometry& g, T* dx, T* dw) {
+                                                const ConvGeometry& g, T* dx, T* dw, T* db) {
+#ifdef LAMINA_AVX512
+  if constexpr (std::is_same_v<T, float>) {
+    if (depthwise_avx512(g)) {
+      if (dx) depthwise_input_grad_avx512(w, dy, N, mult, g, dx);
+      if (dw && weight_grad_for(g.KH, g.KW)) return depthwise_weight_grad_avx512(x, dy, N, mult, g, dw, db);
+      dx = nullptr;  // done; the loops below take dw and db
+    }
+  }
+#endif
   const int64_t C = g.C;
   if (dx) {
 #pragma omp parallel for collapse(2) if (N * C > 1)
@@ -113,6 +424,14 @@ LAMINA_VECTORIZE void depthwise_conv2d_backward(const T* x, const T* w, const T*
         }
     }
   }
+  if (db) {
+#pragma omp parallel for if (C * mult > 1)
+    for (int64_t o = 0; o < C * mult; ++o) {
+      double s = 0;  // planes summed in double (as the GEMM path's bias gradient)
+      for (int64_t n = 0; n < N; ++n) s += plane_sum(dy + (n * C * mult + o) * g.OH * g.OW, g.OH * g.OW);
+      db[o] = static_cast<T>(s);
+    }
+  }
 }
 
 template void depthwise_conv2d<float>(const float*, const float*, const float*, int64_t, int64_t,
@@ -120,8 +439,8 @@ template void depthwise_conv2d<float>(const float*, const float*, const float*, 
 template void depthwise_conv2d<double>(const double*, const double*, const double*, int64_t, int64_t,
                                        const ConvGeometry&, double*);
 template void depthwise_conv2d_backward<float>(const float*, const float*, const float*, int64_t, int64_t,
-                                               const ConvGeometry&, float*, float*);
+                                               const ConvGeometry&, float*, float*, float*);
 template void depthwise_conv2d_backward<double>(const double*, const double*, const double*, int64_t, int64_t,
-                                                const ConvGeometry&, double*, double*);
+                                                const ConvGeometry&, double*, double*, double*);
 
 }  // namespace lamina::kernels::cpu

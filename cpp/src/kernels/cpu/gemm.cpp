@@ -127,16 +127,6 @@ namespace {
 // over 151 MB, and took 36 ms here against this kernel's ~10.
 constexpr int64_t kSmallM = 16;
 
-// The sum of v's lanes. (Masked shuffles with every lane set: the plain intrinsics, and
-// _mm512_reduce_add_ps, pass an undefined vector that GCC 12 reports as uninitialised.)
-__attribute__((target("avx512f"))) inline float lane_sum(__m512 v) {
-  v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, _MM_SHUFFLE(1, 0, 3, 2)));
-  v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, _MM_SHUFFLE(2, 3, 0, 1)));
-  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, _MM_SHUFFLE(1, 0, 3, 2)));
-  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm512_cvtss_f32(v);
-}
-
 // kM is a constant so that the accumulators live in registers (a runtime row count left
 // them on the stack: 2x slower than the BLAS).
 template <int kM>
