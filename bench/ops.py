@@ -1,6 +1,8 @@
 """lamina's kernels against PyTorch on the same inputs, in one run: milliseconds,
 GFLOP/s (or GB/s), percent of the machine's measured FMA peak, and the ratio
 PyTorch time / lamina time (> 1: lamina is faster), at 1 and 2 threads.
+Convolution GFLOP/s count a direct convolution's multiply-adds, so the 3x3 shapes that
+lamina runs by Winograd's F(4x4, 3x3) (a quarter of the multiplies) can pass 100 %.
 
     python bench/ops.py [--repeats 7] [--quick]
 """

@@ -480,6 +480,12 @@ def test_conv_threads_agree():
     # column matrices past 2 MB, built and multiplied in bands of output rows (the last partial)
     ((1, 3, 224, 224), (8, 3, 7, 7), {"pad": 3, "stride": 2}),
     ((2, 16, 61, 60), (8, 16, 3, 3), {"pad": 1}),
+    # Winograd F(4x4, 3x3) (enough channels both sides): partial tiles; pad 0 (its input
+    # gradient padded by 2) with tiles of several images in one vector; pad 2; two groups
+    ((2, 64, 20, 22), (64, 64, 3, 3), {"pad": 1}),
+    ((3, 48, 7, 9), (96, 48, 3, 3), {}),
+    ((1, 64, 13, 13), (128, 64, 3, 3), {"pad": 2}),
+    ((2, 128, 9, 10), (128, 64, 3, 3), {"pad": 1, "groups": 2}),
     # depthwise: rows past 16 outputs (an output height not a multiple of 4); a channel
     # multiplier with vertical stride and dilation; 5x5; 2x4 (no register kernel for its weight
     # gradient); 1x9 (none for any of it)

@@ -2,14 +2,18 @@
 //   y[n, group] = W[group] [O/g, C/g*KH*KW] @ col(x[n, group]) [C/g*KH*KW, OH*OW]
 // Backward (one node): dW[group] += dy[n, group] @ col^T, dcol = W[group]^T @ dy[n, group]
 // then col2im into dx, db = sum of dy over N and the plane. 1x1 stride-1 unpadded
-// convolutions use x itself as the column matrix.
+// convolutions use x itself as the column matrix. Two kinds take their own kernels:
+// depthwise convolutions (kernels/cpu/depthwise.cpp), and float32 3x3 stride-1 ones with
+// enough channels, by Winograd's F(4x4, 3x3) in all three directions (use_winograd below).
 //
 // Threads: with more than one image the batch is split over lamina's threads, each with
 // its own column buffer (and, in backward, its own dW accumulator) and single-threaded
 // GEMMs; small images are too small for a threaded GEMM to pay. One image: the GEMM's
 // own threads.
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -194,6 +198,63 @@ void group_product(const ConvPlan& p, const PackedWeights& packed, int64_t grp, 
                         bias ? T(1) : T(0), y, ldy);
 }
 
+// Winograd F(4x4, 3x3) (kernels/cpu/winograd.cpp) for float32 3x3 stride-1 convolutions
+// with enough channels on both sides: a quarter of the multiplies, but transforms whose
+// cost grows with the channels in and out, so with few channels (or a handful of
+// outputs) the GEMM above is faster (measured, one thread: 8x64x56x56 64 outputs 21 -> 13
+// ms, 8x256x14x14 256 outputs 22 -> 12 ms). LAMINA_WINOGRAD=0 in the environment turns it
+// off (its float32 error is a few times the direct sum's).
+bool winograd_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("LAMINA_WINOGRAD");
+    return !(v && std::string(v) == "0");
+  }();
+  return on && kernels::cpu::winograd_available();
+}
+
+bool use_winograd(const ConvPlan& p) {
+  const kernels::ConvGeometry& g = p.g;
+  const bool shape = g.KH == 3 && g.KW == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
+                     g.dilation_w == 1 && g.pad_h <= 2 && g.pad_w <= 2 && g.OH >= 4 && g.OW >= 4;
+  // Multiplies saved per tile grow with C * Og, transform work with C + Og.
+  return shape && g.C * p.Og >= 24 * (g.C + p.Og) && winograd_enabled();
+}
+
+// The group's Winograd-transformed weights, for y = conv(x) (adjoint false: Og outputs from
+// C inputs) or the input gradient (adjoint: C outputs from Og), in a per-thread buffer.
+const float* winograd_weights(const ConvPlan& p, const float* w, int64_t grp, bool adjoint) {
+  thread_local Scratch<float> buffers[2];
+  const int64_t outs = adjoint ? p.g.C : p.Og, ins = adjoint ? p.Og : p.g.C;
+  float* data = buffers[adjoint].get(kernels::cpu::winograd_weights_size(outs, ins));
+  kernels::cpu::winograd_weights(w + grp * p.Og * p.K, outs, ins, adjoint, data);
+  return data;
+}
+
+void winograd_forward(const ConvPlan& p, const float* x, const float* w, const float* b, float* y) {
+  const kernels::ConvGeometry& g = p.g;
+  for (int64_t grp = 0; grp < p.groups; ++grp)
+    kernels::cpu::winograd_conv3x3(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H, g.W,
+                                   g.pad_h, g.pad_w, winograd_weights(p, w, grp, false), p.Og,
+                                   b ? b + grp * p.Og : nullptr, y + grp * p.Og * p.P, p.O * p.P, g.OH, g.OW);
+}
+
+// dx = the 3x3 convolution of dy, padded by 2 - pad, with the weights transposed and turned.
+void winograd_input_gradient(const ConvPlan& p, const float* w, const float* dy, float* dx) {
+  const kernels::ConvGeometry& g = p.g;
+  for (int64_t grp = 0; grp < p.groups; ++grp)
+    kernels::cpu::winograd_conv3x3(dy + grp * p.Og * p.P, p.O * p.P, p.N, p.Og, g.OH, g.OW, 2 - g.pad_h,
+                                   2 - g.pad_w, winograd_weights(p, w, grp, true), g.C, nullptr,
+                                   dx + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, g.H, g.W);
+}
+
+void winograd_weight_gradient(const ConvPlan& p, const float* x, const float* dy, float* dw) {
+  const kernels::ConvGeometry& g = p.g;
+  for (int64_t grp = 0; grp < p.groups; ++grp)
+    kernels::cpu::winograd_conv3x3_weight_grad(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H,
+                                               g.W, g.pad_h, g.pad_w, dy + grp * p.Og * p.P, p.O * p.P, p.Og, g.OH,
+                                               g.OW, dw + grp * p.Og * p.K);
+}
+
 // One image, its output columns split into one chunk per thread.
 template <class T>
 void conv_forward_columns(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
@@ -219,6 +280,9 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   if (is_depthwise(p)) {
     kernels::cpu::depthwise_conv2d(x, w, b, p.N, p.Og, all_channels(p), y);
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_winograd(p)) return winograd_forward(p, x, w, b, y);
   }
   if (p.column_parallel) {
     conv_forward_columns(p, x, w, b, y);
@@ -253,6 +317,13 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   if (is_depthwise(p)) {
     kernels::cpu::depthwise_conv2d_backward(x, w, dy, p.N, p.Og, all_channels(p), dx, dw, db);
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_winograd(p)) {
+      if (dx) winograd_input_gradient(p, w, dy, dx);
+      if (dw) winograd_weight_gradient(p, x, dy, dw);
+      dx = dw = nullptr;  // done; db below
+    }
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
   const int threads = num_threads();
