@@ -2,6 +2,10 @@
 central-difference gradient check through the tape, and parity with PyTorch (forward
 and every input gradient, float32, rtol 1e-5) when torch is installed."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -480,12 +484,13 @@ def test_conv_threads_agree():
     # column matrices past 2 MB, built and multiplied in bands of output rows (the last partial)
     ((1, 3, 224, 224), (8, 3, 7, 7), {"pad": 3, "stride": 2}),
     ((2, 16, 61, 60), (8, 16, 3, 3), {"pad": 1}),
-    # Winograd F(4x4, 3x3) (enough channels both sides): partial tiles; pad 0 (its input
-    # gradient padded by 2) with tiles of several images in one vector; pad 2; two groups
+    # Winograd F(4x4, 3x3) (enough channels both sides, 48 tiles or more): partial tiles;
+    # pad 0 (its input gradient padded by 2) with tiles of several images in one vector;
+    # pad 2; two groups
     ((2, 64, 20, 22), (64, 64, 3, 3), {"pad": 1}),
-    ((3, 48, 7, 9), (96, 48, 3, 3), {}),
-    ((1, 64, 13, 13), (128, 64, 3, 3), {"pad": 2}),
-    ((2, 128, 9, 10), (128, 64, 3, 3), {"pad": 1, "groups": 2}),
+    ((16, 48, 7, 9), (96, 48, 3, 3), {}),
+    ((3, 64, 13, 13), (128, 64, 3, 3), {"pad": 2}),
+    ((6, 128, 9, 10), (128, 64, 3, 3), {"pad": 1, "groups": 2}),
     # depthwise: rows past 16 outputs (an output height not a multiple of 4); a channel
     # multiplier with vertical stride and dilation; 5x5; 2x4 (no register kernel for its weight
     # gradient); 1x9 (none for any of it)
@@ -517,6 +522,32 @@ def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
                 np.testing.assert_allclose(np.asarray(ours), ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
     finally:
         lamina.set_num_threads(before)
+
+
+def test_winograd_is_used_and_can_be_turned_off(tmp_path):
+    """A 3x3 convolution with 64 channels each side takes Winograd's F(4x4, 3x3): its float32
+    result differs from the direct sum's in the last bits; LAMINA_WINOGRAD=0 (read at start)
+    gives the direct sum's. Both are within float32 rounding of the float64 result."""
+    script = (
+        "import sys, numpy as np, lamina\n"
+        "from lamina import ops\n"
+        "rng = np.random.default_rng(5)\n"
+        "x = rng.standard_normal((2, 64, 20, 22)).astype(np.float32)\n"
+        "w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)\n"
+        "y = ops.conv2d(lamina.tensor(x), lamina.tensor(w), None, pad=1)\n"
+        "y64 = ops.conv2d(lamina.tensor(x.astype(np.float64)), lamina.tensor(w.astype(np.float64)), None, pad=1)\n"
+        "np.save(sys.argv[1], np.asarray(y)); np.save(sys.argv[1] + '64', np.asarray(y64))\n")
+    outs = {}
+    for flag in ("1", "0"):
+        env = dict(os.environ, LAMINA_WINOGRAD=flag)
+        path = str(tmp_path / f"y{flag}.npy")
+        subprocess.run([sys.executable, "-c", script, path], env=env, check=True)
+        outs[flag] = np.load(path), np.load(path + "64.npy")
+    (wino, ref), (direct, _) = outs["1"], outs["0"]
+    scale = np.abs(ref).max()
+    assert not np.array_equal(wino, direct)
+    np.testing.assert_allclose(wino, ref, atol=2e-5 * scale)
+    np.testing.assert_allclose(direct, ref, atol=2e-6 * scale)
 
 
 def test_batch_norm_running_statistics_match_torch():

@@ -216,8 +216,13 @@ bool use_winograd(const ConvPlan& p) {
   const kernels::ConvGeometry& g = p.g;
   const bool shape = g.KH == 3 && g.KW == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
                      g.dilation_w == 1 && g.pad_h <= 2 && g.pad_w <= 2 && g.OH >= 4 && g.OW >= 4;
-  // Multiplies saved per tile grow with C * Og, transform work with C + Og.
-  return shape && g.C * p.Og >= 24 * (g.C + p.Og) && winograd_enabled();
+  // Multiplies saved per tile grow with C * Og, transform work with C + Og. Each call also
+  // transforms 36 * C * Og weights (and the weight gradient keeps as many sums), which the
+  // tiles must pay for: ResNet-50's 512-channel 7x7 layers at batch 1 (4 tiles) ran 6x
+  // slower by Winograd, its 128-channel 28x28 ones (49 tiles) 1.5x faster.
+  const int64_t tiles = p.N * ((g.OH + 3) / 4) * ((g.OW + 3) / 4);
+  return shape && g.C * p.Og >= 24 * (g.C + p.Og) && tiles >= 48 && tiles * 2048 >= g.C * p.Og &&
+         winograd_enabled();
 }
 
 // The group's Winograd-transformed weights, for y = conv(x) (adjoint false: Og outputs from
