@@ -174,17 +174,22 @@ __attribute__((target("avx512f"))) void transform_grads(const float* dyo, int64_
   }
 }
 
-// dw[o, i, 3, 3] = G^T M[., o, i] G for 16 input channels i0.. at a time (M's xi blocks
-// xi_stride apart, rows of I).
-__attribute__((target("avx512f"))) void transform_weight_grads(const float* M, int64_t xi_stride, int64_t O,
-                                                              int64_t I, float* dw) {
+// dw[o, i, 3, 3] = G^T M[., o, i] G for 16 input channels i0.. at a time, M the sum of
+// the threads' parts (each [36, O, I]), over lamina's threads.
+__attribute__((target("avx512f"))) void transform_weight_grads(const std::vector<std::vector<float>>& parts,
+                                                              int64_t O, int64_t I, float* dw) {
   const __m512i nine = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                           _mm512_set1_epi32(9));
+#pragma omp parallel for if (O * I >= 4096)
   for (int64_t o = 0; o < O; ++o)
     for (int64_t i0 = 0; i0 < I; i0 += 16) {
       const __mmask16 valid = lanes(0, I - i0);
       __m512 m[kXi];
-      for (int xi = 0; xi < kXi; ++xi) m[xi] = _mm512_maskz_loadu_ps(valid, M + xi * xi_stride + o * I + i0);
+      for (int xi = 0; xi < kXi; ++xi) {
+        m[xi] = _mm512_maskz_loadu_ps(valid, parts[0].data() + (xi * O + o) * I + i0);
+        for (size_t part = 1; part < parts.size(); ++part)
+          m[xi] = _mm512_add_ps(m[xi], _mm512_maskz_loadu_ps(valid, parts[part].data() + (xi * O + o) * I + i0));
+      }
       __m512 t[kAlpha][3];  // M G
       for (int a = 0; a < kAlpha; ++a) apply(kGT, &m[a * kAlpha], 1, t[a], 1);
       float* out = dw + (o * I + i0) * 9;
@@ -338,12 +343,7 @@ void winograd_conv3x3_weight_grad(const float* x, int64_t x_image, int64_t N, in
                   gemm<float>(false, true, O, I, count, 1.0f, D.data() + xi * d_stride, block,
                               X.data() + xi * x_stride, block, first_block ? 0.0f : 1.0f, M.data() + xi * O * I, I);
               });
-  for (int part = 1; part < parts; ++part) {
-    const float* add = sums[static_cast<size_t>(part)].data();
-    float* acc = sums[0].data();
-    for (size_t k = 0; k < sums[0].size(); ++k) acc[k] += add[k];
-  }
-  transform_weight_grads(sums[0].data(), O * I, O, I, dw);
+  transform_weight_grads(sums, O, I, dw);
 }
 
 #else
