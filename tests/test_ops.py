@@ -75,6 +75,11 @@ ROWS = [
     ("mean_all", lambda x: L.mean(x), np.mean, lambda t, x: x.mean(), [((1, 7), std)]),
     ("matmul", L.matmul, np.matmul, lambda t, a, b: a @ b, [((5, 7), std), ((7, 3), std)]),
     ("matmul_batch1", L.matmul, np.matmul, lambda t, a, b: a @ b, [((1, 13), std), ((13, 1), std)]),
+    # transposed views go to the GEMM as they are (forward and both gradients)
+    ("matmul_transposed_views", lambda a, b: L.matmul(a.T, b.T), lambda a, b: a.T @ b.T,
+     lambda t, a, b: a.T @ b.T, [((7, 5), std), ((3, 7), std)]),
+    ("matmul_transposed_a", lambda a, b: L.matmul(a.T, b), lambda a, b: a.T @ b,
+     lambda t, a, b: a.T @ b, [((7, 5), std), ((7, 3), std)]),
     ("linear", L.linear, lambda x, w, b: x @ w.T + b, lambda t, x, w, b: t.nn.functional.linear(x, w, b),
      [((4, 6), std), ((3, 6), std), ((3,), std)]),
     ("linear_nobias", L.linear, lambda x, w: x @ w.T, lambda t, x, w: t.nn.functional.linear(x, w),
