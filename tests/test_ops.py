@@ -433,9 +433,9 @@ def test_cross_entropy_normalization_modes(mode, expected):
 
 
 @pytest.mark.parametrize("xs,ws,kw", [
-    ((1, 3, 40, 40), (4, 3, 3, 3), {"pad": 1}),                       # 1600 columns, chunks end mid-row
+    ((1, 3, 40, 40), (4, 3, 3, 3), {"pad": 1}),                       # 1600 columns, 40 rows
     ((1, 4, 70, 70), (6, 2, 3, 3), {"stride": 2, "pad": 1, "groups": 2}),  # 1225 columns, 2 groups
-    ((1, 2, 33, 41), (3, 2, 5, 5), {"pad": 2, "dilation": 1}),
+    ((1, 2, 33, 41), (3, 2, 5, 5), {"pad": 2, "dilation": 1}),        # 33 rows: unequal shares
 ])
 def test_single_large_image_split_over_threads_matches_reference(xs, ws, kw):
     rng = np.random.default_rng(11)
@@ -482,7 +482,7 @@ def test_conv_threads_agree():
     ((3, 20, 12, 12), (50, 20, 5, 5), {}),             # LeNet conv2: 8-column rows, a partial panel of A
     ((2, 5, 19, 21), (7, 5, 3, 3), {"pad": 2, "dilation": 2}),  # rows longer than one vector
     ((2, 3, 10, 10), (4, 3, 5, 5), {"pad": 4}),        # whole rows of padding
-    ((1, 16, 40, 40), (12, 16, 3, 3), {"pad": 1}),     # one image: its columns split over threads
+    ((1, 16, 40, 40), (12, 16, 3, 3), {"pad": 1}),     # one image: its output rows split over threads
     ((2, 6, 13, 11), (5, 6, 3, 3), {"pad": (2, 1), "stride": (2, 1), "dilation": (2, 1)}),  # 9-16 column rows
     ((2, 3, 37, 41), (8, 3, 7, 7), {"pad": 3, "stride": 2}),  # horizontal stride 2, rows past 16 outputs
     ((2, 16, 14, 14), (24, 16, 1, 1), {"stride": 2}),          # a 1x1 stride-2 projection

@@ -94,9 +94,6 @@ void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, int64_
 // col [C*KH*KW, OH*OW] from one image im [C, H, W]; col2im adds col back into im.
 template <class T> void im2col(const T* im, const ConvGeometry& g, T* col);
 template <class T> void col2im(const T* col, const ConvGeometry& g, T* im);
-// Output columns [p0, p1) of im2col only, into col [C*KH*KW, p1 - p0] (so one image's
-// columns can be split over threads).
-template <class T> void im2col_columns(const T* im, const ConvGeometry& g, int64_t p0, int64_t p1, T* col);
 
 // C[M,N] = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T.
 // op(A) is M x K (A is K x M when trans_a), op(B) is K x N (B is N x K when trans_b).

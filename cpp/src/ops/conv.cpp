@@ -33,7 +33,7 @@ struct ConvPlan {
   int64_t Og, K, P;         // out channels per group, GEMM depth, output plane
   bool direct;              // 1x1, stride 1, no padding: col is the input itself
   bool batch_parallel;      // images split over threads
-  bool column_parallel;     // one image: its output columns split over threads (forward)
+  bool row_parallel;        // one image: its output rows split over threads (forward)
 };
 
 int64_t out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dilation) {
@@ -79,9 +79,9 @@ ConvPlan plan_conv(const char* op, const Shape& xs, const Tensor& w, const Conv2
   p.P = p.g.OH * p.g.OW;
   p.direct = p.g.KH == 1 && p.g.KW == 1 && o.stride_h == 1 && o.stride_w == 1 && o.pad_h == 0 && o.pad_w == 0;
   p.batch_parallel = N > 1 && num_threads() > 1;
-  // A lone image with a large output plane: split its columns so every core works
-  // (a threaded BLAS scales poorly on these wide, shallow GEMMs).
-  p.column_parallel = N == 1 && num_threads() > 1 && p.P >= 1024 && !p.direct && p.g.C > 0;
+  // A lone image with a large output plane: split its rows so every core works (a
+  // threaded BLAS scales poorly on these wide, shallow GEMMs).
+  p.row_parallel = N == 1 && num_threads() > 1 && p.P >= 1024 && !p.direct && p.g.C > 0;
   return p;
 }
 
@@ -181,7 +181,7 @@ void group_product(const ConvPlan& p, const PackedWeights& packed, int64_t grp, 
   if constexpr (std::is_same_v<T, float>) {
     if (!packed.empty()) {
       // A lone image (no batch to split) splits its own product over the threads.
-      if (!p.batch_parallel && !p.column_parallel)
+      if (!p.batch_parallel && !p.row_parallel)
         kernels::cpu::conv_gemm_parallel(p.Og, p.K, packed.group(grp), col, cols, cols,
                                          bias ? bias + grp * p.Og : nullptr, false, y, ldy);
       else
@@ -260,23 +260,29 @@ void winograd_weight_gradient(const ConvPlan& p, const float* x, const float* dy
                                                g.OW, dw + grp * p.Og * p.K);
 }
 
-// One image, its output columns split into one chunk per thread.
+// One image, its output rows split into one range per thread, each built and multiplied in
+// bands as in conv_forward (so im2col takes its vector paths: ResNet-50's conv1 split by
+// columns went through a scalar im2col and ran slower on 2 threads than on 1).
 template <class T>
-void conv_forward_columns(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
+void conv_forward_rows(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   const int threads = num_threads();
   const int64_t in_group = p.g.C * p.g.H * p.g.W;
   const PackedWeights packed = packed_weights(p, w, false);
-  const int64_t chunk = ((p.P + threads - 1) / threads + 31) / 32 * 32;  // whole 32-column strips
+  const int64_t band = band_rows<T>(p);
   std::vector<Scratch<T>>& cols = column_buffers<T>(0);
   parallel_for(threads, true, [&](int thread, int64_t t) {
-    const int64_t p0 = t * chunk, p1 = std::min(p.P, p0 + chunk);
-    if (p0 >= p1) return;
+    const int64_t r0 = p.g.OH * t / threads, r1 = p.g.OH * (t + 1) / threads;
+    if (r0 >= r1) return;
+    const int64_t rows = std::min(band, r1 - r0);
     Scratch<T>& col = cols[static_cast<size_t>(thread)];
-    col.get(static_cast<size_t>(p.K * (p1 - p0)));
-    for (int64_t grp = 0; grp < p.groups; ++grp) {
-      kernels::cpu::im2col_columns(x + grp * in_group, p.g, p0, p1, col.data());
-      group_product(p, packed, grp, w, col.data(), p1 - p0, b, y + grp * p.Og * p.P + p0, p.P);
-    }
+    col.get(static_cast<size_t>(p.K * rows * p.g.OW));
+    for (int64_t grp = 0; grp < p.groups; ++grp)
+      for (int64_t oh0 = r0; oh0 < r1; oh0 += rows) {
+        kernels::ConvGeometry g = output_band(p.g, oh0, rows);
+        g.OH = std::min(g.OH, r1 - oh0);
+        kernels::cpu::im2col(x + grp * in_group, g, col.data());
+        group_product(p, packed, grp, w, col.data(), g.OH * p.g.OW, b, y + grp * p.Og * p.P + oh0 * p.g.OW, p.P);
+      }
   });
 }
 
@@ -289,8 +295,8 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   if constexpr (std::is_same_v<T, float>) {
     if (use_winograd(p)) return winograd_forward(p, x, w, b, y);
   }
-  if (p.column_parallel) {
-    conv_forward_columns(p, x, w, b, y);
+  if (p.row_parallel) {
+    conv_forward_rows(p, x, w, b, y);
     return;
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;

@@ -210,32 +210,6 @@ LAMINA_VECTORIZE void col2im(const T* col, const ConvGeometry& g, T* im) {
   });
 }
 
-template <class T>
-LAMINA_VECTORIZE void im2col_columns(const T* im, const ConvGeometry& g, int64_t p0, int64_t p1, T* col) {
-  const int64_t width = p1 - p0;
-  for_each_tap(g, [&](int64_t tap, int64_t c, int64_t kh, int64_t off, int64_t lo, int64_t hi) {
-    T* row = col + tap * width - p0;  // row[p] for p in [p0, p1)
-    const T* src = im + c * g.H * g.W;
-    for (int64_t oh = p0 / g.OW; oh <= (p1 - 1) / g.OW; ++oh) {
-      // This output row's part of [p0, p1), as output columns [a, b).
-      const int64_t a = std::max<int64_t>(p0 - oh * g.OW, 0), b = std::min(p1 - oh * g.OW, g.OW);
-      T* out = row + oh * g.OW;
-      const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
-      if (ih < 0 || ih >= g.H) {
-        for (int64_t ow = a; ow < b; ++ow) out[ow] = T(0);
-        continue;
-      }
-      const T* in = src + ih * g.W + off;
-      const int64_t l = std::max(a, lo), h = std::min(b, hi);
-      for (int64_t ow = a; ow < std::min(b, l); ++ow) out[ow] = T(0);
-      for (int64_t ow = l; ow < h; ++ow) out[ow] = in[ow * g.stride_w];
-      for (int64_t ow = std::max(a, h); ow < b; ++ow) out[ow] = T(0);
-    }
-  });
-}
-
-template void im2col_columns<float>(const float*, const ConvGeometry&, int64_t, int64_t, float*);
-template void im2col_columns<double>(const double*, const ConvGeometry&, int64_t, int64_t, double*);
 template void im2col<float>(const float*, const ConvGeometry&, float*);
 template void im2col<double>(const double*, const ConvGeometry&, double*);
 template void col2im<float>(const float*, const ConvGeometry&, float*);
