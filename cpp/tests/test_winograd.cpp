@@ -1,5 +1,5 @@
 // Winograd F(4x4, 3x3) convolution (kernels/cpu/winograd.cpp) against a naive loop in
-// double: partial tiles at the right and bottom edges, lanes whose 16 tiles span several
+// double: tiles packed in lanes and tiles in row-aligned groups, partial tiles at the right and bottom edges, lanes whose 16 tiles span several
 // images, every padding from 0 to 2, channel counts off the GEMM's multiples, the adjoint
 // weights (the input gradient), the weight gradient, one thread and two.
 #include <gtest/gtest.h>
@@ -91,6 +91,10 @@ TEST(Winograd, MatchesNaiveConvolution) {
       {2, 24, 11, 12, 16, 1, 0, true, false},   // adjoint weights
       {5, 64, 14, 14, 64, 1, 1, false, true},   // several tile blocks per thread
       {64, 8, 13, 13, 8, 1, 1, false, false},   // weight gradient: 1024 tiles, two of its blocks
+      // 12 or more tiles per row: groups aligned to rows, read and written as runs
+      {2, 16, 50, 61, 24, 1, 1, false, true},   // 16 tiles a row: one whole group each
+      {1, 24, 47, 70, 20, 2, 0, false, false},  // 17 a row: a second group of one tile
+      {3, 20, 45, 52, 16, 1, 1, true, false},   // 13 a row, adjoint weights
   };
   for (const WinogradCase& c : cases)
     for (int threads : {1, 2}) check_winograd(c, threads);
