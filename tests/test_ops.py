@@ -489,13 +489,6 @@ def test_conv_threads_agree():
     # column matrices past 2 MB, built and multiplied in bands of output rows (the last partial)
     ((1, 3, 224, 224), (8, 3, 7, 7), {"pad": 3, "stride": 2}),
     ((2, 16, 61, 60), (8, 16, 3, 3), {"pad": 1}),
-    # Winograd F(4x4, 3x3) (enough channels both sides, 48 tiles or more): partial tiles;
-    # pad 0 (its input gradient padded by 2) with tiles of several images in one vector;
-    # pad 2; two groups
-    ((2, 64, 20, 22), (64, 64, 3, 3), {"pad": 1}),
-    ((16, 48, 7, 9), (96, 48, 3, 3), {}),
-    ((3, 64, 13, 13), (128, 64, 3, 3), {"pad": 2}),
-    ((6, 128, 9, 10), (128, 64, 3, 3), {"pad": 1, "groups": 2}),
     # depthwise: rows past 16 outputs (an output height not a multiple of 4); a channel
     # multiplier with vertical stride and dilation; 5x5; 2x4 (no register kernel for its weight
     # gradient); 1x9 (none for any of it)
@@ -507,7 +500,29 @@ def test_conv_threads_agree():
 ])
 def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
     """The float32 AVX-512 paths (masked-lane im2col/col2im, conv_gemm with copied
-    strips) on shapes that reach them, at 1 and 2 threads, against torch."""
+    strips, depthwise) on shapes that reach them, at 1 and 2 threads, against torch."""
+    check_float32_conv_against_torch(xs, ws, kw, 1e-5)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed (test extra)")
+@pytest.mark.parametrize("xs,ws,kw", [
+    # F(4x4, 3x3) (enough channels both sides, 48 tiles or more): partial tiles; pad 0 (its
+    # input gradient padded by 2) with tiles of several images in one vector; pad 2; groups
+    ((2, 64, 20, 22), (64, 64, 3, 3), {"pad": 1}),
+    ((16, 48, 7, 9), (96, 48, 3, 3), {}),
+    ((3, 64, 13, 13), (128, 64, 3, 3), {"pad": 2}),
+    ((6, 128, 9, 10), (128, 64, 3, 3), {"pad": 1, "groups": 2}),
+    # F(2x2, 5x5): packed lanes; row-aligned groups with two groups (AlexNet's conv2)
+    ((4, 48, 13, 13), (64, 48, 5, 5), {"pad": 2}),
+    ((2, 64, 27, 27), (96, 32, 5, 5), {"pad": 2, "groups": 2}),
+])
+def test_float32_winograd_paths_match_torch(xs, ws, kw):
+    """Winograd's float32 results against torch's direct ones, within 3e-5 of the largest
+    value (its error against float64 here: up to 1e-5, the direct sum's 1.5e-6)."""
+    check_float32_conv_against_torch(xs, ws, kw, 3e-5)
+
+
+def check_float32_conv_against_torch(xs, ws, kw, atol):
     rng = np.random.default_rng(17)
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[0],)))
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -524,7 +539,7 @@ def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
             (y * lamina.tensor(seed)).sum().backward()
             for ours, theirs in ((y, ty), (lx.grad, tx.grad), (lw.grad, tw.grad), (lb.grad, tb.grad)):
                 ref = theirs.detach().numpy()
-                np.testing.assert_allclose(np.asarray(ours), ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+                np.testing.assert_allclose(np.asarray(ours), ref, rtol=1e-4, atol=atol * np.abs(ref).max())
     finally:
         lamina.set_num_threads(before)
 

@@ -122,24 +122,24 @@ void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int6
 void conv_gemm_parallel(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t P,
                         const float* bias, bool accumulate, float* C, int64_t ldc);
 
-// Winograd F(4x4, 3x3) convolution (winograd.cpp), float32 with AVX-512 only (check
-// winograd_available()): 3x3 kernels, stride 1, dilation 1, one group. winograd_weights
-// transforms and packs w [O, I, 3, 3] (adjoint: w [I, O, 3, 3] transposed and turned 180
-// degrees, the kernel of the input gradient) into winograd_weights_size(O, I) floats; then
-// y [N, O, OH, OW] = conv(x [N, I, H, W] padded by pad_h, pad_w) + bias (may be null),
-// images x_image and y_image floats apart, over lamina's threads. Its float32 error is a
-// few times the direct sum's (the transforms scale by up to 8 and 1/24).
+// Winograd convolution (winograd.cpp): F(4x4, 3x3) for r = 3, F(2x2, 5x5) for r = 5;
+// float32 with AVX-512 only (check winograd_available()); stride 1, dilation 1, one group.
+// winograd_weights transforms and packs w [O, I, r, r] (adjoint: w [I, O, r, r] transposed
+// and turned 180 degrees, the kernel of the input gradient) into winograd_weights_size(O, I)
+// floats; then y [N, O, OH, OW] = conv(x [N, I, H, W] padded by pad_h, pad_w) + bias (may
+// be null), images x_image and y_image floats apart, over lamina's threads. The weight
+// gradient of that convolution, dw [O, I, r, r] (overwritten), comes from x and dy
+// [N, O, OH, OW] (images dy_image floats apart) through the same transforms. Float32
+// error: a few times the direct sum's (the transforms scale by up to 8 and 1/24).
 bool winograd_available();
 size_t winograd_weights_size(int64_t O, int64_t I);
-void winograd_weights(const float* w, int64_t O, int64_t I, bool adjoint, float* packed);
-void winograd_conv3x3(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t pad_h,
-                      int64_t pad_w, const float* packed, int64_t O, const float* bias, float* y, int64_t y_image,
-                      int64_t OH, int64_t OW);
-// The weight gradient of that convolution: dw [O, I, 3, 3] (overwritten) from x and
-// dy [N, O, OH, OW] (images dy_image floats apart), through the same transforms.
-void winograd_conv3x3_weight_grad(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W,
-                                   int64_t pad_h, int64_t pad_w, const float* dy, int64_t dy_image, int64_t O,
-                                   int64_t OH, int64_t OW, float* dw);
+void winograd_weights(const float* w, int64_t O, int64_t I, int64_t r, bool adjoint, float* packed);
+void winograd_conv(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
+                   int64_t pad_h, int64_t pad_w, const float* packed, int64_t O, const float* bias, float* y,
+                   int64_t y_image, int64_t OH, int64_t OW);
+void winograd_weight_grad(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
+                          int64_t pad_h, int64_t pad_w, const float* dy, int64_t dy_image, int64_t O, int64_t OH,
+                          int64_t OW, float* dw);
 
 // What backs gemm: OpenBLAS's configuration string (with its core type), "system BLAS"
 // or "built-in".

@@ -3,8 +3,8 @@
 // Backward (one node): dW[group] += dy[n, group] @ col^T, dcol = W[group]^T @ dy[n, group]
 // then col2im into dx, db = sum of dy over N and the plane. 1x1 stride-1 unpadded
 // convolutions use x itself as the column matrix. Two kinds take their own kernels:
-// depthwise convolutions (kernels/cpu/depthwise.cpp), and float32 3x3 stride-1 ones with
-// enough channels, by Winograd's F(4x4, 3x3) in all three directions (use_winograd below).
+// depthwise convolutions (kernels/cpu/depthwise.cpp), and float32 3x3 and 5x5 stride-1 ones
+// with enough channels, by Winograd in all three directions (use_winograd below).
 //
 // Threads: with more than one image the batch is split over lamina's threads, each with
 // its own column buffer (and, in backward, its own dW accumulator) and single-threaded
@@ -198,12 +198,12 @@ void group_product(const ConvPlan& p, const PackedWeights& packed, int64_t grp, 
                         bias ? T(1) : T(0), y, ldy);
 }
 
-// Winograd F(4x4, 3x3) (kernels/cpu/winograd.cpp) for float32 3x3 stride-1 convolutions
-// with enough channels on both sides: a quarter of the multiplies, but transforms whose
-// cost grows with the channels in and out, so with few channels (or a handful of
-// outputs) the GEMM above is faster (measured, one thread: 8x64x56x56 64 outputs 21 -> 13
-// ms, 8x256x14x14 256 outputs 22 -> 12 ms). LAMINA_WINOGRAD=0 in the environment turns it
-// off (its float32 error is a few times the direct sum's).
+// Winograd (kernels/cpu/winograd.cpp) for float32 3x3 and 5x5 stride-1 convolutions with
+// enough channels on both sides: F(4x4, 3x3) does a quarter of the multiplies, F(2x2, 5x5)
+// 36 %, but their transforms cost more with the channels in and out, so with few channels
+// (or a handful of outputs) the GEMM above is faster (measured, one thread: 8x64x56x56 64
+// outputs 21 -> 13 ms, 8x256x14x14 256 outputs 22 -> 12 ms). LAMINA_WINOGRAD=0 in the
+// environment turns it off (its float32 error is a few times the direct sum's).
 bool winograd_enabled() {
   static const bool on = [] {
     const char* v = std::getenv("LAMINA_WINOGRAD");
@@ -214,14 +214,16 @@ bool winograd_enabled() {
 
 bool use_winograd(const ConvPlan& p) {
   const kernels::ConvGeometry& g = p.g;
-  const bool shape = g.KH == 3 && g.KW == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
-                     g.dilation_w == 1 && g.pad_h <= 2 && g.pad_w <= 2 && g.OH >= 4 && g.OW >= 4;
+  const int64_t r = g.KH, m = r == 3 ? 4 : 2;  // kernel and tile sides
+  const bool shape = (r == 3 || r == 5) && g.KW == r && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
+                     g.dilation_w == 1 && g.pad_h < r && g.pad_w < r && g.OH >= m && g.OW >= m;
   // Multiplies saved per tile grow with C * Og, transform work with C + Og. Each call also
   // transforms 36 * C * Og weights (and the weight gradient keeps as many sums), which the
   // tiles must pay for: ResNet-50's 512-channel 7x7 layers at batch 1 (4 tiles) ran 6x
   // slower by Winograd, its 128-channel 28x28 ones (49 tiles) 1.5x faster.
-  const int64_t tiles = p.N * ((g.OH + 3) / 4) * ((g.OW + 3) / 4);
-  return shape && g.C * p.Og >= 24 * (g.C + p.Og) && tiles >= 48 && tiles * 2048 >= g.C * p.Og &&
+  const int64_t tiles = p.N * ((g.OH + m - 1) / m) * ((g.OW + m - 1) / m);
+  const int64_t ratio = r == 3 ? 24 : 16;
+  return shape && g.C * p.Og >= ratio * (g.C + p.Og) && tiles >= 48 && tiles * 2048 >= g.C * p.Og &&
          winograd_enabled();
 }
 
@@ -231,33 +233,34 @@ const float* winograd_weights(const ConvPlan& p, const float* w, int64_t grp, bo
   thread_local Scratch<float> buffers[2];
   const int64_t outs = adjoint ? p.g.C : p.Og, ins = adjoint ? p.Og : p.g.C;
   float* data = buffers[adjoint].get(kernels::cpu::winograd_weights_size(outs, ins));
-  kernels::cpu::winograd_weights(w + grp * p.Og * p.K, outs, ins, adjoint, data);
+  kernels::cpu::winograd_weights(w + grp * p.Og * p.K, outs, ins, p.g.KH, adjoint, data);
   return data;
 }
 
 void winograd_forward(const ConvPlan& p, const float* x, const float* w, const float* b, float* y) {
   const kernels::ConvGeometry& g = p.g;
   for (int64_t grp = 0; grp < p.groups; ++grp)
-    kernels::cpu::winograd_conv3x3(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H, g.W,
-                                   g.pad_h, g.pad_w, winograd_weights(p, w, grp, false), p.Og,
-                                   b ? b + grp * p.Og : nullptr, y + grp * p.Og * p.P, p.O * p.P, g.OH, g.OW);
+    kernels::cpu::winograd_conv(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H, g.W, g.KH,
+                                g.pad_h, g.pad_w, winograd_weights(p, w, grp, false), p.Og,
+                                b ? b + grp * p.Og : nullptr, y + grp * p.Og * p.P, p.O * p.P, g.OH, g.OW);
 }
 
-// dx = the 3x3 convolution of dy, padded by 2 - pad, with the weights transposed and turned.
+// dx = the r x r convolution of dy, padded by r - 1 - pad, with the weights transposed and
+// turned.
 void winograd_input_gradient(const ConvPlan& p, const float* w, const float* dy, float* dx) {
   const kernels::ConvGeometry& g = p.g;
   for (int64_t grp = 0; grp < p.groups; ++grp)
-    kernels::cpu::winograd_conv3x3(dy + grp * p.Og * p.P, p.O * p.P, p.N, p.Og, g.OH, g.OW, 2 - g.pad_h,
-                                   2 - g.pad_w, winograd_weights(p, w, grp, true), g.C, nullptr,
-                                   dx + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, g.H, g.W);
+    kernels::cpu::winograd_conv(dy + grp * p.Og * p.P, p.O * p.P, p.N, p.Og, g.OH, g.OW, g.KH, g.KH - 1 - g.pad_h,
+                                g.KW - 1 - g.pad_w, winograd_weights(p, w, grp, true), g.C, nullptr,
+                                dx + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, g.H, g.W);
 }
 
 void winograd_weight_gradient(const ConvPlan& p, const float* x, const float* dy, float* dw) {
   const kernels::ConvGeometry& g = p.g;
   for (int64_t grp = 0; grp < p.groups; ++grp)
-    kernels::cpu::winograd_conv3x3_weight_grad(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H,
-                                               g.W, g.pad_h, g.pad_w, dy + grp * p.Og * p.P, p.O * p.P, p.Og, g.OH,
-                                               g.OW, dw + grp * p.Og * p.K);
+    kernels::cpu::winograd_weight_grad(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H, g.W,
+                                       g.KH, g.pad_h, g.pad_w, dy + grp * p.Og * p.P, p.O * p.P, p.Og, g.OH, g.OW,
+                                       dw + grp * p.Og * p.K);
 }
 
 // One image, its output rows split into one range per thread, each built and multiplied in
