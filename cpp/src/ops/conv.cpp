@@ -158,7 +158,10 @@ template <class T>
 PackedWeights packed_weights(const ConvPlan& p, const T* w, bool transposed) {
   PackedWeights out;
   if constexpr (std::is_same_v<T, float>) {
-    if (!kernels::cpu::conv_gemm_available()) return out;
+    // Output planes under 64 (ResNet-50's 7x7 stages) go to the BLAS: conv_gemm's 32-column
+    // strips leave a 7x7 plane's second strip half empty, and at batch 1 packing the weights
+    // costs more than it saves (512->512 3x3 on 7x7, one image: 4.1 -> 3.1 ms forward).
+    if (!kernels::cpu::conv_gemm_available() || p.P < 64) return out;
     // One buffer per thread and direction, kept between calls: a fresh one per call was
     // zero-filled, and at batch 1 (ResNet-50's 9 MB of 512x4608 weights) that and its page
     // faults cost as much as the packing.
