@@ -1,7 +1,8 @@
 // Direct depthwise convolution: one input channel per group, `mult` output channels per
 // input channel (O = C * mult). A GEMM per channel would be [mult, KH*KW] x [KH*KW, OH*OW],
 // far too thin for a BLAS; instead each kernel tap adds a shifted input row to an output
-// row, a contiguous loop when the stride is 1.
+// row, a contiguous loop when the stride is 1 (the portable loops at the end), or, in
+// float32 with AVX-512, rows of outputs are built in registers (the section below).
 #include <algorithm>
 #include <type_traits>
 #include <vector>
