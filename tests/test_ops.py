@@ -415,6 +415,22 @@ def test_bad_input(call, error, message):
     assert message in str(info.value)
 
 
+def test_transpose_property_is_a_view_for_matrices():
+    a = np.arange(12.0).reshape(3, 4)
+    t = lamina.tensor(a)
+    v = t.T
+    assert v.shape == (4, 3) and not v.is_contiguous()
+    assert np.shares_memory(np.asarray(v), np.asarray(t))  # no copy
+    np.testing.assert_array_equal(np.asarray(v), a.T)
+    np.testing.assert_array_equal(np.asarray(v.T), a)
+    # gradient through the view, into a matmul that reads it in place
+    w = lamina.tensor(np.ones((2, 4))).requires_grad_()
+    (lamina.tensor(a) @ w.T).sum().backward()
+    np.testing.assert_array_equal(np.asarray(w.grad), np.tile(a.sum(0), (2, 1)))
+    with pytest.raises(lamina.ShapeError, match="must be 2-d"):  # other ranks: transpose(x, perm)
+        lamina.tensor(np.zeros((2, 3, 4))).T
+
+
 def test_operators_and_masks():
     a = lamina.tensor([[1.0, -2.0], [3.0, 0.5]])
     np.testing.assert_allclose(np.asarray(2 - a * 3 / 2 + 1), 3 - np.asarray(a) * 1.5)

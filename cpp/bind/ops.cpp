@@ -230,7 +230,7 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
            py::arg("axis") = py::none(), py::arg("keepdim") = false)
       .def("mean", [](const Tensor& x, py::object axis, bool keepdim) { return mean(x, axes_arg(axis), keepdim); },
            py::arg("axis") = py::none(), py::arg("keepdim") = false)
-      .def_property_readonly("T", [](const Tensor& x) { return transpose(x); })
+      .def_property_readonly("T", [](const Tensor& x) { return x.dim() == 2 ? x.t() : transpose(x); })
       .def_property("requires_grad", &Tensor::requires_grad,
                     [](Tensor& t, bool r) { t.set_requires_grad(r); })
       .def("requires_grad_", [](Tensor& t, bool r) { return t.set_requires_grad(r); }, py::arg("requires_grad") = true)

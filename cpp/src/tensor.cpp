@@ -302,6 +302,12 @@ Tensor Tensor::slice(int64_t start, int64_t stop, int64_t step) const {
   });
 }
 
+Tensor Tensor::t() const {
+  LAMINA_CHECK_SHAPE(dim() == 2, "t: expected a 2-d tensor, got ", shape());
+  Tensor y = from_storage(storage(), {shape()[1], shape()[0]}, {strides()[1], strides()[0]}, offset(), dtype());
+  return record_view("t", *this, y, [](const Tensor& g) { return g.t(); });
+}
+
 Tensor Tensor::select(int64_t index) const {
   LAMINA_CHECK_INDEX(dim() >= 1, "select: cannot index a 0-d tensor");
   int64_t n = shape()[0];

@@ -123,11 +123,14 @@ class Tensor {
 
   // Views (share storage). reshape copies only when the tensor is not contiguous; one
   // extent may be -1 and is inferred. slice(start, stop, step) and select(i) index axis 0
-  // with Python's rules for negative indices; out of range throws IndexError.
+  // with Python's rules for negative indices; out of range throws IndexError. t() is a 2-d
+  // tensor's transpose (strides swapped, like PyTorch's .t(); ShapeError otherwise):
+  // matmul reads it in place.
   Tensor reshape(const Shape& shape) const;
   Tensor view(const Shape& shape) const;  // like reshape, but throws instead of copying
   Tensor slice(int64_t start, int64_t stop, int64_t step = 1) const;
   Tensor select(int64_t index) const;
+  Tensor t() const;
 
   // Copies.
   Tensor contiguous() const;  // *this when already contiguous

@@ -1,5 +1,5 @@
 // matmul and linear: one GEMM forward, two GEMMs backward (no transposed copies: the
-// GEMM reads its operands transposed).
+// GEMM reads its operands transposed, transposed views included).
 #include "kernels/kernels.hpp"
 #include "ops/common.hpp"
 
@@ -19,6 +19,19 @@ void gemm(bool ta, bool tb, const Tensor& A, const Tensor& B, Tensor& C, double 
   });
 }
 
+// A 2-d GEMM operand: t if contiguous; the contiguous matrix that t is the transposed view
+// of (Tensor::t(), Python's .T), with trans set, so that x @ w.T reads w in place; else a
+// contiguous copy.
+Tensor operand(const Tensor& t, bool& trans) {
+  trans = false;
+  if (t.is_contiguous()) return t;
+  if (t.strides()[0] == 1 && t.strides()[1] == t.size(0)) {
+    trans = true;
+    return Tensor::from_storage(t.storage(), {t.size(1), t.size(0)}, {t.size(0), 1}, t.offset(), t.dtype());
+  }
+  return t.contiguous();
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -30,23 +43,24 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                      b.shape());
   check_same("matmul", a, b);
   check_cpu("matmul", a);
-  Tensor ac = a.contiguous(), bc = b.contiguous();
+  bool ta, tb;
+  Tensor ac = operand(a, ta), bc = operand(b, tb);  // a = op(ac), b = op(bc)
   Tensor y = Tensor::empty({a.size(0), b.size(1)}, a.dtype());
-  gemm(false, false, ac, bc, y);
+  gemm(ta, tb, ac, bc, y);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("matmul", {a, b}, {y},
-                     [A = SavedTensor(ac), B = SavedTensor(bc), na = a.requires_grad(), nb = b.requires_grad()](
-                         const std::vector<Tensor>& g) {
+                     [A = SavedTensor(ac), B = SavedTensor(bc), ta, tb, na = a.requires_grad(),
+                      nb = b.requires_grad()](const std::vector<Tensor>& g) {
                        const Tensor& av = A.get("matmul");
                        const Tensor& bv = B.get("matmul");
                        Tensor dy = g[0].contiguous(), da, db;
-                       if (na) {  // dA = dY @ B^T
-                         da = Tensor::empty(av.shape(), av.dtype());
-                         gemm(false, true, dy, bv, da);
+                       if (na) {  // dA = dY @ op(B)^T, shaped as a
+                         da = Tensor::empty({dy.size(0), tb ? bv.size(1) : bv.size(0)}, av.dtype());
+                         gemm(false, !tb, dy, bv, da);
                        }
-                       if (nb) {  // dB = A^T @ dY
-                         db = Tensor::empty(bv.shape(), bv.dtype());
-                         gemm(true, false, av, dy, db);
+                       if (nb) {  // dB = op(A)^T @ dY, shaped as b
+                         db = Tensor::empty({ta ? av.size(0) : av.size(1), dy.size(1)}, bv.dtype());
+                         gemm(!ta, false, av, dy, db);
                        }
                        return std::vector<Tensor>{da, db};
                      });
