@@ -1,5 +1,6 @@
 #include "lamina/tensor.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -349,12 +350,45 @@ static void for_each_offset(const Shape& shape, const Shape& sa, const Shape& sb
   }
 }
 
+// The odometer runs over all but the last axis (or last two); the inner loops are plain.
+// When the last two axes are a transposed pair (source stride 1 on the second-to-last),
+// they go in 16 x 16 blocks so that both sides stay in cache (an 800x2048 transpose, one
+// element at a time through the odometer: 5.2 ms; blocked: 1.5-2.5 ms. Blocks of 32 put 32
+// source rows 8 KB apart into one set of L1 and measured 2.5x slower than 16 in a loop alone).
 template <class S, class D>
 static void copy_typed(const Tensor& src, const Tensor& dst) {
   const S* s = static_cast<const S*>(src.raw_data());
   D* d = static_cast<D*>(dst.raw_data());
-  for_each_offset(src.shape(), src.strides(), dst.strides(),
-                  [&](int64_t os, int64_t od) { d[od] = static_cast<D>(s[os]); });
+  const Shape& sh = src.shape();
+  const Shape& ss = src.strides();
+  const Shape& ds = dst.strides();
+  const size_t r = sh.size();
+  if (r == 0) {
+    d[0] = static_cast<D>(s[0]);
+    return;
+  }
+  const int64_t n = sh[r - 1], sn = ss[r - 1], dn = ds[r - 1];
+  if (r >= 2 && sn != 1 && ss[r - 2] == 1) {
+    constexpr int64_t kBlock = 16;
+    const int64_t m = sh[r - 2], dm = ds[r - 2];
+    const Shape outer(sh.begin(), sh.end() - 2), so(ss.begin(), ss.end() - 2), dout(ds.begin(), ds.end() - 2);
+    for_each_offset(outer, so, dout, [&](int64_t os, int64_t od) {
+      for (int64_t i0 = 0; i0 < m; i0 += kBlock)
+        for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+          const int64_t i1 = std::min(m, i0 + kBlock), j1 = std::min(n, j0 + kBlock);
+          for (int64_t j = j0; j < j1; ++j) {  // the source runs along i
+            const S* from = s + os + j * sn;
+            D* to = d + od + j * dn;
+            for (int64_t i = i0; i < i1; ++i) to[i * dm] = static_cast<D>(from[i]);
+          }
+        }
+    });
+    return;
+  }
+  const Shape outer(sh.begin(), sh.end() - 1), so(ss.begin(), ss.end() - 1), dout(ds.begin(), ds.end() - 1);
+  for_each_offset(outer, so, dout, [&](int64_t os, int64_t od) {
+    for (int64_t j = 0; j < n; ++j) d[od + j * dn] = static_cast<D>(s[os + j * sn]);
+  });
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
