@@ -75,6 +75,10 @@ template <class T> void avg_pool2d_backward(const T* dy, const PoolGeometry& g, 
 
 // out[o, j] = sum over r of x[o, r, j] for x [outer, R, inner] (double accumulation).
 template <class T> void sum_middle(const T* x, int64_t outer, int64_t R, int64_t inner, T* out);
+// The sum of S values (in T, a vector reduction); out[c] = the sum of x [N, C, S] over N and
+// S (planes by plane_sum, added in double): a convolution's bias gradient.
+template <class T> T plane_sum(const T* x, int64_t S);
+template <class T> void channel_sums(const T* x, int64_t N, int64_t C, int64_t S, T* out);
 
 // Counter-based random fills: element i depends only on (seed, i), never on threads.
 template <class T> void uniform(uint64_t seed, int64_t n, T lo, T hi, T* out);

@@ -266,32 +266,6 @@ void winograd_weight_gradient(const ConvPlan& p, const float* x, const float* dy
                                        dw + grp * p.Og * p.K);
 }
 
-// One image, its output rows split into one range per thread, each built and multiplied in
-// bands as in conv_forward (so im2col takes its vector paths: split by columns, ResNet-50's
-// conv1 went through a scalar im2col; its forward on 2 threads 2.28 -> 2.07 ms).
-template <class T>
-void conv_forward_rows(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
-  const int threads = num_threads();
-  const int64_t in_group = p.g.C * p.g.H * p.g.W;
-  const PackedWeights packed = packed_weights(p, w, false);
-  const int64_t band = band_rows<T>(p);
-  std::vector<Scratch<T>>& cols = column_buffers<T>(0);
-  parallel_for(threads, true, [&](int thread, int64_t t) {
-    const int64_t r0 = p.g.OH * t / threads, r1 = p.g.OH * (t + 1) / threads;
-    if (r0 >= r1) return;
-    const int64_t rows = std::min(band, r1 - r0);
-    Scratch<T>& col = cols[static_cast<size_t>(thread)];
-    col.get(static_cast<size_t>(p.K * rows * p.g.OW));
-    for (int64_t grp = 0; grp < p.groups; ++grp)
-      for (int64_t oh0 = r0; oh0 < r1; oh0 += rows) {
-        kernels::ConvGeometry g = output_band(p.g, oh0, rows);
-        g.OH = std::min(g.OH, r1 - oh0);
-        kernels::cpu::im2col(x + grp * in_group, g, col.data());
-        group_product(p, packed, grp, w, col.data(), g.OH * p.g.OW, b, y + grp * p.Og * p.P + oh0 * p.g.OW, p.P);
-      }
-  });
-}
-
 template <class T>
 void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   if (is_depthwise(p)) {
@@ -301,17 +275,15 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   if constexpr (std::is_same_v<T, float>) {
     if (use_winograd(p)) return winograd_forward(p, x, w, b, y);
   }
-  if (p.row_parallel) {
-    conv_forward_rows(p, x, w, b, y);
-    return;
-  }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
   const PackedWeights packed = packed_weights(p, w, false);
   std::vector<Scratch<T>>& cols = column_buffers<T>(0);
-  const int64_t rows = band_rows<T>(p);
-  auto body = [&](int thread, int64_t n) {
+  const int64_t band = band_rows<T>(p);
+  // Output rows [r0, r1) of image n, each group's column matrix built and multiplied a band
+  // of rows at a time.
+  auto output_rows = [&](int thread, int64_t n, int64_t r0, int64_t r1) {
     Scratch<T>& col = cols[static_cast<size_t>(thread)];
-    if (!p.direct) col.get(static_cast<size_t>(p.K * rows * p.g.OW));
+    if (!p.direct) col.get(static_cast<size_t>(p.K * std::min(band, r1 - r0) * p.g.OW));
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* xg = x + n * in_image + grp * in_group;
       T* yg = y + (n * p.O + grp * p.Og) * p.P;
@@ -319,14 +291,24 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
         group_product(p, packed, grp, w, xg, p.P, b, yg, p.P);
         continue;
       }
-      for (int64_t oh0 = 0; oh0 < p.g.OH; oh0 += rows) {
-        const kernels::ConvGeometry band = output_band(p.g, oh0, rows);
-        kernels::cpu::im2col(xg, band, col.data());
-        group_product(p, packed, grp, w, col.data(), band.OH * p.g.OW, b, yg + oh0 * p.g.OW, p.P);
+      for (int64_t oh0 = r0; oh0 < r1; oh0 += band) {
+        const kernels::ConvGeometry g = output_band(p.g, oh0, std::min(band, r1 - oh0));
+        kernels::cpu::im2col(xg, g, col.data());
+        group_product(p, packed, grp, w, col.data(), g.OH * p.g.OW, b, yg + oh0 * p.g.OW, p.P);
       }
     }
   };
-  parallel_for(p.N, p.batch_parallel, body);
+  if (p.row_parallel) {
+    // One image: its output rows split into one range per thread (split by columns instead,
+    // ResNet-50's conv1 went through a scalar im2col; its forward on 2 threads 2.28 -> 2.07 ms).
+    const int threads = num_threads();
+    parallel_for(threads, true, [&](int thread, int64_t t) {
+      const int64_t r0 = p.g.OH * t / threads, r1 = p.g.OH * (t + 1) / threads;
+      if (r0 < r1) output_rows(thread, 0, r0, r1);
+    });
+    return;
+  }
+  parallel_for(p.N, p.batch_parallel, [&](int thread, int64_t n) { output_rows(thread, n, 0, p.g.OH); });
 }
 
 template <class T>
@@ -406,21 +388,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
     for (const auto& part : dws)
       for (size_t i = 0; i < part.size(); ++i) dw[i] += part[i];
   }
-  if (db) {
-    // Each plane summed in its own type with a vector reduction, the planes in double: the
-    // one double chain over every element took 7% of a LeNet training step.
-    for (int64_t o = 0; o < p.O; ++o) {
-      double s = 0;
-      for (int64_t n = 0; n < p.N; ++n) {
-        const T* row = dy + (n * p.O + o) * p.P;
-        T plane = 0;
-#pragma omp simd reduction(+ : plane)
-        for (int64_t i = 0; i < p.P; ++i) plane += row[i];
-        s += plane;
-      }
-      db[o] = static_cast<T>(s);
-    }
-  }
+  if (db) kernels::cpu::channel_sums(dy, p.N, p.O, p.P, db);
 }
 
 }  // namespace

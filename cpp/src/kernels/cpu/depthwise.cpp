@@ -12,18 +12,6 @@
 #include "kernels/kernels.hpp"
 
 namespace lamina::kernels::cpu {
-namespace {
-
-// The sum of a plane's P values, in T with a vector reduction.
-template <class T>
-LAMINA_VECTORIZE T plane_sum(const T* v, int64_t P) {
-  T s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < P; ++i) s += v[i];
-  return s;
-}
-
-}  // namespace
 
 #ifdef LAMINA_AVX512
 namespace {
@@ -267,7 +255,8 @@ void depthwise_input_grad_avx512(const float* w, const float* dy, int64_t N, int
     }
 }
 
-// dw, and db (if not null) from the same dy planes while they are in cache.
+// dw, and db (if not null) from the same dy planes while they are in cache (as channel_sums
+// would, plane by plane).
 void depthwise_weight_grad_avx512(const float* x, const float* dy, int64_t N, int64_t mult, const ConvGeometry& g,
                                   float* dw, float* db) {
   const int64_t C = g.C, taps = g.KH * g.KW;
@@ -425,14 +414,7 @@ LAMINA_VECTORIZE void depthwise_conv2d_backward(const T* x, const T* w, const T*
         }
     }
   }
-  if (db) {
-#pragma omp parallel for if (C * mult > 1)
-    for (int64_t o = 0; o < C * mult; ++o) {
-      double s = 0;  // planes summed in double (as the GEMM path's bias gradient)
-      for (int64_t n = 0; n < N; ++n) s += plane_sum(dy + (n * C * mult + o) * g.OH * g.OW, g.OH * g.OW);
-      db[o] = static_cast<T>(s);
-    }
-  }
+  if (db) channel_sums(dy, N, C * mult, g.OH * g.OW, db);
 }
 
 template void depthwise_conv2d<float>(const float*, const float*, const float*, int64_t, int64_t,

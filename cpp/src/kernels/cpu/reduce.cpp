@@ -40,7 +40,31 @@ LAMINA_VECTORIZE void sum_middle(const T* x, int64_t outer, int64_t R, int64_t i
   }
 }
 
+template <class T>
+LAMINA_VECTORIZE T plane_sum(const T* x, int64_t S) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < S; ++i) s += x[i];
+  return s;
+}
+
+// Each plane summed in its own type with a vector reduction, the planes in double: one
+// double chain over every element took 7% of a LeNet training step (conv's bias gradient).
+template <class T>
+void channel_sums(const T* x, int64_t N, int64_t C, int64_t S, T* out) {
+#pragma omp parallel for if (N * C * S >= kParallelGrain && C > 1)
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0;
+    for (int64_t n = 0; n < N; ++n) s += plane_sum(x + (n * C + c) * S, S);
+    out[c] = static_cast<T>(s);
+  }
+}
+
 template void sum_middle<float>(const float*, int64_t, int64_t, int64_t, float*);
 template void sum_middle<double>(const double*, int64_t, int64_t, int64_t, double*);
+template float plane_sum<float>(const float*, int64_t);
+template double plane_sum<double>(const double*, int64_t);
+template void channel_sums<float>(const float*, int64_t, int64_t, int64_t, float*);
+template void channel_sums<double>(const double*, int64_t, int64_t, int64_t, double*);
 
 }  // namespace lamina::kernels::cpu
