@@ -25,7 +25,6 @@ static int omp_get_num_threads() { return 1; }
 static int omp_get_thread_num() { return 0; }
 #endif
 
-
 namespace lamina::kernels::cpu {
 
 namespace {

@@ -23,7 +23,6 @@
 #include <omp.h>
 #endif
 
-
 #ifdef LAMINA_HAVE_BLAS
 #include <cblas.h>
 #ifndef LAMINA_BLAS_PREFIX

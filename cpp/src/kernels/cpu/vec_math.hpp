@@ -46,8 +46,8 @@ inline double vexp(double x) { return std::exp(x); }
 
 // exp(x) for x <= 0, as softmax takes it (x - max): the same polynomial, with no overflow
 // handling and one exponent factor, 2^n with n >= -126; below -87.6 (where n would pass
-// that, and exp(x) < 1e-38) it returns 0 instead of a subnormal. About a third fewer instructions than vexp: the
-// softmax row loop is this function.
+// that, and exp(x) < 1e-38) it returns 0 instead of a subnormal. About a third fewer
+// instructions than vexp: the softmax row loop is this function.
 inline __attribute__((always_inline)) float vexp_nonpositive(float x) {
   float t;
   const float e = exp_reduced(x, t);
