@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 
 #include "lamina/lamina.hpp"
 
@@ -82,6 +83,24 @@ TEST(Tensor, NonContiguousReshapeCopiesAndViewRefuses) {
   EXPECT_EQ(r.at({2}), 4.0);
   EXPECT_EQ(r.at({5}), 9.0);
   EXPECT_THROW(stepped.view({6}), ShapeError);
+}
+
+TEST(Tensor, TransposeViewAndItsBlockedCopy) {
+  Tensor t = iota({37, 21});  // not multiples of the copy's 16x16 blocks
+  Tensor v = t.t();
+  EXPECT_EQ(v.shape(), (Shape{21, 37}));
+  EXPECT_EQ(v.storage(), t.storage());
+  EXPECT_FALSE(v.is_contiguous());
+  Tensor c = v.contiguous();  // the transposed pair of axes, copied in blocks
+  EXPECT_TRUE(c.is_contiguous());
+  for (int64_t i = 0; i < 21; ++i)
+    for (int64_t j = 0; j < 37; ++j) ASSERT_EQ(c.at({i, j}), t.at({j, i})) << i << "," << j;
+  try {
+    iota({2, 3, 4}).t();
+    FAIL() << "t() of a 3-d tensor did not throw";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("t: expected a 2-d tensor, got [2, 3, 4]"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Tensor, CopyConvertsDtypeAndBumpsVersion) {
