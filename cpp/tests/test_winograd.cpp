@@ -1,7 +1,9 @@
 // Winograd F(4x4, 3x3) and F(2x2, 5x5) convolution (kernels/cpu/winograd.cpp) against a naive loop in
-// double: tiles packed in lanes and tiles in row-aligned groups, partial tiles at the right and bottom edges, lanes whose 16 tiles span several
-// images, every padding from 0 to 2, channel counts off the GEMM's multiples, the adjoint
-// weights (the input gradient), the weight gradient, one thread and two.
+// double: tiles in row-aligned groups and stacked tile rows (1 to 11 tiles a row: runs
+// paired in one permute table, one per table, and runs past 32 columns), partial tiles at
+// the right and bottom edges, groups whose rows span several images or stop short, every
+// padding from 0 to 4, channel counts off the GEMM's multiples, the adjoint weights (the
+// input gradient), the weight gradient, one thread and two.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -88,11 +90,23 @@ TEST(Winograd, MatchesNaiveConvolution) {
   const int before = num_threads();
   const WinogradCase cases[] = {
       {3, 2, 16, 13, 13, 24, 1, 1, false, true},   // partial tiles on both edges
-      {3, 3, 48, 7, 9, 40, 0, 2, false, false},    // 6 tiles per image: a vector spans 3 images
+      {3, 3, 48, 7, 9, 40, 0, 2, false, false},    // 2 tiles a row, 8 rows a group: over 3 images
       {3, 1, 20, 30, 37, 17, 2, 2, false, true},   // outputs not a multiple of the GEMM's 8 rows
       {3, 2, 24, 11, 12, 16, 1, 0, true, false},   // adjoint weights
       {3, 5, 64, 14, 14, 64, 1, 1, false, true},   // several tile blocks per thread
       {3, 64, 8, 13, 13, 8, 1, 1, false, false},   // weight gradient: 1024 tiles, two of its blocks
+      // stacked rows of 1 to 11 tiles
+      {3, 3, 8, 4, 4, 8, 0, 0, false, true},       // 1 tile (2x2 of 4x4 outputs): a short group
+      {3, 5, 16, 7, 7, 16, 1, 1, false, false},    // 2 a row (ResNet's 7x7): runs paired, 10 rows
+      {3, 3, 16, 14, 14, 24, 1, 1, true, false},   // 4 a row (14x14): 18-column runs, adjoint
+      {3, 2, 12, 28, 28, 16, 1, 1, false, true},   // 7 a row (28x28): 30-column runs
+      {3, 3, 12, 32, 32, 8, 1, 1, false, false},   // 8 a row: 34-column runs, three vectors
+      {3, 2, 8, 44, 41, 8, 1, 0, true, true},      // 10 a row, 42 columns, adjoint
+      {3, 1, 8, 46, 44, 8, 1, 1, false, false},    // 11 a row: 46 columns
+      {5, 3, 8, 16, 16, 12, 2, 2, false, true},    // F(2x2, 5x5), 8 a row (CIFAR10-quick's conv2)
+      {5, 4, 8, 8, 8, 16, 2, 2, true, false},      // 4 a row (its conv3), paired runs, adjoint
+      {5, 5, 6, 5, 6, 6, 1, 2, false, false},      // 3 a row, 5 rows a group over 5 images
+      {5, 3, 8, 22, 21, 8, 2, 2, false, true},     // 11 a row: 26-column runs
       // 12 or more tiles per row: groups aligned to rows, read and written as runs
       {3, 2, 16, 50, 61, 24, 1, 1, false, true},   // 16 tiles a row: one whole group each
       {3, 1, 24, 47, 70, 20, 2, 0, false, false},  // 17 a row: a second group of one tile

@@ -94,75 +94,79 @@ __attribute__((target("avx512f"), always_inline)) inline void apply(const float 
 // Tiles are numbered over images, tile rows and tile columns. With 12 or more tiles per
 // row, each row's tiles take whole groups of 16 slots (a group never spans two rows; slots
 // past the row's end stay empty), so a group's patches are read and its outputs written
-// as contiguous runs of a row. With fewer, the tiles are packed 16 to a group whatever
-// their rows, and read and written lane by lane (masked gathers and scatters).
+// as contiguous runs of a row. With fewer, a group stacks whole tile rows: 16 / tiles_w of
+// them (consecutive over the images), lane s * tiles_w + i holding tile i of its row s,
+// each row read as a run and its tiles picked out by permutes. (Masked gathers, one per
+// patch element, cost ~40 cycles each here and took a fifth of CIFAR10-quick's training
+// step.)
 struct TileBlocks {
   int64_t tile;  // m: outputs per tile side
-  int64_t tiles_h, tiles_w, groups_w, slots, block;
-  bool rows;  // row-aligned groups (above)
+  int64_t images, tiles_h, tiles_w, groups_w, stack, slots, block;
+  bool rows;  // row-aligned groups (above); else stacked rows
   TileBlocks(int64_t m, int64_t N, int64_t OH, int64_t OW, int64_t block_)
-      : tile(m), tiles_h((OH + m - 1) / m), tiles_w((OW + m - 1) / m), groups_w((tiles_w + 15) / 16),
-        slots(tiles_w >= 12 ? N * tiles_h * groups_w * 16 : N * tiles_h * tiles_w), block(block_),
-        rows(tiles_w >= 12) {}
+      : tile(m), images(N), tiles_h((OH + m - 1) / m), tiles_w((OW + m - 1) / m), groups_w((tiles_w + 15) / 16),
+        stack(16 / std::min<int64_t>(tiles_w, 16)),
+        slots(tiles_w >= 12 ? N * tiles_h * groups_w * 16 : (N * tiles_h + stack - 1) / stack * 16),
+        block(block_), rows(tiles_w >= 12) {}
   int parts() const { return static_cast<int>(std::min<int64_t>(num_threads(), (slots + block - 1) / block)); }
   int64_t image_of(int64_t slot) const {
-    return rows ? slot / 16 / (tiles_h * groups_w) : slot / (tiles_h * tiles_w);
+    return rows ? slot / 16 / (tiles_h * groups_w) : slot / 16 * stack / tiles_h;
   }
 };
 
-// Where the 16 tiles of a group sit.
+// Where the 16 tiles of a group sit: `rows` runs of tiles (one for a row-aligned group,
+// up to 16 stacked ones), run s starting `offsets[s]` floats from image `first` at its
+// tiles' top-left corner (row tops[s], column `left`), `tiles` tiles each, in lanes
+// s * tiles from there on.
 struct TileLanes {
-  int32_t base[16];        // each tile's top-left pixel, as an offset from image `first` of the block
-  __mmask16 rows[kAlpha];  // lanes whose patch row r is inside the image
-  __mmask16 cols[kAlpha];  // lanes whose patch column j is inside
-  bool row;                // row-aligned: the tiles are consecutive in one row, starting at
-  int64_t offset;          //   image `offset` floats from image `first`,
-  int64_t top, left;       //   row `top`, column `left`
+  bool row;  // row-aligned (read by row_runs)
+  int rows, tiles;
+  int64_t left;
+  int64_t offsets[16], tops[16];
+  // Stacked rows, read as `extent` columns per tile: the lanes' positions (column m i of
+  // their run) in a 32-float permute table holding one run, or two when runs fit in 16,
+  // and each table's lanes.
+  int32_t pos[16];
+  int tables;
+  __mmask16 table_lanes[16];
 };
 
-// The group of slots [t, t + 16) (slots past `count` empty) of H x W images
-// `image_stride` floats apart, seen from each tile's corner (tile row * m - pad_h, tile
-// column * m - pad_w), `extent` rows and columns per tile (6 for input patches, m for
-// output tiles).
-TileLanes tile_lanes(const TileBlocks& tb, int64_t t, int64_t count, int64_t first, int64_t H, int64_t W,
-                     int64_t image_stride, int64_t pad_h, int64_t pad_w, int extent) {
+// The group of slots [t, t + 16) of H x W images `image_stride` floats apart, seen from
+// each tile's corner (tile row * m - pad_h, tile column * m - pad_w), read as `extent`
+// columns per tile (6 for input patches, m for output tiles).
+TileLanes tile_lanes(const TileBlocks& tb, int64_t t, int64_t first, int64_t W, int64_t image_stride, int64_t pad_h,
+                     int64_t pad_w, int extent) {
   TileLanes l = {};
-  int64_t top[16] = {}, left[16] = {};
-  int lanes_used = 0;
-  for (int i = 0; i < count; ++i) {
-    int64_t image, th, tw;
-    if (tb.rows) {
-      const int64_t g = t / 16, per_image = tb.tiles_h * tb.groups_w;
-      image = g / per_image;
-      th = g % per_image / tb.groups_w;
-      tw = g % tb.groups_w * 16 + i;
-      if (tw >= tb.tiles_w) break;
-      if (i == 0) {
-        l.row = true;
-        l.offset = (image - first) * image_stride;
-        l.top = th * tb.tile - pad_h;
-        l.left = tw * tb.tile - pad_w;
-      }
-    } else {
-      const int64_t u = t + i, per_image = tb.tiles_h * tb.tiles_w;
-      image = u / per_image;
-      th = u % per_image / tb.tiles_w;
-      tw = u % tb.tiles_w;
-    }
-    top[i] = th * tb.tile - pad_h;
-    left[i] = tw * tb.tile - pad_w;
-    l.base[i] = static_cast<int32_t>((image - first) * image_stride + top[i] * W + left[i]);
-    lanes_used = i + 1;
+  const int64_t m = tb.tile;
+  if (tb.rows) {
+    const int64_t g = t / 16, per_image = tb.tiles_h * tb.groups_w;
+    const int64_t image = g / per_image, th = g % per_image / tb.groups_w;
+    l.row = true;
+    l.rows = 1;
+    l.tiles = 16;
+    l.left = g % tb.groups_w * 16 * m - pad_w;
+    l.tops[0] = th * m - pad_h;
+    l.offsets[0] = (image - first) * image_stride + l.tops[0] * W + l.left;
+    return l;
   }
-  for (int r = 0; r < extent; ++r) {
-    __mmask16 rm = 0, cm = 0;
-    for (int i = 0; i < lanes_used; ++i) {
-      if (top[i] + r >= 0 && top[i] + r < H) rm |= __mmask16(1u << i);
-      if (left[i] + r >= 0 && left[i] + r < W) cm |= __mmask16(1u << i);
-    }
-    l.rows[r] = rm;
-    l.cols[r] = cm;
+  l.tiles = static_cast<int>(tb.tiles_w);
+  l.left = -pad_w;
+  for (int64_t s = 0; s < tb.stack; ++s) {
+    const int64_t R = t / 16 * tb.stack + s;  // tile row over all images
+    const int64_t image = R / tb.tiles_h;
+    if (image >= tb.images) break;
+    l.tops[s] = R % tb.tiles_h * m - pad_h;
+    l.offsets[s] = (image - first) * image_stride + l.tops[s] * W + l.left;
+    l.rows = static_cast<int>(s + 1);
   }
+  const int per_table = (l.tiles - 1) * m + extent <= 16 ? 2 : 1;
+  l.tables = (l.rows + per_table - 1) / per_table;
+  for (int s = 0; s < l.rows; ++s)
+    for (int i = 0; i < l.tiles; ++i) {
+      const int lane = s * l.tiles + i;
+      l.pos[lane] = static_cast<int32_t>(s % per_table * 16 + m * i);
+      l.table_lanes[s / per_table] |= __mmask16(1u << lane);
+    }
   return l;
 }
 
@@ -221,57 +225,65 @@ __attribute__((target("avx512f"))) inline void row_runs(const float* src, int64_
 template <int m, int n>
 __attribute__((target("avx512f"))) inline void read_row(const float* plane, const TileLanes& l, int r, int64_t H,
                                                         int64_t W, __m512* d) {
+  // Vector k of run s's row r (0 outside the plane).
+  auto load = [&](int s, int k) __attribute__((target("avx512f"))) {
+    const int64_t ih = l.tops[s] + r, c = l.left + 16 * k;
+    if (s >= l.rows || ih < 0 || ih >= H) return _mm512_setzero_ps();
+    return _mm512_maskz_loadu_ps(lanes(-c, W - c), plane + l.offsets[s] + r * W + 16 * k);
+  };
   if (l.row) {
-    const int64_t ih = l.top + r;
-    if (ih < 0 || ih >= H) {
+    if (l.tops[0] + r < 0 || l.tops[0] + r >= H) {
       for (int j = 0; j < n; ++j) d[j] = _mm512_setzero_ps();
       return;
     }
-    row_runs<m, n>(plane + l.offset + ih * W + l.left, l.left, W, d);
+    row_runs<m, n>(plane + l.offsets[0] + r * W, l.left, W, d);
     return;
   }
-  const __m512i row = _mm512_add_epi32(_mm512_loadu_si512(l.base), _mm512_set1_epi32(static_cast<int32_t>(r * W)));
-  for (int j = 0; j < n; ++j)
-    d[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), l.rows[r] & l.cols[j],
-                                    _mm512_add_epi32(row, _mm512_set1_epi32(j)), plane, 4);
+  // Stacked runs of (tiles - 1) m + n columns: one or two per 32-float table (two vectors),
+  // or up to 48 columns (three vectors: the lanes past 32 permuted from the last two).
+  const int64_t run = (l.tiles - 1) * m + n;
+  const bool wide = run > 32, paired = run <= 16;
+  const __m512i pos = _mm512_loadu_si512(l.pos);
+#pragma GCC unroll 8
+  for (int j = 0; j < n; ++j) d[j] = _mm512_setzero_ps();  // (and lanes no run fills)
+  for (int q = 0; q < l.tables; ++q) {
+    const __m512 v0 = load(paired ? 2 * q : q, 0), v1 = paired ? load(2 * q + 1, 0) : load(q, 1);
+    const __m512 v2 = wide ? load(q, 2) : _mm512_setzero_ps();
+    // (Unrolled, so d stays in registers: merged into memory by masked stores, it was read
+    // back by the transform before they retired, and the loads waited on each.)
+#pragma GCC unroll 8
+    for (int j = 0; j < n; ++j) {
+      const __m512i idx = _mm512_add_epi32(pos, _mm512_set1_epi32(j));
+      __m512 p = _mm512_permutex2var_ps(v0, idx, v1);
+      if (wide)
+        p = _mm512_mask_mov_ps(p, _mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(32)),
+                               _mm512_permutex2var_ps(v1, _mm512_sub_epi32(idx, _mm512_set1_epi32(16)), v2));
+      d[j] = _mm512_mask_mov_ps(d[j], l.table_lanes[q], p);
+    }
+  }
 }
 
 // Writes row i of the group's m x m output tiles (out[j] lane t: tile t's column j) into a
-// plane of OH x OW, clipped at its edges.
+// plane of OH x OW, clipped at its edges: element e of a run's row is tile e / m's column
+// e % m, picked from out[e % m] by permutes (two tables for m = 4, blended).
 template <int m>
 __attribute__((target("avx512f"))) inline void write_row(float* plane, const TileLanes& l, int i, int64_t OH,
                                                          int64_t OW, const __m512* out) {
-  if (l.row) {
-    const int64_t oh = l.top + i;
-    if (oh >= OH) return;
-    float* dst = plane + l.offset + oh * OW + l.left;
-    if constexpr (m == 4) {
-      // Vector k holds tiles 4k..4k+3, 4 columns each: columns 0, 1 picked from out[0],
-      // out[1] and 2, 3 from out[2], out[3].
-      for (int k = 0; k < 4; ++k) {
-        const __m512i lo = _mm512_setr_epi32(4 * k, 16 + 4 * k, 0, 0, 4 * k + 1, 17 + 4 * k, 0, 0, 4 * k + 2,
-                                             18 + 4 * k, 0, 0, 4 * k + 3, 19 + 4 * k, 0, 0);
-        const __m512i hi = _mm512_setr_epi32(0, 0, 4 * k, 16 + 4 * k, 0, 0, 4 * k + 1, 17 + 4 * k, 0, 0,
-                                             4 * k + 2, 18 + 4 * k, 0, 0, 4 * k + 3, 19 + 4 * k);
-        const __m512 z = _mm512_mask_blend_ps(0xCCCC, _mm512_permutex2var_ps(out[0], lo, out[1]),
-                                              _mm512_permutex2var_ps(out[2], hi, out[3]));
-        _mm512_mask_storeu_ps(dst + 16 * k, lanes(0, OW - (l.left + 16 * k)), z);
-      }
-    } else {
-      // Vector k holds tiles 8k..8k+7, their 2 columns interleaved.
-      for (int k = 0; k < 2; ++k) {
-        const __m512i idx = _mm512_setr_epi32(8 * k, 16 + 8 * k, 8 * k + 1, 17 + 8 * k, 8 * k + 2, 18 + 8 * k,
-                                              8 * k + 3, 19 + 8 * k, 8 * k + 4, 20 + 8 * k, 8 * k + 5, 21 + 8 * k,
-                                              8 * k + 6, 22 + 8 * k, 8 * k + 7, 23 + 8 * k);
-        _mm512_mask_storeu_ps(dst + 16 * k, lanes(0, OW - (l.left + 16 * k)),
-                              _mm512_permutex2var_ps(out[0], idx, out[1]));
-      }
+  const int64_t run = int64_t(l.tiles) * m;
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int s = 0; s < l.rows; ++s) {
+    if (l.tops[s] + i >= OH) continue;
+    float* dst = plane + l.offsets[s] + i * OW;
+    for (int64_t k = 0; 16 * k < run; ++k) {
+      const __m512i e = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int32_t>(16 * k)));
+      const __m512i tile = _mm512_add_epi32(_mm512_maskz_srli_epi32(0xFFFF, e, m == 4 ? 2 : 1), _mm512_set1_epi32(s * l.tiles));
+      const __m512i idx = _mm512_or_si512(tile, _mm512_maskz_slli_epi32(0xFFFF, _mm512_and_si512(e, _mm512_set1_epi32(1)), 4));
+      __m512 z = _mm512_permutex2var_ps(out[0], idx, out[1]);
+      if constexpr (m == 4) z = _mm512_mask_blend_ps(0xCCCC, z, _mm512_permutex2var_ps(out[2], idx, out[3]));
+      const int64_t c = l.left + 16 * k;
+      _mm512_mask_storeu_ps(dst + 16 * k, lanes(-c, OW - c) & lanes(0, run - 16 * k), z);
     }
-    return;
   }
-  const __m512i row = _mm512_add_epi32(_mm512_loadu_si512(l.base), _mm512_set1_epi32(static_cast<int32_t>(i * OW)));
-  for (int j = 0; j < m; ++j)
-    _mm512_mask_i32scatter_ps(plane, l.rows[i] & l.cols[j], _mm512_add_epi32(row, _mm512_set1_epi32(j)), out[j], 4);
 }
 
 // V[xi, c, 16 g + lane] for one input channel (xc: its H x W plane in the block's first
@@ -424,12 +436,12 @@ void transform_weights(const float* w, int64_t O, int64_t I, bool adjoint, float
 // Calls f(part, first_block_of_part, count, image, in_lanes, out_lanes) for each block of
 // slots [t0, t0 + count): each thread takes an equal share of the slots (whole blocks
 // left one thread idle a ninth of the time on 8x64x56x56), in whole groups, in blocks;
-// `image` is the first tile's; the lanes are the tiles as input patches (images H x W,
-// x_image floats apart, padded) and as output tiles (OH x OW, y_image apart), a group per
+// `image` is the first tile's; the lanes are the tiles as input patches (images W wide,
+// x_image floats apart, padded) and as output tiles (OW wide, y_image apart), a group per
 // entry.
 template <class Fn>
-void over_blocks(const TileBlocks& tb, int64_t H, int64_t W, int64_t x_image, int64_t pad_h, int64_t pad_w,
-                 int64_t OH, int64_t OW, int64_t y_image, Fn f) {
+void over_blocks(const TileBlocks& tb, int64_t W, int64_t x_image, int64_t pad_h, int64_t pad_w, int64_t OW,
+                 int64_t y_image, Fn f) {
   const int parts = tb.parts();
   parallel_for(parts, parts > 1, [&](int, int64_t part) {
     const int64_t begin = tb.slots * part / parts / 16 * 16;
@@ -440,9 +452,8 @@ void over_blocks(const TileBlocks& tb, int64_t H, int64_t W, int64_t x_image, in
       in_lanes.clear();
       out_lanes.clear();
       for (int64_t t = t0; t < t0 + count; t += 16) {
-        const int64_t n = std::min<int64_t>(16, t0 + count - t);
-        in_lanes.push_back(tile_lanes(tb, t, n, image, H, W, x_image, pad_h, pad_w, kAlpha));
-        out_lanes.push_back(tile_lanes(tb, t, n, image, OH, OW, y_image, 0, 0, static_cast<int>(tb.tile)));
+        in_lanes.push_back(tile_lanes(tb, t, image, W, x_image, pad_h, pad_w, kAlpha));
+        out_lanes.push_back(tile_lanes(tb, t, image, OW, y_image, 0, 0, static_cast<int>(tb.tile)));
       }
       f(static_cast<int>(part), t0 == begin, count, image, in_lanes, out_lanes);
     }
@@ -453,14 +464,15 @@ template <int m>
 void convolve(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t pad_h,
               int64_t pad_w, const float* packed, int64_t O, const float* bias, float* y, int64_t y_image, int64_t OH,
               int64_t OW) {
-  // A block's V and M together near 2 MB, in whole 32-column strips of the GEMM.
+  // A block's V and M together near 512 KB (half the L2: measured 5-10 % faster than 2 MB on
+  // 100x32x16x16 5x5 and 8x64x56x56 3x3), in whole 32-column strips of the GEMM.
   const TileBlocks tb(m, N, OH, OW,
-                      std::max<int64_t>(32, std::min<int64_t>(128, (2 << 20) / (4 * kXi * (I + O)) / 32 * 32)));
+                      std::max<int64_t>(32, std::min<int64_t>(128, (512 << 10) / (4 * kXi * (I + O)) / 32 * 32)));
   const size_t packed_size = packed_a_size(O, I);
   // xi's blocks one cache line more than a multiple of 4 KB apart: the transforms touch all
   // 36 at once, which would otherwise share a few L1 sets.
   const int64_t v_stride = I * tb.block + 16, m_stride = O * tb.block + 16;
-  over_blocks(tb, H, W, x_image, pad_h, pad_w, OH, OW, y_image,
+  over_blocks(tb, W, x_image, pad_h, pad_w, OW, y_image,
               [&](int, bool, int64_t count, int64_t image, const std::vector<TileLanes>& in_lanes,
                   const std::vector<TileLanes>& out_lanes) {
                 thread_local std::vector<float> V, M;
@@ -491,7 +503,7 @@ void weight_gradient(const float* x, int64_t x_image, int64_t N, int64_t I, int6
   const int64_t x_stride = I * tb.block + 16, d_stride = O * tb.block + 16;  // (as in convolve)
   const int parts = tb.parts();
   std::vector<std::vector<float>> sums(static_cast<size_t>(parts));
-  over_blocks(tb, H, W, x_image, pad_h, pad_w, OH, OW, dy_image,
+  over_blocks(tb, W, x_image, pad_h, pad_w, OW, dy_image,
               [&](int part, bool first_block, int64_t count, int64_t image,
                   const std::vector<TileLanes>& in_lanes, const std::vector<TileLanes>& out_lanes) {
                 thread_local std::vector<float> X, D;
