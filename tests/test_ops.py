@@ -695,6 +695,30 @@ def test_float32_softmax_is_accurate_down_to_the_smallest_normal_probability():
             np.testing.assert_allclose(y[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=2e-7, atol=1e-5)
 
 
+@pytest.mark.parametrize("classes", [1, 15, 16, 17, 33, 64, 100, 1000])
+def test_float32_softmax_rows_of_every_length_with_masked_and_nan_entries(classes):
+    # Rows are taken 64, 32 and 16 values at a time with a masked tail (AVX-512): every
+    # length against float64; -inf entries (masked logits) give probability 0 and
+    # log-probability -inf; a NaN makes its row NaN, as in PyTorch.
+    rng = np.random.default_rng(classes)
+    x = (rng.standard_normal((5, classes)) * 10).astype(np.float32)
+    if classes > 1:
+        x[1, ::3] = -np.inf
+        x[2, classes // 2] = np.nan
+    x64 = x.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        ref_log = x64 - x64.max(1, keepdims=True)
+        ref_log -= np.log(np.exp(ref_log).sum(1, keepdims=True))
+    for fn, ref in ((L.softmax, np.exp(ref_log)), (L.log_softmax, ref_log)):
+        y = np.asarray(fn(lamina.tensor(x), 1)).astype(np.float64)
+        if classes > 1:
+            assert np.all(np.isnan(y[2])), fn
+            y, got_ref = np.delete(y, 2, 0), np.delete(ref, 2, 0)
+        else:
+            got_ref = ref
+        np.testing.assert_allclose(y, got_ref, rtol=1e-6, atol=1e-7 if fn is L.softmax else 2e-5)
+
+
 @pytest.mark.parametrize("shape", [(3, 1, 4, 5), (2, 3), (7,), (1, 6, 1, 2), (4, 1, 3), (3, 2500), (1, 4100)])
 def test_sum_over_every_subset_of_axes(shape):
     # Contiguous blocks of reduced axes take a vectorised kernel, scattered ones an odometer:
