@@ -111,6 +111,39 @@ TEST(Gemm, LargeProductsSplitOverThreadsAgree) {
   }
 }
 
+// dot_gemm (a convolution's weight gradient): C += A B^T from per-lane partial sums, over
+// every edge tile (1-4 rows of A by 1-6 of B), positions off the 16-lane steps and past one
+// 1024-position pass, padded rows, and sums accumulated over two calls.
+TEST(DotGemm, MatchesNaiveLoop) {
+  if (!kernels::cpu::conv_gemm_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  for (const auto& [M, N, P] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {4, 6, 16}, {3, 5, 17},
+                                {32, 75, 1024}, {7, 13, 2500}, {20, 25, 576}, {2, 11, 33}}) {
+    std::mt19937 rng(static_cast<unsigned>(M * 7 + N * 3 + P));
+    std::normal_distribution<float> normal;
+    const int64_t lda = P + 5, ldb = P + 3, ldc = N + 2;
+    std::vector<float> A(M * lda), B(N * ldb), C(M * ldc);
+    for (auto& v : A) v = normal(rng);
+    for (auto& v : B) v = normal(rng);
+    for (auto& v : C) v = normal(rng);
+    const std::vector<float> C0 = C;
+    std::vector<float> acc(kernels::cpu::dot_gemm_size(M, N), 0.0f);
+    const int64_t half = P / 2;  // two calls: positions [0, half) then [half, P)
+    kernels::cpu::dot_gemm(M, N, half, A.data(), lda, B.data(), ldb, acc.data());
+    kernels::cpu::dot_gemm(M, N, P - half, A.data() + half, lda, B.data() + half, ldb, acc.data());
+    kernels::cpu::dot_gemm_finish(M, N, acc.data(), C.data(), ldc);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double ref = C0[i * ldc + j], mag = std::fabs(ref);
+        for (int64_t p = 0; p < P; ++p) {
+          ref += double(A[i * lda + p]) * B[j * ldb + p];
+          mag += std::fabs(double(A[i * lda + p]) * B[j * ldb + p]);
+        }
+        ASSERT_NEAR(C[i * ldc + j], ref, 1e-5 * (1 + mag)) << M << "x" << N << " P=" << P << " at " << i << "," << j;
+      }
+    for (int64_t j = N; j < ldc; ++j) ASSERT_EQ(C[j], C0[j]) << "padding of C written";
+  }
+}
+
 TEST(Matmul, ValuesAndErrors) {
   Tensor a = Tensor::full({2, 3}, 2.0, DType::f64), b = Tensor::full({3, 4}, 0.5, DType::f64);
   Tensor c = matmul(a, b);

@@ -126,6 +126,15 @@ void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int6
 void conv_gemm_parallel(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t P,
                         const float* bias, bool accumulate, float* C, int64_t ldc);
 
+// C [M, N] += A [M, P] B [N, P]^T for a small C and long rows (dot_gemm.cpp: a
+// convolution's weight gradient with few input channels), float32 with AVX-512 only
+// (conv_gemm_available()). dot_gemm adds into acc, dot_gemm_size(M, N) floats of per-lane
+// partial sums that the caller zeroes once and may accumulate over many calls;
+// dot_gemm_finish adds acc's sums into C (leading dimension ldc).
+size_t dot_gemm_size(int64_t M, int64_t N);
+void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb, float* acc);
+void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C, int64_t ldc);
+
 // Winograd convolution (winograd.cpp): F(4x4, 3x3) for r = 3, F(2x2, 5x5) for r = 5;
 // float32 with AVX-512 only (check winograd_available()); stride 1, dilation 1, one group.
 // winograd_weights transforms and packs w [O, I, r, r] (adjoint: w [I, O, r, r] transposed

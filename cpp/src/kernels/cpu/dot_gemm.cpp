@@ -1,0 +1,102 @@
+// C += A B^T for a small C and long rows, float32 with AVX-512: a convolution's weight
+// gradient, dW [O, K] += dy [O, P] col^T [P, K], when O x K is small (few input channels:
+// CIFAR10-quick's conv1 is 32 x 75) and P (output positions) long. A BLAS packs the
+// transposed col into its own layout first, and with so few rows to amortise that the
+// packing took as long as the multiplies (sgemm_incopy 16% beside sgemm_kernel 20%, 33
+// GFLOP/s on CIFAR10-quick's conv1).
+//
+// Here both operands are read in place along P: a tile of 4 rows of A by 6 rows of B keeps
+// 24 accumulators of 16 lanes (each lane a partial dot product), so per 16 positions it
+// loads 10 vectors for 24 FMAs. The lanes stay apart across calls, in a buffer of partial
+// sums, and are added up once at the end (dot_gemm_finish).
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "kernels/cpu/avx512.hpp"
+#include "kernels/kernels.hpp"
+
+namespace lamina::kernels::cpu {
+
+size_t dot_gemm_size(int64_t M, int64_t N) { return static_cast<size_t>(M * N * 16); }
+
+#ifdef LAMINA_AVX512
+
+namespace {
+
+constexpr int kMR = 4, kNR = 6;  // rows of A and of B per tile
+constexpr int64_t kPC = 1024;    // positions per pass over the tiles (rows of 4 KB)
+
+// acc (the tile's first sum; rows of N sums) += the tile's MR x NR partial dot products
+// over positions [0, P).
+template <int MR, int NR>
+__attribute__((target("avx512f"))) void dot_tile(int64_t P, const float* A, int64_t lda, const float* B,
+                                                 int64_t ldb, float* acc, int64_t N) {
+  __m512 c[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) c[i][j] = _mm512_loadu_ps(acc + (i * N + j) * 16);
+  // (Written out twice, not as a lambda over c: through a lambda GCC kept the
+  // accumulators in memory and stored all 24 every step.)
+  int64_t p = 0;
+  for (; p + 16 <= P; p += 16) {
+    __m512 a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = _mm512_loadu_ps(A + i * lda + p);
+    for (int j = 0; j < NR; ++j) {
+      const __m512 b = _mm512_loadu_ps(B + j * ldb + p);
+      for (int i = 0; i < MR; ++i) c[i][j] = _mm512_fmadd_ps(a[i], b, c[i][j]);
+    }
+  }
+  if (p < P) {
+    const __mmask16 k = lanes(0, P - p);
+    __m512 a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = _mm512_maskz_loadu_ps(k, A + i * lda + p);
+    for (int j = 0; j < NR; ++j) {
+      const __m512 b = _mm512_maskz_loadu_ps(k, B + j * ldb + p);
+      for (int i = 0; i < MR; ++i) c[i][j] = _mm512_fmadd_ps(a[i], b, c[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) _mm512_storeu_ps(acc + (i * N + j) * 16, c[i][j]);
+}
+
+using Tile = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t);
+
+template <int MR, int... NR>
+constexpr auto tile_row(std::integer_sequence<int, NR...>) {
+  return std::array<Tile, kNR>{&dot_tile<MR, NR + 1>...};
+}
+
+// kTiles[MR - 1][NR - 1]: the edge tiles too.
+const std::array<std::array<Tile, kNR>, kMR> kTiles = {
+    tile_row<1>(std::make_integer_sequence<int, kNR>()), tile_row<2>(std::make_integer_sequence<int, kNR>()),
+    tile_row<3>(std::make_integer_sequence<int, kNR>()), tile_row<4>(std::make_integer_sequence<int, kNR>())};
+
+}  // namespace
+
+void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb,
+              float* acc) {
+  // A chunk of positions at a time, B's tile (6 rows of 4 KB) in L1 while every tile of A
+  // passes over it.
+  for (int64_t p0 = 0; p0 < P; p0 += kPC) {
+    const int64_t pc = std::min(kPC, P - p0);
+    for (int64_t n = 0; n < N; n += kNR)
+      for (int64_t m = 0; m < M; m += kMR)
+        kTiles[std::min<int64_t>(kMR, M - m) - 1][std::min<int64_t>(kNR, N - n) - 1](
+            pc, A + m * lda + p0, lda, B + n * ldb + p0, ldb, acc + (m * N + n) * 16, N);
+  }
+}
+
+__attribute__((target("avx512f"))) void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C,
+                                                       int64_t ldc) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) C[m * ldc + n] += lane_sum(_mm512_loadu_ps(acc + (m * N + n) * 16));
+}
+
+#else
+
+void dot_gemm(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*) {}
+void dot_gemm_finish(int64_t, int64_t, const float*, float*, int64_t) {}
+
+#endif
+
+}  // namespace lamina::kernels::cpu
