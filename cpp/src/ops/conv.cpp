@@ -1,10 +1,11 @@
 // conv2d by im2col + GEMM, one GEMM per image and group:
 //   y[n, group] = W[group] [O/g, C/g*KH*KW] @ col(x[n, group]) [C/g*KH*KW, OH*OW]
-// Backward (one node): dW[group] += dy[n, group] @ col^T, dcol = W[group]^T @ dy[n, group]
-// then col2im into dx, db = sum of dy over N and the plane. 1x1 stride-1 unpadded
+// Backward (one node): dW[group] += dy[n, group] @ col^T (by dot_gemm when dW is small and
+// the rows long, see use_dot_gemm), dcol = W[group]^T @ dy[n, group] then col2im into dx,
+// db = sum of dy over N and the plane. 1x1 stride-1 unpadded
 // convolutions use x itself as the column matrix. Two kinds take their own kernels:
 // depthwise convolutions (kernels/cpu/depthwise.cpp), and float32 3x3 and 5x5 stride-1 ones
-// with enough channels, by Winograd in all three directions (use_winograd below).
+// with enough channels, by Winograd in each direction where it pays (use_winograd below).
 //
 // Threads: with more than one image the batch is split over lamina's threads, each with
 // its own column buffer (and, in backward, its own dW accumulator) and single-threaded
@@ -201,12 +202,11 @@ void group_product(const ConvPlan& p, const PackedWeights& packed, int64_t grp, 
                         bias ? T(1) : T(0), y, ldy);
 }
 
-// Winograd (kernels/cpu/winograd.cpp) for float32 3x3 and 5x5 stride-1 convolutions with
-// enough channels on both sides: F(4x4, 3x3) does a quarter of the multiplies, F(2x2, 5x5)
-// 36 %, but their transforms cost more with the channels in and out, so with few channels
-// (or a handful of outputs) the GEMM above is faster (measured, one thread: 8x64x56x56 64
-// outputs 21 -> 13 ms, 8x256x14x14 256 outputs 22 -> 12 ms). LAMINA_WINOGRAD=0 in the
-// environment turns it off (its float32 error is a few times the direct sum's).
+// Winograd (kernels/cpu/winograd.cpp) for float32 3x3 and 5x5 stride-1 convolutions:
+// F(4x4, 3x3) does a quarter of the multiplies, F(2x2, 5x5) 36 %, where the tiles cover
+// the plane well, at the price of transforms whose work grows with the channels in and
+// out. LAMINA_WINOGRAD=0 in the environment turns it off (its float32 error is a few
+// times the direct sum's).
 bool winograd_enabled() {
   static const bool on = [] {
     const char* v = std::getenv("LAMINA_WINOGRAD");
@@ -215,19 +215,31 @@ bool winograd_enabled() {
   return on && kernels::cpu::winograd_available();
 }
 
-bool use_winograd(const ConvPlan& p) {
+enum class ConvPass { forward, input_gradient, weight_gradient };
+
+bool use_winograd(const ConvPlan& p, ConvPass pass) {
   const kernels::ConvGeometry& g = p.g;
   const int64_t r = g.KH, m = r == 3 ? 4 : 2;  // kernel and tile sides
   const bool shape = (r == 3 || r == 5) && g.KW == r && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
                      g.dilation_w == 1 && g.pad_h < r && g.pad_w < r && g.OH >= m && g.OW >= m;
-  // Multiplies saved per tile grow with C * Og, transform work with C + Og. Each call also
-  // transforms 36 * C * Og weights (and the weight gradient keeps as many sums), which the
-  // tiles must pay for: ResNet-50's 512-channel 7x7 layers at batch 1 (4 tiles) ran 6x
-  // slower by Winograd, its 128-channel 28x28 ones (49 tiles) 1.5x faster.
+  if (!shape || !winograd_enabled()) return false;
+  // Multiplies saved per tile grow with C * Og, transform work with C + Og: measured, one
+  // thread, Winograd wins down to 8 channels each side (16x8x32x32 3x3 to 8 outputs: forward
+  // 0.50 -> 0.42 ms) and loses with 3 inputs (CIFAR10-quick's conv1: 7.5 -> 11.0 ms).
+  // Each call also transforms 36 C Og weights (and the weight gradient keeps as many
+  // sums), which the tiles must pay for: ResNet-50's 512-channel 7x7 layers at batch 1 (4
+  // tiles) ran 6x slower by Winograd, its 128-channel 28x28 ones (49 tiles) 1.5x faster.
   const int64_t tiles = p.N * ((g.OH + m - 1) / m) * ((g.OW + m - 1) / m);
-  const int64_t ratio = r == 3 ? 24 : 16;
-  return shape && g.C * p.Og >= ratio * (g.C + p.Og) && tiles >= 48 && tiles * 2048 >= g.C * p.Og &&
-         winograd_enabled();
+  if (g.C * p.Og < 4 * (g.C + p.Og) || tiles < 48 || tiles * 2048 < g.C * p.Og) return false;
+  // The tiles must also cover the plane with little waste: at most half the direct
+  // multiplies. The input gradient is a convolution of dy padded by r - 1 - pad, tiled
+  // over the input plane: for an unpadded 5x5 on small planes (LeNet's conv2, 8x8 from
+  // 12x12) that is 81 % of the direct count, and it ran 3.3 -> 5.0 ms by Winograd while
+  // the forward and weight gradient (36 %) ran 2.9 -> 2.0 and 3.0 -> 1.8 ms.
+  const int64_t out_h = pass == ConvPass::input_gradient ? g.H : g.OH;
+  const int64_t out_w = pass == ConvPass::input_gradient ? g.W : g.OW;
+  const int64_t plane_tiles = ((out_h + m - 1) / m) * ((out_w + m - 1) / m);
+  return 2 * 36 * plane_tiles <= r * r * g.OH * g.OW;
 }
 
 // The group's Winograd-transformed weights, for y = conv(x) (adjoint false: Og outputs from
@@ -273,7 +285,7 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (use_winograd(p)) return winograd_forward(p, x, w, b, y);
+    if (use_winograd(p, ConvPass::forward)) return winograd_forward(p, x, w, b, y);
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
   const PackedWeights packed = packed_weights(p, w, false);
@@ -331,10 +343,13 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (use_winograd(p)) {
-      if (dx) winograd_input_gradient(p, w, dy, dx);
-      if (dw) winograd_weight_gradient(p, x, dy, dw);
-      dx = dw = nullptr;  // done; db below
+    if (dx && use_winograd(p, ConvPass::input_gradient)) {
+      winograd_input_gradient(p, w, dy, dx);
+      dx = nullptr;  // done
+    }
+    if (dw && use_winograd(p, ConvPass::weight_gradient)) {
+      winograd_weight_gradient(p, x, dy, dw);
+      dw = nullptr;  // done; db below
     }
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
