@@ -190,6 +190,11 @@ ROWS += [
     pool_row("3x3s1_pad", "avg", (2, 2, 6, 6), 3, 1, 1, False),
     pool_row("3x3s2_ceil_pad", "avg", (1, 3, 8, 8), 3, 2, 1, True),
     pool_row("odd_ceil", "avg", (2, 1, 7, 5), 2, 2, 0, True),
+    # horizontal stride 2 (float32 AVX-512 rows): rows past 16 outputs (the backward's carry
+    # between chunks), a 5-wide window, trailing columns no window covers
+    pool_row("3x3s2_ceil_pad_rows_past_16", "avg", (1, 2, 5, 70), 3, 2, 1, True),
+    pool_row("5x5s2_pad2", "avg", (2, 1, 9, 37), 5, 2, 2, False),
+    pool_row("2x2s2_uncovered_columns", "avg", (1, 2, 5, 9), 2, 2, 0, False),
     ("global_avg_pool", lambda x: L.avg_pool2d(x, global_pooling=True), lambda x: x.mean((2, 3), keepdims=True),
      lambda t, x: x.mean((2, 3), keepdim=True), [((2, 3, 4, 5), std)]),
     ("softmax", lambda x: L.softmax(x, 1), lambda x: np.exp(np_log_softmax(x, 1)), lambda t, x: t.softmax(x, 1),
