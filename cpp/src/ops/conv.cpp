@@ -356,10 +356,14 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   const int threads = num_threads();
   std::vector<Scratch<T>>& cols = column_buffers<T>(1);
   std::vector<Scratch<T>>& dcols = column_buffers<T>(2);
-  std::vector<std::vector<T>> dws(static_cast<size_t>(threads));  // per-thread dW, summed below
-  // Or, for a small float32 dW, each thread's per-lane partial sums of dot_gemm (all groups).
+  // Thread 0 accumulates dW into dw itself, the others into their own buffers, added at the
+  // end (at batch 1, a buffer zeroed, filled and added per call, with its page faults, cost
+  // three passes over ResNet-50's 25M weights every backward). Or, for a small float32 dW,
+  // each thread's per-lane partial sums of dot_gemm (all groups).
+  std::vector<std::vector<T>> dws(static_cast<size_t>(threads));
   const bool dot = dw && use_dot_gemm<T>(p);
   const size_t dot_size = kernels::cpu::dot_gemm_size(p.Og, p.K);
+  if (dw) std::fill(dw, dw + p.O * p.K, T(0));
   const PackedWeights packed_t = dx ? packed_weights(p, w, true) : PackedWeights();
   // dcol [K, cols] = W_group^T @ dy_group[:, cols] (dy's rows P apart), by conv_gemm when
   // the weights were packed for it.
@@ -381,13 +385,14 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
     Scratch<T>& col = cols[static_cast<size_t>(thread)];
     Scratch<T>& dcol = dcols[static_cast<size_t>(thread)];
     std::vector<T>& dwt = dws[static_cast<size_t>(thread)];
-    if (dw && dwt.empty()) dwt.assign(dot ? dot_size * static_cast<size_t>(p.groups) : static_cast<size_t>(p.O * p.K), T(0));
+    const bool own = dw && (dot || thread > 0);  // this thread's sums go to a buffer
+    if (own && dwt.empty()) dwt.assign(dot ? dot_size * static_cast<size_t>(p.groups) : static_cast<size_t>(p.O * p.K), T(0));
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* dyg = dy + (n * p.O + grp * p.Og) * p.P;
       const T* wg = w + grp * p.Og * p.K;
       const T* xg = x ? x + n * in_image + grp * in_group : nullptr;
       T* dxg = dx ? dx + n * in_image + grp * in_group : nullptr;
-      T* dwg = dw ? dwt.data() + (dot ? grp * dot_size : grp * p.Og * p.K) : nullptr;
+      T* dwg = dw ? (own ? dwt.data() : dw) + (dot ? grp * dot_size : grp * p.Og * p.K) : nullptr;
       // dW += dy [Og, cols] (rows P apart) times col [K, cols] (rows ldc apart), transposed.
       auto weight_gradient = [&](const T* dyc, const T* col, int64_t cols, int64_t ldc) {
         if constexpr (std::is_same_v<T, float>) {
@@ -422,7 +427,6 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   };
   if (dx || dw) parallel_for(p.N, p.batch_parallel, body);
   if (dw) {
-    for (int64_t i = 0; i < p.O * p.K; ++i) dw[i] = T(0);
     for (const auto& part : dws) {
       if (part.empty()) continue;
       if constexpr (std::is_same_v<T, float>) {
