@@ -106,11 +106,11 @@ class Scratch {
 };
 
 // Per-thread column buffers of the calling thread's convolutions, kept between calls
-// (slot: which use), so that a convolution does not allocate and page-fault its column
-// matrices afresh each time.
+// (slot: forward columns, backward columns, their gradient, weight-gradient sums), so that
+// a convolution does not allocate and page-fault its matrices afresh each time.
 template <class T>
 std::vector<Scratch<T>>& column_buffers(int slot) {
-  thread_local std::vector<Scratch<T>> buffers[3];
+  thread_local std::vector<Scratch<T>> buffers[4];
   auto& b = buffers[slot];
   if (b.size() < static_cast<size_t>(num_threads())) b.resize(static_cast<size_t>(num_threads()));
   return b;
@@ -360,9 +360,11 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   // end (at batch 1, a buffer zeroed, filled and added per call, with its page faults, cost
   // three passes over ResNet-50's 25M weights every backward). Or, for a small float32 dW,
   // each thread's per-lane partial sums of dot_gemm (all groups).
-  std::vector<std::vector<T>> dws(static_cast<size_t>(threads));
+  std::vector<Scratch<T>>& dws = column_buffers<T>(3);  // kept between calls, zeroed on first use
+  std::vector<char> used(static_cast<size_t>(threads), 0);
   const bool dot = dw && use_dot_gemm<T>(p);
   const size_t dot_size = kernels::cpu::dot_gemm_size(p.Og, p.K);
+  const size_t dw_size = dot ? dot_size * static_cast<size_t>(p.groups) : static_cast<size_t>(p.O * p.K);
   if (dw) std::fill(dw, dw + p.O * p.K, T(0));
   const PackedWeights packed_t = dx ? packed_weights(p, w, true) : PackedWeights();
   // dcol [K, cols] = W_group^T @ dy_group[:, cols] (dy's rows P apart), by conv_gemm when
@@ -384,15 +386,18 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   auto body = [&](int thread, int64_t n) {
     Scratch<T>& col = cols[static_cast<size_t>(thread)];
     Scratch<T>& dcol = dcols[static_cast<size_t>(thread)];
-    std::vector<T>& dwt = dws[static_cast<size_t>(thread)];
     const bool own = dw && (dot || thread > 0);  // this thread's sums go to a buffer
-    if (own && dwt.empty()) dwt.assign(dot ? dot_size * static_cast<size_t>(p.groups) : static_cast<size_t>(p.O * p.K), T(0));
+    T* dwt = own ? dws[static_cast<size_t>(thread)].get(dw_size) : nullptr;
+    if (own && !used[static_cast<size_t>(thread)]) {
+      std::fill(dwt, dwt + dw_size, T(0));
+      used[static_cast<size_t>(thread)] = 1;
+    }
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* dyg = dy + (n * p.O + grp * p.Og) * p.P;
       const T* wg = w + grp * p.Og * p.K;
       const T* xg = x ? x + n * in_image + grp * in_group : nullptr;
       T* dxg = dx ? dx + n * in_image + grp * in_group : nullptr;
-      T* dwg = dw ? (own ? dwt.data() : dw) + (dot ? grp * dot_size : grp * p.Og * p.K) : nullptr;
+      T* dwg = dw ? (own ? dwt : dw) + (dot ? grp * dot_size : grp * p.Og * p.K) : nullptr;
       // dW += dy [Og, cols] (rows P apart) times col [K, cols] (rows ldc apart), transposed.
       auto weight_gradient = [&](const T* dyc, const T* col, int64_t cols, int64_t ldc) {
         if constexpr (std::is_same_v<T, float>) {
@@ -427,16 +432,17 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   };
   if (dx || dw) parallel_for(p.N, p.batch_parallel, body);
   if (dw) {
-    for (const auto& part : dws) {
-      if (part.empty()) continue;
+    for (int t = 0; t < threads; ++t) {
+      if (!used[static_cast<size_t>(t)]) continue;
+      const T* part = dws[static_cast<size_t>(t)].data();
       if constexpr (std::is_same_v<T, float>) {
         if (dot) {
           for (int64_t grp = 0; grp < p.groups; ++grp)
-            kernels::cpu::dot_gemm_finish(p.Og, p.K, part.data() + grp * dot_size, dw + grp * p.Og * p.K, p.K);
+            kernels::cpu::dot_gemm_finish(p.Og, p.K, part + grp * dot_size, dw + grp * p.Og * p.K, p.K);
           continue;
         }
       }
-      for (size_t i = 0; i < part.size(); ++i) dw[i] += part[i];
+      for (size_t i = 0; i < dw_size; ++i) dw[i] += part[i];
     }
   }
   if (db) kernels::cpu::channel_sums(dy, p.N, p.O, p.P, db);
