@@ -12,6 +12,7 @@ the last fully connected layer's outputs (BatchNorm on batch statistics, as in t
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -143,9 +144,11 @@ def torch_net(name, feed):
         out = model(x)
         return F.cross_entropy(out, y) if y is not None else out.sum()
 
+    inference = copy.deepcopy(model).eval()  # as lamina's TEST phase: running statistics, no dropout
+
     def forward():
         with torch.no_grad():
-            model(x)
+            inference(x)
 
     def step():
         model.zero_grad(set_to_none=True)
@@ -166,11 +169,11 @@ def main() -> int:
         for name in args.nets.split(","):
             net, feed = lamina_net(name)
             t_forward, t_step = torch_net(name, feed)
-            test_net = lamina.Net(MODELS / NETS[name][0], phase="test",
-                                  input_shapes=NETS[name][1] or None) if NETS[name][4] else None
+            test_net = lamina.Net(MODELS / NETS[name][0], phase="test", input_shapes=NETS[name][1] or None)
+            test_net.forward(data=feed["data"])
 
-            def l_forward(net=net, test_net=test_net):
-                (test_net or net).forward()
+            def l_forward(test_net=test_net):
+                test_net.forward()
 
             def l_step(net=net):
                 net.clear_param_diffs()
@@ -187,7 +190,7 @@ def main() -> int:
     path = write_results("nets", ["net", "pass", "threads", "lamina ms", "torch ms", "torch/lamina"], rows,
                          {"torch": torch.__version__, "lamina": lamina.__version__, "repeats": args.repeats,
                           "batches": "LeNet 64, CIFAR10-quick 100, AlexNet 10, ResNet-50 1",
-                          "note": "forward: TEST phase (AlexNet: no dropout); fwd+bwd: TRAIN phase"})
+                          "note": "forward: TEST phase, PyTorch in eval mode (no dropout, running statistics); fwd+bwd: TRAIN phase"})
     print(f"wrote {path}")
     return 0
 
