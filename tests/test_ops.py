@@ -171,6 +171,7 @@ ROWS += [
     conv_row("lenet1", (2, 1, 12, 12), (4, 1, 5, 5)),
     conv_row("batch1_odd_channels", (1, 5, 7, 9), (3, 5, 3, 3), pad=1),
     conv_row("1x1", (2, 6, 5, 5), (4, 6, 1, 1)),
+    conv_row("1x1_groups2", (2, 4, 5, 5), (6, 2, 1, 1), groups=2),  # dx written group by group, not zeroed first
     conv_row("11x11_stride4", (1, 3, 23, 23), (2, 3, 11, 11), stride=4),
     conv_row("stride_gt_kernel", (2, 2, 9, 9), (3, 2, 2, 2), stride=3),
     conv_row("pad_ge_kernel", (1, 2, 4, 4), (2, 2, 3, 3), pad=3),

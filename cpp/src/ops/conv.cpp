@@ -448,6 +448,14 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   if (db) kernels::cpu::channel_sums(dy, p.N, p.O, p.P, db);
 }
 
+// Whether conv_backward writes every element of dx, which then need not be zeroed first:
+// the 1x1 direct path and Winograd's input gradient do; col2im and the depthwise kernel
+// add into it.
+bool dx_overwritten(const ConvPlan& p, DType dtype) {
+  if (is_depthwise(p)) return false;
+  return p.direct || (dtype == DType::f32 && use_winograd(p, ConvPass::input_gradient));
+}
+
 }  // namespace
 
 // Runs f(T{}) on the dtype. (The plan's parallel regions call gemm from each thread;
@@ -476,7 +484,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                        const Tensor& xv = X.get("conv2d");
                        const Tensor& wv = Wt.get("conv2d");
                        Tensor dy = g[0].contiguous();
-                       Tensor dx = nx ? Tensor::zeros(xv.shape(), xv.dtype()) : Tensor();
+                       Tensor dx = !nx                                   ? Tensor()
+                                   : dx_overwritten(p, xv.dtype()) ? Tensor::empty(xv.shape(), xv.dtype())
+                                                                   : Tensor::zeros(xv.shape(), xv.dtype());
                        Tensor dw = nw ? Tensor::empty(wv.shape(), wv.dtype()) : Tensor();
                        Tensor db = nb ? Tensor::empty({p.O}, wv.dtype()) : Tensor();
                        run_plan(p, false, xv.dtype(), [&](auto t) {
