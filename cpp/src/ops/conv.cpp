@@ -8,7 +8,7 @@
 // with enough channels, by Winograd in each direction where it pays (use_winograd below).
 //
 // Threads: with more than one image the batch is split over lamina's threads, each with
-// its own column buffer (and, in backward, its own dW accumulator) and single-threaded
+// its own column buffer (and, in backward, its dW sums: thread 0's into dw) and single-threaded
 // GEMMs; small images are too small for a threaded GEMM to pay. One image: the GEMM's
 // own threads.
 #include <algorithm>
