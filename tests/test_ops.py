@@ -118,22 +118,23 @@ def np_conv2d(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
 
 
 def np_pool(x, k, s, p, ceil, mode):
-    """Caffe's pooling, by loops."""
+    """Caffe's pooling, by loops (k, s, p: one value, or (height, width))."""
     N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = ((v, v) if np.isscalar(v) else v for v in (k, s, p))
 
-    def out(n):
+    def out(n, k, s, p):
         span = n + 2 * p - k
         o = (-(-span // s) if ceil else span // s) + 1
         if ceil and p > 0 and (o - 1) * s >= n + p:
             o -= 1
         return o
 
-    OH, OW = out(H), out(W)
+    OH, OW = out(H, kh, sh, ph), out(W, kw, sw, pw)
     y = np.zeros((N, C, OH, OW))
     for i in range(OH):
         for j in range(OW):
-            h0, w0 = i * s - p, j * s - p
-            h1, w1 = min(h0 + k, H + p), min(w0 + k, W + p)
+            h0, w0 = i * sh - ph, j * sw - pw
+            h1, w1 = min(h0 + kh, H + ph), min(w0 + kw, W + pw)
             div = (h1 - h0) * (w1 - w0)
             win = x[:, :, max(h0, 0):min(h1, H), max(w0, 0):min(w1, W)]
             y[:, :, i, j] = win.max((2, 3)) if mode == "max" else win.sum((2, 3)) / div
@@ -196,6 +197,8 @@ ROWS += [
     pool_row("3x3s2_ceil_pad_rows_past_16", "avg", (1, 2, 5, 70), 3, 2, 1, True),
     pool_row("5x5s2_pad2", "avg", (2, 1, 9, 37), 5, 2, 2, False),
     pool_row("2x2s2_uncovered_columns", "avg", (1, 2, 5, 9), 2, 2, 0, False),
+    pool_row("3x3_stride1x2", "avg", (2, 2, 7, 19), (3, 3), (1, 2), (1, 1), False),  # rows in several windows
+    pool_row("2x3_stride3x2_ceil", "avg", (1, 2, 10, 21), (2, 3), (3, 2), (0, 1), True),  # rows in none
     ("global_avg_pool", lambda x: L.avg_pool2d(x, global_pooling=True), lambda x: x.mean((2, 3), keepdims=True),
      lambda t, x: x.mean((2, 3), keepdim=True), [((2, 3, 4, 5), std)]),
     ("softmax", lambda x: L.softmax(x, 1), lambda x: np.exp(np_log_softmax(x, 1)), lambda t, x: t.softmax(x, 1),
