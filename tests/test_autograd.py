@@ -44,6 +44,30 @@ def test_grad_accumulates_across_backward_calls_and_can_be_cleared():
     assert x.grad is None
 
 
+def test_leaf_grads_never_share_memory_with_each_other_or_the_seed():
+    # A leaf's .grad takes a backward rule's fresh result as it is, but copies anything shared:
+    # add's gradient reaches both of its leaves as one tensor, a seed reaches a leaf through
+    # reshape as a view of it, and a wrapped NumPy array stays the caller's.
+    x, z = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (x + z).sum().backward()
+    gx, gz = np.asarray(x.grad), np.asarray(z.grad)
+    assert not np.shares_memory(gx, gz)
+    gx[0] = 100.0
+    np.testing.assert_allclose(np.asarray(z.grad), [1.0, 1.0])
+    w = leaf([[1.0, 2.0], [3.0, 4.0]])
+    seed = lamina.tensor(np.array([5.0, 6.0, 7.0, 8.0]))
+    w.reshape([4]).backward(seed)
+    assert not np.shares_memory(np.asarray(w.grad), np.asarray(seed))
+    np.testing.assert_allclose(np.asarray(w.grad), [[5.0, 6.0], [7.0, 8.0]])
+    array = np.array([1.0, 1.0])
+    v = leaf([0.5, 0.5])
+    v.backward(lamina.from_numpy(array))
+    assert not np.shares_memory(np.asarray(v.grad), array)
+    m = leaf([1.0, 2.0])
+    (m * 3.0).sum().backward()  # a fresh gradient: kept, and still right
+    np.testing.assert_allclose(np.asarray(m.grad), [3.0, 3.0])
+
+
 def test_non_leaf_grad_only_with_retain_grad():
     x = leaf([1.0, 2.0])
     h = x * 2.0

@@ -163,7 +163,17 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       return;
     }
     Tensor& slot = leaf->grad;
-    slot = slot.defined() ? add(slot, g) : g.clone();  // .grad owns its memory
+    if (slot.defined()) {
+      slot = add(slot, g);
+      return;
+    }
+    // .grad owns its memory: a gradient nothing else refers to (a backward rule's fresh
+    // result: this handle is its only one, and it is its storage's only tensor) is taken as
+    // it is; anything shared (an identity rule's pass-through, a view, a wrapped array) is
+    // copied. Copying every one cost 1.7% of a ResNet-50 training step (25M weights).
+    const bool alone = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.storage()->owned() &&
+                       g.offset() == 0 && g.is_contiguous();
+    slot = alone ? g : g.clone();
   };
 
   // Count dependencies over the reachable graph (iterative DFS: deep nets, no recursion).

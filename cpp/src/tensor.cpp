@@ -134,8 +134,11 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   }
   LAMINA_CHECK_AS(Error, p != nullptr, "Storage::allocate: out of memory allocating ", nbytes,
                   " bytes");
-  if (!cacheable) return std::shared_ptr<Storage>(new Storage(p, nbytes, device, [p] { std::free(p); }));
-  return std::shared_ptr<Storage>(new Storage(p, nbytes, device, [p, rounded] { block_cache().give(p, rounded); }));
+  std::shared_ptr<Storage> storage(
+      cacheable ? new Storage(p, nbytes, device, [p, rounded] { block_cache().give(p, rounded); })
+                : new Storage(p, nbytes, device, [p] { std::free(p); }));
+  storage->owned_ = true;
+  return storage;
 }
 
 std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes, Device device,

@@ -69,6 +69,8 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  // True for memory lamina allocated (allocate), false for memory it wraps (wrap).
+  bool owned() const { return owned_; }
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
 
@@ -78,6 +80,7 @@ class Storage {
   size_t nbytes_;
   Device device_;
   uint64_t version_ = 0;
+  bool owned_ = false;
   std::function<void()> release_;
 };
 
