@@ -129,13 +129,19 @@ struct TileLanes {
   int32_t pos[16];
   int tables;
   __mmask16 table_lanes[16];
+  // Where row r of run s is read (worked out here once, for all the channels that take the
+  // group): its offset from image `first`, all lanes or none (a row outside the plane, or a
+  // run the group does not have), and the columns inside the plane per vector of the run.
+  int64_t row_offset[16][kAlpha];
+  __mmask16 row_lanes[16][kAlpha];
+  __mmask16 col_lanes[3];
 };
 
 // The group of slots [t, t + 16) of H x W images `image_stride` floats apart, seen from
 // each tile's corner (tile row * m - pad_h, tile column * m - pad_w), read as `extent`
 // columns per tile (6 for input patches, m for output tiles).
-TileLanes tile_lanes(const TileBlocks& tb, int64_t t, int64_t first, int64_t W, int64_t image_stride, int64_t pad_h,
-                     int64_t pad_w, int extent) {
+TileLanes tile_lanes(const TileBlocks& tb, int64_t t, int64_t first, int64_t H, int64_t W, int64_t image_stride,
+                     int64_t pad_h, int64_t pad_w, int extent) {
   TileLanes l = {};
   const int64_t m = tb.tile;
   if (tb.rows) {
@@ -167,6 +173,13 @@ TileLanes tile_lanes(const TileBlocks& tb, int64_t t, int64_t first, int64_t W, 
       l.pos[lane] = static_cast<int32_t>(s % per_table * 16 + m * i);
       l.table_lanes[s / per_table] |= __mmask16(1u << lane);
     }
+  for (int s = 0; s < l.rows; ++s)
+    for (int r = 0; r < extent; ++r) {
+      const int64_t ih = l.tops[s] + r;
+      l.row_offset[s][r] = l.offsets[s] + r * W;
+      l.row_lanes[s][r] = ih >= 0 && ih < H ? 0xFFFF : 0;
+    }
+  for (int k = 0; k < 3; ++k) l.col_lanes[k] = lanes(-(l.left + 16 * k), W - (l.left + 16 * k));
   return l;
 }
 
@@ -225,11 +238,9 @@ __attribute__((target("avx512f"))) inline void row_runs(const float* src, int64_
 template <int m, int n>
 __attribute__((target("avx512f"))) inline void read_row(const float* plane, const TileLanes& l, int r, int64_t H,
                                                         int64_t W, __m512* d) {
-  // Vector k of run s's row r (0 outside the plane).
+  // Vector k of run s's row r (0 outside the plane; a load with no lanes reads nothing).
   auto load = [&](int s, int k) __attribute__((target("avx512f"))) {
-    const int64_t ih = l.tops[s] + r, c = l.left + 16 * k;
-    if (s >= l.rows || ih < 0 || ih >= H) return _mm512_setzero_ps();
-    return _mm512_maskz_loadu_ps(lanes(-c, W - c), plane + l.offsets[s] + r * W + 16 * k);
+    return _mm512_maskz_loadu_ps(l.col_lanes[k] & l.row_lanes[s][r], plane + l.row_offset[s][r] + 16 * k);
   };
   if (l.row) {
     if (l.tops[0] + r < 0 || l.tops[0] + r >= H) {
@@ -436,12 +447,12 @@ void transform_weights(const float* w, int64_t O, int64_t I, bool adjoint, float
 // Calls f(part, first_block_of_part, count, image, in_lanes, out_lanes) for each block of
 // slots [t0, t0 + count): each thread takes an equal share of the slots (whole blocks
 // left one thread idle a ninth of the time on 8x64x56x56), in whole groups, in blocks;
-// `image` is the first tile's; the lanes are the tiles as input patches (images W wide,
-// x_image floats apart, padded) and as output tiles (OW wide, y_image apart), a group per
+// `image` is the first tile's; the lanes are the tiles as input patches (images H x W,
+// x_image floats apart, padded) and as output tiles (OH x OW, y_image apart), a group per
 // entry.
 template <class Fn>
-void over_blocks(const TileBlocks& tb, int64_t W, int64_t x_image, int64_t pad_h, int64_t pad_w, int64_t OW,
-                 int64_t y_image, Fn f) {
+void over_blocks(const TileBlocks& tb, int64_t H, int64_t W, int64_t x_image, int64_t pad_h, int64_t pad_w,
+                 int64_t OH, int64_t OW, int64_t y_image, Fn f) {
   const int parts = tb.parts();
   parallel_for(parts, parts > 1, [&](int, int64_t part) {
     const int64_t begin = tb.slots * part / parts / 16 * 16;
@@ -452,8 +463,8 @@ void over_blocks(const TileBlocks& tb, int64_t W, int64_t x_image, int64_t pad_h
       in_lanes.clear();
       out_lanes.clear();
       for (int64_t t = t0; t < t0 + count; t += 16) {
-        in_lanes.push_back(tile_lanes(tb, t, image, W, x_image, pad_h, pad_w, kAlpha));
-        out_lanes.push_back(tile_lanes(tb, t, image, OW, y_image, 0, 0, static_cast<int>(tb.tile)));
+        in_lanes.push_back(tile_lanes(tb, t, image, H, W, x_image, pad_h, pad_w, kAlpha));
+        out_lanes.push_back(tile_lanes(tb, t, image, OH, OW, y_image, 0, 0, static_cast<int>(tb.tile)));
       }
       f(static_cast<int>(part), t0 == begin, count, image, in_lanes, out_lanes);
     }
@@ -472,7 +483,7 @@ void convolve(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, 
   // xi's blocks one cache line more than a multiple of 4 KB apart: the transforms touch all
   // 36 at once, which would otherwise share a few L1 sets.
   const int64_t v_stride = I * tb.block + 16, m_stride = O * tb.block + 16;
-  over_blocks(tb, W, x_image, pad_h, pad_w, OW, y_image,
+  over_blocks(tb, H, W, x_image, pad_h, pad_w, OH, OW, y_image,
               [&](int, bool, int64_t count, int64_t image, const std::vector<TileLanes>& in_lanes,
                   const std::vector<TileLanes>& out_lanes) {
                 thread_local std::vector<float> V, M;
@@ -503,7 +514,7 @@ void weight_gradient(const float* x, int64_t x_image, int64_t N, int64_t I, int6
   const int64_t x_stride = I * tb.block + 16, d_stride = O * tb.block + 16;  // (as in convolve)
   const int parts = tb.parts();
   std::vector<std::vector<float>> sums(static_cast<size_t>(parts));
-  over_blocks(tb, W, x_image, pad_h, pad_w, OW, dy_image,
+  over_blocks(tb, H, W, x_image, pad_h, pad_w, OH, OW, dy_image,
               [&](int part, bool first_block, int64_t count, int64_t image,
                   const std::vector<TileLanes>& in_lanes, const std::vector<TileLanes>& out_lanes) {
                 thread_local std::vector<float> X, D;
