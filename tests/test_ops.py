@@ -540,10 +540,10 @@ def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
     ((16, 48, 7, 9), (96, 48, 3, 3), {}),
     ((3, 64, 13, 13), (128, 64, 3, 3), {"pad": 2}),
     ((6, 128, 9, 10), (128, 64, 3, 3), {"pad": 1, "groups": 2}),
-    # few channels (8 each side; LeNet's conv2, whose input gradient stays direct)
+    # few channels (8 each side; LeNet's conv2 at 48 tiles)
     ((16, 8, 12, 12), (8, 8, 3, 3), {"pad": 1}),
-    ((4, 20, 12, 12), (50, 20, 5, 5), {}),
-    # F(2x2, 5x5): packed lanes; row-aligned groups with two groups (AlexNet's conv2)
+    ((12, 20, 12, 12), (50, 20, 5, 5), {}),
+    # F(4x4, 5x5): 4 tiles a row; 7 a row with two groups (AlexNet's conv2)
     ((4, 48, 13, 13), (64, 48, 5, 5), {"pad": 2}),
     ((2, 64, 27, 27), (96, 32, 5, 5), {"pad": 2, "groups": 2}),
 ])
@@ -602,17 +602,18 @@ def test_winograd_is_used_and_can_be_turned_off(tmp_path):
 
 
 def test_winograd_is_chosen_per_direction(tmp_path):
-    """LeNet's conv2 (20 -> 50 channels, 5x5, 12x12 -> 8x8): its forward and weight gradient
-    take F(2x2, 5x5) (36 % of the direct multiplies), its input gradient (a convolution padded
-    by 4, whose tiles waste most of the plane) the direct GEMM: with LAMINA_WINOGRAD=0 the
-    output and dw change in the last bits, dx not at all. A 3-channel input (CIFAR10-quick's
-    conv1) never takes it."""
+    """A 20 -> 50 channel 5x5 on 9x9 planes (5x5 outputs): its forward and weight gradient take
+    F(4x4, 5x5) (2x2 tiles, 41 % of the direct multiplies), its input gradient (a convolution
+    padded by 4 onto 9x9, 3x3 tiles: 92 %) the direct GEMM: with LAMINA_WINOGRAD=0 the output
+    and dw change in the last bits, dx not at all. LeNet's conv2 (12x12 -> 8x8) takes it in
+    all three directions; a 3-channel input (CIFAR10-quick's conv1) in none."""
     script = (
         "import sys, numpy as np, lamina\n"
         "from lamina import ops\n"
         "rng = np.random.default_rng(6)\n"
         "out = {}\n"
-        "for name, xs, ws, pad in (('lenet', (3, 20, 12, 12), (50, 20, 5, 5), 0), ('rgb', (2, 3, 16, 16), (32, 3, 5, 5), 2)):\n"
+        "for name, xs, ws, pad in (('small', (12, 20, 9, 9), (50, 20, 5, 5), 0), ('lenet', (12, 20, 12, 12), (50, 20, 5, 5), 0),\n"
+        "                          ('rgb', (12, 3, 16, 16), (32, 3, 5, 5), 2)):\n"
         "    x = lamina.tensor(rng.standard_normal(xs).astype(np.float32)).requires_grad_()\n"
         "    w = lamina.tensor(rng.standard_normal(ws).astype(np.float32)).requires_grad_()\n"
         "    y = ops.conv2d(x, w, None, pad=pad)\n"
@@ -625,10 +626,10 @@ def test_winograd_is_chosen_per_direction(tmp_path):
         subprocess.run([sys.executable, "-c", script, path], env=dict(os.environ, LAMINA_WINOGRAD=flag), check=True)
         outs[flag] = dict(np.load(path))
     wino, direct = outs["1"], outs["0"]
-    for key in ("lenety", "lenetdw"):
+    for key in ("smally", "smalldw", "lenety", "lenetdx", "lenetdw"):
         assert not np.array_equal(wino[key], direct[key]), key
         np.testing.assert_allclose(wino[key], direct[key], atol=3e-5 * np.abs(direct[key]).max())
-    for key in ("lenetdx", "rgby", "rgbdx", "rgbdw"):
+    for key in ("smalldx", "rgby", "rgbdx", "rgbdw"):
         np.testing.assert_array_equal(wino[key], direct[key], err_msg=key)
 
 

@@ -1,4 +1,4 @@
-// Winograd F(4x4, 3x3) and F(2x2, 5x5) convolution (kernels/cpu/winograd.cpp) against a naive loop in
+// Winograd F(4x4, 3x3) and F(4x4, 5x5) convolution (kernels/cpu/winograd.cpp) against a naive loop in
 // double: tiles in row-aligned groups and stacked tile rows (1 to 11 tiles a row: runs
 // paired in one permute table, one per table, and runs past 32 columns), partial tiles at
 // the right and bottom edges, groups whose rows span several images or stop short, every
@@ -16,7 +16,7 @@
 namespace lamina {
 
 struct WinogradCase {
-  int64_t r;  // kernel side: 3 (F(4x4, 3x3)) or 5 (F(2x2, 5x5))
+  int64_t r;  // kernel side: 3 (F(4x4, 3x3)) or 5 (F(4x4, 5x5))
   int64_t N, I, H, W, O, pad_h, pad_w;
   bool adjoint;  // weights given as [I, O, 3, 3], used transposed and turned 180 degrees
   bool bias;
@@ -35,7 +35,7 @@ static void check_winograd(const WinogradCase& c, int threads) {
   auto tap = [&](int64_t o, int64_t i, int64_t q, int64_t s) -> double {
     return c.adjoint ? w[((i * c.O + o) * r + r - 1 - q) * r + r - 1 - s] : w[((o * c.I + i) * r + q) * r + s];
   };
-  std::vector<float> packed(kernels::cpu::winograd_weights_size(c.O, c.I));
+  std::vector<float> packed(kernels::cpu::winograd_weights_size(c.O, c.I, r));
   set_num_threads(threads);
   kernels::cpu::winograd_weights(w.data(), c.O, c.I, r, c.adjoint, packed.data());
   kernels::cpu::winograd_conv(x.data(), c.I * c.H * c.W, c.N, c.I, c.H, c.W, r, c.pad_h, c.pad_w, packed.data(), c.O,
@@ -103,19 +103,21 @@ TEST(Winograd, MatchesNaiveConvolution) {
       {3, 3, 12, 32, 32, 8, 1, 1, false, false},   // 8 a row: 34-column runs, three vectors
       {3, 2, 8, 44, 41, 8, 1, 0, true, true},      // 10 a row, 42 columns, adjoint
       {3, 1, 8, 46, 44, 8, 1, 1, false, false},    // 11 a row: 46 columns
-      {5, 3, 8, 16, 16, 12, 2, 2, false, true},    // F(2x2, 5x5), 8 a row (CIFAR10-quick's conv2)
-      {5, 4, 8, 8, 8, 16, 2, 2, true, false},      // 4 a row (its conv3), paired runs, adjoint
-      {5, 5, 6, 5, 6, 6, 1, 2, false, false},      // 3 a row, 5 rows a group over 5 images
-      {5, 3, 8, 22, 21, 8, 2, 2, false, true},     // 11 a row: 26-column runs
+      // F(4x4, 5x5): stacked runs of 8 to 48 columns
+      {5, 9, 8, 6, 7, 8, 1, 0, false, true},       // 1 a row: 9 rows in one short group
+      {5, 4, 8, 8, 8, 16, 2, 2, true, false},      // 2 a row (CIFAR10-quick's conv3): paired runs, adjoint
+      {5, 5, 6, 5, 6, 6, 1, 2, false, false},      // 2 a row over 5 images (3x6 outputs)
+      {5, 3, 8, 9, 11, 12, 4, 1, true, false},     // 3 a row: 16-column runs; padding 4 (the adjoint of 0)
+      {5, 3, 8, 16, 16, 12, 2, 2, false, true},    // 4 a row (its conv2): 20-column runs
+      {5, 2, 16, 27, 27, 24, 2, 2, false, true},   // 7 a row (AlexNet's conv2): 32 columns, one table
+      {5, 2, 8, 32, 32, 8, 2, 2, false, true},     // 8 a row: 36 columns, three vectors
+      {5, 1, 12, 30, 40, 9, 0, 3, true, false},    // 11 a row: 48 columns, adjoint
       // 12 or more tiles per row: groups aligned to rows, read and written as runs
       {3, 2, 16, 50, 61, 24, 1, 1, false, true},   // 16 tiles a row: one whole group each
       {3, 1, 24, 47, 70, 20, 2, 0, false, false},  // 17 a row: a second group of one tile
       {3, 3, 20, 45, 52, 16, 1, 1, true, false},   // 13 a row, adjoint weights
-      // F(2x2, 5x5): packed lanes (AlexNet's conv2 padding), then row-aligned groups
-      {5, 2, 12, 13, 13, 20, 2, 2, false, true},
-      {5, 3, 8, 9, 11, 12, 4, 1, true, false},     // padding up to 4 (the adjoint of padding 0)
-      {5, 2, 16, 27, 27, 24, 2, 2, false, true},   // 14 tiles a row
-      {5, 1, 12, 30, 40, 9, 0, 3, true, false},    // 20 a row (a second group), adjoint
+      {5, 1, 8, 50, 52, 12, 2, 2, false, false},   // F(4x4, 5x5), 13 a row
+      {5, 1, 8, 20, 70, 8, 2, 1, true, true},      // 17 a row, adjoint
   };
   for (const WinogradCase& c : cases)
     for (int threads : {1, 2}) check_winograd(c, threads);

@@ -135,17 +135,17 @@ size_t dot_gemm_size(int64_t M, int64_t N);
 void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb, float* acc);
 void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C, int64_t ldc);
 
-// Winograd convolution (winograd.cpp): F(4x4, 3x3) for r = 3, F(2x2, 5x5) for r = 5;
+// Winograd convolution (winograd.cpp): F(4x4, 3x3) for r = 3, F(4x4, 5x5) for r = 5;
 // float32 with AVX-512 only (check winograd_available()); stride 1, dilation 1, one group.
 // winograd_weights transforms and packs w [O, I, r, r] (adjoint: w [I, O, r, r] transposed
-// and turned 180 degrees, the kernel of the input gradient) into winograd_weights_size(O, I)
-// floats; then y [N, O, OH, OW] = conv(x [N, I, H, W] padded by pad_h, pad_w) + bias (may
+// and turned 180 degrees, the kernel of the input gradient) into
+// winograd_weights_size(O, I, r) floats; then y [N, O, OH, OW] = conv(x [N, I, H, W] padded by pad_h, pad_w) + bias (may
 // be null), images x_image and y_image floats apart, over lamina's threads. The weight
 // gradient of that convolution, dw [O, I, r, r] (overwritten), comes from x and dy
 // [N, O, OH, OW] (images dy_image floats apart) through the same transforms. Float32
-// error: a few times the direct sum's (the transforms scale by up to 8 and 1/24).
+// error: a few times the direct sum's (the transforms scale by up to 8 and down to 1/90).
 bool winograd_available();
-size_t winograd_weights_size(int64_t O, int64_t I);
+size_t winograd_weights_size(int64_t O, int64_t I, int64_t r);
 void winograd_weights(const float* w, int64_t O, int64_t I, int64_t r, bool adjoint, float* packed);
 void winograd_conv(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
                    int64_t pad_h, int64_t pad_w, const float* packed, int64_t O, const float* bias, float* y,

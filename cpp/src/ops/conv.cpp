@@ -203,7 +203,7 @@ void group_product(const ConvPlan& p, const PackedWeights& packed, int64_t grp, 
 }
 
 // Winograd (kernels/cpu/winograd.cpp) for float32 3x3 and 5x5 stride-1 convolutions:
-// F(4x4, 3x3) does a quarter of the multiplies, F(2x2, 5x5) 36 %, where the tiles cover
+// F(4x4, 3x3) does a quarter of the multiplies, F(4x4, 5x5) 16 %, where the tiles cover
 // the plane well, at the price of transforms whose work grows with the channels in and
 // out. LAMINA_WINOGRAD=0 in the environment turns it off (its float32 error is a few
 // times the direct sum's).
@@ -219,14 +219,15 @@ enum class ConvPass { forward, input_gradient, weight_gradient };
 
 bool use_winograd(const ConvPlan& p, ConvPass pass) {
   const kernels::ConvGeometry& g = p.g;
-  const int64_t r = g.KH, m = r == 3 ? 4 : 2;  // kernel and tile sides
+  const int64_t r = g.KH, m = 4, alpha = m + r - 1;  // kernel, tile and transformed tile sides
   const bool shape = (r == 3 || r == 5) && g.KW == r && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
                      g.dilation_w == 1 && g.pad_h < r && g.pad_w < r && g.OH >= m && g.OW >= m;
   if (!shape || !winograd_enabled()) return false;
   // Multiplies saved per tile grow with C * Og, transform work with C + Og: measured, one
   // thread, Winograd wins down to 8 channels each side (16x8x32x32 3x3 to 8 outputs: forward
-  // 0.50 -> 0.42 ms) and loses with 3 inputs (CIFAR10-quick's conv1: 7.5 -> 11.0 ms).
-  // Each call also transforms 36 C Og weights (and the weight gradient keeps as many
+  // 0.50 -> 0.42 ms) and loses with 3 inputs (CIFAR10-quick's conv1 by F(4x4, 5x5): forward
+  // 7.3 -> 6.6 ms on one thread but 4.2 -> 5.3 on two, backward 17 -> 18 and 9.4 -> 16).
+  // Each call also transforms alpha^2 C Og weights (and the weight gradient keeps as many
   // sums), which the tiles must pay for: ResNet-50's 512-channel 7x7 layers at batch 1 (4
   // tiles) ran 6x slower by Winograd, its 128-channel 28x28 ones (49 tiles) 1.5x faster.
   const int64_t tiles = p.N * ((g.OH + m - 1) / m) * ((g.OW + m - 1) / m);
@@ -234,12 +235,12 @@ bool use_winograd(const ConvPlan& p, ConvPass pass) {
   // The tiles must also cover the plane with little waste: at most half the direct
   // multiplies. The input gradient is a convolution of dy padded by r - 1 - pad, tiled
   // over the input plane: for an unpadded 5x5 on small planes (LeNet's conv2, 8x8 from
-  // 12x12) that is 81 % of the direct count, and it ran 3.3 -> 5.0 ms by Winograd while
-  // the forward and weight gradient (36 %) ran 2.9 -> 2.0 and 3.0 -> 1.8 ms.
+  // 12x12) that is 36 % of the direct count by 4x4 tiles (it was 81 % by 2x2 tiles with
+  // F(2x2, 5x5), and ran 3.3 -> 5.0 ms then); its backward now runs 5.3 -> 3.4 ms.
   const int64_t out_h = pass == ConvPass::input_gradient ? g.H : g.OH;
   const int64_t out_w = pass == ConvPass::input_gradient ? g.W : g.OW;
   const int64_t plane_tiles = ((out_h + m - 1) / m) * ((out_w + m - 1) / m);
-  return 2 * 36 * plane_tiles <= r * r * g.OH * g.OW;
+  return 2 * alpha * alpha * plane_tiles <= r * r * g.OH * g.OW;
 }
 
 // The group's Winograd-transformed weights, for y = conv(x) (adjoint false: Og outputs from
@@ -247,7 +248,7 @@ bool use_winograd(const ConvPlan& p, ConvPass pass) {
 const float* winograd_weights(const ConvPlan& p, const float* w, int64_t grp, bool adjoint) {
   thread_local Scratch<float> buffers[2];
   const int64_t outs = adjoint ? p.g.C : p.Og, ins = adjoint ? p.Og : p.g.C;
-  float* data = buffers[adjoint].get(kernels::cpu::winograd_weights_size(outs, ins));
+  float* data = buffers[adjoint].get(kernels::cpu::winograd_weights_size(outs, ins, p.g.KH));
   kernels::cpu::winograd_weights(w + grp * p.Og * p.K, outs, ins, p.g.KH, adjoint, data);
   return data;
 }
