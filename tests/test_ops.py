@@ -280,6 +280,13 @@ ROWS += [
     ("batch_norm_2d_input", lambda x: L.batch_norm(x, training=True),
      lambda x: np_batch_norm(x, np.ones(5), np.zeros(5)),
      lambda t, x: t.nn.functional.batch_norm(x, None, None, training=True), [((6, 5), std)]),
+    ("scale_shift", L.scale_shift, lambda x, s, b: x * s.reshape(1, 3, 1, 1) + b.reshape(1, 3, 1, 1),
+     lambda t, x, s, b: x * s.reshape(1, 3, 1, 1) + b.reshape(1, 3, 1, 1), [((2, 3, 4, 5), std), ((3,), std), ((3,), std)]),
+    # scale over two axes from axis 0 (no shift); a scalar scale over everything
+    ("scale_shift_axes_0_1", lambda x, s: L.scale_shift(x, s, axis=0), lambda x, s: x * s[:, :, None],
+     lambda t, x, s: x * s[:, :, None], [((2, 3, 4), std), ((2, 3), std)]),
+    ("scale_shift_scalar", lambda x, s, b: L.scale_shift(x, s, b, axis=2), lambda x, s, b: x * s + b,
+     lambda t, x, s, b: x * s + b, [((2, 3), std), ((), std), ((), std)]),
     ("lrn_across", lambda x: L.lrn(x, 3, 0.5, 0.75, 2.0), lambda x: np_lrn_across(x, 3, 0.5, 0.75, 2.0),
      lambda t, x: t.nn.functional.local_response_norm(x, 3, 0.5, 0.75, 2.0), [((2, 5, 3, 3), std)]),
     # a window wider than the channels, beta other than 0.75 (pow, not square roots), and
@@ -413,6 +420,10 @@ BAD = [
     (lambda: L.batch_norm(lamina.zeros(1, 3), training=True), lamina.ShapeError, "more than one value per channel"),
     (lambda: L.lrn(lamina.zeros(1, 3, 2, 2), 4), lamina.InvalidValueError, "lrn: local_size must be odd"),
     (lambda: L.prelu(lamina.zeros(2, 3), lamina.zeros(2)), lamina.ShapeError, "prelu: slope must be [1] or [C]"),
+    (lambda: L.scale_shift(lamina.zeros(2, 3, 4), lamina.zeros(4)), lamina.ShapeError,
+     "scale_shift: scale [4] does not match input [2, 3, 4] from axis 1"),
+    (lambda: L.scale_shift(lamina.zeros(2, 3), lamina.zeros(3), lamina.zeros(2)), lamina.ShapeError,
+     "scale_shift: shift [2] differs from scale [3]"),
     (lambda: L.conv_transpose2d(lamina.zeros(1, 3, 2, 2), lamina.zeros(2, 3, 3, 3)), lamina.ShapeError, "conv_transpose2d: weight [2, 3, 3, 3] must be [3, out_channels/groups, KH, KW]"),
 ]
 

@@ -187,6 +187,11 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   }, py::arg("x"), py::arg("running_mean") = py::none(), py::arg("running_var") = py::none(),
      py::arg("weight") = py::none(), py::arg("bias") = py::none(), py::arg("training") = true,
      py::arg("momentum") = 0.1, py::arg("eps") = 1e-5);
+  ops.def("scale_shift", [](const Tensor& x, const Tensor& scale, py::object shift, int64_t axis) {
+    const Tensor b = optional_tensor(shift);
+    py::gil_scoped_release release;
+    return scale_shift(x, scale, b, axis);
+  }, py::arg("x"), py::arg("scale"), py::arg("shift") = py::none(), py::arg("axis") = 1);
   ops.def("lrn", &lrn, py::arg("x"), py::arg("size") = 5, py::arg("alpha") = 1e-4, py::arg("beta") = 0.75,
           py::arg("k") = 1.0, py::arg("across_channels") = true, Release());
   ops.def("dropout", [](const Tensor& x, double p, bool training, py::object seed) {

@@ -139,6 +139,10 @@ Tensor prelu(const Tensor& x, const Tensor& slope);
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
                   double momentum = 0.1, double eps = 1e-5);
+// y = x * scale + shift, scale spanning axes [axis, axis + scale.dim()) of x and broadcast
+// over the others (Caffe's Scale layer); shift (scale's shape) may be undefined. One pass
+// forward and one backward, where mul and add took two and four.
+Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift = Tensor(), int64_t axis = 1);
 // Local response normalisation (Caffe's LRN), size odd. Across channels:
 // y = x / (k + alpha/size * sum over `size` neighbouring channels of x^2)^beta. Within a
 // channel: y = x / (1 + alpha * mean of x^2 over a size x size window)^beta.

@@ -80,10 +80,11 @@ class AffineLayer : public Layer {
   }
   Tensors forward(const Tensors& b) override {
     const Tensor& factor = b.size() > 1 ? b[1] : blobs_[0];
-    const Tensor f = broadcast_from(factor, axis_, b[0].dim());
-    Tensor y = scale_ ? mul(b[0], f) : add(b[0], f);
-    if (scale_ && b.size() == 1 && blobs_.size() > 1) y = add(y, broadcast_from(blobs_[1], axis_, b[0].dim()));
-    return {y};
+    if (scale_) {
+      const bool shift = b.size() == 1 && blobs_.size() > 1;
+      return {scale_shift(b[0], factor, shift ? blobs_[1] : Tensor(), axis_)};
+    }
+    return {add(b[0], broadcast_from(factor, axis_, b[0].dim()))};
   }
 
  private:

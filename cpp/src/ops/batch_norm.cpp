@@ -1,5 +1,6 @@
 // batch_norm: one op with a fused kernel (statistics, normalise, closed-form backward),
-// see kernels/cpu/batch_norm.cpp.
+// see kernels/cpu/batch_norm.cpp; scale_shift, the same kernels with a mean of 0 and an
+// inverse deviation of 1.
 #include <cmath>
 
 #include "kernels/kernels.hpp"
@@ -87,6 +88,57 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                              nw ? dw.data<T>() : nullptr, nb ? db.data<T>() : nullptr);
                        });
                        return std::vector<Tensor>{dx, dw, db};
+                     });
+  return y;
+}
+
+Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, int64_t axis) {
+  const char* op = "scale_shift";
+  check_defined(op, x);
+  check_defined(op, scale, "scale");
+  check_cpu(op, x);
+  check_same(op, x, scale);
+  const int64_t end = axis + scale.dim();
+  LAMINA_CHECK_SHAPE(axis >= 0 && end <= x.dim() &&
+                         std::equal(scale.shape().begin(), scale.shape().end(), x.shape().begin() + axis),
+                     op, ": scale ", scale.shape(), " does not match input ", x.shape(), " from axis ", axis);
+  if (shift.defined()) {
+    check_same(op, x, shift);
+    LAMINA_CHECK_SHAPE(shift.shape() == scale.shape(), op, ": shift ", shift.shape(), " differs from scale ",
+                       scale.shape());
+  }
+  // x as [N, C, S]: the axes before, along and after scale's.
+  int64_t N = 1, S = 1;
+  for (int64_t i = 0; i < axis; ++i) N *= x.size(i);
+  for (int64_t i = end; i < x.dim(); ++i) S *= x.size(i);
+  const int64_t C = scale.numel();
+  Tensor xc = x.contiguous(), s = scale.contiguous(), b = shift.defined() ? shift.contiguous() : Tensor();
+  Tensor zeros = Tensor::zeros({C}, x.dtype()), ones = Tensor::full({C}, 1.0, x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    kernels::cpu::batch_norm_apply(xc.data<T>(), zeros.data<T>(), ones.data<T>(), s.data<T>(),
+                                   b.defined() ? b.data<T>() : nullptr, N, C, S, y.data<T>());
+  });
+  if (autograd::needs_grad({&x, &scale, &shift}))
+    autograd::record(op, {x, scale, shift}, {y},
+                     [X = SavedTensor(xc), W = SavedTensor(s), zeros, ones, N, C, S, nx = x.requires_grad(),
+                      ns = scale.requires_grad(), nb = shift.defined() && shift.requires_grad(),
+                      shape = scale.shape()](const std::vector<Tensor>& g) {
+                       const Tensor& xv = X.get("scale_shift");
+                       const Tensor& wv = W.get("scale_shift");
+                       Tensor dy = g[0].contiguous();
+                       Tensor dx = nx ? Tensor::empty(xv.shape(), xv.dtype()) : Tensor();
+                       Tensor ds = ns ? Tensor::empty(shape, xv.dtype()) : Tensor();
+                       Tensor db = nb ? Tensor::empty(shape, xv.dtype()) : Tensor();
+                       dispatch(xv.dtype(), [&](auto t) {
+                         using T = decltype(t);
+                         kernels::cpu::batch_norm_backward(xv.data<T>(), dy.data<T>(), zeros.data<T>(),
+                                                           ones.data<T>(), wv.data<T>(), N, C, S, false,
+                                                           nx ? dx.data<T>() : nullptr, ns ? ds.data<T>() : nullptr,
+                                                           nb ? db.data<T>() : nullptr);
+                       });
+                       return std::vector<Tensor>{dx, ds, db};
                      });
   return y;
 }
