@@ -111,6 +111,60 @@ TEST(Gemm, LargeProductsSplitOverThreadsAgree) {
   }
 }
 
+// conv_gemm (the convolution GEMM, A read in place): A row-major and given transposed,
+// panels cut short (M off the 8-row panels: the rows past M must not be read or written),
+// strips cut short (columns off the 32-column strips, a sub-range [p0, p1)), depths past
+// one 256-row copied slice, bias and accumulate, the strips read in place and copied (64
+// rows or more), and the product split over two threads.
+TEST(ConvGemm, MatchesNaiveLoop) {
+  if (!kernels::cpu::conv_gemm_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  const int before = num_threads();
+  for (const auto& [M, K, P] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 17}, {8, 300, 32},
+                                {13, 600, 49}, {64, 37, 100}, {72, 520, 70}, {20, 9, 200}}) {
+    for (bool trans : {false, true})
+      for (int mode = 0; mode < 3; ++mode) {  // plain, bias, accumulate
+        std::mt19937 rng(static_cast<unsigned>(M * 7 + K * 3 + P + trans));
+        std::normal_distribution<float> normal;
+        // A exactly [M, K] (or [K, M]) with nothing after it: a read past A reads past the vector.
+        const int64_t lda = trans ? M : K, ldb = P + 3, ldc = P + 2;
+        std::vector<float> A(static_cast<size_t>(M * K)), B(K * ldb), bias(M), C(M * ldc);
+        for (auto* v : {&A, &B, &bias, &C})
+          for (auto& e : *v) e = normal(rng);
+        const std::vector<float> C0 = C;
+        const int64_t p0 = P > 40 ? 3 : 0, p1 = P > 40 ? P - 5 : P;
+        const kernels::cpu::ConvGemmA a{A.data(), lda, trans};
+        for (int threads : {1, 2}) {
+          C = C0;
+          set_num_threads(threads);
+          if (threads == 1)
+            kernels::cpu::conv_gemm(M, K, a, B.data(), ldb, p0, p1, mode == 1 ? bias.data() : nullptr, mode == 2,
+                                    C.data(), ldc);
+          else
+            kernels::cpu::conv_gemm_parallel(M, K, a, B.data(), ldb, p1, mode == 1 ? bias.data() : nullptr,
+                                              mode == 2, C.data(), ldc);
+          const int64_t first = threads == 1 ? p0 : 0;
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t j = 0; j < ldc; ++j) {
+              const float c = C[m * ldc + j];
+              if (j < first || j >= p1) {
+                ASSERT_EQ(c, C0[m * ldc + j]) << "column " << j << " outside the range written";
+                continue;
+              }
+              double ref = mode == 1 ? bias[m] : mode == 2 ? C0[m * ldc + j] : 0.0, mag = std::fabs(ref);
+              for (int64_t k = 0; k < K; ++k) {
+                const double t = double(trans ? A[k * lda + m] : A[m * lda + k]) * B[k * ldb + j];
+                ref += t;
+                mag += std::fabs(t);
+              }
+              ASSERT_NEAR(c, ref, 1e-5 * (1 + mag)) << M << "x" << K << "x" << P << " trans=" << trans << " mode "
+                                                    << mode << " threads " << threads << " at " << m << "," << j;
+            }
+        }
+      }
+  }
+  set_num_threads(before);
+}
+
 // dot_gemm (a convolution's weight gradient): C += A B^T from per-lane partial sums, over
 // every edge tile (1-4 rows of A by 1-6 of B), positions off the 16-lane steps and past one
 // 1024-position pass, padded rows, and sums accumulated over two calls.

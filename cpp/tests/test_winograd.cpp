@@ -35,10 +35,10 @@ static void check_winograd(const WinogradCase& c, int threads) {
   auto tap = [&](int64_t o, int64_t i, int64_t q, int64_t s) -> double {
     return c.adjoint ? w[((i * c.O + o) * r + r - 1 - q) * r + r - 1 - s] : w[((o * c.I + i) * r + q) * r + s];
   };
-  std::vector<float> packed(kernels::cpu::winograd_weights_size(c.O, c.I, r));
+  std::vector<float> u(kernels::cpu::winograd_weights_size(c.O, c.I, r));
   set_num_threads(threads);
-  kernels::cpu::winograd_weights(w.data(), c.O, c.I, r, c.adjoint, packed.data());
-  kernels::cpu::winograd_conv(x.data(), c.I * c.H * c.W, c.N, c.I, c.H, c.W, r, c.pad_h, c.pad_w, packed.data(), c.O,
+  kernels::cpu::winograd_weights(w.data(), c.O, c.I, r, c.adjoint, u.data());
+  kernels::cpu::winograd_conv(x.data(), c.I * c.H * c.W, c.N, c.I, c.H, c.W, r, c.pad_h, c.pad_w, u.data(), c.O,
                               c.bias ? b.data() : nullptr, y.data(), c.O * OH * OW, OH, OW);
   for (int64_t n = 0; n < c.N; ++n)
     for (int64_t o = 0; o < c.O; ++o)

@@ -113,17 +113,19 @@ void gemm_builtin(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
                   int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
 // The convolution GEMM (conv_gemm.cpp), float32 with AVX-512 only (check
-// conv_gemm_available()): A [M, K] packed once by pack_a (from row-major A with leading
-// dimension lda, or from its transpose [K, M] when trans) into packed_a_size floats;
-// then C[m, p] = (accumulate ? C[m, p] : bias ? bias[m] : 0) + sum_k A[m, k] B[k, p]
-// for m < M and p0 <= p < p1, B read in place (row-major, leading dimension ldb).
+// conv_gemm_available()): C[m, p] = (accumulate ? C[m, p] : bias ? bias[m] : 0) +
+// sum_k A[m, k] B[k, p] for m < M and p0 <= p < p1, A and B read in place: B row-major
+// (leading dimension ldb), A as ConvGemmA says.
+struct ConvGemmA {
+  const float* data;
+  int64_t lda;
+  bool trans;  // A [M, K] given as its transpose [K, M] (leading dimension lda)
+};
 bool conv_gemm_available();
-size_t packed_a_size(int64_t M, int64_t K);
-void pack_a(const float* A, int64_t M, int64_t K, int64_t lda, bool trans, float* out);
-void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t p0, int64_t p1,
+void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
                const float* bias, bool accumulate, float* C, int64_t ldc);
 // The same over columns [0, P), split in tiles over lamina's threads (outside a parallel region).
-void conv_gemm_parallel(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t P,
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
                         const float* bias, bool accumulate, float* C, int64_t ldc);
 
 // C [M, N] += A [M, P] B [N, P]^T for a small C and long rows (dot_gemm.cpp: a
@@ -137,18 +139,18 @@ void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C, int64_t l
 
 // Winograd convolution (winograd.cpp): F(4x4, 3x3) for r = 3, F(4x4, 5x5) for r = 5;
 // float32 with AVX-512 only (check winograd_available()); stride 1, dilation 1, one group.
-// winograd_weights transforms and packs w [O, I, r, r] (adjoint: w [I, O, r, r] transposed
-// and turned 180 degrees, the kernel of the input gradient) into
-// winograd_weights_size(O, I, r) floats; then y [N, O, OH, OW] = conv(x [N, I, H, W] padded by pad_h, pad_w) + bias (may
-// be null), images x_image and y_image floats apart, over lamina's threads. The weight
+// winograd_weights transforms w [O, I, r, r] (adjoint: w [I, O, r, r] transposed and
+// turned 180 degrees, the kernel of the input gradient) into u, winograd_weights_size(O,
+// I, r) floats; then y [N, O, OH, OW] = conv(x [N, I, H, W] padded by pad_h, pad_w) + bias
+// (may be null), images x_image and y_image floats apart, over lamina's threads. The weight
 // gradient of that convolution, dw [O, I, r, r] (overwritten), comes from x and dy
 // [N, O, OH, OW] (images dy_image floats apart) through the same transforms. Float32
 // error: a few times the direct sum's (the transforms scale by up to 8 and down to 1/90).
 bool winograd_available();
 size_t winograd_weights_size(int64_t O, int64_t I, int64_t r);
-void winograd_weights(const float* w, int64_t O, int64_t I, int64_t r, bool adjoint, float* packed);
+void winograd_weights(const float* w, int64_t O, int64_t I, int64_t r, bool adjoint, float* u);
 void winograd_conv(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
-                   int64_t pad_h, int64_t pad_w, const float* packed, int64_t O, const float* bias, float* y,
+                   int64_t pad_h, int64_t pad_w, const float* u, int64_t O, const float* bias, float* y,
                    int64_t y_image, int64_t OH, int64_t OW);
 void winograd_weight_grad(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
                           int64_t pad_h, int64_t pad_w, const float* dy, int64_t dy_image, int64_t O, int64_t OH,

@@ -145,52 +145,33 @@ kernels::ConvGeometry all_channels(const ConvPlan& p) {
   return g;
 }
 
-// Float32 on AVX-512: each group's weights packed once per call for conv_gemm
-// (kernels.hpp), as A = W [Og, K] (forward) or A = W^T [K, Og] (the input gradient).
-// Empty (data null) otherwise.
-struct PackedWeights {
-  const float* data = nullptr;
-  size_t per_group = 0;
-  bool empty() const { return data == nullptr; }
-  const float* group(int64_t grp) const { return data + static_cast<size_t>(grp) * per_group; }
-};
-
+// Whether a float32 product goes to conv_gemm (kernels.hpp), which reads the weights in
+// place: the forward's A = W [Og, K] always; the input gradient's A = W^T [K, Og] for
+// planes of 64 positions or more. Below that (ResNet-50's 7x7 stages) the BLAS took W^T
+// faster: 512x4608 by 4608x49, one thread, 3.42 ms against 4.53 (conv_gemm's 32-column
+// strips leave a 7x7 plane's second strip half empty, and W^T read in place strides
+// across pages).
 template <class T>
-PackedWeights packed_weights(const ConvPlan& p, const T* w, bool transposed) {
-  PackedWeights out;
+bool use_conv_gemm(const ConvPlan& p, bool transposed) {
   if constexpr (std::is_same_v<T, float>) {
-    // Output planes under 64 (ResNet-50's 7x7 stages) go to the BLAS: conv_gemm's 32-column
-    // strips leave a 7x7 plane's second strip half empty, and at batch 1 packing the weights
-    // costs more than it saves (512->512 3x3 on 7x7, one image: 4.1 -> 3.1 ms forward).
-    if (!kernels::cpu::conv_gemm_available() || p.P < 64) return out;
-    // One buffer per thread and direction, kept between calls: a fresh one per call was
-    // zero-filled, and at batch 1 (ResNet-50's 9 MB of 512x4608 weights) that and its page
-    // faults cost as much as the packing.
-    thread_local Scratch<float> buffers[2];
-    const int64_t rows = transposed ? p.K : p.Og, depth = transposed ? p.Og : p.K;
-    out.per_group = kernels::cpu::packed_a_size(rows, depth);
-    float* data = buffers[transposed].get(out.per_group * static_cast<size_t>(p.groups));
-    for (int64_t grp = 0; grp < p.groups; ++grp)
-      kernels::cpu::pack_a(w + grp * p.Og * p.K, rows, depth, p.K, transposed, data + grp * out.per_group);
-    out.data = data;
+    return kernels::cpu::conv_gemm_available() && (!transposed || p.P >= 64);
   }
-  return out;
+  return false;
 }
 
-// y[Og, cols] (leading dimension ldy) = W_group @ col [K, cols] (+ bias), by conv_gemm when
-// the weights were packed for it, else by gemm.
+// y[Og, cols] (leading dimension ldy) = W_group @ col [K, cols] (+ bias), by conv_gemm or gemm.
 template <class T>
-void group_product(const ConvPlan& p, const PackedWeights& packed, int64_t grp, const T* w, const T* col,
-                   int64_t cols, const T* bias, T* y, int64_t ldy) {
+void group_product(const ConvPlan& p, int64_t grp, const T* w, const T* col, int64_t cols, const T* bias, T* y,
+                   int64_t ldy) {
   if constexpr (std::is_same_v<T, float>) {
-    if (!packed.empty()) {
+    if (use_conv_gemm<T>(p, false)) {
+      const kernels::cpu::ConvGemmA a{w + grp * p.Og * p.K, p.K, false};
       // A lone image (no batch to split) splits its own product over the threads.
       if (!p.batch_parallel && !p.row_parallel)
-        kernels::cpu::conv_gemm_parallel(p.Og, p.K, packed.group(grp), col, cols, cols,
-                                         bias ? bias + grp * p.Og : nullptr, false, y, ldy);
+        kernels::cpu::conv_gemm_parallel(p.Og, p.K, a, col, cols, cols, bias ? bias + grp * p.Og : nullptr, false,
+                                         y, ldy);
       else
-        kernels::cpu::conv_gemm(p.Og, p.K, packed.group(grp), col, cols, 0, cols,
-                                bias ? bias + grp * p.Og : nullptr, false, y, ldy);
+        kernels::cpu::conv_gemm(p.Og, p.K, a, col, cols, 0, cols, bias ? bias + grp * p.Og : nullptr, false, y, ldy);
       return;
     }
   }
@@ -289,7 +270,6 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
     if (use_winograd(p, ConvPass::forward)) return winograd_forward(p, x, w, b, y);
   }
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
-  const PackedWeights packed = packed_weights(p, w, false);
   std::vector<Scratch<T>>& cols = column_buffers<T>(0);
   const int64_t band = band_rows<T>(p);
   // Output rows [r0, r1) of image n, each group's column matrix built and multiplied a band
@@ -301,13 +281,13 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
       const T* xg = x + n * in_image + grp * in_group;
       T* yg = y + (n * p.O + grp * p.Og) * p.P;
       if (p.direct) {
-        group_product(p, packed, grp, w, xg, p.P, b, yg, p.P);
+        group_product(p, grp, w, xg, p.P, b, yg, p.P);
         continue;
       }
       for (int64_t oh0 = r0; oh0 < r1; oh0 += band) {
         const kernels::ConvGeometry g = output_band(p.g, oh0, std::min(band, r1 - oh0));
         kernels::cpu::im2col(xg, g, col.data());
-        group_product(p, packed, grp, w, col.data(), g.OH * p.g.OW, b, yg + oh0 * p.g.OW, p.P);
+        group_product(p, grp, w, col.data(), g.OH * p.g.OW, b, yg + oh0 * p.g.OW, p.P);
       }
     }
   };
@@ -370,17 +350,15 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   // was a pass over every weight per backward (ResNet-50's 25M at batch 1). Groups it
   // never reached are zeroed after.
   std::vector<char> started(static_cast<size_t>(p.groups), 0);
-  const PackedWeights packed_t = dx ? packed_weights(p, w, true) : PackedWeights();
-  // dcol [K, cols] = W_group^T @ dy_group[:, cols] (dy's rows P apart), by conv_gemm when
-  // the weights were packed for it.
-  auto input_gradient = [&](int64_t grp, const T* wg, const T* dyg, int64_t cols, T* out) {
+  // dcol [K, cols] = W_group^T @ dy_group[:, cols] (dy's rows P apart), by conv_gemm or gemm.
+  auto input_gradient = [&](const T* wg, const T* dyg, int64_t cols, T* out) {
     if constexpr (std::is_same_v<T, float>) {
-      if (!packed_t.empty()) {
+      if (use_conv_gemm<T>(p, true)) {
+        const kernels::cpu::ConvGemmA a{wg, p.K, true};
         if (p.batch_parallel)
-          kernels::cpu::conv_gemm(p.K, p.Og, packed_t.group(grp), dyg, p.P, 0, cols, nullptr, false, out, cols);
+          kernels::cpu::conv_gemm(p.K, p.Og, a, dyg, p.P, 0, cols, nullptr, false, out, cols);
         else
-          kernels::cpu::conv_gemm_parallel(p.K, p.Og, packed_t.group(grp), dyg, p.P, cols, nullptr, false, out,
-                                           cols);
+          kernels::cpu::conv_gemm_parallel(p.K, p.Og, a, dyg, p.P, cols, nullptr, false, out, cols);
         return;
       }
     }
@@ -413,7 +391,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
       };
       if (p.direct) {
         if (dw) weight_gradient(dyg, xg, p.P, p.P);
-        if (dx) input_gradient(grp, wg, dyg, p.P, dxg);
+        if (dx) input_gradient(wg, dyg, p.P, dxg);
         continue;
       }
       // In bands of output rows, as the forward (conv_forward): dW += dy[:, band] col^T,
@@ -430,7 +408,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
         }
         if (dx) {
           dcol.get(static_cast<size_t>(p.K * cols));
-          input_gradient(grp, wg, dyb, cols, dcol.data());
+          input_gradient(wg, dyb, cols, dcol.data());
           kernels::cpu::col2im(dcol.data(), band, dxg);  // dx was zeroed by the caller
         }
       }

@@ -4,12 +4,20 @@
 // rows of A (the output channels, often 20 to 64). A BLAS packs B into its own layout
 // before multiplying, and with so few rows to amortise it the packing took a third of
 // the GEMM time (perf: sgemm_itcopy 16% beside sgemm_kernel 38% on CIFAR10-quick conv2).
-// Here A (the weights, shared by every image) is packed once per call into panels of 8
-// rows, and B is read in place: a strip of 32 columns of B, K rows deep, stays in L2 while
-// every 8-row panel of A passes over it.
+// Here both are read in place, A (the weights) in panels of 8 rows: a strip of 32 columns
+// of B, K rows deep, stays in L2 (or is copied to L1, below) while every panel of A
+// passes over it.
 //
 // Micro-kernel: an 8 x 32 tile of C in 16 zmm accumulators; per k, two loads of B, eight
 // broadcasts of A and sixteen FMAs.
+//
+// A was packed once per call into contiguous panels (k-major, 8 rows a column) until
+// measured against reading it where it lies (one thread, weights cold in cache as in a
+// net, pack + product -> in place): 512x4608 by 4608x49 4.04 -> 2.86 ms, 256x2304 by
+// 2304x196 2.97 -> 2.62, 64x576 by 576x3136 2.90 -> 2.85; the eight rows of a panel are
+// eight streams the prefetchers follow, and the pass that packed them went to memory and
+// back. A given transposed (the input gradient's W^T) is read the same way, eight
+// consecutive floats per k.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -34,116 +42,22 @@ constexpr int64_t kKC = 256;  // rows of a copied strip (32 KB)
 constexpr int64_t kGroup = 2;  // strips copied together
 }  // namespace
 
-size_t packed_a_size(int64_t M, int64_t K) {
-  return static_cast<size_t>((M + kMR - 1) / kMR * kMR * K);
-}
-
-namespace {
-
-// Columns [k0, k1) of panel m0 of A (rows m0..m0+8, zeros past M) in scalar loops: the
-// transposed and portable paths, and the tail columns of the vector path.
-void pack_panel(const float* A, int64_t M, int64_t k0, int64_t k1, int64_t lda, bool trans, int64_t m0,
-                float* panel) {
-  for (int64_t k = k0; k < k1; ++k)
-    for (int64_t r = 0; r < kMR; ++r) {
-      const int64_t m = m0 + r;
-      panel[k * kMR + r] = m < M ? (trans ? A[k * lda + m] : A[m * lda + k]) : 0.0f;
-    }
-}
-
-#ifdef LAMINA_AVX512
-// Panel m0 of a row-major A: 16 columns at a time, the 8 rows loaded and transposed in
-// registers (8x16 -> 16x8: pairs of rows interleaved, then pairs of pairs, then the
-// 128-bit lanes gathered). The scalar loop above gathered one float per store, and packing
-// ResNet-50's weights took 14 ms of a 140 ms forward at batch 1.
-__attribute__((target("avx512f"))) void pack_panel_rows(const float* A, int64_t M, int64_t K, int64_t lda,
-                                                                 int64_t m0, float* panel) {
-  const int64_t k16 = K / 16 * 16;
-  // Lanes 0-3 of each half: 4 rows from the first source, then 4 from the second.
-  const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
-  const __m512i hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
-  for (int64_t k = 0; k < k16; k += 16) {
-    __m512 r[kMR];
-    for (int64_t i = 0; i < kMR; ++i) r[i] = m0 + i < M ? _mm512_loadu_ps(A + (m0 + i) * lda + k) : _mm512_setzero_ps();
-    // The masked forms with every lane set: the plain ones pass _mm512_undefined_ps to the
-    // builtin, which GCC 12's -Wmaybe-uninitialized reports.
-    __m512 t[kMR], u[kMR];
-    for (int64_t i = 0; i < kMR; i += 2) {
-      t[i] = _mm512_mask_unpacklo_ps(r[i], 0xFFFF, r[i], r[i + 1]);
-      t[i + 1] = _mm512_mask_unpackhi_ps(r[i], 0xFFFF, r[i], r[i + 1]);
-    }
-    for (int64_t i = 0; i < kMR; i += 4) {  // u[i + j]: in lane l, column 4l + j of rows i..i+3
-      const __m512d t0 = _mm512_castps_pd(t[i]), t1 = _mm512_castps_pd(t[i + 1]);
-      const __m512d t2 = _mm512_castps_pd(t[i + 2]), t3 = _mm512_castps_pd(t[i + 3]);
-      u[i] = _mm512_castpd_ps(_mm512_mask_unpacklo_pd(t0, 0xFF, t0, t2));
-      u[i + 1] = _mm512_castpd_ps(_mm512_mask_unpackhi_pd(t0, 0xFF, t0, t2));
-      u[i + 2] = _mm512_castpd_ps(_mm512_mask_unpacklo_pd(t1, 0xFF, t1, t3));
-      u[i + 3] = _mm512_castpd_ps(_mm512_mask_unpackhi_pd(t1, 0xFF, t1, t3));
-    }
-    float* out = panel + k * kMR;
-    for (int64_t j = 0; j < 4; ++j) {  // columns j, 4 + j, 8 + j, 12 + j
-      const __m512 a = _mm512_permutex2var_ps(u[j], lo, u[4 + j]);  // columns j and 4 + j, rows 0-7
-      const __m512 b = _mm512_permutex2var_ps(u[j], hi, u[4 + j]);  // columns 8 + j and 12 + j
-      // Each half to its column's place: lanes 8-15 stored at (place - 8) under a mask.
-      _mm512_mask_storeu_ps(out + j * kMR, 0x00FF, a);
-      _mm512_mask_storeu_ps(out + (4 + j) * kMR - 8, 0xFF00, a);
-      _mm512_mask_storeu_ps(out + (8 + j) * kMR, 0x00FF, b);
-      _mm512_mask_storeu_ps(out + (12 + j) * kMR - 8, 0xFF00, b);
-    }
-  }
-  pack_panel(A, M, k16, K, lda, false, m0, panel);
-}
-#endif
-
-}  // namespace
-
-void pack_a(const float* A, int64_t M, int64_t K, int64_t lda, bool trans, float* out) {
-  const int64_t panels = (M + kMR - 1) / kMR;
-#ifdef LAMINA_AVX512
-  const bool vector = conv_gemm_available();
-#else
-  const bool vector = false;
-#endif
-  // A transposed A gives 8 floats of each of its rows to a panel; taking 64 rows at a time
-  // for every panel keeps the rows' pages in the TLB (all rows per panel: 1.5x slower).
-  const int64_t block = trans ? 64 : K;
-#pragma omp parallel if (!omp_in_parallel() && M * K >= (int64_t(1) << 16))
-  {
-    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t i0 = panels * t / threads, i1 = panels * (t + 1) / threads;
-    for (int64_t k0 = 0; k0 < K; k0 += block) {
-      const int64_t k1 = std::min(K, k0 + block);
-      for (int64_t i = i0; i < i1; ++i) {
-        float* panel = out + i * kMR * K;
-        const int64_t m0 = i * kMR;
-#ifdef LAMINA_AVX512
-        if (vector && !trans) {
-          pack_panel_rows(A, M, K, lda, m0, panel);
-          continue;
-        }
-#endif
-        if (trans && m0 + kMR <= M) {  // a full panel of A^T: 8 contiguous floats per row
-          for (int64_t k = k0; k < k1; ++k) std::memcpy(panel + k * kMR, A + k * lda + m0, kMR * sizeof(float));
-          continue;
-        }
-        pack_panel(A, M, k0, k1, lda, trans, m0, panel);
-      }
-    }
-  }
-}
-
 #ifdef LAMINA_AVX512
 
 bool conv_gemm_available() { return has_avx512f(); }
 
 namespace {
 
+// Rows m0.. of A from `a` (row m0, column k0): element (m0 + r, k0 + k) at a[r * rs + k * cs].
+// Rows past `rows` read row m0 again (their sums are not stored), so nothing outside A is read.
 template <bool kFull>
-__attribute__((target("avx512f"))) void tile(int64_t K, const float* a, const float* b, int64_t ldb, __mmask16 m0,
-                                              __mmask16 m1, float* c, int64_t ldc, int64_t rows, const float* bias,
-                                              bool accumulate) {
+__attribute__((target("avx512f"))) void tile(int64_t K, const float* a, int64_t rs, int64_t cs, const float* b,
+                                              int64_t ldb, __mmask16 m0, __mmask16 m1, float* c, int64_t ldc,
+                                              int64_t rows, const float* bias, bool accumulate) {
   __m512 acc[kMR][2];
+  const float* ar[kMR];
   for (int64_t r = 0; r < kMR; ++r) {
+    ar[r] = a + (r < rows ? r : 0) * rs;
     if (r < rows && accumulate) {
       acc[r][0] = _mm512_maskz_loadu_ps(m0, c + r * ldc);
       acc[r][1] = _mm512_maskz_loadu_ps(m1, c + r * ldc + 16);
@@ -155,12 +69,12 @@ __attribute__((target("avx512f"))) void tile(int64_t K, const float* a, const fl
     const float* bk = b + k * ldb;
     const __m512 b0 = kFull ? _mm512_loadu_ps(bk) : _mm512_maskz_loadu_ps(m0, bk);
     const __m512 b1 = kFull ? _mm512_loadu_ps(bk + 16) : _mm512_maskz_loadu_ps(m1, bk + 16);
-    const float* ak = a + k * kMR;
+    const int64_t at = k * cs;
 #pragma GCC unroll 8
     for (int64_t r = 0; r < kMR; ++r) {
-      const __m512 ar = _mm512_set1_ps(ak[r]);
-      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+      const __m512 x = _mm512_set1_ps(ar[r][at]);
+      acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
     }
   }
   for (int64_t r = 0; r < rows; ++r) {
@@ -180,8 +94,10 @@ __attribute__((target("avx512f"))) void copy_strip(const float* b, int64_t ldb, 
 
 }  // namespace
 
-void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t p0, int64_t p1,
+void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
                const float* bias, bool accumulate, float* C, int64_t ldc) {
+  // Row m, column k of A: at A.data + m * rs + k * cs.
+  const int64_t rs = A.trans ? 1 : A.lda, cs = A.trans ? A.lda : 1;
   // A strip of B is copied, kKC rows at a time, into contiguous rows of 32 that stay in L1
   // while every panel of A passes over them, when that pays (measured, one thread):
   //  - its span in place passes 1 MB (K rows of ldb floats): K=576 rows of a 56x56 plane
@@ -217,7 +133,7 @@ void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int6
           for (int64_t s = g; s < g1; s += kNR) {
             __mmask16 m0, m1;
             masks(s, m0, m1);
-            tile<true>(kc, packed_a + m * K + k0 * kMR, strips.data() + (s - g) / kNR * kKC * kNR, kNR, m0, m1,
+            tile<true>(kc, A.data + m * rs + k0 * cs, rs, cs, strips.data() + (s - g) / kNR * kKC * kNR, kNR, m0, m1,
                        C + m * ldc + s, ldc, std::min(kMR, M - m), bias && k0 == 0 ? bias + m : nullptr,
                        accumulate || k0 > 0);
           }
@@ -232,14 +148,14 @@ void conv_gemm(int64_t M, int64_t K, const float* packed_a, const float* B, int6
       const int64_t rows = std::min(kMR, M - m);
       const float* bias_m = bias ? bias + m : nullptr;
       if (width == kNR)
-        tile<true>(K, packed_a + m * K, B + s, ldb, m0, m1, C + m * ldc + s, ldc, rows, bias_m, accumulate);
+        tile<true>(K, A.data + m * rs, rs, cs, B + s, ldb, m0, m1, C + m * ldc + s, ldc, rows, bias_m, accumulate);
       else
-        tile<false>(K, packed_a + m * K, B + s, ldb, m0, m1, C + m * ldc + s, ldc, rows, bias_m, accumulate);
+        tile<false>(K, A.data + m * rs, rs, cs, B + s, ldb, m0, m1, C + m * ldc + s, ldc, rows, bias_m, accumulate);
     }
   }
 }
 
-void conv_gemm_parallel(int64_t M, int64_t K, const float* packed_a, const float* B, int64_t ldb, int64_t P,
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
                         const float* bias, bool accumulate, float* C, int64_t ldc) {
   // One image's product split over lamina's threads (used when there is no batch to
   // split: a batch of one, or the input gradient of one image). Each thread takes one
@@ -254,12 +170,12 @@ void conv_gemm_parallel(int64_t M, int64_t K, const float* packed_a, const float
     const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
     if (panels >= 4 * threads || panels >= strips) {
       const int64_t m0 = panels * t / threads * kMR, m1 = std::min(M, panels * (t + 1) / threads * kMR);
+      const ConvGemmA rows{A.data + (A.trans ? m0 : m0 * A.lda), A.lda, A.trans};
       if (m0 < m1)
-        conv_gemm(m1 - m0, K, packed_a + m0 * K, B, ldb, 0, P, bias ? bias + m0 : nullptr, accumulate,
-                  C + m0 * ldc, ldc);
+        conv_gemm(m1 - m0, K, rows, B, ldb, 0, P, bias ? bias + m0 : nullptr, accumulate, C + m0 * ldc, ldc);
     } else {
       const int64_t p0 = strips * t / threads * kNR, p1 = std::min(P, strips * (t + 1) / threads * kNR);
-      if (p0 < p1) conv_gemm(M, K, packed_a, B, ldb, p0, p1, bias, accumulate, C, ldc);
+      if (p0 < p1) conv_gemm(M, K, A, B, ldb, p0, p1, bias, accumulate, C, ldc);
     }
   }
 }
@@ -268,10 +184,10 @@ void conv_gemm_parallel(int64_t M, int64_t K, const float* packed_a, const float
 
 bool conv_gemm_available() { return false; }
 
-void conv_gemm_parallel(int64_t, int64_t, const float*, const float*, int64_t, int64_t, const float*, bool, float*,
+void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const float*, int64_t, int64_t, const float*, bool, float*,
                         int64_t) {}
 
-void conv_gemm(int64_t, int64_t, const float*, const float*, int64_t, int64_t, int64_t, const float*, bool, float*,
+void conv_gemm(int64_t, int64_t, ConvGemmA, const float*, int64_t, int64_t, int64_t, const float*, bool, float*,
                int64_t) {
   // Callers check conv_gemm_available() first; without AVX-512 they use gemm.
 }

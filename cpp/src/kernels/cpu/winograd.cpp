@@ -414,14 +414,11 @@ __attribute__((target("avx512f"))) void transform_weight_grads(const std::vector
     }
 }
 
-// u[xi][o][i] = (G g G^T)[xi] for the filter g of (o, i), 16 filters i at a time; then each
-// xi's [O, I] packed for conv_gemm.
+// u[xi][o][i] = (G g G^T)[xi] for the filter g of (o, i), 16 filters i at a time: each xi's
+// [O, I] the A of a conv_gemm.
 template <class F>
-void transform_weights(const float* w, int64_t O, int64_t I, bool adjoint, float* packed) {
+void transform_weights(const float* w, int64_t O, int64_t I, bool adjoint, float* u) {
   constexpr int r = F::r, taps = r * r, alpha = F::alpha;
-  thread_local std::vector<float> scratch;  // (the calling thread's: other threads write through u)
-  scratch.resize(static_cast<size_t>(F::xi * O * I));
-  float* u = scratch.data();
   const int64_t blocks = (I + 15) / 16;
 #pragma omp parallel for if (O * I >= 4096)
   for (int64_t ob = 0; ob < O * blocks; ++ob) {
@@ -452,8 +449,6 @@ void transform_weights(const float* w, int64_t O, int64_t I, bool adjoint, float
       }
     }();
   }
-  for (int64_t xi = 0; xi < F::xi; ++xi)
-    pack_a(u + xi * O * I, O, I, I, false, packed + xi * packed_a_size(O, I));
 }
 
 // Calls f(part, first_block_of_part, count, image, in_lanes, out_lanes) for each block of
@@ -485,13 +480,12 @@ void over_blocks(const TileBlocks& tb, int alpha, int64_t H, int64_t W, int64_t 
 
 template <class F>
 void convolve(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t pad_h,
-              int64_t pad_w, const float* packed, int64_t O, const float* bias, float* y, int64_t y_image, int64_t OH,
+              int64_t pad_w, const float* u, int64_t O, const float* bias, float* y, int64_t y_image, int64_t OH,
               int64_t OW) {
   // A block's V and M together near 512 KB (half the L2: measured 5-10 % faster than 2 MB on
   // 100x32x16x16 5x5 and 8x64x56x56 3x3), in whole 32-column strips of the GEMM.
   const TileBlocks tb(F::m, N, OH, OW,
                       std::max<int64_t>(32, std::min<int64_t>(128, (512 << 10) / (4 * F::xi * (I + O)) / 32 * 32)));
-  const size_t packed_size = packed_a_size(O, I);
   // xi's blocks one cache line more than a multiple of 4 KB apart: the transforms touch all
   // xi at once, which would otherwise share a few L1 sets.
   const int64_t v_stride = I * tb.block + 16, m_stride = O * tb.block + 16;
@@ -506,7 +500,7 @@ void convolve(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, 
                   transform_inputs<F>(x + image * x_image + c * H * W, H, W, in_lanes.data(), groups,
                                       V.data() + c * block, v_stride);
                 for (int64_t xi = 0; xi < F::xi; ++xi)
-                  conv_gemm(O, I, packed + xi * packed_size, V.data() + xi * v_stride, block, 0, count, nullptr,
+                  conv_gemm(O, I, ConvGemmA{u + xi * O * I, I, false}, V.data() + xi * v_stride, block, 0, count, nullptr,
                             false, M.data() + xi * m_stride, block);
                 for (int64_t o = 0; o < O; ++o)
                   transform_outputs<F>(M.data() + o * block, m_stride, bias ? bias[o] : 0.0f, OH, OW,
@@ -558,25 +552,25 @@ bool winograd_available() { return has_avx512f(); }
 
 size_t winograd_weights_size(int64_t O, int64_t I, int64_t r) {
   check_kernel(r);
-  return (r == 3 ? Winograd<3>::xi : Winograd<5>::xi) * packed_a_size(O, I);
+  return static_cast<size_t>((r == 3 ? Winograd<3>::xi : Winograd<5>::xi) * O * I);
 }
 
-void winograd_weights(const float* w, int64_t O, int64_t I, int64_t r, bool adjoint, float* packed) {
+void winograd_weights(const float* w, int64_t O, int64_t I, int64_t r, bool adjoint, float* u) {
   check_kernel(r);
   if (r == 3)
-    transform_weights<Winograd<3>>(w, O, I, adjoint, packed);
+    transform_weights<Winograd<3>>(w, O, I, adjoint, u);
   else
-    transform_weights<Winograd<5>>(w, O, I, adjoint, packed);
+    transform_weights<Winograd<5>>(w, O, I, adjoint, u);
 }
 
 void winograd_conv(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
-                   int64_t pad_h, int64_t pad_w, const float* packed, int64_t O, const float* bias, float* y,
+                   int64_t pad_h, int64_t pad_w, const float* u, int64_t O, const float* bias, float* y,
                    int64_t y_image, int64_t OH, int64_t OW) {
   check_kernel(r);
   if (r == 3)
-    convolve<Winograd<3>>(x, x_image, N, I, H, W, pad_h, pad_w, packed, O, bias, y, y_image, OH, OW);
+    convolve<Winograd<3>>(x, x_image, N, I, H, W, pad_h, pad_w, u, O, bias, y, y_image, OH, OW);
   else
-    convolve<Winograd<5>>(x, x_image, N, I, H, W, pad_h, pad_w, packed, O, bias, y, y_image, OH, OW);
+    convolve<Winograd<5>>(x, x_image, N, I, H, W, pad_h, pad_w, u, O, bias, y, y_image, OH, OW);
 }
 
 void winograd_weight_grad(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
