@@ -146,15 +146,16 @@ kernels::ConvGeometry all_channels(const ConvPlan& p) {
 }
 
 // Whether a float32 product goes to conv_gemm (kernels.hpp), which reads the weights in
-// place: the forward's A = W [Og, K] always; the input gradient's A = W^T [K, Og] for
-// planes of 64 positions or more. Below that (ResNet-50's 7x7 stages) the BLAS took W^T
-// faster: 512x4608 by 4608x49, one thread, 3.42 ms against 4.53 (conv_gemm's 32-column
-// strips leave a 7x7 plane's second strip half empty, and W^T read in place strides
-// across pages).
+// place: the forward's A = W [Og, K] always; the input gradient's A = W^T [K, Og] for a
+// batch (one pass over W^T per call, where the BLAS packs it again for every image) of
+// planes of 64 positions or more. For a lone image the BLAS took W^T faster (one thread,
+// weights cold as in a net, BLAS against conv_gemm: 512x4608 by 4608x49 3.5 against 3.6
+// ms, 256x2304 by 2304x196 2.6 against 2.9, 128x1152 by 1152x784 2.4 against 2.6): read
+// in place, W^T's eight rows of a panel are one stride of W per k, a page apart.
 template <class T>
 bool use_conv_gemm(const ConvPlan& p, bool transposed) {
   if constexpr (std::is_same_v<T, float>) {
-    return kernels::cpu::conv_gemm_available() && (!transposed || p.P >= 64);
+    return kernels::cpu::conv_gemm_available() && (!transposed || (p.batch_parallel && p.P >= 64));
   }
   return false;
 }
@@ -354,11 +355,8 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   auto input_gradient = [&](const T* wg, const T* dyg, int64_t cols, T* out) {
     if constexpr (std::is_same_v<T, float>) {
       if (use_conv_gemm<T>(p, true)) {
-        const kernels::cpu::ConvGemmA a{wg, p.K, true};
-        if (p.batch_parallel)
-          kernels::cpu::conv_gemm(p.K, p.Og, a, dyg, p.P, 0, cols, nullptr, false, out, cols);
-        else
-          kernels::cpu::conv_gemm_parallel(p.K, p.Og, a, dyg, p.P, cols, nullptr, false, out, cols);
+        kernels::cpu::conv_gemm(p.K, p.Og, kernels::cpu::ConvGemmA{wg, p.K, true}, dyg, p.P, 0, cols, nullptr, false,
+                                out, cols);
         return;
       }
     }
