@@ -66,7 +66,7 @@ void lrn_across_backward(const T* x, const T* y, const T* scale, const T* dy, in
 
 // Max pooling; argmax[i] is the index (h * W + w) within its plane of output i's maximum.
 template <class T> void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax);
-// dx (zeroed by the caller) += dy routed to each output's argmax.
+// dx (overwritten) = dy routed to each output's argmax, 0 where no output's maximum lies.
 template <class T> void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx);
 // Average pooling with Caffe's divisor: the window clipped to the padded input (padding
 // counts, the overhang of a ceil-mode window past the padding does not).

@@ -54,7 +54,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
   if (autograd::needs_grad({&x}))
     autograd::record("max_pool2d", {x}, {y}, [g, argmax, shape = x.shape()](const std::vector<Tensor>& grads) {
       Tensor dy = grads[0].contiguous();
-      Tensor dx = Tensor::zeros(shape, dy.dtype());
+      Tensor dx = Tensor::empty(shape, dy.dtype());
       dispatch(dy.dtype(), [&](auto t) {
         using T = decltype(t);
         kernels::cpu::max_pool2d_backward(dy.data<T>(), argmax->data(), g, dx.data<T>());

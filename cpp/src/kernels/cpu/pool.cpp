@@ -294,12 +294,18 @@ LAMINA_VECTORIZE void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_
   }
 }
 
+// A plane at a time, zeroed just before its scatter (in cache for it): a whole-tensor
+// zero-fill first, then the scatter, went to memory twice (CIFAR10-quick's pool1 backward,
+// 100x32x32x32: 2.3 -> 0.8 ms on one thread, 1.5 -> 0.6 on two).
 template <class T>
 LAMINA_VECTORIZE void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-#pragma omp parallel for if (g.planes * out_plane >= kParallelGrain)
-  for (int64_t p = 0; p < g.planes; ++p)
-    for (int64_t i = 0; i < out_plane; ++i) dx[p * in_plane + argmax[p * out_plane + i]] += dy[p * out_plane + i];
+#pragma omp parallel for if (g.planes * in_plane >= kParallelGrain)
+  for (int64_t p = 0; p < g.planes; ++p) {
+    T* dxp = dx + p * in_plane;
+    std::fill(dxp, dxp + in_plane, T(0));
+    for (int64_t i = 0; i < out_plane; ++i) dxp[argmax[p * out_plane + i]] += dy[p * out_plane + i];
+  }
 }
 
 
