@@ -46,10 +46,11 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
   kernels::PoolGeometry g = plan_pool("max_pool2d", x, options);
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), g.OH, g.OW}, x.dtype());
-  auto argmax = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(y.numel()));
+  // (Left uninitialised: the kernel writes every entry. A vector zero-filled them first.)
+  std::shared_ptr<int32_t[]> argmax(new int32_t[static_cast<size_t>(y.numel())]);
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::cpu::max_pool2d(xc.data<T>(), g, y.data<T>(), argmax->data());
+    kernels::cpu::max_pool2d(xc.data<T>(), g, y.data<T>(), argmax.get());
   });
   if (autograd::needs_grad({&x}))
     autograd::record("max_pool2d", {x}, {y}, [g, argmax, shape = x.shape()](const std::vector<Tensor>& grads) {
@@ -57,7 +58,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
       Tensor dx = Tensor::empty(shape, dy.dtype());
       dispatch(dy.dtype(), [&](auto t) {
         using T = decltype(t);
-        kernels::cpu::max_pool2d_backward(dy.data<T>(), argmax->data(), g, dx.data<T>());
+        kernels::cpu::max_pool2d_backward(dy.data<T>(), argmax.get(), g, dx.data<T>());
       });
       return std::vector<Tensor>{dx};
     });
