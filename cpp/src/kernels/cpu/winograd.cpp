@@ -15,6 +15,7 @@
 // stay in cache, and each thread takes its share of the tiles with single-threaded
 // GEMMs. Transforms go 16 tiles at a time, one tile per lane (TileBlocks below).
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/avx512.hpp"
@@ -90,25 +91,56 @@ template <> struct Winograd<5> {
       {0, -2.0f / 9, -2.0f / 9, 8.0f / 45, 8.0f / 45, 2.0f / 45, 2.0f / 45, 1}};
 };
 
-// out[i] = sum_j m[i][j] * v[j] for a constant matrix row: zero entries cost nothing (the
-// loops unroll, so the entries are constants and the compiler drops the zeros).
+// sum_j m[i][j] * v[j] over the columns j of the given parity (0 even, 1 odd, -1 all) of a
+// constant matrix row: zero entries cost nothing (the loops unroll, so the entries are
+// constants and the compiler drops the zeros).
 template <int R, int C>
-__attribute__((target("avx512f"), always_inline)) inline void apply(const float (&m)[R][C], const __m512* v,
-                                                                    int64_t stride, __m512* out, int64_t out_stride) {
+__attribute__((target("avx512f"), always_inline)) inline __m512 row_sum(const float (&m)[R][C], int i, int parity,
+                                                                        const __m512* v, int64_t stride) {
+  __m512 s = _mm512_setzero_ps();
 #pragma GCC unroll 8
-  for (int i = 0; i < R; ++i) {
-    __m512 s = _mm512_setzero_ps();
-#pragma GCC unroll 8
-    for (int j = 0; j < C; ++j) {
-      if (m[i][j] == 0.0f) continue;
-      if (m[i][j] == 1.0f)
-        s = _mm512_add_ps(s, v[j * stride]);
-      else if (m[i][j] == -1.0f)
-        s = _mm512_sub_ps(s, v[j * stride]);
-      else
-        s = _mm512_fmadd_ps(_mm512_set1_ps(m[i][j]), v[j * stride], s);
+  for (int j = 0; j < C; ++j) {
+    if (m[i][j] == 0.0f || (parity >= 0 && j % 2 != parity)) continue;
+    if (m[i][j] == 1.0f)
+      s = _mm512_add_ps(s, v[j * stride]);
+    else if (m[i][j] == -1.0f)
+      s = _mm512_sub_ps(s, v[j * stride]);
+    else
+      s = _mm512_fmadd_ps(_mm512_set1_ps(m[i][j]), v[j * stride], s);
+  }
+  return s;
+}
+
+// Whether row i + 1 of m is row i with its odd columns negated (the rows of interpolation
+// points p and -p), with entries of both parities.
+template <int R, int C>
+constexpr bool mirrored(const float (&m)[R][C], int i) {
+  if (i + 1 >= R) return false;
+  bool even = false, odd = false;
+  for (int j = 0; j < C; ++j) {
+    if (m[i + 1][j] != (j % 2 == 0 ? m[i][j] : -m[i][j])) return false;
+    if (m[i][j] != 0.0f) (j % 2 == 0 ? even : odd) = true;
+  }
+  return even && odd;
+}
+
+// out[i] = sum_j M[i][j] * v[j] for rows i.. of the constant matrix M. A mirrored pair of
+// rows (decided at compile time) shares its even and odd partial sums E and O, as E + O and
+// E - O: 8 operations instead of 12 for a pair of F(4x4, 5x5)'s B^T rows.
+template <const auto& M, int i = 0>
+__attribute__((target("avx512f"), always_inline)) inline void apply(const __m512* v, int64_t stride, __m512* out,
+                                                                    int64_t out_stride) {
+  constexpr int R = std::extent_v<std::remove_reference_t<decltype(M)>, 0>;
+  if constexpr (i < R) {
+    if constexpr (mirrored(M, i)) {
+      const __m512 e = row_sum(M, i, 0, v, stride), o = row_sum(M, i, 1, v, stride);
+      out[i * out_stride] = _mm512_add_ps(e, o);
+      out[(i + 1) * out_stride] = _mm512_sub_ps(e, o);
+      apply<M, i + 2>(v, stride, out, out_stride);
+    } else {
+      out[i * out_stride] = row_sum(M, i, -1, v, stride);
+      apply<M, i + 1>(v, stride, out, out_stride);
     }
-    out[i * out_stride] = s;
   }
 }
 
@@ -323,12 +355,12 @@ __attribute__((target("avx512f"))) void transform_inputs(const float* xc, int64_
     for (int r = 0; r < alpha; ++r) {
       __m512 d[alpha];
       read_row<F::m, alpha>(xc, groups[gi], r, H, W, d);
-      apply(F::BT, d, 1, rowt[r], 1);  // (d B)[r][b] = sum_j BT[b][j] d[r][j]
+      apply<F::BT>(d, 1, rowt[r], 1);  // (d B)[r][b] = sum_j BT[b][j] d[r][j]
     }
     float* v = V + gi * 16;
     for (int b = 0; b < alpha; ++b) {
       __m512 col[alpha];
-      apply(F::BT, &rowt[0][b], alpha, col, 1);  // (B^T d B)[a][b]
+      apply<F::BT>(&rowt[0][b], alpha, col, 1);  // (B^T d B)[a][b]
       for (int a = 0; a < alpha; ++a) _mm512_storeu_ps(v + (a * alpha + b) * xi_stride, col[a]);
     }
   }
@@ -348,12 +380,12 @@ __attribute__((target("avx512f"))) void transform_outputs(const float* mo, int64
     __m512 s[m][alpha];  // A^T M
     for (int b = 0; b < alpha; ++b) {
       __m512 col[m];
-      apply(F::AT, &mv[b], alpha, col, 1);
+      apply<F::AT>(&mv[b], alpha, col, 1);
       for (int i = 0; i < m; ++i) s[i][b] = col[i];
     }
     for (int i = 0; i < m; ++i) {
       __m512 out[m];
-      apply(F::AT, s[i], 1, out, 1);  // (A^T M A)[i][j]
+      apply<F::AT>(s[i], 1, out, 1);  // (A^T M A)[i][j]
       for (int j = 0; j < m; ++j) out[j] = _mm512_add_ps(out[j], bv);
       write_row<m>(yo, groups[gi], i, OH, OW, out);
     }
@@ -373,12 +405,12 @@ __attribute__((target("avx512f"))) void transform_grads(const float* dyo, int64_
     for (int i = 0; i < m; ++i) {
       __m512 d[m];
       read_row<m, m>(dyo, groups[gi], i, OH, OW, d);
-      apply(F::A, d, 1, u[i], 1);
+      apply<F::A>(d, 1, u[i], 1);
     }
     float* out = D + gi * 16;
     for (int b = 0; b < alpha; ++b) {
       __m512 col[alpha];
-      apply(F::A, &u[0][b], alpha, col, 1);  // (A dy A^T)[a][b]
+      apply<F::A>(&u[0][b], alpha, col, 1);  // (A dy A^T)[a][b]
       for (int a = 0; a < alpha; ++a) _mm512_storeu_ps(out + (a * alpha + b) * xi_stride, col[a]);
     }
   }
@@ -403,11 +435,11 @@ __attribute__((target("avx512f"))) void transform_weight_grads(const std::vector
           mv[xi] = _mm512_add_ps(mv[xi], _mm512_maskz_loadu_ps(valid, parts[part].data() + (xi * O + o) * I + i0));
       }
       __m512 t[alpha][r];  // M G
-      for (int a = 0; a < alpha; ++a) apply(F::GT, &mv[a * alpha], 1, t[a], 1);
+      for (int a = 0; a < alpha; ++a) apply<F::GT>(&mv[a * alpha], 1, t[a], 1);
       float* out = dw + (o * I + i0) * r * r;
       for (int s = 0; s < r; ++s) {
         __m512 col[r];
-        apply(F::GT, &t[0][s], r, col, 1);  // (G^T M G)[q][s]
+        apply<F::GT>(&t[0][s], r, col, 1);  // (G^T M G)[q][s]
         for (int q = 0; q < r; ++q)
           _mm512_mask_i32scatter_ps(out, valid, _mm512_add_epi32(taps, _mm512_set1_epi32(q * r + s)), col[q], 4);
       }
@@ -438,12 +470,12 @@ void transform_weights(const float* w, int64_t O, int64_t I, bool adjoint, float
       __m512 gt[alpha][r];  // G g
       for (int c = 0; c < r; ++c) {
         __m512 col[alpha];
-        apply(F::G, &g[c], r, col, 1);
+        apply<F::G>(&g[c], r, col, 1);
         for (int a = 0; a < alpha; ++a) gt[a][c] = col[a];
       }
       for (int a = 0; a < alpha; ++a) {
         __m512 row[alpha];
-        apply(F::G, gt[a], 1, row, 1);  // (G g G^T)[a][b] = sum_c G[b][c] (G g)[a][c]
+        apply<F::G>(gt[a], 1, row, 1);  // (G g G^T)[a][b] = sum_c G[b][c] (G g)[a][c]
         for (int b = 0; b < alpha; ++b)
           _mm512_mask_storeu_ps(u + ((a * alpha + b) * O + o) * I + i0, valid, row[b]);
       }
