@@ -19,7 +19,6 @@
 // back. A given transposed (the input gradient's W^T) is read the same way, eight
 // consecutive floats per k.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/avx512.hpp"

@@ -574,8 +574,14 @@ void weight_gradient(const float* x, int64_t x_image, int64_t N, int64_t I, int6
   transform_weight_grads<F>(sums, O, I, dw);
 }
 
-void check_kernel(int64_t r) {
+// Calls f with the Winograd<r> of a kernel side r (3 or 5; anything else throws).
+template <class Fn>
+void with_transform(int64_t r, Fn f) {
   LAMINA_CHECK(r == 3 || r == 5, "winograd: the kernel must be 3x3 or 5x5, got ", r, "x", r);
+  if (r == 3)
+    f(Winograd<3>());
+  else
+    f(Winograd<5>());
 }
 
 }  // namespace
@@ -583,36 +589,29 @@ void check_kernel(int64_t r) {
 bool winograd_available() { return has_avx512f(); }
 
 size_t winograd_weights_size(int64_t O, int64_t I, int64_t r) {
-  check_kernel(r);
-  return static_cast<size_t>((r == 3 ? Winograd<3>::xi : Winograd<5>::xi) * O * I);
+  size_t xi = 0;
+  with_transform(r, [&](auto f) { xi = decltype(f)::xi; });
+  return xi * static_cast<size_t>(O * I);
 }
 
 void winograd_weights(const float* w, int64_t O, int64_t I, int64_t r, bool adjoint, float* u) {
-  check_kernel(r);
-  if (r == 3)
-    transform_weights<Winograd<3>>(w, O, I, adjoint, u);
-  else
-    transform_weights<Winograd<5>>(w, O, I, adjoint, u);
+  with_transform(r, [&](auto f) { transform_weights<decltype(f)>(w, O, I, adjoint, u); });
 }
 
 void winograd_conv(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
                    int64_t pad_h, int64_t pad_w, const float* u, int64_t O, const float* bias, float* y,
                    int64_t y_image, int64_t OH, int64_t OW) {
-  check_kernel(r);
-  if (r == 3)
-    convolve<Winograd<3>>(x, x_image, N, I, H, W, pad_h, pad_w, u, O, bias, y, y_image, OH, OW);
-  else
-    convolve<Winograd<5>>(x, x_image, N, I, H, W, pad_h, pad_w, u, O, bias, y, y_image, OH, OW);
+  with_transform(r, [&](auto f) {
+    convolve<decltype(f)>(x, x_image, N, I, H, W, pad_h, pad_w, u, O, bias, y, y_image, OH, OW);
+  });
 }
 
 void winograd_weight_grad(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
                           int64_t pad_h, int64_t pad_w, const float* dy, int64_t dy_image, int64_t O, int64_t OH,
                           int64_t OW, float* dw) {
-  check_kernel(r);
-  if (r == 3)
-    weight_gradient<Winograd<3>>(x, x_image, N, I, H, W, pad_h, pad_w, dy, dy_image, O, OH, OW, dw);
-  else
-    weight_gradient<Winograd<5>>(x, x_image, N, I, H, W, pad_h, pad_w, dy, dy_image, O, OH, OW, dw);
+  with_transform(r, [&](auto f) {
+    weight_gradient<decltype(f)>(x, x_image, N, I, H, W, pad_h, pad_w, dy, dy_image, O, OH, OW, dw);
+  });
 }
 
 #else
