@@ -528,6 +528,12 @@ def test_conv_threads_agree():
     # column matrices past 2 MB, built and multiplied in bands of output rows (the last partial)
     ((1, 3, 224, 224), (8, 3, 7, 7), {"pad": 3, "stride": 2}),
     ((2, 16, 61, 60), (8, 16, 3, 3), {"pad": 1}),
+    # one image of 1024 positions or more: its weight gradient split over the threads by
+    # output rows (each thread its own sums), 1x1 (direct); by the BLAS, 33 rows in unequal
+    # shares; with groups
+    ((1, 16, 40, 40), (24, 16, 1, 1), {}),
+    ((1, 32, 33, 35), (64, 32, 3, 3), {"pad": 2, "dilation": 2}),
+    ((1, 64, 34, 34), (128, 32, 3, 3), {"pad": 2, "dilation": 2, "groups": 2}),
     # depthwise: rows past 16 outputs (an output height not a multiple of 4); a channel
     # multiplier with vertical stride and dilation; 5x5; 2x4 (no register kernel for its weight
     # gradient); 1x9 (none for any of it)
@@ -551,6 +557,8 @@ def test_float32_conv_kernel_paths_match_torch(xs, ws, kw):
     ((16, 48, 7, 9), (96, 48, 3, 3), {}),
     ((3, 64, 13, 13), (128, 64, 3, 3), {"pad": 2}),
     ((6, 128, 9, 10), (128, 64, 3, 3), {"pad": 1, "groups": 2}),
+    # one image (ResNet-50's 28x28 planes): 49 tiles, four groups of slots, two per thread
+    ((1, 64, 28, 28), (64, 64, 3, 3), {"pad": 1}),
     # few channels (8 each side; LeNet's conv2 at 48 tiles)
     ((16, 8, 12, 12), (8, 8, 3, 3), {"pad": 1}),
     ((12, 20, 12, 12), (50, 20, 5, 5), {}),

@@ -161,7 +161,10 @@ struct TileBlocks {
         stack(16 / std::min<int64_t>(tiles_w, 16)),
         slots(tiles_w >= 12 ? N * tiles_h * groups_w * 16 : (N * tiles_h + stack - 1) / stack * 16),
         block(block_), rows(tiles_w >= 12) {}
-  int parts() const { return static_cast<int>(std::min<int64_t>(num_threads(), (slots + block - 1) / block)); }
+  // One part per thread while each gets a group of 16 slots, though a part may then be less
+  // than a block: a lone 56x56 image's 224 slots, one weight-gradient block, ran on one
+  // thread of two.
+  int parts() const { return static_cast<int>(std::min<int64_t>(num_threads(), slots / 16)); }
   int64_t image_of(int64_t slot) const {
     return rows ? slot / 16 / (tiles_h * groups_w) : slot / 16 * stack / tiles_h;
   }
