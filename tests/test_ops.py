@@ -673,6 +673,29 @@ def test_batch_norm_running_statistics_match_torch():
         np.testing.assert_allclose(np.asarray(rv), trv.numpy(), rtol=1e-12)
 
 
+def test_inference_input_gradients_do_not_read_the_input():
+    """Batch norm with fixed statistics and scale_shift are affine in x: dx = dy * w * invstd
+    (dy * scale), whatever x holds; an infinite x gives an infinite y but a finite dx (the
+    training formula's x - mean term has a zero factor there, and 0 * inf would be NaN)."""
+    x = np.array([[[1.0, np.inf], [-np.inf, 2.0]], [[0.5, 3.0], [np.nan, -1.0]]]).reshape(2, 2, 2)
+    dy = np.arange(1.0, 9.0).reshape(2, 2, 2)
+    mean, var, w = np.array([0.5, -1.0]), np.array([4.0, 0.25]), np.array([3.0, -2.0])
+    lx = lamina.tensor(x).requires_grad_()
+    y = L.batch_norm(lx, lamina.tensor(mean), lamina.tensor(var), lamina.tensor(w), None, training=False)
+    (y * lamina.tensor(dy)).sum().backward()
+    expected = dy * (w / np.sqrt(var + 1e-5)).reshape(1, 2, 1)
+    np.testing.assert_allclose(np.asarray(lx.grad), expected, rtol=1e-14)
+    lx.grad = None
+    (L.scale_shift(lx, lamina.tensor(w), lamina.tensor(mean)) * lamina.tensor(dy)).sum().backward()
+    np.testing.assert_array_equal(np.asarray(lx.grad), dy * w.reshape(1, 2, 1))
+    if torch is not None:
+        tx = torch.tensor(x, requires_grad=True)
+        ty = torch.nn.functional.batch_norm(tx, torch.tensor(mean), torch.tensor(var), torch.tensor(w), None,
+                                            training=False)
+        (ty * torch.tensor(dy)).sum().backward()
+        np.testing.assert_allclose(tx.grad.numpy(), expected, rtol=1e-14)
+
+
 def test_dropout_is_seeded_thread_independent_and_scaled():
     x = lamina.ones(100000)
     before = lamina.num_threads()

@@ -56,11 +56,14 @@ LAMINA_VECTORIZE void batch_norm_apply(const T* x, const T* mean, const T* invst
 template <class T>
 LAMINA_VECTORIZE void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* invstd, const T* w,
                                           int64_t N, int64_t C, int64_t S, bool training, T* dx, T* dw, T* db) {
+  // The sums are needed for dw, db and the training dx. Inference's dx = w * invstd * dy
+  // reads dy alone (no x: a pass saved, and an infinite x gives no NaN through a 0 factor).
+  const bool sums = dw || db || (dx && training);
 #pragma omp parallel for if (N * C * S >= kParallelGrain)
   for (int64_t c = 0; c < C; ++c) {
     const double m = mean[c], is = invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int64_t n = 0; n < N; ++n) {
+    for (int64_t n = 0; sums && n < N; ++n) {
       const T* p = x + (n * C + c) * S;
       const T* d = dy + (n * C + c) * S;
       double a = 0, b2 = 0;
@@ -76,15 +79,18 @@ LAMINA_VECTORIZE void batch_norm_backward(const T* x, const T* dy, const T* mean
     if (db) db[c] = static_cast<T>(sum_dy);
     if (!dx) continue;
     const double wc = w ? w[c] : 1.0, M = static_cast<double>(N * S);
-    // training: dx = w*invstd * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M); inference: w*invstd*dy
     const T k1 = static_cast<T>(wc * is);
-    const T k2 = training ? static_cast<T>(sum_dy / M) : T(0);
-    const T k3 = training ? static_cast<T>(sum_dy_xhat / M * is) : T(0);
-    const T mc = static_cast<T>(m);
     for (int64_t n = 0; n < N; ++n) {
       const T* p = x + (n * C + c) * S;
       const T* d = dy + (n * C + c) * S;
       T* o = dx + (n * C + c) * S;
+      if (!training) {
+#pragma omp simd
+        for (int64_t i = 0; i < S; ++i) o[i] = k1 * d[i];
+        continue;
+      }
+      // dx = w*invstd * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M)
+      const T k2 = static_cast<T>(sum_dy / M), k3 = static_cast<T>(sum_dy_xhat / M * is), mc = static_cast<T>(m);
 #pragma omp simd
       for (int64_t i = 0; i < S; ++i) o[i] = k1 * (d[i] - k2 - (p[i] - mc) * k3);
     }
