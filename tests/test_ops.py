@@ -522,6 +522,11 @@ def test_conv_threads_agree():
     ((2, 6, 13, 11), (5, 6, 3, 3), {"pad": (2, 1), "stride": (2, 1), "dilation": (2, 1)}),  # 9-16 column rows
     ((2, 3, 37, 41), (8, 3, 7, 7), {"pad": 3, "stride": 2}),  # horizontal stride 2, rows past 16 outputs
     ((2, 16, 14, 14), (24, 16, 1, 1), {"stride": 2}),          # a 1x1 stride-2 projection
+    # planes of a multiple of 256 positions, whose column rows are spread one cache line
+    # apart: 8-column rows, 16-column rows, stride 2
+    ((2, 3, 64, 8), (4, 3, 3, 3), {"pad": 1}),
+    ((2, 3, 16, 16), (5, 3, 3, 3), {"pad": 1}),
+    ((2, 8, 32, 32), (8, 8, 3, 3), {"pad": 1, "stride": 2}),
     # weight gradients by dot_gemm (few weights, long rows): CIFAR10-quick's conv1; groups
     ((3, 3, 32, 32), (32, 3, 5, 5), {"pad": 2}),
     ((2, 8, 20, 20), (12, 4, 3, 3), {"pad": 1, "groups": 2}),

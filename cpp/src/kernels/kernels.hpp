@@ -95,8 +95,9 @@ template <class T>
 void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner,
                                     int64_t ignore_label, T scale, T* dx);
 
-// col [C*KH*KW, OH*OW] from one image im [C, H, W]; col2im adds col back into im.
-template <class T> void im2col(const T* im, const ConvGeometry& g, T* col);
+// col [C*KH*KW, OH*OW] (rows ldc >= OH*OW apart; what lies between rows is left
+// undefined) from one image im [C, H, W]; col2im adds col (rows OH*OW apart) back into im.
+template <class T> void im2col(const T* im, const ConvGeometry& g, T* col, int64_t ldc);
 template <class T> void col2im(const T* col, const ConvGeometry& g, T* im);
 
 // C[M,N] = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T.

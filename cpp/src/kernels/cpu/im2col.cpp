@@ -46,18 +46,19 @@ inline void inside_rows(const ConvGeometry& g, int64_t kh, int64_t& r0, int64_t&
   inside_columns(kh * g.dilation_h - g.pad_h, g.stride_h, g.H, g.OH, r0, r1);
 }
 
-__attribute__((target("avx512f,avx512vl"))) void im2col_unit_stride(const float* im, const ConvGeometry& g, float* col) {
+__attribute__((target("avx512f,avx512vl"))) void im2col_unit_stride(const float* im, const ConvGeometry& g, float* col,
+                                                                     int64_t ldc) {
   const int64_t plane = g.OH * g.OW;
   // Stores are whole vectors: what spills past a row lands on a row written after it (the
-  // padding rows below a tap's inside rows are zeroed after them). Only the end of the
-  // matrix takes a masked store. Masks and the inside rows are worked out once per tap,
+  // padding rows below a tap's inside rows are zeroed after them), or between rows. Only
+  // the end of the matrix takes a masked store. Masks and the inside rows are worked out once per tap,
   // so an inside row is one masked load and one store (8-column rows: 11 -> 4 us per
   // LeNet conv2 image).
-  const float* end = col + g.C * g.KH * g.KW * plane;
+  const float* end = col + (g.C * g.KH * g.KW - 1) * ldc + plane;
   const int64_t chunks = (g.OW + 15) / 16;
   for_each_tap(g, [&](int64_t tap, int64_t c, int64_t kh, int64_t off, int64_t lo, int64_t hi)
                       __attribute__((target("avx512f,avx512vl"))) {
-    float* row = col + tap * plane;
+    float* row = col + tap * ldc;
     int64_t r0, r1;
     inside_rows(g, kh, r0, r1);
     std::fill(row, row + r0 * g.OW, 0.0f);
@@ -156,15 +157,14 @@ bool unit_stride_avx512(const ConvGeometry& g) { return has_avx512f() && g.strid
 #endif
 
 template <class T>
-LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col) {
+LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col, int64_t ldc) {
 #ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
-    if (im2col_avx512(g)) return im2col_unit_stride(im, g, col);
+    if (im2col_avx512(g)) return im2col_unit_stride(im, g, col, ldc);
   }
 #endif
-  const int64_t plane = g.OH * g.OW;
   for_each_tap(g, [&](int64_t tap, int64_t c, int64_t kh, int64_t off, int64_t lo, int64_t hi) {
-    T* row = col + tap * plane;
+    T* row = col + tap * ldc;
     const T* src = im + c * g.H * g.W;
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
@@ -210,8 +210,8 @@ LAMINA_VECTORIZE void col2im(const T* col, const ConvGeometry& g, T* im) {
   });
 }
 
-template void im2col<float>(const float*, const ConvGeometry&, float*);
-template void im2col<double>(const double*, const ConvGeometry&, double*);
+template void im2col<float>(const float*, const ConvGeometry&, float*, int64_t);
+template void im2col<double>(const double*, const ConvGeometry&, double*, int64_t);
 template void col2im<float>(const float*, const ConvGeometry&, float*);
 template void col2im<double>(const double*, const ConvGeometry&, double*);
 
