@@ -176,6 +176,50 @@ def test_in_place_layers_and_diffs_at_the_chain_start():
     np.testing.assert_array_equal(net.blobs["x"].diff, [0, 2, 0, 2])
 
 
+@pytest.mark.parametrize("global_stats", [True, False])
+@pytest.mark.parametrize("bias_term", [True, False])
+def test_batch_norm_fuses_the_scale_after_it_with_the_same_results(global_stats, bias_term):
+    """A Scale in place after an in-place BatchNorm runs inside it (the batch_norm op with
+    the Scale's blobs as its weight and bias); the same net with the Scale writing a new blob
+    runs them apart. Values, every diff and the running statistics agree."""
+    def build(top):
+        return lamina.Net(f"""force_backward: true
+        layer {{ name: "x" type: "Input" top: "x" input_param {{ shape {{ dim: 3 dim: 4 dim: 5 dim: 5 }} }} }}
+        layer {{ name: "conv" type: "Convolution" bottom: "x" top: "c"
+                 convolution_param {{ num_output: 6 kernel_size: 3 weight_filler {{ type: "gaussian" std: 0.5 }} }} }}
+        layer {{ name: "bn" type: "BatchNorm" bottom: "c" top: "c"
+                 batch_norm_param {{ use_global_stats: {str(global_stats).lower()} }} }}
+        layer {{ name: "sc" type: "Scale" bottom: "c" top: "{top}" scale_param {{ bias_term: {str(bias_term).lower()}
+                 filler {{ type: "uniform" min: 0.5 max: 2 }} bias_filler {{ type: "gaussian" }} }} }}
+        layer {{ name: "relu" type: "ReLU" bottom: "{top}" top: "{top}" }}
+        layer {{ name: "loss" type: "Reduction" bottom: "{top}" top: "loss" reduction_param {{ operation: SUMSQ }} loss_weight: 1 }}
+        """, phase="train", dtype="float64")
+
+    fused, apart = build("c"), build("s")
+    assert [layer.name for layer in fused.layers if layer.fused] == ["sc"]
+    assert not any(layer.fused for layer in apart.layers)
+    rng = np.random.default_rng(3)
+    stats = [rng.uniform(-1, 1, 6) * 2, rng.uniform(0.5, 2, 6) * 2, np.array([2.0])]
+    for layer, params in fused.params.items():
+        for i, p in enumerate(params):
+            p.data[...] = stats[i] if layer == "bn" else p.data
+            apart.params[layer][i].data[...] = p.data
+    x = rng.standard_normal((3, 4, 5, 5))
+    for net in (fused, apart):
+        net.forward(x=x)
+        net.backward()
+    top = "s"
+    np.testing.assert_allclose(fused.blobs["c"].data, apart.blobs[top].data, rtol=1e-12, atol=1e-12)
+    assert fused.loss() == pytest.approx(apart.loss(), rel=1e-12)
+    for blob in ("x", "c"):  # "c": the diff at the chain's start, the convolution's output
+        np.testing.assert_allclose(fused.blobs[blob].diff, apart.blobs[blob].diff, rtol=1e-10, atol=1e-10)
+    for layer, params in fused.params.items():
+        for p, q in zip(params, apart.params[layer]):
+            np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-12)  # running statistics too
+            np.testing.assert_allclose(p.diff, q.diff, rtol=1e-10, atol=1e-10)
+    assert np.abs(fused.params["sc"][0].diff).max() > 1e-3  # the Scale's blobs did get gradients
+
+
 def test_one_top_feeding_two_layers_sums_gradients_and_loss_weights_scale():
     text = """force_backward: true
     layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 3 } } }

@@ -196,6 +196,7 @@ void bind_net(py::module_& m) {
           d["decay_mult"] = e.decay_mult;
           d["loss_weights"] = e.loss_weights;
           d["line"] = e.position.line;
+          d["fused"] = e.fused;
           d["param"] = e.layer->spec().param;
           out.append(d);
         }

@@ -55,9 +55,11 @@ def _time(args: argparse.Namespace) -> int:
         whole.append((time.perf_counter() - start) * 1e3)
     width = max(len(name) for name, *_ in rows)
     print(f"net {net.name!r}, phase {args.phase}, {iterations} iterations, {lamina.num_threads()} thread(s); medians")
+    fused = {layer.name for layer in net.layers if layer.fused}
     for name, kind, fwd, bwd in rows:
         line = f"{name:>{width}}  {kind:<22} forward: {fwd:9.3f} ms"
-        print(line + (f"   backward: {bwd:9.3f} ms" if training else ""))
+        line += f"   backward: {bwd:9.3f} ms" if training else ""
+        print(line + ("   (its forward runs inside the layer before)" if name in fused else ""))
     print(f"{'layers, summed':>{width}}  {'':<22} forward: {sum(r[2] for r in rows):9.3f} ms"
           + (f"   backward: {sum(r[3] for r in rows):9.3f} ms" if training else ""))
     print(f"whole net {'forward+backward' if training else 'forward'}: {statistics.median(whole):.3f} ms"

@@ -88,13 +88,14 @@ class Param:
 
 
 class LayerInfo:
-    """What ``net.layers`` lists: name, type, bottoms, tops, blobs (Params)."""
+    """What ``net.layers`` lists: name, type, bottoms, tops, blobs (Params), fused."""
 
     def __init__(self, d: dict):
         self.name, self.type = d["name"], d["type"]
         self.bottoms, self.tops = list(d["bottoms"]), list(d["tops"])
         self.loss_weights = list(d["loss_weights"])
         self.line = d["line"]
+        self.fused = d["fused"]  # run inside the layer before it (a Scale after a BatchNorm)
         self.param = d["param"]  # the LayerParameter: param["convolution_param"]["num_output"]
         self.blobs = [Param(t, lr, dm) for t, lr, dm in zip(d["blobs"], d["lr_mult"], d["decay_mult"])]
 

@@ -65,6 +65,13 @@ class Layer {
   // For layers fed from outside the net (Input, MemoryData and the file-reading data layers):
   // the shapes of their tops, known at build time. Other layers return {}.
   virtual std::vector<Shape> input_shapes(LayerContext& context);
+  // Fusion with the next layer, when that one takes this layer's only top as its only
+  // bottom and writes it in place (so nothing can read the value between the two): if
+  // fuses(next), the net calls forward_fused(bottoms, next) for next's tops and skips
+  // next's forward. Gradients still come from the tape, into both layers' blobs.
+  // BatchNorm fuses a per-channel Scale (one pass instead of two, forward and backward).
+  virtual bool fuses(const Layer& next) const;
+  virtual std::vector<Tensor> forward_fused(const std::vector<Tensor>& bottoms, Layer& next);
 
   const LayerSpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name; }

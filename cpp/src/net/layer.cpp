@@ -15,6 +15,10 @@ void LayerSpec::fail(const std::string& reason, const std::string& field) const 
 
 void Layer::setup(const std::vector<Tensor>&, LayerContext&) {}
 std::vector<Shape> Layer::input_shapes(LayerContext&) { return {}; }
+bool Layer::fuses(const Layer&) const { return false; }
+std::vector<Tensor> Layer::forward_fused(const std::vector<Tensor>&, Layer& next) {
+  detail::raise<Error>("layer '", name(), "' (", spec_.type, ") does not fuse layer '", next.name(), "'");
+}
 
 LayerRegistry& LayerRegistry::global() {
   static LayerRegistry* r = [] {
