@@ -288,7 +288,6 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   // of rows at a time.
   auto output_rows = [&](int thread, int64_t n, int64_t r0, int64_t r1) {
     Scratch<T>& col = cols[static_cast<size_t>(thread)];
-    if (!p.direct) col.get(static_cast<size_t>(p.K * column_stride(std::min(band, r1 - r0) * p.g.OW)));
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* xg = x + n * in_image + grp * in_group;
       T* yg = y + (n * p.O + grp * p.Og) * p.P;
@@ -298,9 +297,11 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
       }
       for (int64_t oh0 = r0; oh0 < r1; oh0 += band) {
         const kernels::ConvGeometry g = output_band(p.g, oh0, std::min(band, r1 - oh0));
+        // (Sized per band: a shorter last band may take the wider stride.)
         const int64_t cols = g.OH * p.g.OW, ldcol = column_stride(cols);
-        kernels::cpu::im2col(xg, g, col.data(), ldcol);
-        group_product(p, grp, w, col.data(), cols, ldcol, b, yg + oh0 * p.g.OW, p.P);
+        T* c = col.get(static_cast<size_t>(p.K * ldcol));
+        kernels::cpu::im2col(xg, g, c, ldcol);
+        group_product(p, grp, w, c, cols, ldcol, b, yg + oh0 * p.g.OW, p.P);
       }
     }
   };
