@@ -71,6 +71,7 @@ template <class T> void max_pool2d_backward(const T* dy, const int32_t* argmax, 
 // Average pooling with Caffe's divisor: the window clipped to the padded input (padding
 // counts, the overhang of a ceil-mode window past the padding does not).
 template <class T> void avg_pool2d(const T* x, const PoolGeometry& g, T* y);
+// dx (overwritten) = each output's dy / its divisor, added over the input its window covers.
 template <class T> void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx);
 
 // out[o, j] = sum over r of x[o, r, j] for x [outer, R, inner] (double accumulation).

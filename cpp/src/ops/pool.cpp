@@ -76,7 +76,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
   if (autograd::needs_grad({&x}))
     autograd::record("avg_pool2d", {x}, {y}, [g, shape = x.shape()](const std::vector<Tensor>& grads) {
       Tensor dy = grads[0].contiguous();
-      Tensor dx = Tensor::zeros(shape, dy.dtype());
+      Tensor dx = Tensor::empty(shape, dy.dtype());  // the kernel zeroes each plane before its adds
       dispatch(dy.dtype(), [&](auto t) {
         using T = decltype(t);
         kernels::cpu::avg_pool2d_backward(dy.data<T>(), g, dx.data<T>());

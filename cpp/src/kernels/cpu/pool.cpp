@@ -390,8 +390,10 @@ LAMINA_VECTORIZE void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T*
       __mmask16 take[48];
       avg_backward_lanes(g.KW, idx, take);
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
-      for (int64_t p = 0; p < g.planes; ++p)
+      for (int64_t p = 0; p < g.planes; ++p) {
+        std::fill(dx + p * in_plane, dx + (p + 1) * in_plane, 0.0f);  // in cache for the adds
         avg_pool_plane_backward_stride2(dy + p * out_plane, g, idx, take, dx + p * in_plane);
+      }
       return;
     }
   }
@@ -399,6 +401,7 @@ LAMINA_VECTORIZE void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T*
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
     T* dxp = dx + p * in_plane;
+    std::fill(dxp, dxp + in_plane, T(0));
     for (int64_t oh = 0; oh < g.OH; ++oh)
       for (int64_t ow = 0; ow < g.OW; ++ow) {
         const Window win = window(g, oh, ow);
