@@ -189,6 +189,7 @@ ROWS += [
     pool_row("5x5s2_pad2", "max", (2, 1, 9, 20), 5, 2, 2, False),
     pool_row("3x3s2_ceil", "max", (1, 2, 9, 9), 3, 2, 0, True),
     pool_row("3x3s2_ceil_pad", "max", (2, 2, 8, 8), 3, 2, 1, True),
+    pool_row("19x19s2_pad3", "max", (1, 2, 21, 40), 19, 2, 3, False),  # kernel columns past the kept masks
     pool_row("3x3s1_pad", "avg", (2, 2, 6, 6), 3, 1, 1, False),
     pool_row("3x3s2_ceil_pad", "avg", (1, 3, 8, 8), 3, 2, 1, True),
     pool_row("odd_ceil", "avg", (2, 1, 7, 5), 2, 2, 0, True),

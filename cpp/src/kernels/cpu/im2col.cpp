@@ -51,9 +51,9 @@ __attribute__((target("avx512f,avx512vl"))) void im2col_unit_stride(const float*
   const int64_t plane = g.OH * g.OW;
   // Stores are whole vectors: what spills past a row lands on a row written after it (the
   // padding rows below a tap's inside rows are zeroed after them), or between rows. Only
-  // the end of the matrix takes a masked store. Masks and the inside rows are worked out once per tap,
-  // so an inside row is one masked load and one store (8-column rows: 11 -> 4 us per
-  // LeNet conv2 image).
+  // the end of the matrix takes a masked store. Masks and the inside rows are worked out
+  // once per tap, so an inside row is one masked load and one store (8-column rows: 11 ->
+  // 4 us per LeNet conv2 image).
   const float* end = col + (g.C * g.KH * g.KW - 1) * ldc + plane;
   const int64_t chunks = (g.OW + 15) / 16;
   for_each_tap(g, [&](int64_t tap, int64_t c, int64_t kh, int64_t off, int64_t lo, int64_t hi)
