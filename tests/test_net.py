@@ -208,8 +208,7 @@ def test_batch_norm_fuses_the_scale_after_it_with_the_same_results(global_stats,
     for net in (fused, apart):
         net.forward(x=x)
         net.backward()
-    top = "s"
-    np.testing.assert_allclose(fused.blobs["c"].data, apart.blobs[top].data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fused.blobs["c"].data, apart.blobs["s"].data, rtol=1e-12, atol=1e-12)
     assert fused.loss() == pytest.approx(apart.loss(), rel=1e-12)
     for blob in ("x", "c"):  # "c": the diff at the chain's start, the convolution's output
         np.testing.assert_allclose(fused.blobs[blob].diff, apart.blobs[blob].diff, rtol=1e-10, atol=1e-10)
