@@ -115,12 +115,17 @@ TEST(Gemm, LargeProductsSplitOverThreadsAgree) {
 // panels cut short (M off the 8-row panels: the rows past M must not be read or written),
 // strips cut short (columns off the 32-column strips, a sub-range [p0, p1)), depths past
 // one 256-row copied slice, bias and accumulate, the strips read in place and copied (64
-// rows or more), and the product split over two threads.
+// rows or more), and the product split over two threads. With the strips copied, the last
+// 1-8 columns past a multiple of 16 are dot products: 49 of [3, 52) (one), 100 of [3, 103)
+// (four, after two groups of strips), 5 (only dot products), and on two threads 49 (each
+// thread's rows) and 292 (the second thread's strips [160, 292)).
 TEST(ConvGemm, MatchesNaiveLoop) {
   if (!kernels::cpu::conv_gemm_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
   const int before = num_threads();
   for (const auto& [M, K, P] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 17}, {8, 300, 32},
-                                {13, 600, 49}, {64, 37, 100}, {72, 520, 70}, {20, 9, 200}}) {
+                                {13, 600, 49}, {64, 37, 100}, {72, 520, 70}, {20, 9, 200},
+                                {80, 600, 57}, {136, 520, 108}, {72, 300, 5}, {256, 300, 49},
+                                {56, 1000, 292}}) {
     for (bool trans : {false, true})
       for (int mode = 0; mode < 3; ++mode) {  // plain, bias, accumulate
         std::mt19937 rng(static_cast<unsigned>(M * 7 + K * 3 + P + trans));

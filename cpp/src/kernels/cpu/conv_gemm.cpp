@@ -39,6 +39,7 @@ constexpr int64_t kMR = 8;   // rows of a panel of A
 constexpr int64_t kNR = 32;  // columns of a strip of B
 constexpr int64_t kKC = 256;  // rows of a copied strip (32 KB)
 constexpr int64_t kGroup = 2;  // strips copied together
+constexpr int64_t kDotColumns = 8;  // the most columns left over from the vectors taken as dot products
 }  // namespace
 
 #ifdef LAMINA_AVX512
@@ -49,36 +50,52 @@ namespace {
 
 // Rows m0.. of A from `a` (row m0, column k0): element (m0 + r, k0 + k) at a[r * rs + k * cs].
 // Rows past `rows` read row m0 again (their sums are not stored), so nothing outside A is read.
-template <bool kFull>
+// kNV vectors of 16 columns: 2 for a strip of 32, 1 for a last strip of 16 or fewer (a
+// 32-wide tile there spent half its FMAs on masked-out zeros).
+template <bool kFull, int kNV>
 __attribute__((target("avx512f"))) void tile(int64_t K, const float* a, int64_t rs, int64_t cs, const float* b,
                                               int64_t ldb, __mmask16 m0, __mmask16 m1, float* c, int64_t ldc,
                                               int64_t rows, const float* bias, bool accumulate) {
-  __m512 acc[kMR][2];
+  const __mmask16 mask[2] = {m0, m1};
+  __m512 acc[kMR][kNV];
   const float* ar[kMR];
   for (int64_t r = 0; r < kMR; ++r) {
     ar[r] = a + (r < rows ? r : 0) * rs;
-    if (r < rows && accumulate) {
-      acc[r][0] = _mm512_maskz_loadu_ps(m0, c + r * ldc);
-      acc[r][1] = _mm512_maskz_loadu_ps(m1, c + r * ldc + 16);
-    } else {
-      acc[r][0] = acc[r][1] = bias && r < rows ? _mm512_set1_ps(bias[r]) : _mm512_setzero_ps();
-    }
+    for (int v = 0; v < kNV; ++v)
+      acc[r][v] = r < rows && accumulate ? _mm512_maskz_loadu_ps(mask[v], c + r * ldc + 16 * v)
+                  : bias && r < rows     ? _mm512_set1_ps(bias[r])
+                                         : _mm512_setzero_ps();
   }
   for (int64_t k = 0; k < K; ++k) {
     const float* bk = b + k * ldb;
-    const __m512 b0 = kFull ? _mm512_loadu_ps(bk) : _mm512_maskz_loadu_ps(m0, bk);
-    const __m512 b1 = kFull ? _mm512_loadu_ps(bk + 16) : _mm512_maskz_loadu_ps(m1, bk + 16);
+    __m512 bv[kNV];
+    for (int v = 0; v < kNV; ++v)
+      bv[v] = kFull ? _mm512_loadu_ps(bk + 16 * v) : _mm512_maskz_loadu_ps(mask[v], bk + 16 * v);
     const int64_t at = k * cs;
 #pragma GCC unroll 8
     for (int64_t r = 0; r < kMR; ++r) {
       const __m512 x = _mm512_set1_ps(ar[r][at]);
-      acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+      for (int v = 0; v < kNV; ++v) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
     }
   }
-  for (int64_t r = 0; r < rows; ++r) {
-    _mm512_mask_storeu_ps(c + r * ldc, m0, acc[r][0]);
-    _mm512_mask_storeu_ps(c + r * ldc + 16, m1, acc[r][1]);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int v = 0; v < kNV; ++v) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mask[v], acc[r][v]);
+}
+
+// The tile of rows m.. by the strip at b, `width` columns (1 to 32); a copied strip is
+// zero-padded to 32 columns and read whole.
+void strip_tile(bool copied, int64_t width, int64_t K, const float* a, int64_t rs, int64_t cs, const float* b,
+                int64_t ldb, float* c, int64_t ldc, int64_t rows, const float* bias, bool accumulate) {
+  const __mmask16 m0 = lanes(0, width), m1 = lanes(0, width - 16);
+  if (width > 16) {
+    if (copied || width == 32)
+      tile<true, 2>(K, a, rs, cs, b, ldb, m0, m1, c, ldc, rows, bias, accumulate);
+    else
+      tile<false, 2>(K, a, rs, cs, b, ldb, m0, m1, c, ldc, rows, bias, accumulate);
+  } else if (copied || width == 16) {
+    tile<true, 1>(K, a, rs, cs, b, ldb, m0, m1, c, ldc, rows, bias, accumulate);
+  } else {
+    tile<false, 1>(K, a, rs, cs, b, ldb, m0, m1, c, ldc, rows, bias, accumulate);
   }
 }
 
@@ -105,52 +122,53 @@ void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, i
   //    46 GFLOP/s in place (the strip and the weights both streamed from L2), 78 copied.
   // With a few panels (M=32, 50) the copy costs more than it saves (112 -> 93 GFLOP/s).
   const bool copy = M > kMR && (K * ldb >= (int64_t(1) << 18) || M >= 8 * kMR);
-  auto masks = [&](int64_t s, __mmask16& m0, __mmask16& m1) {
-    const int64_t width = std::min(kNR, p1 - s);
-    m0 = lanes(0, width);
-    m1 = lanes(0, width - 16);
-    return width;
-  };
-  if (copy) {
-    // kGroup strips at a time, kKC rows deep, are copied (64 KB); then every panel of A
-    // takes its kKC-row slice (8 KB, in L1) across all of them. So A is streamed once per
-    // group of strips, not once per strip: with 512x4608 weights (9 MB, past L2) and a 7x7
-    // plane (2 strips), streaming it twice cost more than the arithmetic (59 -> 83 GFLOP/s).
-    // Groups of 1, 2 and 4 measured within 5% of each other on the other shapes.
-    thread_local std::vector<float> strips;
-    if (strips.size() < static_cast<size_t>(kGroup * kKC * kNR)) strips.resize(static_cast<size_t>(kGroup * kKC * kNR));
-    for (int64_t g = p0; g < p1; g += kGroup * kNR) {
-      const int64_t g1 = std::min(p1, g + kGroup * kNR);
-      for (int64_t k0 = 0; k0 < K; k0 += kKC) {
-        const int64_t kc = std::min(kKC, K - k0);
-        for (int64_t s = g; s < g1; s += kNR) {
-          __mmask16 m0, m1;
-          masks(s, m0, m1);
-          copy_strip(B + k0 * ldb + s, ldb, kc, m0, m1, strips.data() + (s - g) / kNR * kKC * kNR);
-        }
-        for (int64_t m = 0; m < M; m += kMR)
-          for (int64_t s = g; s < g1; s += kNR) {
-            __mmask16 m0, m1;
-            masks(s, m0, m1);
-            tile<true>(kc, A.data + m * rs + k0 * cs, rs, cs, strips.data() + (s - g) / kNR * kKC * kNR, kNR, m0, m1,
-                       C + m * ldc + s, ldc, std::min(kMR, M - m), bias && k0 == 0 ? bias + m : nullptr,
-                       accumulate || k0 > 0);
-          }
-      }
-    }
+  if (!copy) {
+    for (int64_t s = p0; s < p1; s += kNR)
+      for (int64_t m = 0; m < M; m += kMR)
+        strip_tile(false, std::min(kNR, p1 - s), K, A.data + m * rs, rs, cs, B + s, ldb, C + m * ldc + s, ldc,
+                   std::min(kMR, M - m), bias ? bias + m : nullptr, accumulate);
     return;
   }
-  for (int64_t s = p0; s < p1; s += kNR) {
-    __mmask16 m0, m1;
-    const int64_t width = masks(s, m0, m1);
-    for (int64_t m = 0; m < M; m += kMR) {
-      const int64_t rows = std::min(kMR, M - m);
-      const float* bias_m = bias ? bias + m : nullptr;
-      if (width == kNR)
-        tile<true>(K, A.data + m * rs, rs, cs, B + s, ldb, m0, m1, C + m * ldc + s, ldc, rows, bias_m, accumulate);
-      else
-        tile<false>(K, A.data + m * rs, rs, cs, B + s, ldb, m0, m1, C + m * ldc + s, ldc, rows, bias_m, accumulate);
+  // The last r < 16 columns, when A's rows lie in place (not transposed), are not given
+  // vector lanes of their own: each is a dot product along k of a row of A and a column
+  // of B (copied contiguous), by dot_gemm, whose per-lane sums carry over the slices.
+  // Vectors along the columns left 15 of 64 lanes idle on a 7x7 plane (49 columns) and
+  // 12 of 208 on 14x14 (196).
+  const int64_t r = !A.trans && (p1 - p0) % 16 <= kDotColumns ? (p1 - p0) % 16 : 0, pv = p1 - r;
+  // kGroup strips at a time, kKC rows deep, are copied (64 KB); then every panel of A
+  // takes its kKC-row slice (8 KB, in L1) across all of them. So A is streamed once per
+  // group of strips, not once per strip: with 512x4608 weights (9 MB, past L2) and a 7x7
+  // plane (2 strips), streaming it twice cost more than the arithmetic (59 -> 83 GFLOP/s).
+  // Groups of 1, 2 and 4 measured within 5% of each other on the other shapes. The dot
+  // products' columns go with the last group.
+  thread_local std::vector<float> strips, sums;
+  strips.resize(static_cast<size_t>((kGroup * kNR + r) * kKC));
+  float* columns = strips.data() + kGroup * kNR * kKC;  // then the dot products' columns of B, [r, kc]
+  if (r) sums.assign(dot_gemm_size(M, r), 0.0f);
+  for (int64_t g = p0;; g += kGroup * kNR) {
+    const int64_t g1 = std::min(pv, g + kGroup * kNR), dots = g1 == pv ? r : 0;
+    for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+      const int64_t kc = std::min(kKC, K - k0);
+      for (int64_t s = g; s < g1; s += kNR)
+        copy_strip(B + k0 * ldb + s, ldb, kc, lanes(0, g1 - s), lanes(0, g1 - s - 16),
+                   strips.data() + (s - g) / kNR * kKC * kNR);
+      for (int64_t j = 0; j < dots; ++j)
+        for (int64_t k = 0; k < kc; ++k) columns[j * kc + k] = B[(k0 + k) * ldb + pv + j];
+      for (int64_t m = 0; m < M; m += kMR) {
+        const int64_t rows = std::min(kMR, M - m);
+        const float* am = A.data + m * rs + k0 * cs;
+        for (int64_t s = g; s < g1; s += kNR)
+          strip_tile(true, std::min(kNR, g1 - s), kc, am, rs, cs, strips.data() + (s - g) / kNR * kKC * kNR, kNR,
+                     C + m * ldc + s, ldc, rows, bias && k0 == 0 ? bias + m : nullptr, accumulate || k0 > 0);
+        if (dots) dot_gemm(rows, dots, kc, am, rs, columns, kc, sums.data() + m * dots * 16);
+      }
     }
+    if (g1 == pv) break;
+  }
+  if (r) {
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t j = 0; j < r && !accumulate; ++j) C[m * ldc + pv + j] = bias ? bias[m] : 0.0f;
+    dot_gemm_finish(M, r, sums.data(), C + pv, ldc);
   }
 }
 
