@@ -534,6 +534,11 @@ def test_conv_threads_agree():
     # weight gradients by dot_gemm (few weights, long rows): CIFAR10-quick's conv1; groups
     ((3, 3, 32, 32), (32, 3, 5, 5), {"pad": 2}),
     ((2, 8, 20, 20), (12, 4, 3, 3), {"pad": 1, "groups": 2}),
+    # ... reading the padded input in place of im2col (stride 1, output rows of whole
+    # vectors): unequal padding; dilation with groups; one image's rows split over threads
+    ((2, 3, 20, 32), (4, 3, 5, 3), {"pad": (2, 1)}),
+    ((2, 4, 18, 18), (6, 2, 3, 3), {"pad": 1, "dilation": 2, "groups": 2}),
+    ((1, 3, 32, 48), (8, 3, 3, 3), {"pad": 1}),
     # column matrices past 2 MB, built and multiplied in bands of output rows (the last partial)
     ((1, 3, 224, 224), (8, 3, 7, 7), {"pad": 3, "stride": 2}),
     ((2, 16, 61, 60), (8, 16, 3, 3), {"pad": 1}),

@@ -137,6 +137,16 @@ void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64
 // dot_gemm_finish adds acc's sums into C (leading dimension ldc).
 size_t dot_gemm_size(int64_t M, int64_t N);
 void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb, float* acc);
+// The same with B an im2col matrix never built: row j, position p of B is
+// image[offsets[j] + p / width * pitch + p % width] (width a multiple of 16). For a stride-1
+// convolution: image the input padded (rows `pitch` floats), offsets[j] tap j's first
+// pixel, width the output rows' length.
+struct ImageTaps {
+  const float* image;
+  const int64_t* offsets;
+  int64_t width, pitch;
+};
+void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const ImageTaps& B, float* acc);
 void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C, int64_t ldc);
 
 // Winograd convolution (winograd.cpp): F(4x4, 3x3) for r = 3, F(4x4, 5x5) for r = 5;

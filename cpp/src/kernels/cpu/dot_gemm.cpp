@@ -27,14 +27,28 @@ namespace {
 constexpr int kMR = 4, kNR = 6;  // rows of A and of B per tile
 constexpr int64_t kPC = 1024;    // positions per pass over the tiles (rows of 4 KB)
 
+// Where the tile's rows of B are: a matrix's row j at b + j * ldb, position p at p; an
+// image's (kImage) row j at b + offsets[j], position p at q, q advancing 16 at a time and
+// skipping `pitch - width` after every `width` positions (an image row), `col` positions
+// into the first.
+struct Walk {
+  const float* b;
+  int64_t ldb;
+  const int64_t* offsets;
+  int64_t q, col, width, pitch;
+};
+
 // acc (the tile's first sum; rows of N sums) += the tile's MR x NR partial dot products
 // over positions [0, P).
-template <int MR, int NR>
-__attribute__((target("avx512f"))) void dot_tile(int64_t P, const float* A, int64_t lda, const float* B,
-                                                 int64_t ldb, float* acc, int64_t N) {
+template <bool kImage, int MR, int NR>
+__attribute__((target("avx512f"))) void dot_tile(int64_t P, const float* A, int64_t lda, Walk w, float* acc,
+                                                 int64_t N) {
   __m512 c[MR][NR];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) c[i][j] = _mm512_loadu_ps(acc + (i * N + j) * 16);
+  int64_t off[NR];  // (an image's rows; a matrix's are written as the loads' addresses)
+  for (int j = 0; j < NR; ++j) off[j] = kImage ? w.offsets[j] : 0;
+  int64_t q = w.q, col = w.col;
   // (Written out twice, not as a lambda over c: through a lambda GCC kept the
   // accumulators in memory and stored all 24 every step.)
   int64_t p = 0;
@@ -42,48 +56,81 @@ __attribute__((target("avx512f"))) void dot_tile(int64_t P, const float* A, int6
     __m512 a[MR];
     for (int i = 0; i < MR; ++i) a[i] = _mm512_loadu_ps(A + i * lda + p);
     for (int j = 0; j < NR; ++j) {
-      const __m512 b = _mm512_loadu_ps(B + j * ldb + p);
-      for (int i = 0; i < MR; ++i) c[i][j] = _mm512_fmadd_ps(a[i], b, c[i][j]);
+      const __m512 bj = _mm512_loadu_ps(kImage ? w.b + off[j] + q : w.b + j * w.ldb + p);
+      for (int i = 0; i < MR; ++i) c[i][j] = _mm512_fmadd_ps(a[i], bj, c[i][j]);
+    }
+    if (kImage) {
+      q += 16;
+      if ((col += 16) == w.width) {
+        col = 0;
+        q += w.pitch - w.width;
+      }
     }
   }
-  if (p < P) {
+  if (p < P) {  // (a matrix's last positions; image rows are whole vectors)
     const __mmask16 k = lanes(0, P - p);
     __m512 a[MR];
     for (int i = 0; i < MR; ++i) a[i] = _mm512_maskz_loadu_ps(k, A + i * lda + p);
     for (int j = 0; j < NR; ++j) {
-      const __m512 b = _mm512_maskz_loadu_ps(k, B + j * ldb + p);
-      for (int i = 0; i < MR; ++i) c[i][j] = _mm512_fmadd_ps(a[i], b, c[i][j]);
+      const __m512 bj = _mm512_maskz_loadu_ps(k, w.b + j * w.ldb + p);
+      for (int i = 0; i < MR; ++i) c[i][j] = _mm512_fmadd_ps(a[i], bj, c[i][j]);
     }
   }
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) _mm512_storeu_ps(acc + (i * N + j) * 16, c[i][j]);
 }
 
-using Tile = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t);
+using Tile = void (*)(int64_t, const float*, int64_t, Walk, float*, int64_t);
 
-template <int MR, int... NR>
+template <bool kImage, int MR, int... NR>
 constexpr auto tile_row(std::integer_sequence<int, NR...>) {
-  return std::array<Tile, kNR>{&dot_tile<MR, NR + 1>...};
+  return std::array<Tile, kNR>{&dot_tile<kImage, MR, NR + 1>...};
 }
 
-// kTiles[MR - 1][NR - 1]: the edge tiles too.
-const std::array<std::array<Tile, kNR>, kMR> kTiles = {
-    tile_row<1>(std::make_integer_sequence<int, kNR>()), tile_row<2>(std::make_integer_sequence<int, kNR>()),
-    tile_row<3>(std::make_integer_sequence<int, kNR>()), tile_row<4>(std::make_integer_sequence<int, kNR>())};
+// kTiles[kImage][MR - 1][NR - 1]: the edge tiles too.
+template <bool kImage>
+constexpr std::array<std::array<Tile, kNR>, kMR> tiles() {
+  constexpr auto n = std::make_integer_sequence<int, kNR>();
+  return {tile_row<kImage, 1>(n), tile_row<kImage, 2>(n), tile_row<kImage, 3>(n), tile_row<kImage, 4>(n)};
+}
+const std::array<std::array<std::array<Tile, kNR>, kMR>, 2> kTiles = {tiles<false>(), tiles<true>()};
+
+// The product over B's rows, n.. of them starting at walk.b + n * walk.ldb or (image)
+// walk.b + walk.offsets[n].
+void dot_walk(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, bool image, Walk walk, float* acc) {
+  // A chunk of positions at a time, B's tile (6 rows of 4 KB) in L1 while every tile of A
+  // passes over it.
+  for (int64_t p0 = 0; p0 < P; p0 += kPC) {
+    const int64_t pc = std::min(kPC, P - p0);
+    Walk w = walk;
+    if (image) {
+      w.q = p0 / w.width * w.pitch + p0 % w.width;
+      w.col = p0 % w.width;
+    } else {
+      w.b += p0;
+    }
+    for (int64_t n = 0; n < N; n += kNR) {
+      Walk wn = w;
+      if (image)
+        wn.offsets += n;
+      else
+        wn.b += n * w.ldb;
+      for (int64_t m = 0; m < M; m += kMR)
+        kTiles[image][std::min<int64_t>(kMR, M - m) - 1][std::min<int64_t>(kNR, N - n) - 1](
+            pc, A + m * lda + p0, lda, wn, acc + (m * N + n) * 16, N);
+    }
+  }
+}
 
 }  // namespace
 
 void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb,
               float* acc) {
-  // A chunk of positions at a time, B's tile (6 rows of 4 KB) in L1 while every tile of A
-  // passes over it.
-  for (int64_t p0 = 0; p0 < P; p0 += kPC) {
-    const int64_t pc = std::min(kPC, P - p0);
-    for (int64_t n = 0; n < N; n += kNR)
-      for (int64_t m = 0; m < M; m += kMR)
-        kTiles[std::min<int64_t>(kMR, M - m) - 1][std::min<int64_t>(kNR, N - n) - 1](
-            pc, A + m * lda + p0, lda, B + n * ldb + p0, ldb, acc + (m * N + n) * 16, N);
-  }
+  dot_walk(M, N, P, A, lda, false, Walk{B, ldb, nullptr, 0, 0, 0, 0}, acc);
+}
+
+void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const ImageTaps& B, float* acc) {
+  dot_walk(M, N, P, A, lda, true, Walk{B.image, 0, B.offsets, 0, 0, B.width, B.pitch}, acc);
 }
 
 __attribute__((target("avx512f"))) void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C,
@@ -95,6 +142,7 @@ __attribute__((target("avx512f"))) void dot_gemm_finish(int64_t M, int64_t N, co
 #else
 
 void dot_gemm(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*) {}
+void dot_gemm(int64_t, int64_t, int64_t, const float*, int64_t, const ImageTaps&, float*) {}
 void dot_gemm_finish(int64_t, int64_t, const float*, float*, int64_t) {}
 
 #endif
