@@ -534,11 +534,16 @@ def test_conv_threads_agree():
     # weight gradients by dot_gemm (few weights, long rows): CIFAR10-quick's conv1; groups
     ((3, 3, 32, 32), (32, 3, 5, 5), {"pad": 2}),
     ((2, 8, 20, 20), (12, 4, 3, 3), {"pad": 1, "groups": 2}),
-    # ... reading the padded input in place of im2col (stride 1, output rows of whole
-    # vectors): unequal padding; dilation with groups; one image's rows split over threads
+    # the padded input read in place of im2col (stride 1, output rows of whole vectors), by
+    # the forward and dot_gemm: unequal padding; dilation with groups; one image's rows
+    # split over threads; 16-column rows with a last strip of 16; strips copied (72
+    # outputs); one image of 24 strips split over threads
     ((2, 3, 20, 32), (4, 3, 5, 3), {"pad": (2, 1)}),
     ((2, 4, 18, 18), (6, 2, 3, 3), {"pad": 1, "dilation": 2, "groups": 2}),
     ((1, 3, 32, 48), (8, 3, 3, 3), {"pad": 1}),
+    ((2, 3, 9, 16), (4, 3, 3, 3), {"pad": 1}),
+    ((2, 8, 16, 16), (72, 8, 3, 3), {"pad": 1}),
+    ((1, 4, 16, 48), (16, 4, 3, 3), {"pad": 1}),
     # column matrices past 2 MB, built and multiplied in bands of output rows (the last partial)
     ((1, 3, 224, 224), (8, 3, 7, 7), {"pad": 3, "stride": 2}),
     ((2, 16, 61, 60), (8, 16, 3, 3), {"pad": 1}),

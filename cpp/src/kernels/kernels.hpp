@@ -114,6 +114,16 @@ template <class T>
 void gemm_builtin(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                   int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
+// An im2col matrix never built: row j, position p of B is
+// image[offsets[j] + p / width * pitch + p % width] (width a multiple of 16). For a stride-1
+// convolution: image the input padded (rows `pitch` floats), offsets[j] tap j's first
+// pixel, width the output rows' length.
+struct ImageTaps {
+  const float* image;
+  const int64_t* offsets;
+  int64_t width, pitch;
+};
+
 // The convolution GEMM (conv_gemm.cpp), float32 with AVX-512 only (check
 // conv_gemm_available()): C[m, p] = (accumulate ? C[m, p] : bias ? bias[m] : 0) +
 // sum_k A[m, k] B[k, p] for m < M and p0 <= p < p1, A and B read in place: B row-major
@@ -129,6 +139,11 @@ void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, i
 // The same over columns [0, P), split in tiles over lamina's threads (outside a parallel region).
 void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
                         const float* bias, bool accumulate, float* C, int64_t ldc);
+// Both with B image taps (columns p0, p1 and P multiples of 16).
+void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t p0, int64_t p1, const float* bias,
+               bool accumulate, float* C, int64_t ldc);
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t P, const float* bias,
+                        bool accumulate, float* C, int64_t ldc);
 
 // C [M, N] += A [M, P] B [N, P]^T for a small C and long rows (dot_gemm.cpp: a
 // convolution's weight gradient with few input channels), float32 with AVX-512 only
@@ -137,15 +152,7 @@ void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64
 // dot_gemm_finish adds acc's sums into C (leading dimension ldc).
 size_t dot_gemm_size(int64_t M, int64_t N);
 void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb, float* acc);
-// The same with B an im2col matrix never built: row j, position p of B is
-// image[offsets[j] + p / width * pitch + p % width] (width a multiple of 16). For a stride-1
-// convolution: image the input padded (rows `pitch` floats), offsets[j] tap j's first
-// pixel, width the output rows' length.
-struct ImageTaps {
-  const float* image;
-  const int64_t* offsets;
-  int64_t width, pitch;
-};
+// The same with B image taps (an im2col matrix never built; ImageTaps above).
 void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const ImageTaps& B, float* acc);
 void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C, int64_t ldc);
 

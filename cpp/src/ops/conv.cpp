@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -195,6 +196,45 @@ void group_product(const ConvPlan& p, int64_t grp, const T* w, const T* col, int
                         bias ? T(1) : T(0), y, ldy);
 }
 
+// An im2col matrix read from the input padded once instead of built (kernels.hpp,
+// ImageTaps), float32 on AVX-512: stride 1 and output rows of whole vectors. For the
+// forward's conv_gemm and the weight gradient's dot_gemm. CIFAR10-quick's conv1
+// (100x3x32x32 5x5, 32 outputs), one thread: im2col took 1.1 of its 7.4 ms backward.
+template <class T>
+bool image_taps_fit(const ConvPlan& p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return kernels::cpu::conv_gemm_available() && !p.direct && p.g.stride_h == 1 && p.g.stride_w == 1 &&
+           p.g.OW % 16 == 0;
+  }
+  return false;
+}
+
+// One group's input planes padded (pitch floats a row, size floats in all) and each tap's
+// first pixel in them.
+struct PaddedPlanes {
+  int64_t pitch, size;
+  std::vector<int64_t> offsets;
+
+  explicit PaddedPlanes(const kernels::ConvGeometry& g)
+      : pitch(g.W + 2 * g.pad_w), size(g.C * (g.H + 2 * g.pad_h) * pitch) {
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t kw = 0; kw < g.KW; ++kw)
+          offsets.push_back((c * (g.H + 2 * g.pad_h) + kh * g.dilation_h) * pitch + kw * g.dilation_w);
+  }
+
+  // x [C, H, W] padded into out (size floats, zeros around); the taps of output rows r0...
+  kernels::cpu::ImageTaps taps(const float* x, const kernels::ConvGeometry& g, int64_t r0, float* out) const {
+    const int64_t rows = g.H + 2 * g.pad_h;
+    std::fill(out, out + size, 0.0f);
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t h = 0; h < g.H; ++h)
+        std::copy(x + (c * g.H + h) * g.W, x + (c * g.H + h + 1) * g.W,
+                  out + (c * rows + h + g.pad_h) * pitch + g.pad_w);
+    return {out + r0 * pitch, offsets.data(), g.OW, pitch};
+  }
+};
+
 // Winograd (kernels/cpu/winograd.cpp) for float32 3x3 and 5x5 stride-1 convolutions:
 // F(4x4, 3x3) does a quarter of the multiplies, F(4x4, 5x5) 16 %, where the tiles cover
 // the plane well, at the price of transforms whose work grows with the channels in and
@@ -284,6 +324,8 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   const int64_t in_image = p.g.C * p.groups * p.g.H * p.g.W, in_group = p.g.C * p.g.H * p.g.W;
   std::vector<Scratch<T>>& cols = column_buffers<T>(0);
   const int64_t band = band_rows<T>(p);
+  std::optional<PaddedPlanes> planes;
+  if (image_taps_fit<T>(p)) planes.emplace(p.g);
   // Output rows [r0, r1) of image n, each group's column matrix built and multiplied a band
   // of rows at a time.
   auto output_rows = [&](int thread, int64_t n, int64_t r0, int64_t r1) {
@@ -294,6 +336,18 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
       if (p.direct) {
         group_product(p, grp, w, xg, p.P, p.P, b, yg, p.P);
         continue;
+      }
+      if constexpr (std::is_same_v<T, float>) {
+        if (planes) {
+          const kernels::cpu::ImageTaps t = planes->taps(xg, p.g, r0, col.get(static_cast<size_t>(planes->size)));
+          const kernels::cpu::ConvGemmA a{w + grp * p.Og * p.K, p.K, false};
+          const float* bg = b ? b + grp * p.Og : nullptr;
+          if (!p.batch_parallel && !p.row_parallel)
+            kernels::cpu::conv_gemm_parallel(p.Og, p.K, a, t, (r1 - r0) * p.g.OW, bg, false, yg + r0 * p.g.OW, p.P);
+          else
+            kernels::cpu::conv_gemm(p.Og, p.K, a, t, 0, (r1 - r0) * p.g.OW, bg, false, yg + r0 * p.g.OW, p.P);
+          continue;
+        }
       }
       for (int64_t oh0 = r0; oh0 < r1; oh0 += band) {
         const kernels::ConvGeometry g = output_band(p.g, oh0, std::min(band, r1 - oh0));
@@ -331,25 +385,6 @@ bool use_dot_gemm(const ConvPlan& p) {
   return false;
 }
 
-// The weight gradient's im2col matrix, for dot_gemm, read from the input padded once
-// instead of built (kernels.hpp, ImageTaps): stride 1 and output rows of whole vectors.
-// CIFAR10-quick's conv1 (100x3x32x32 5x5, 32 outputs), one thread: im2col took 1.1 of
-// its 7.4 ms backward.
-template <class T>
-bool use_image_taps(const ConvPlan& p) {
-  return use_dot_gemm<T>(p) && p.g.stride_h == 1 && p.g.stride_w == 1 && p.g.OW % 16 == 0;
-}
-
-// x [C, H, W] into out [C, H + 2 pad_h, W + 2 pad_w], zeros around.
-template <class T>
-void pad_planes(const T* x, const kernels::ConvGeometry& g, T* out) {
-  const int64_t pitch = g.W + 2 * g.pad_w, rows = g.H + 2 * g.pad_h;
-  std::fill(out, out + g.C * rows * pitch, T(0));
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t h = 0; h < g.H; ++h)
-      std::copy(x + (c * g.H + h) * g.W, x + (c * g.H + h + 1) * g.W, out + (c * rows + h + g.pad_h) * pitch + g.pad_w);
-}
-
 template <class T>
 void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   if (is_depthwise(p)) {
@@ -385,16 +420,8 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   // medians 282-288 against 284-298 ms on one thread, 165-198 against 170-211 on two).
   // Groups it never reached are zeroed after.
   std::vector<char> started(static_cast<size_t>(p.groups), 0);
-  // With image taps: the padded planes' row length and each tap's first pixel in them.
-  const bool taps = dw && use_image_taps<T>(p);
-  const int64_t pitch = p.g.W + 2 * p.g.pad_w, padded = p.g.C * (p.g.H + 2 * p.g.pad_h) * pitch;
-  std::vector<int64_t> offsets;
-  if (taps) {
-    for (int64_t c = 0; c < p.g.C; ++c)
-      for (int64_t kh = 0; kh < p.g.KH; ++kh)
-        for (int64_t kw = 0; kw < p.g.KW; ++kw)
-          offsets.push_back((c * (p.g.H + 2 * p.g.pad_h) + kh * p.g.dilation_h) * pitch + kw * p.g.dilation_w);
-  }
+  std::optional<PaddedPlanes> planes;  // the weight gradient's taps
+  if (dot && image_taps_fit<T>(p)) planes.emplace(p.g);
   // dcol [K, cols] = W_group^T @ dy_group[:, cols] (dy's rows P apart), by conv_gemm or gemm.
   auto input_gradient = [&](const T* wg, const T* dyg, int64_t cols, T* out) {
     if constexpr (std::is_same_v<T, float>) {
@@ -440,11 +467,9 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
       }
       bool band_dw = want_dw;
       if constexpr (std::is_same_v<T, float>) {
-        if (want_dw && taps) {
-          T* planes = col.get(static_cast<size_t>(padded));
-          pad_planes(xg, p.g, planes);
+        if (want_dw && planes) {
           kernels::cpu::dot_gemm(p.Og, p.K, (r1 - r0) * p.g.OW, dyg + r0 * p.g.OW, p.P,
-                                 kernels::cpu::ImageTaps{planes + r0 * pitch, offsets.data(), p.g.OW, pitch}, dwg);
+                                 planes->taps(xg, p.g, r0, col.get(static_cast<size_t>(planes->size))), dwg);
           band_dw = false;
         }
       }

@@ -48,14 +48,28 @@ bool conv_gemm_available() { return has_avx512f(); }
 
 namespace {
 
+// B as conv_gemm reads it: a matrix (row k at b + k * ldb, column s at s) or image taps
+// (kernels.hpp: row k at b + offsets[k], column s at s / width * pitch + s % width).
+struct Source {
+  const float* b;
+  int64_t ldb;
+  const int64_t* offsets;
+  int64_t width, pitch;
+  const float* row(int64_t k) const { return offsets ? b + offsets[k] : b + k * ldb; }
+  int64_t column(int64_t s) const { return offsets ? s / width * pitch + s % width : s; }
+};
+
 // Rows m0.. of A from `a` (row m0, column k0): element (m0 + r, k0 + k) at a[r * rs + k * cs].
 // Rows past `rows` read row m0 again (their sums are not stored), so nothing outside A is read.
 // kNV vectors of 16 columns: 2 for a strip of 32, 1 for a last strip of 16 or fewer (a
-// 32-wide tile there spent half its FMAs on masked-out zeros).
-template <bool kFull, int kNV>
+// 32-wide tile there spent half its FMAs on masked-out zeros). Row k of the strip of B
+// from b + k * ldb, or (kTaps) b + offsets[k]; its second vector `second` floats after the
+// first (16 in a matrix; a pitch further in an image of 16-column output rows).
+template <bool kFull, int kNV, bool kTaps>
 __attribute__((target("avx512f"))) void tile(int64_t K, const float* a, int64_t rs, int64_t cs, const float* b,
-                                              int64_t ldb, __mmask16 m0, __mmask16 m1, float* c, int64_t ldc,
-                                              int64_t rows, const float* bias, bool accumulate) {
+                                              int64_t ldb, const int64_t* offsets, int64_t second, __mmask16 m0,
+                                              __mmask16 m1, float* c, int64_t ldc, int64_t rows, const float* bias,
+                                              bool accumulate) {
   const __mmask16 mask[2] = {m0, m1};
   __m512 acc[kMR][kNV];
   const float* ar[kMR];
@@ -67,10 +81,12 @@ __attribute__((target("avx512f"))) void tile(int64_t K, const float* a, int64_t 
                                          : _mm512_setzero_ps();
   }
   for (int64_t k = 0; k < K; ++k) {
-    const float* bk = b + k * ldb;
+    const float* bk = kTaps ? b + offsets[k] : b + k * ldb;
     __m512 bv[kNV];
-    for (int v = 0; v < kNV; ++v)
-      bv[v] = kFull ? _mm512_loadu_ps(bk + 16 * v) : _mm512_maskz_loadu_ps(mask[v], bk + 16 * v);
+    for (int v = 0; v < kNV; ++v) {
+      const float* at = bk + v * (kTaps ? second : 16);
+      bv[v] = kFull ? _mm512_loadu_ps(at) : _mm512_maskz_loadu_ps(mask[v], at);
+    }
     const int64_t at = k * cs;
 #pragma GCC unroll 8
     for (int64_t r = 0; r < kMR; ++r) {
@@ -82,36 +98,54 @@ __attribute__((target("avx512f"))) void tile(int64_t K, const float* a, int64_t 
     for (int v = 0; v < kNV; ++v) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mask[v], acc[r][v]);
 }
 
-// The tile of rows m.. by the strip at b, `width` columns (1 to 32); a copied strip is
-// zero-padded to 32 columns and read whole.
-void strip_tile(bool copied, int64_t width, int64_t K, const float* a, int64_t rs, int64_t cs, const float* b,
-                int64_t ldb, float* c, int64_t ldc, int64_t rows, const float* bias, bool accumulate) {
+// The tile of rows m.. by the strip at column s of B read in place, `width` columns (1 to
+// 32).
+template <bool kTaps>
+void strip_tile(int64_t width, int64_t K, const float* a, int64_t rs, int64_t cs, const Source& B, int64_t s,
+                float* c, int64_t ldc, int64_t rows, const float* bias, bool accumulate) {
   const __mmask16 m0 = lanes(0, width), m1 = lanes(0, width - 16);
+  const float* b = B.b + B.column(s);
+  const int64_t second = B.column(s + 16) - B.column(s);
   if (width > 16) {
-    if (copied || width == 32)
-      tile<true, 2>(K, a, rs, cs, b, ldb, m0, m1, c, ldc, rows, bias, accumulate);
+    if (width == 32)
+      tile<true, 2, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
     else
-      tile<false, 2>(K, a, rs, cs, b, ldb, m0, m1, c, ldc, rows, bias, accumulate);
-  } else if (copied || width == 16) {
-    tile<true, 1>(K, a, rs, cs, b, ldb, m0, m1, c, ldc, rows, bias, accumulate);
+      tile<false, 2, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
+  } else if (width == 16) {
+    tile<true, 1, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
   } else {
-    tile<false, 1>(K, a, rs, cs, b, ldb, m0, m1, c, ldc, rows, bias, accumulate);
+    tile<false, 1, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
   }
 }
 
-// K rows of 32 columns of B (the columns past the masks read as zero) into out [K, 32].
-__attribute__((target("avx512f"))) void copy_strip(const float* b, int64_t ldb, int64_t K, __mmask16 m0,
+// The tile of rows m.. by a copied strip (rows of 32 columns, zeros past `width`).
+void copied_tile(int64_t width, int64_t K, const float* a, int64_t rs, int64_t cs, const float* strip, float* c,
+                 int64_t ldc, int64_t rows, const float* bias, bool accumulate) {
+  const __mmask16 m0 = lanes(0, width), m1 = lanes(0, width - 16);
+  if (width > 16)
+    tile<true, 2, false>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate);
+  else
+    tile<true, 1, false>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate);
+}
+
+// Rows [k0, k0 + K) of B's 32 columns from s (those past the masks read as zero) into
+// out [K, 32].
+__attribute__((target("avx512f"))) void copy_strip(const Source& B, int64_t k0, int64_t K, int64_t s, __mmask16 m0,
                                                    __mmask16 m1, float* out) {
+  const int64_t q0 = B.column(s), q1 = B.column(s + 16);
   for (int64_t k = 0; k < K; ++k) {
-    _mm512_storeu_ps(out + k * kNR, _mm512_maskz_loadu_ps(m0, b + k * ldb));
-    _mm512_storeu_ps(out + k * kNR + 16, _mm512_maskz_loadu_ps(m1, b + k * ldb + 16));
+    const float* row = B.row(k0 + k);
+    _mm512_storeu_ps(out + k * kNR, _mm512_maskz_loadu_ps(m0, row + q0));
+    _mm512_storeu_ps(out + k * kNR + 16, _mm512_maskz_loadu_ps(m1, row + q1));
   }
 }
 
 }  // namespace
 
-void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
-               const float* bias, bool accumulate, float* C, int64_t ldc) {
+namespace {
+
+void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int64_t p1, const float* bias,
+             bool accumulate, float* C, int64_t ldc) {
   // Row m, column k of A: at A.data + m * rs + k * cs.
   const int64_t rs = A.trans ? 1 : A.lda, cs = A.trans ? A.lda : 1;
   // A strip of B is copied, kKC rows at a time, into contiguous rows of 32 that stay in L1
@@ -121,12 +155,18 @@ void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, i
   //  - or 8 panels or more use it: a 7x7 plane's 49 columns against 512x4608 weights,
   //    46 GFLOP/s in place (the strip and the weights both streamed from L2), 78 copied.
   // With a few panels (M=32, 50) the copy costs more than it saves (112 -> 93 GFLOP/s).
-  const bool copy = M > kMR && (K * ldb >= (int64_t(1) << 18) || M >= 8 * kMR);
+  // (Image taps span the image, not K rows.)
+  const bool copy = M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR);
   if (!copy) {
     for (int64_t s = p0; s < p1; s += kNR)
-      for (int64_t m = 0; m < M; m += kMR)
-        strip_tile(false, std::min(kNR, p1 - s), K, A.data + m * rs, rs, cs, B + s, ldb, C + m * ldc + s, ldc,
-                   std::min(kMR, M - m), bias ? bias + m : nullptr, accumulate);
+      for (int64_t m = 0; m < M; m += kMR) {
+        const int64_t width = std::min(kNR, p1 - s), rows = std::min(kMR, M - m);
+        const float* bias_m = bias ? bias + m : nullptr;
+        if (B.offsets)
+          strip_tile<true>(width, K, A.data + m * rs, rs, cs, B, s, C + m * ldc + s, ldc, rows, bias_m, accumulate);
+        else
+          strip_tile<false>(width, K, A.data + m * rs, rs, cs, B, s, C + m * ldc + s, ldc, rows, bias_m, accumulate);
+      }
     return;
   }
   // The last r < 16 columns, when A's rows lie in place (not transposed), are not given
@@ -134,7 +174,7 @@ void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, i
   // of B (copied contiguous), by dot_gemm, whose per-lane sums carry over the slices.
   // Vectors along the columns left 15 of 64 lanes idle on a 7x7 plane (49 columns) and
   // 12 of 208 on 14x14 (196).
-  const int64_t r = !A.trans && (p1 - p0) % 16 <= kDotColumns ? (p1 - p0) % 16 : 0, pv = p1 - r;
+  const int64_t r = !A.trans && !B.offsets && (p1 - p0) % 16 <= kDotColumns ? (p1 - p0) % 16 : 0, pv = p1 - r;
   // kGroup strips at a time, kKC rows deep, are copied (64 KB); then every panel of A
   // takes its kKC-row slice (8 KB, in L1) across all of them. So A is streamed once per
   // group of strips, not once per strip: with 512x4608 weights (9 MB, past L2) and a 7x7
@@ -150,16 +190,15 @@ void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, i
     for (int64_t k0 = 0; k0 < K; k0 += kKC) {
       const int64_t kc = std::min(kKC, K - k0);
       for (int64_t s = g; s < g1; s += kNR)
-        copy_strip(B + k0 * ldb + s, ldb, kc, lanes(0, g1 - s), lanes(0, g1 - s - 16),
-                   strips.data() + (s - g) / kNR * kKC * kNR);
+        copy_strip(B, k0, kc, s, lanes(0, g1 - s), lanes(0, g1 - s - 16), strips.data() + (s - g) / kNR * kKC * kNR);
       for (int64_t j = 0; j < dots; ++j)
-        for (int64_t k = 0; k < kc; ++k) columns[j * kc + k] = B[(k0 + k) * ldb + pv + j];
+        for (int64_t k = 0; k < kc; ++k) columns[j * kc + k] = B.b[(k0 + k) * B.ldb + pv + j];
       for (int64_t m = 0; m < M; m += kMR) {
         const int64_t rows = std::min(kMR, M - m);
         const float* am = A.data + m * rs + k0 * cs;
         for (int64_t s = g; s < g1; s += kNR)
-          strip_tile(true, std::min(kNR, g1 - s), kc, am, rs, cs, strips.data() + (s - g) / kNR * kKC * kNR, kNR,
-                     C + m * ldc + s, ldc, rows, bias && k0 == 0 ? bias + m : nullptr, accumulate || k0 > 0);
+          copied_tile(std::min(kNR, g1 - s), kc, am, rs, cs, strips.data() + (s - g) / kNR * kKC * kNR, C + m * ldc + s,
+                      ldc, rows, bias && k0 == 0 ? bias + m : nullptr, accumulate || k0 > 0);
         if (dots) dot_gemm(rows, dots, kc, am, rs, columns, kc, sums.data() + m * dots * 16);
       }
     }
@@ -172,8 +211,8 @@ void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, i
   }
 }
 
-void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
-                        const float* bias, bool accumulate, float* C, int64_t ldc) {
+void product_parallel(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t P, const float* bias,
+                      bool accumulate, float* C, int64_t ldc) {
   // One image's product split over lamina's threads (used when there is no batch to
   // split: a batch of one, or the input gradient of one image). Each thread takes one
   // contiguous block, so conv_gemm still sees many panels of A (and copies its strips of
@@ -189,12 +228,34 @@ void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64
       const int64_t m0 = panels * t / threads * kMR, m1 = std::min(M, panels * (t + 1) / threads * kMR);
       const ConvGemmA rows{A.data + (A.trans ? m0 : m0 * A.lda), A.lda, A.trans};
       if (m0 < m1)
-        conv_gemm(m1 - m0, K, rows, B, ldb, 0, P, bias ? bias + m0 : nullptr, accumulate, C + m0 * ldc, ldc);
+        product(m1 - m0, K, rows, B, 0, P, bias ? bias + m0 : nullptr, accumulate, C + m0 * ldc, ldc);
     } else {
       const int64_t p0 = strips * t / threads * kNR, p1 = std::min(P, strips * (t + 1) / threads * kNR);
-      if (p0 < p1) conv_gemm(M, K, A, B, ldb, p0, p1, bias, accumulate, C, ldc);
+      if (p0 < p1) product(M, K, A, B, p0, p1, bias, accumulate, C, ldc);
     }
   }
+}
+
+}  // namespace
+
+void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
+               const float* bias, bool accumulate, float* C, int64_t ldc) {
+  product(M, K, A, Source{B, ldb, nullptr, 0, 0}, p0, p1, bias, accumulate, C, ldc);
+}
+
+void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t p0, int64_t p1, const float* bias,
+               bool accumulate, float* C, int64_t ldc) {
+  product(M, K, A, Source{B.image, 0, B.offsets, B.width, B.pitch}, p0, p1, bias, accumulate, C, ldc);
+}
+
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
+                        const float* bias, bool accumulate, float* C, int64_t ldc) {
+  product_parallel(M, K, A, Source{B, ldb, nullptr, 0, 0}, P, bias, accumulate, C, ldc);
+}
+
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t P, const float* bias,
+                        bool accumulate, float* C, int64_t ldc) {
+  product_parallel(M, K, A, Source{B.image, 0, B.offsets, B.width, B.pitch}, P, bias, accumulate, C, ldc);
 }
 
 #else
@@ -208,6 +269,8 @@ void conv_gemm(int64_t, int64_t, ConvGemmA, const float*, int64_t, int64_t, int6
                int64_t) {
   // Callers check conv_gemm_available() first; without AVX-512 they use gemm.
 }
+void conv_gemm(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, int64_t, const float*, bool, float*, int64_t) {}
+void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, const float*, bool, float*, int64_t) {}
 
 #endif
 
