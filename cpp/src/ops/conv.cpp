@@ -3,7 +3,9 @@
 // Backward (one node): dW[group] += dy[n, group] @ col^T (by dot_gemm when dW is small and
 // the rows long, see use_dot_gemm), dcol = W[group]^T @ dy[n, group] then col2im into dx,
 // db = sum of dy over N and the plane. 1x1 stride-1 unpadded
-// convolutions use x itself as the column matrix. Two kinds take their own kernels:
+// convolutions use x itself as the column matrix; other stride-1 ones with output rows of
+// whole vectors read it from x padded, never built (PaddedPlanes, image_taps_fit), in the
+// forward and the weight gradient. Two kinds take their own kernels:
 // depthwise convolutions (kernels/cpu/depthwise.cpp), and float32 3x3 and 5x5 stride-1 ones
 // with enough channels, by Winograd in each direction where it pays (use_winograd below).
 //
