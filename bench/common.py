@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -36,7 +37,7 @@ def interleaved(fns: dict, repeats: int, min_time: float = 0.05) -> dict:
         while time.perf_counter() - t0 < min_time / 4:
             fn()
             n += 1
-        counts[name] = max(1, int(n * 4 * (min_time / 4) / max(time.perf_counter() - t0, 1e-9)) // 4)
+        counts[name] = max(1, math.ceil(n * min_time / max(time.perf_counter() - t0, 1e-9)))
     samples = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
