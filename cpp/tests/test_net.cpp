@@ -39,4 +39,33 @@ TEST(Net, DeployNetsGiveCaffesOutputShapes) {
   }
 }
 
+// Layer::forward_fused: BatchNorm with the per-channel Scale after it gives its one top;
+// with a layer it does not fuse (and any layer that fuses nothing) it throws naming both,
+// never reading the other layer's blobs as a Scale's.
+TEST(Net, ForwardFusedRefusesALayerItDoesNotFuse) {
+  Net net = Net::from_text(R"(
+    input: "data" input_shape { dim: 2 dim: 3 dim: 4 dim: 4 }
+    layer { name: "bn" type: "BatchNorm" bottom: "data" top: "a" }
+    layer { name: "sc" type: "Scale" bottom: "a" top: "a" scale_param { bias_term: true } }
+    layer { name: "relu" type: "ReLU" bottom: "a" top: "a" })");
+  std::map<std::string, Layer*> by_name;
+  for (const auto& entry : net.layers()) by_name[entry.layer->name()] = entry.layer.get();
+  Layer &bn = *by_name.at("bn"), &sc = *by_name.at("sc"), &relu = *by_name.at("relu");
+  const std::vector<Tensor> x{randn({2, 3, 4, 4}, 0, 1, DType::f32, 3)};
+  ASSERT_TRUE(bn.fuses(sc));
+  EXPECT_EQ(bn.forward_fused(x, sc).at(0).shape(), Shape({2, 3, 4, 4}));
+  for (auto [first, next] : {std::pair<Layer*, Layer*>{&bn, &relu}, {&relu, &sc}}) {
+    try {
+      first->forward_fused(x, *next);
+      ADD_FAILURE() << first->name() << " fused " << next->name();
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("'" + first->name() + "' (" + first->spec().type + ") does not fuse layer '" +
+                          next->name() + "' (" + next->spec().type + ")"),
+                std::string::npos)
+          << what;
+    }
+  }
+}
+
 }  // namespace lamina

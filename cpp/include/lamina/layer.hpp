@@ -70,8 +70,9 @@ class Layer {
   // fuses(next), the net calls forward_fused(bottoms, next) for next's tops and skips
   // next's forward. Gradients still come from the tape, into both layers' blobs.
   // BatchNorm fuses a per-channel Scale (one pass instead of two, forward and backward).
+  // forward_fused with a layer this one does not fuse throws lamina::Error naming both.
   virtual bool fuses(const Layer& next) const;
-  virtual std::vector<Tensor> forward_fused(const std::vector<Tensor>& bottoms, Layer& next);
+  std::vector<Tensor> forward_fused(const std::vector<Tensor>& bottoms, Layer& next);
 
   const LayerSpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name; }
@@ -79,6 +80,9 @@ class Layer {
   Phase phase() const { return spec_.phase; }
 
  protected:
+  // forward_fused's work, called only when fuses(next).
+  virtual std::vector<Tensor> fused_forward(const std::vector<Tensor>& bottoms, Layer& next);
+
   LayerSpec spec_;
   std::vector<Tensor> blobs_;
 };

@@ -82,7 +82,7 @@ class BatchNormLayer : public Layer {
     const auto* scale = dynamic_cast<const AffineLayer*>(&next);
     return scale && scale->per_channel_scale();
   }
-  Tensors forward_fused(const Tensors& b, Layer& next) override {
+  Tensors fused_forward(const Tensors& b, Layer& next) override {
     const Tensors& sb = next.blobs();
     return {normalize(b[0], sb[0], sb.size() > 1 ? sb[1] : Tensor())};
   }

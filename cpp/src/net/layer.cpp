@@ -16,8 +16,15 @@ void LayerSpec::fail(const std::string& reason, const std::string& field) const 
 void Layer::setup(const std::vector<Tensor>&, LayerContext&) {}
 std::vector<Shape> Layer::input_shapes(LayerContext&) { return {}; }
 bool Layer::fuses(const Layer&) const { return false; }
-std::vector<Tensor> Layer::forward_fused(const std::vector<Tensor>&, Layer& next) {
-  detail::raise<Error>("layer '", name(), "' (", spec_.type, ") does not fuse layer '", next.name(), "'");
+std::vector<Tensor> Layer::forward_fused(const std::vector<Tensor>& bottoms, Layer& next) {
+  if (!fuses(next))
+    detail::raise<Error>("layer '", name(), "' (", spec_.type, ") does not fuse layer '", next.name(), "' (",
+                         next.spec().type, ")");
+  return fused_forward(bottoms, next);
+}
+std::vector<Tensor> Layer::fused_forward(const std::vector<Tensor>&, Layer& next) {
+  detail::raise<Error>("layer '", name(), "' (", spec_.type, ") fuses layer '", next.name(),
+                       "' but does not define fused_forward");
 }
 
 LayerRegistry& LayerRegistry::global() {
