@@ -553,6 +553,10 @@ def test_conv_threads_agree():
     ((1, 16, 40, 40), (24, 16, 1, 1), {}),
     ((1, 32, 33, 35), (64, 32, 3, 3), {"pad": 2, "dilation": 2}),
     ((1, 64, 34, 34), (128, 32, 3, 3), {"pad": 2, "dilation": 2, "groups": 2}),
+    # one image under 1024 positions on two threads: im2col and col2im split by input
+    # channels (33 and 32 of 65; stride 2)
+    ((1, 65, 14, 14), (16, 65, 3, 3), {"pad": 1}),
+    ((1, 64, 30, 30), (8, 64, 3, 3), {"pad": 1, "stride": 2}),
     # depthwise: rows past 16 outputs (an output height not a multiple of 4); a channel
     # multiplier with vertical stride and dilation; 5x5; 2x4 (no register kernel for its weight
     # gradient); 1x9 (none for any of it)

@@ -198,6 +198,23 @@ void group_product(const ConvPlan& p, int64_t grp, const T* w, const T* col, int
                         bias ? T(1) : T(0), y, ldy);
 }
 
+// Calls f(c0, slice) for slices of g's input channels [c0, c0 + slice.C), one per thread
+// when the caller runs alone (`split`: a lone image whose GEMMs take every thread) and the
+// slices are worth a parallel region, else once for all of them. For im2col and col2im,
+// which ran on one thread while the other waited (ResNet-50 b1's 14x14 and 7x7 3x3 layers:
+// 57-103 us each way).
+template <class F>
+void by_channels(const kernels::ConvGeometry& g, bool split, F f) {
+  const int threads = num_threads();
+  split = split && threads > 1 && g.C >= threads && g.C * g.KH * g.KW * g.OH * g.OW >= (int64_t(1) << 16);
+  parallel_for(split ? threads : 1, split, [&](int, int64_t t) {
+    kernels::ConvGeometry slice = g;
+    const int64_t c0 = g.C * t / (split ? threads : 1), c1 = g.C * (t + 1) / (split ? threads : 1);
+    slice.C = c1 - c0;
+    f(c0, slice);
+  });
+}
+
 // An im2col matrix read from the input padded once instead of built (kernels.hpp,
 // ImageTaps), float32 on AVX-512: stride 1 and output rows of whole vectors. For the
 // forward's conv_gemm and the weight gradient's dot_gemm. CIFAR10-quick's conv1
@@ -356,7 +373,9 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
         // (Sized per band: a shorter last band may take the wider stride.)
         const int64_t cols = g.OH * p.g.OW, ldcol = column_stride(cols);
         T* c = col.get(static_cast<size_t>(p.K * ldcol));
-        kernels::cpu::im2col(xg, g, c, ldcol);
+        by_channels(g, !p.batch_parallel && !p.row_parallel, [&](int64_t c0, const kernels::ConvGeometry& slice) {
+          kernels::cpu::im2col(xg + c0 * g.H * g.W, slice, c + c0 * g.KH * g.KW * ldcol, ldcol);
+        });
         group_product(p, grp, w, c, cols, ldcol, b, yg + oh0 * p.g.OW, p.P);
       }
     }
@@ -436,8 +455,9 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
     kernels::cpu::gemm<T>(true, false, p.K, cols, p.Og, T(1), wg, p.K, dyg, p.P, T(0), out, cols);
   };
   const int64_t rows = band_rows<T>(p);
-  // Output rows [r0, r1) of image n: their share of dW (if want_dw) and of dx (if want_dx).
-  auto image_rows = [&](int thread, int64_t n, int64_t r0, int64_t r1, bool want_dw, bool want_dx) {
+  // Output rows [r0, r1) of image n: their share of dW (if want_dw) and of dx (if want_dx);
+  // `alone`: no other thread is at work (im2col and col2im may split by channels).
+  auto image_rows = [&](int thread, int64_t n, int64_t r0, int64_t r1, bool want_dw, bool want_dx, bool alone) {
     Scratch<T>& col = cols[static_cast<size_t>(thread)];
     Scratch<T>& dcol = dcols[static_cast<size_t>(thread)];
     const bool own = want_dw && (dot || thread > 0);  // this thread's sums go to a buffer
@@ -486,13 +506,18 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
         if (band_dw) {
           const int64_t ldcol = column_stride(cols);
           col.get(static_cast<size_t>(p.K * ldcol));
-          kernels::cpu::im2col(xg, band, col.data(), ldcol);
+          by_channels(band, alone, [&](int64_t c0, const kernels::ConvGeometry& slice) {
+            kernels::cpu::im2col(xg + c0 * band.H * band.W, slice, col.data() + c0 * band.KH * band.KW * ldcol, ldcol);
+          });
           weight_gradient(dyb, col.data(), cols, ldcol);
         }
         if (want_dx) {
           dcol.get(static_cast<size_t>(p.K * cols));
           input_gradient(wg, dyb, cols, dcol.data());
-          kernels::cpu::col2im(dcol.data(), band, dxg);  // dx was zeroed by the caller
+          by_channels(band, alone, [&](int64_t c0, const kernels::ConvGeometry& slice) {
+            // (dx was zeroed by the caller)
+            kernels::cpu::col2im(dcol.data() + c0 * band.KH * band.KW * cols, slice, dxg + c0 * band.H * band.W);
+          });
         }
       }
     }
@@ -504,12 +529,14 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
     // whole (its bands would add into shared input rows), by the BLAS's own threads.
     parallel_for(threads, true, [&](int thread, int64_t t) {
       const int64_t r0 = p.g.OH * t / threads, r1 = p.g.OH * (t + 1) / threads;
-      if (r0 < r1) image_rows(thread, 0, r0, r1, true, false);
+      if (r0 < r1) image_rows(thread, 0, r0, r1, true, false, false);
     });
-    if (dx) image_rows(0, 0, 0, p.g.OH, false, true);
+    if (dx) image_rows(0, 0, 0, p.g.OH, false, true, true);
   } else if (dx || dw) {
     parallel_for(p.N, p.batch_parallel,
-                 [&](int thread, int64_t n) { image_rows(thread, n, 0, p.g.OH, dw != nullptr, dx != nullptr); });
+                 [&](int thread, int64_t n) {
+                   image_rows(thread, n, 0, p.g.OH, dw != nullptr, dx != nullptr, !p.batch_parallel);
+                 });
   }
   if (dw) {
     for (int64_t grp = 0; grp < p.groups; ++grp)
