@@ -172,23 +172,27 @@ bool use_conv_gemm(const ConvPlan& p, bool transposed) {
   return false;
 }
 
+// y[Og, cols] (leading dimension ldy) = W_group @ B (+ bias) by conv_gemm, B as conv_gemm
+// takes it (a matrix and its row stride, or image taps). A lone image (no batch to split)
+// splits its own product over the threads.
+template <class... B>
+void conv_gemm_group(const ConvPlan& p, int64_t grp, const float* w, int64_t cols, const float* bias, float* y,
+                     int64_t ldy, const B&... b) {
+  const kernels::cpu::ConvGemmA a{w + grp * p.Og * p.K, p.K, false};
+  const float* bg = bias ? bias + grp * p.Og : nullptr;
+  if (!p.batch_parallel && !p.row_parallel)
+    kernels::cpu::conv_gemm_parallel(p.Og, p.K, a, b..., cols, bg, false, y, ldy);
+  else
+    kernels::cpu::conv_gemm(p.Og, p.K, a, b..., 0, cols, bg, false, y, ldy);
+}
+
 // y[Og, cols] (leading dimension ldy) = W_group @ col [K, cols] (rows ldcol apart) (+ bias), by
 // conv_gemm or gemm.
 template <class T>
 void group_product(const ConvPlan& p, int64_t grp, const T* w, const T* col, int64_t cols, int64_t ldcol,
                    const T* bias, T* y, int64_t ldy) {
   if constexpr (std::is_same_v<T, float>) {
-    if (use_conv_gemm<T>(p, false)) {
-      const kernels::cpu::ConvGemmA a{w + grp * p.Og * p.K, p.K, false};
-      // A lone image (no batch to split) splits its own product over the threads.
-      if (!p.batch_parallel && !p.row_parallel)
-        kernels::cpu::conv_gemm_parallel(p.Og, p.K, a, col, ldcol, cols, bias ? bias + grp * p.Og : nullptr, false,
-                                         y, ldy);
-      else
-        kernels::cpu::conv_gemm(p.Og, p.K, a, col, ldcol, 0, cols, bias ? bias + grp * p.Og : nullptr, false, y,
-                                ldy);
-      return;
-    }
+    if (use_conv_gemm<T>(p, false)) return conv_gemm_group(p, grp, w, cols, bias, y, ldy, col, ldcol);
   }
   if (bias) {  // y starts as the bias, then y += W @ col
     for (int64_t o = 0; o < p.Og; ++o)
@@ -206,10 +210,12 @@ void group_product(const ConvPlan& p, int64_t grp, const T* w, const T* col, int
 template <class F>
 void by_channels(const kernels::ConvGeometry& g, bool split, F f) {
   const int threads = num_threads();
-  split = split && threads > 1 && g.C >= threads && g.C * g.KH * g.KW * g.OH * g.OW >= (int64_t(1) << 16);
-  parallel_for(split ? threads : 1, split, [&](int, int64_t t) {
+  const int parts = split && threads > 1 && g.C >= threads && g.C * g.KH * g.KW * g.OH * g.OW >= (int64_t(1) << 16)
+                        ? threads
+                        : 1;
+  parallel_for(parts, parts > 1, [&](int, int64_t t) {
     kernels::ConvGeometry slice = g;
-    const int64_t c0 = g.C * t / (split ? threads : 1), c1 = g.C * (t + 1) / (split ? threads : 1);
+    const int64_t c0 = g.C * t / parts, c1 = g.C * (t + 1) / parts;
     slice.C = c1 - c0;
     f(c0, slice);
   });
@@ -358,13 +364,8 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
       }
       if constexpr (std::is_same_v<T, float>) {
         if (planes) {
-          const kernels::cpu::ImageTaps t = planes->taps(xg, p.g, r0, col.get(static_cast<size_t>(planes->size)));
-          const kernels::cpu::ConvGemmA a{w + grp * p.Og * p.K, p.K, false};
-          const float* bg = b ? b + grp * p.Og : nullptr;
-          if (!p.batch_parallel && !p.row_parallel)
-            kernels::cpu::conv_gemm_parallel(p.Og, p.K, a, t, (r1 - r0) * p.g.OW, bg, false, yg + r0 * p.g.OW, p.P);
-          else
-            kernels::cpu::conv_gemm(p.Og, p.K, a, t, 0, (r1 - r0) * p.g.OW, bg, false, yg + r0 * p.g.OW, p.P);
+          conv_gemm_group(p, grp, w, (r1 - r0) * p.g.OW, b, yg + r0 * p.g.OW, p.P,
+                          planes->taps(xg, p.g, r0, col.get(static_cast<size_t>(planes->size))));
           continue;
         }
       }
