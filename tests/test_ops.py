@@ -557,6 +557,16 @@ def test_conv_threads_agree():
     # channels (33 and 32 of 65; stride 2)
     ((1, 65, 14, 14), (16, 65, 3, 3), {"pad": 1}),
     ((1, 64, 30, 30), (8, 64, 3, 3), {"pad": 1, "stride": 2}),
+    # one image of 256 positions or fewer: its weight gradient by conv_gemm, the column
+    # matrix read as B transposed and dW streamed out (288 columns, 9 strips, split over
+    # threads); a partial panel and a masked last strip (45 columns); the last 8 columns as
+    # dot products (40, 1x1); groups; bands (a 9216-row column matrix past 2 MB: the later
+    # bands add into the streamed dW)
+    ((1, 32, 7, 7), (64, 32, 3, 3), {"pad": 1}),
+    ((1, 5, 9, 9), (20, 5, 3, 3), {"pad": 1}),
+    ((1, 40, 7, 7), (24, 40, 1, 1), {}),
+    ((1, 32, 10, 10), (48, 16, 3, 3), {"pad": 1, "groups": 2}),
+    ((1, 1024, 16, 16), (8, 1024, 3, 3), {"pad": 1}),
     # depthwise: rows past 16 outputs (an output height not a multiple of 4); a channel
     # multiplier with vertical stride and dilation; 5x5; 2x4 (no register kernel for its weight
     # gradient); 1x9 (none for any of it)

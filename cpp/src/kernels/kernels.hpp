@@ -144,6 +144,19 @@ void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t p0
                bool accumulate, float* C, int64_t ldc);
 void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t P, const float* bias,
                         bool accumulate, float* C, int64_t ldc);
+// Both with B [K, P] given as its transpose [P, K] (a weight gradient's column matrix: dW =
+// dy [O, P] times col [K, P] transposed), no bias. C is written by streaming (non-temporal)
+// stores, past the caches, when not accumulated and K <= 256 (one pass over C): a weight
+// gradient is not read again before the solver's update, and the write-allocate reads
+// of a large one cost more than its arithmetic (512x4608 from 49 positions).
+struct TransposedB {
+  const float* data;
+  int64_t ldb;
+};
+void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t p0, int64_t p1, bool accumulate,
+               float* C, int64_t ldc);
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t P, bool accumulate,
+                        float* C, int64_t ldc);
 
 // C [M, N] += A [M, P] B [N, P]^T for a small C and long rows (dot_gemm.cpp: a
 // convolution's weight gradient with few input channels), float32 with AVX-512 only

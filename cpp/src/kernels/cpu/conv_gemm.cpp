@@ -17,8 +17,10 @@
 // 2304x196 2.97 -> 2.62, 64x576 by 576x3136 2.90 -> 2.85; the eight rows of a panel are
 // eight streams the prefetchers follow, and the pass that packed them went to memory and
 // back. A given transposed (the input gradient's W^T) is read the same way, eight
-// consecutive floats per k.
+// consecutive floats per k. B given transposed (a weight gradient's column matrix) is
+// gathered into the copied strips.
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/cpu/avx512.hpp"
@@ -55,8 +57,10 @@ struct Source {
   int64_t ldb;
   const int64_t* offsets;
   int64_t width, pitch;
+  bool trans = false;  // B [K, P] given as its transpose [P, K] (rows ldb apart)
   const float* row(int64_t k) const { return offsets ? b + offsets[k] : b + k * ldb; }
   int64_t column(int64_t s) const { return offsets ? s / width * pitch + s % width : s; }
+  float at(int64_t k, int64_t s) const { return trans ? b[s * ldb + k] : row(k)[column(s)]; }
 };
 
 // Rows m0.. of A from `a` (row m0, column k0): element (m0 + r, k0 + k) at a[r * rs + k * cs].
@@ -64,12 +68,14 @@ struct Source {
 // kNV vectors of 16 columns: 2 for a strip of 32, 1 for a last strip of 16 or fewer (a
 // 32-wide tile there spent half its FMAs on masked-out zeros). Row k of the strip of B
 // from b + k * ldb, or (kTaps) b + offsets[k]; its second vector `second` floats after the
-// first (16 in a matrix; a pitch further in an image of 16-column output rows).
+// first (16 in a matrix; a pitch further in an image of 16-column output rows). `stream`:
+// a full tile of C 64-byte aligned, rows a multiple of 16 floats apart, is stored past the
+// caches.
 template <bool kFull, int kNV, bool kTaps>
 __attribute__((target("avx512f"))) void tile(int64_t K, const float* a, int64_t rs, int64_t cs, const float* b,
                                               int64_t ldb, const int64_t* offsets, int64_t second, __mmask16 m0,
                                               __mmask16 m1, float* c, int64_t ldc, int64_t rows, const float* bias,
-                                              bool accumulate) {
+                                              bool accumulate, bool stream = false) {
   const __mmask16 mask[2] = {m0, m1};
   __m512 acc[kMR][kNV];
   const float* ar[kMR];
@@ -93,6 +99,11 @@ __attribute__((target("avx512f"))) void tile(int64_t K, const float* a, int64_t 
       const __m512 x = _mm512_set1_ps(ar[r][at]);
       for (int v = 0; v < kNV; ++v) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
     }
+  }
+  if (kFull && stream && reinterpret_cast<uintptr_t>(c) % 64 == 0 && ldc % 16 == 0) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int v = 0; v < kNV; ++v) _mm512_stream_ps(c + r * ldc + 16 * v, acc[r][v]);
+    return;
   }
   for (int64_t r = 0; r < rows; ++r)
     for (int v = 0; v < kNV; ++v) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mask[v], acc[r][v]);
@@ -120,18 +131,31 @@ void strip_tile(int64_t width, int64_t K, const float* a, int64_t rs, int64_t cs
 
 // The tile of rows m.. by a copied strip (rows of 32 columns, zeros past `width`).
 void copied_tile(int64_t width, int64_t K, const float* a, int64_t rs, int64_t cs, const float* strip, float* c,
-                 int64_t ldc, int64_t rows, const float* bias, bool accumulate) {
+                 int64_t ldc, int64_t rows, const float* bias, bool accumulate, bool stream) {
   const __mmask16 m0 = lanes(0, width), m1 = lanes(0, width - 16);
   if (width > 16)
-    tile<true, 2, false>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate);
+    tile<true, 2, false>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate,
+                         stream && width == 32);
   else
-    tile<true, 1, false>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate);
+    tile<true, 1, false>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate,
+                         stream && width == 16);
 }
 
 // Rows [k0, k0 + K) of B's 32 columns from s (those past the masks read as zero) into
 // out [K, 32].
 __attribute__((target("avx512f"))) void copy_strip(const Source& B, int64_t k0, int64_t K, int64_t s, __mmask16 m0,
                                                    __mmask16 m1, float* out) {
+  if (B.trans) {  // column s + j of B is row s + j of the transpose: gathered 16 rows at a time
+    const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(static_cast<int>(B.ldb)));
+    const float* b0 = B.b + s * B.ldb + k0;
+    const float* b1 = b0 + 16 * B.ldb;
+    for (int64_t k = 0; k < K; ++k) {
+      _mm512_storeu_ps(out + k * kNR, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, rows, b0 + k, 4));
+      _mm512_storeu_ps(out + k * kNR + 16, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, rows, b1 + k, 4));
+    }
+    return;
+  }
   const int64_t q0 = B.column(s), q1 = B.column(s + 16);
   for (int64_t k = 0; k < K; ++k) {
     const float* row = B.row(k0 + k);
@@ -145,7 +169,7 @@ __attribute__((target("avx512f"))) void copy_strip(const Source& B, int64_t k0, 
 namespace {
 
 void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int64_t p1, const float* bias,
-             bool accumulate, float* C, int64_t ldc) {
+             bool accumulate, float* C, int64_t ldc, bool stream = false) {
   // Row m, column k of A: at A.data + m * rs + k * cs.
   const int64_t rs = A.trans ? 1 : A.lda, cs = A.trans ? A.lda : 1;
   // A strip of B is copied, kKC rows at a time, into contiguous rows of 32 that stay in L1
@@ -156,7 +180,7 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
   //    46 GFLOP/s in place (the strip and the weights both streamed from L2), 78 copied.
   // With a few panels (M=32, 50) the copy costs more than it saves (112 -> 93 GFLOP/s).
   // (Image taps span the image, not K rows.)
-  const bool copy = M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR);
+  const bool copy = B.trans || (M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR));
   if (!copy) {
     for (int64_t s = p0; s < p1; s += kNR)
       for (int64_t m = 0; m < M; m += kMR) {
@@ -181,6 +205,8 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
   // plane (2 strips), streaming it twice cost more than the arithmetic (59 -> 83 GFLOP/s).
   // Groups of 1, 2 and 4 measured within 5% of each other on the other shapes. The dot
   // products' columns go with the last group.
+  // Streamed (non-temporal) stores when asked and C is written once, in one slice of K.
+  const bool streamed = stream && !accumulate && K <= kKC;
   thread_local std::vector<float> strips, sums;
   strips.resize(static_cast<size_t>((kGroup * kNR + r) * kKC));
   float* columns = strips.data() + kGroup * kNR * kKC;  // then the dot products' columns of B, [r, kc]
@@ -192,13 +218,13 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
       for (int64_t s = g; s < g1; s += kNR)
         copy_strip(B, k0, kc, s, lanes(0, g1 - s), lanes(0, g1 - s - 16), strips.data() + (s - g) / kNR * kKC * kNR);
       for (int64_t j = 0; j < dots; ++j)
-        for (int64_t k = 0; k < kc; ++k) columns[j * kc + k] = B.b[(k0 + k) * B.ldb + pv + j];
+        for (int64_t k = 0; k < kc; ++k) columns[j * kc + k] = B.at(k0 + k, pv + j);
       for (int64_t m = 0; m < M; m += kMR) {
         const int64_t rows = std::min(kMR, M - m);
         const float* am = A.data + m * rs + k0 * cs;
         for (int64_t s = g; s < g1; s += kNR)
           copied_tile(std::min(kNR, g1 - s), kc, am, rs, cs, strips.data() + (s - g) / kNR * kKC * kNR, C + m * ldc + s,
-                      ldc, rows, bias && k0 == 0 ? bias + m : nullptr, accumulate || k0 > 0);
+                      ldc, rows, bias && k0 == 0 ? bias + m : nullptr, accumulate || k0 > 0, streamed);
         if (dots) dot_gemm(rows, dots, kc, am, rs, columns, kc, sums.data() + m * dots * 16);
       }
     }
@@ -209,29 +235,32 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
       for (int64_t j = 0; j < r && !accumulate; ++j) C[m * ldc + pv + j] = bias ? bias[m] : 0.0f;
     dot_gemm_finish(M, r, sums.data(), C + pv, ldc);
   }
+  if (streamed) _mm_sfence();  // the streamed stores ordered before whatever reads C next
 }
 
 void product_parallel(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t P, const float* bias,
-                      bool accumulate, float* C, int64_t ldc) {
+                      bool accumulate, float* C, int64_t ldc, bool stream = false) {
   // One image's product split over lamina's threads (used when there is no batch to
   // split: a batch of one, or the input gradient of one image). Each thread takes one
   // contiguous block, so conv_gemm still sees many panels of A (and copies its strips of
   // B, see above): a range of panels when there are enough of them, else a range of
   // strips. (Dealt out one 8x32 tile at a time, every tile ran in place, uncopied: the
-  // 7x7 planes of ResNet-50 ran at half speed, on 1 thread or 2.)
+  // 7x7 planes of ResNet-50 ran at half speed, on 1 thread or 2.) B given transposed is
+  // always split by strips: each thread gathers only its own strips' columns (split by
+  // panels, both gathered all of them: 512x49 by 49x4608, 1.67 -> 1.40 ms).
   const int64_t panels = (M + kMR - 1) / kMR, strips = (P + kNR - 1) / kNR;
   const bool parallel = !omp_in_parallel() && panels * strips > 1 && M * P * K >= (int64_t(1) << 18);
 #pragma omp parallel if (parallel)
   {
     const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-    if (panels >= 4 * threads || panels >= strips) {
+    if (!B.trans && (panels >= 4 * threads || panels >= strips)) {
       const int64_t m0 = panels * t / threads * kMR, m1 = std::min(M, panels * (t + 1) / threads * kMR);
       const ConvGemmA rows{A.data + (A.trans ? m0 : m0 * A.lda), A.lda, A.trans};
       if (m0 < m1)
-        product(m1 - m0, K, rows, B, 0, P, bias ? bias + m0 : nullptr, accumulate, C + m0 * ldc, ldc);
+        product(m1 - m0, K, rows, B, 0, P, bias ? bias + m0 : nullptr, accumulate, C + m0 * ldc, ldc, stream);
     } else {
       const int64_t p0 = strips * t / threads * kNR, p1 = std::min(P, strips * (t + 1) / threads * kNR);
-      if (p0 < p1) product(M, K, A, B, p0, p1, bias, accumulate, C, ldc);
+      if (p0 < p1) product(M, K, A, B, p0, p1, bias, accumulate, C, ldc, stream);
     }
   }
 }
@@ -258,6 +287,16 @@ void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, i
   product_parallel(M, K, A, Source{B.image, 0, B.offsets, B.width, B.pitch}, P, bias, accumulate, C, ldc);
 }
 
+void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t p0, int64_t p1, bool accumulate,
+               float* C, int64_t ldc) {
+  product(M, K, A, Source{B.data, B.ldb, nullptr, 0, 0, true}, p0, p1, nullptr, accumulate, C, ldc, true);
+}
+
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t P, bool accumulate,
+                        float* C, int64_t ldc) {
+  product_parallel(M, K, A, Source{B.data, B.ldb, nullptr, 0, 0, true}, P, nullptr, accumulate, C, ldc, true);
+}
+
 #else
 
 bool conv_gemm_available() { return false; }
@@ -271,6 +310,8 @@ void conv_gemm(int64_t, int64_t, ConvGemmA, const float*, int64_t, int64_t, int6
 }
 void conv_gemm(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, int64_t, const float*, bool, float*, int64_t) {}
 void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, const float*, bool, float*, int64_t) {}
+void conv_gemm(int64_t, int64_t, ConvGemmA, const TransposedB&, int64_t, int64_t, bool, float*, int64_t) {}
+void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const TransposedB&, int64_t, bool, float*, int64_t) {}
 
 #endif
 
