@@ -160,14 +160,17 @@ kernels::ConvGeometry all_channels(const ConvPlan& p) {
 // Whether a float32 product goes to conv_gemm (kernels.hpp), which reads the weights in
 // place: the forward's A = W [Og, K] always; the input gradient's A = W^T [K, Og] for a
 // batch (one pass over W^T per call, where the BLAS packs it again for every image) of
-// planes of 64 positions or more. For a lone image the BLAS took W^T faster (one thread,
-// weights cold as in a net, BLAS against conv_gemm: 512x4608 by 4608x49 3.5 against 3.6
-// ms, 256x2304 by 2304x196 2.6 against 2.9, 128x1152 by 1152x784 2.4 against 2.6): read
-// in place, W^T's eight rows of a panel are one stride of W per k, a page apart.
+// planes of 64 positions or more, and for a lone image under 1024 positions. There W^T's
+// eight rows of a panel are one stride of W per k, a page apart, and conv_gemm fetches
+// them ahead (weights cold as in a net, BLAS -> conv_gemm, two threads: 512x4608 by
+// 4608x49 1.70 -> 1.42 ms, 1024x2048 by 2048x49 1.71 -> 1.32, 2304x256 by 256x196 1.29
+// -> 1.23; one thread 3.30 -> 2.77, 3.14 -> 2.55, 2.53 -> 2.40, 256x512 by 512x784 2.03
+// -> 1.96); from 3136 positions on the BLAS was even or faster.
 template <class T>
 bool use_conv_gemm(const ConvPlan& p, bool transposed) {
   if constexpr (std::is_same_v<T, float>) {
-    return kernels::cpu::conv_gemm_available() && (!transposed || (p.batch_parallel && p.P >= 64));
+    return kernels::cpu::conv_gemm_available() &&
+           (!transposed || (p.batch_parallel && p.P >= 64) || (p.N == 1 && p.P < 1024));
   }
   return false;
 }
@@ -463,8 +466,11 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   auto input_gradient = [&](const T* wg, const T* dyg, int64_t cols, T* out) {
     if constexpr (std::is_same_v<T, float>) {
       if (use_conv_gemm<T>(p, true)) {
-        kernels::cpu::conv_gemm(p.K, p.Og, kernels::cpu::ConvGemmA{wg, p.K, true}, dyg, p.P, 0, cols, nullptr, false,
-                                out, cols);
+        const kernels::cpu::ConvGemmA a{wg, p.K, true};
+        if (p.batch_parallel)
+          kernels::cpu::conv_gemm(p.K, p.Og, a, dyg, p.P, 0, cols, nullptr, false, out, cols);
+        else
+          kernels::cpu::conv_gemm_parallel(p.K, p.Og, a, dyg, p.P, cols, nullptr, false, out, cols);
         return;
       }
     }
