@@ -176,27 +176,48 @@ def test_in_place_layers_and_diffs_at_the_chain_start():
     np.testing.assert_array_equal(net.blobs["x"].diff, [0, 2, 0, 2])
 
 
+# The layers after an in-place BatchNorm, and which of them it fuses: a per-channel Scale,
+# a ReLU, both; not a leaky ReLU (its Scale still).
+FUSION_RUNS = [
+    (("Scale", "ReLU"), ["sc", "relu"]),
+    (("Scale",), ["sc"]),
+    (("ReLU",), ["relu"]),
+    (("Scale", "leaky"), ["sc"]),
+]
+
+
 @pytest.mark.parametrize("global_stats", [True, False])
 @pytest.mark.parametrize("bias_term", [True, False])
-def test_batch_norm_fuses_the_scale_after_it_with_the_same_results(global_stats, bias_term):
-    """A Scale in place after an in-place BatchNorm runs inside it (the batch_norm op with
-    the Scale's blobs as its weight and bias); the same net with the Scale writing a new blob
-    runs them apart. Values, every diff and the running statistics agree."""
+@pytest.mark.parametrize("run,fused_names", FUSION_RUNS)
+def test_batch_norm_fuses_the_layers_after_it_with_the_same_results(global_stats, bias_term, run, fused_names):
+    """A Scale and a ReLU in place after an in-place BatchNorm run inside it (the batch_norm
+    op with the Scale's blobs as its weight and bias, and its relu); the same net with the
+    first of them writing a new blob runs them apart. Values, every diff and the running
+    statistics agree."""
     def build(top):
+        layers = {
+            "Scale": f"""layer {{ name: "sc" type: "Scale" bottom: "c" top: "TOP" scale_param {{
+                        bias_term: {str(bias_term).lower()} filler {{ type: "uniform" min: 0.5 max: 2 }}
+                        bias_filler {{ type: "gaussian" }} }} }}""",
+            "ReLU": 'layer { name: "relu" type: "ReLU" bottom: "c" top: "TOP" }',
+            "leaky": 'layer { name: "leaky" type: "ReLU" bottom: "c" top: "TOP" relu_param { negative_slope: 0.2 } }',
+        }
+        # the first layer of the run writes `top`; the rest work in place on it
+        tail = "\n".join(layers[kind].replace('bottom: "c"', f'bottom: "{"c" if k == 0 else top}"')
+                         .replace("TOP", top) for k, kind in enumerate(run))
         return lamina.Net(f"""force_backward: true
         layer {{ name: "x" type: "Input" top: "x" input_param {{ shape {{ dim: 3 dim: 4 dim: 5 dim: 5 }} }} }}
         layer {{ name: "conv" type: "Convolution" bottom: "x" top: "c"
                  convolution_param {{ num_output: 6 kernel_size: 3 weight_filler {{ type: "gaussian" std: 0.5 }} }} }}
         layer {{ name: "bn" type: "BatchNorm" bottom: "c" top: "c"
                  batch_norm_param {{ use_global_stats: {str(global_stats).lower()} }} }}
-        layer {{ name: "sc" type: "Scale" bottom: "c" top: "{top}" scale_param {{ bias_term: {str(bias_term).lower()}
-                 filler {{ type: "uniform" min: 0.5 max: 2 }} bias_filler {{ type: "gaussian" }} }} }}
-        layer {{ name: "relu" type: "ReLU" bottom: "{top}" top: "{top}" }}
-        layer {{ name: "loss" type: "Reduction" bottom: "{top}" top: "loss" reduction_param {{ operation: SUMSQ }} loss_weight: 1 }}
-        """, phase="train", dtype="float64")
+        {tail}
+        layer {{ name: "shift" type: "Power" bottom: "{top}" top: "p" power_param {{ shift: 1 }} }}
+        layer {{ name: "loss" type: "Reduction" bottom: "p" top: "loss" reduction_param {{ operation: SUMSQ }} loss_weight: 1 }}
+        """, phase="train", dtype="float64")  # (the shift: a gradient where the ReLU gave 0, which it must stop)
 
     fused, apart = build("c"), build("s")
-    assert [layer.name for layer in fused.layers if layer.fused] == ["sc"]
+    assert [layer.name for layer in fused.layers if layer.fused] == fused_names
     assert not any(layer.fused for layer in apart.layers)
     rng = np.random.default_rng(3)
     stats = [rng.uniform(-1, 1, 6) * 2, rng.uniform(0.5, 2, 6) * 2, np.array([2.0])]
@@ -208,7 +229,10 @@ def test_batch_norm_fuses_the_scale_after_it_with_the_same_results(global_stats,
     for net in (fused, apart):
         net.forward(x=x)
         net.backward()
-    np.testing.assert_allclose(fused.blobs["c"].data, apart.blobs["s"].data, rtol=1e-12, atol=1e-12)
+    out = fused.blobs["c"].data
+    np.testing.assert_allclose(out, apart.blobs["s"].data, rtol=1e-12, atol=1e-12)
+    if run[-1] == "ReLU":
+        assert (out == 0).mean() > 0.2 and (out > 0).mean() > 0.2  # the ReLU cut some, passed some
     assert fused.loss() == pytest.approx(apart.loss(), rel=1e-12)
     for blob in ("x", "c"):  # "c": the diff at the chain's start, the convolution's output
         np.testing.assert_allclose(fused.blobs[blob].diff, apart.blobs[blob].diff, rtol=1e-10, atol=1e-10)
@@ -216,7 +240,8 @@ def test_batch_norm_fuses_the_scale_after_it_with_the_same_results(global_stats,
         for p, q in zip(params, apart.params[layer]):
             np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-12)  # running statistics too
             np.testing.assert_allclose(p.diff, q.diff, rtol=1e-10, atol=1e-10)
-    assert np.abs(fused.params["sc"][0].diff).max() > 1e-3  # the Scale's blobs did get gradients
+    if "Scale" in run:
+        assert np.abs(fused.params["sc"][0].diff).max() > 1e-3  # the Scale's blobs did get gradients
 
 
 def test_one_top_feeding_two_layers_sums_gradients_and_loss_weights_scale():

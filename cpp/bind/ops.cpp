@@ -181,12 +181,12 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def("mse_loss", &mse_loss, py::arg("a"), py::arg("b"), Release());
   ops.def("prelu", &prelu, py::arg("x"), py::arg("slope"), Release());
   ops.def("batch_norm", [](const Tensor& x, py::object rm, py::object rv, py::object w, py::object b, bool training,
-                           double momentum, double eps) {
+                           double momentum, double eps, bool relu) {
     return batch_norm(x, optional_tensor(rm), optional_tensor(rv), optional_tensor(w), optional_tensor(b), training,
-                      momentum, eps);
+                      momentum, eps, relu);
   }, py::arg("x"), py::arg("running_mean") = py::none(), py::arg("running_var") = py::none(),
      py::arg("weight") = py::none(), py::arg("bias") = py::none(), py::arg("training") = true,
-     py::arg("momentum") = 0.1, py::arg("eps") = 1e-5);
+     py::arg("momentum") = 0.1, py::arg("eps") = 1e-5, py::arg("relu") = false);
   ops.def("scale_shift", [](const Tensor& x, const Tensor& scale, py::object shift, int64_t axis) {
     const Tensor b = optional_tensor(shift);
     py::gil_scoped_release release;

@@ -39,29 +39,36 @@ TEST(Net, DeployNetsGiveCaffesOutputShapes) {
   }
 }
 
-// Layer::forward_fused: BatchNorm with the per-channel Scale after it gives its one top;
-// with a layer it does not fuse (and any layer that fuses nothing) it throws naming both,
-// never reading the other layer's blobs as a Scale's.
-TEST(Net, ForwardFusedRefusesALayerItDoesNotFuse) {
+// Layer::forward_fused: BatchNorm with the per-channel Scale after it, a ReLU, or both in
+// that order gives its one top; with layers it does not fuse (the two the other way round,
+// a leaky ReLU, a run past what it fuses; any layer that fuses nothing) it throws naming
+// them all, never reading another layer's blobs as a Scale's.
+TEST(Net, ForwardFusedRefusesLayersItDoesNotFuse) {
   Net net = Net::from_text(R"(
     input: "data" input_shape { dim: 2 dim: 3 dim: 4 dim: 4 }
     layer { name: "bn" type: "BatchNorm" bottom: "data" top: "a" }
     layer { name: "sc" type: "Scale" bottom: "a" top: "a" scale_param { bias_term: true } }
-    layer { name: "relu" type: "ReLU" bottom: "a" top: "a" })");
+    layer { name: "relu" type: "ReLU" bottom: "a" top: "a" }
+    layer { name: "leaky" type: "ReLU" bottom: "a" top: "a" relu_param { negative_slope: 0.1 } })");
   std::map<std::string, Layer*> by_name;
   for (const auto& entry : net.layers()) by_name[entry.layer->name()] = entry.layer.get();
-  Layer &bn = *by_name.at("bn"), &sc = *by_name.at("sc"), &relu = *by_name.at("relu");
+  Layer &bn = *by_name.at("bn"), &sc = *by_name.at("sc"), &relu = *by_name.at("relu"), &leaky = *by_name.at("leaky");
   const std::vector<Tensor> x{randn({2, 3, 4, 4}, 0, 1, DType::f32, 3)};
-  ASSERT_TRUE(bn.fuses(sc));
-  EXPECT_EQ(bn.forward_fused(x, sc).at(0).shape(), Shape({2, 3, 4, 4}));
-  for (auto [first, next] : {std::pair<Layer*, Layer*>{&bn, &relu}, {&relu, &sc}}) {
+  for (const std::vector<Layer*>& run : {std::vector<Layer*>{&sc}, {&relu}, {&sc, &relu}}) {
+    ASSERT_TRUE(bn.fuses({run.begin(), run.end()})) << run.size();
+    EXPECT_EQ(bn.forward_fused(x, run).at(0).shape(), Shape({2, 3, 4, 4}));
+  }
+  const std::vector<std::pair<Layer*, std::vector<Layer*>>> refused{
+      {&bn, {&relu, &sc}}, {&bn, {&leaky}}, {&bn, {&sc, &leaky}}, {&bn, {&sc, &relu, &leaky}}, {&relu, {&sc}}};
+  for (const auto& [first, run] : refused) {
+    std::string names;
+    for (const Layer* l : run) names += (names.empty() ? "'" : ", '") + l->name() + "' (" + l->spec().type + ")";
     try {
-      first->forward_fused(x, *next);
-      ADD_FAILURE() << first->name() << " fused " << next->name();
+      first->forward_fused(x, run);
+      ADD_FAILURE() << first->name() << " fused " << names;
     } catch (const Error& e) {
       const std::string what = e.what();
-      EXPECT_NE(what.find("'" + first->name() + "' (" + first->spec().type + ") does not fuse layer '" +
-                          next->name() + "' (" + next->spec().type + ")"),
+      EXPECT_NE(what.find("'" + first->name() + "' (" + first->spec().type + ") does not fuse layers " + names),
                 std::string::npos)
           << what;
     }

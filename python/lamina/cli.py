@@ -59,7 +59,7 @@ def _time(args: argparse.Namespace) -> int:
     for name, kind, fwd, bwd in rows:
         line = f"{name:>{width}}  {kind:<22} forward: {fwd:9.3f} ms"
         line += f"   backward: {bwd:9.3f} ms" if training else ""
-        print(line + ("   (its forward runs inside the layer before)" if name in fused else ""))
+        print(line + ("   (fused: its forward runs inside the layer its run starts with)" if name in fused else ""))
     print(f"{'layers, summed':>{width}}  {'':<22} forward: {sum(r[2] for r in rows):9.3f} ms"
           + (f"   backward: {sum(r[3] for r in rows):9.3f} ms" if training else ""))
     print(f"whole net {'forward+backward' if training else 'forward'}: {statistics.median(whole):.3f} ms"

@@ -95,7 +95,7 @@ class LayerInfo:
         self.bottoms, self.tops = list(d["bottoms"]), list(d["tops"])
         self.loss_weights = list(d["loss_weights"])
         self.line = d["line"]
-        self.fused = d["fused"]  # run inside the layer before it (a Scale after a BatchNorm)
+        self.fused = d["fused"]  # run inside the first layer of its run (a Scale or ReLU after a BatchNorm)
         self.param = d["param"]  # the LayerParameter: param["convolution_param"]["num_output"]
         self.blobs = [Param(t, lr, dm) for t, lr, dm in zip(d["blobs"], d["lr_mult"], d["decay_mult"])]
 

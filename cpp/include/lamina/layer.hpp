@@ -65,14 +65,16 @@ class Layer {
   // For layers fed from outside the net (Input, MemoryData and the file-reading data layers):
   // the shapes of their tops, known at build time. Other layers return {}.
   virtual std::vector<Shape> input_shapes(LayerContext& context);
-  // Fusion with the next layer, when that one takes this layer's only top as its only
-  // bottom and writes it in place (so nothing can read the value between the two): if
-  // fuses(next), the net calls forward_fused(bottoms, next) for next's tops and skips
-  // next's forward. Gradients still come from the tape, into both layers' blobs.
-  // BatchNorm fuses a per-channel Scale (one pass instead of two, forward and backward).
-  // forward_fused with a layer this one does not fuse throws lamina::Error naming both.
-  virtual bool fuses(const Layer& next) const;
-  std::vector<Tensor> forward_fused(const std::vector<Tensor>& bottoms, Layer& next);
+  // Fusion with the layers after it, when each takes this layer's only top (written in
+  // place by this one too) as its only bottom and writes it in place, so nothing can read
+  // the values between them: if fuses(next), next the layers that follow in order, the net
+  // calls forward_fused(bottoms, next) for the last one's tops and skips their forwards.
+  // Gradients still come from the tape, into every layer's blobs. BatchNorm fuses a
+  // per-channel Scale, a ReLU (negative_slope 0), or the two in that order: one pass each
+  // way instead of two or three. forward_fused with layers this one does not fuse throws
+  // lamina::Error naming them.
+  virtual bool fuses(const std::vector<const Layer*>& next) const;
+  std::vector<Tensor> forward_fused(const std::vector<Tensor>& bottoms, const std::vector<Layer*>& next);
 
   const LayerSpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name; }
@@ -81,7 +83,7 @@ class Layer {
 
  protected:
   // forward_fused's work, called only when fuses(next).
-  virtual std::vector<Tensor> fused_forward(const std::vector<Tensor>& bottoms, Layer& next);
+  virtual std::vector<Tensor> fused_forward(const std::vector<Tensor>& bottoms, const std::vector<Layer*>& next);
 
   LayerSpec spec_;
   std::vector<Tensor> blobs_;

@@ -48,7 +48,7 @@ class Net {
     std::vector<double> lr_mult, decay_mult;  // per blob
     std::vector<int> param_ids;        // per blob: index into learnable_params()
     bool input = false;                // fed from outside (LayerInfo::input): forward skips it
-    bool fused = false;                // computed with the layer before it (Layer::fuses)
+    bool fused = false;                // computed with the first layer of its run (Layer::fuses)
     prototxt::Position position;
   };
 

@@ -135,10 +135,12 @@ Tensor prelu(const Tensor& x, const Tensor& slope);
 // Batch normalisation over all axes but 1 (channels). training: normalise with the batch
 // statistics and, if given, update running_mean / running_var in place:
 // r = (1 - momentum) * r + momentum * batch statistic (unbiased variance). Inference: use
-// the running statistics. weight and bias (per channel) may be undefined.
+// the running statistics. weight and bias (per channel) may be undefined. relu: max(y, 0)
+// in the same pass (and the gradient through it in the backward's), as relu(batch_norm(...))
+// gives it in two.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
-                  double momentum = 0.1, double eps = 1e-5);
+                  double momentum = 0.1, double eps = 1e-5, bool relu = false);
 // y = x * scale + shift, scale spanning axes [axis, axis + scale.dim()) of x and broadcast
 // over the others (Caffe's Scale layer); shift (scale's shape) may be undefined. One pass
 // forward and one backward, where mul and add took two and four.

@@ -42,15 +42,17 @@ void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, i
                                T* dx, T* dw, T* db);
 
 // Batch normalisation of x [N, C, S]: per-channel mean and biased variance; y = (x - mean)
-// * invstd * w + b (w, b may be null); the backward through the batch statistics
-// (training) or through fixed ones (inference); dx, dw, db may be null.
+// * invstd * w + b (w, b may be null), then max(y, 0) if relu; the backward through the
+// batch statistics (training) or through fixed ones (inference), with dy taken as 0 where
+// that y was not positive (recomputed from x, w and b: y itself is not read) if relu; dx,
+// dw, db may be null.
 template <class T> void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var);
 template <class T>
 void batch_norm_apply(const T* x, const T* mean, const T* invstd, const T* w, const T* b, int64_t N, int64_t C,
-                      int64_t S, T* y);
+                      int64_t S, bool relu, T* y);
 template <class T>
-void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, int64_t N, int64_t C,
-                         int64_t S, bool training, T* dx, T* dw, T* db);
+void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, const T* b, int64_t N,
+                         int64_t C, int64_t S, bool training, bool relu, T* dx, T* dw, T* db);
 
 // Local response normalisation across channels of x [N, C, S] (Caffe's ACROSS_CHANNELS):
 //   scale = k + alpha / size * (sum of x^2 over the `size` channels centred on c; zeros

@@ -63,12 +63,13 @@ class DropoutLayer : public Layer {
 
 }  // namespace
 
+ReLULayer::ReLULayer(const LayerSpec& spec)
+    : Layer(spec), slope_(spec.param_message("relu_param").get_float("negative_slope")) {}
+
+Tensors ReLULayer::forward(const Tensors& b) { return {slope_ == 0.0 ? relu(b[0]) : leaky_relu(b[0], slope_)}; }
+
 void register_activation(LayerRegistry& r) {
-  add_unary(r, "ReLU", [](const LayerSpec& spec) -> Unary {
-    const double slope = spec.param_message("relu_param").get_float("negative_slope");
-    if (slope == 0.0) return [](const Tensor& x) { return relu(x); };
-    return [slope](const Tensor& x) { return leaky_relu(x, slope); };
-  });
+  add_class<ReLULayer>(r, LayerInfo{"ReLU", 1, 1, 1, 1, false, false, {}});
   add_unary(r, "ELU", [](const LayerSpec& spec) -> Unary {
     const double alpha = spec.param_message("elu_param").get_float("alpha");
     return [alpha](const Tensor& x) { return elu(x, alpha); };

@@ -23,6 +23,19 @@ class FunctionLayer : public Layer {
   Forward f_;
 };
 
+// Caffe's ReLU, max(x, 0), or x * negative_slope below 0: a class of its own so that
+// BatchNorm can fuse it (layers/normalization.cpp), and a ReLU type a user registers in
+// its place never is.
+class ReLULayer : public Layer {
+ public:
+  explicit ReLULayer(const LayerSpec& spec);
+  Tensors forward(const Tensors& bottoms) override;
+  double negative_slope() const { return slope_; }
+
+ private:
+  double slope_;
+};
+
 // Registers `info.type` as a FunctionLayer whose forward `make` builds from the spec.
 inline void add_function(LayerRegistry& r, LayerInfo info, std::function<Forward(const LayerSpec&)> make) {
   info.make = [make](const LayerSpec& spec) -> std::unique_ptr<Layer> {

@@ -73,22 +73,36 @@ class BatchNormLayer : public Layer {
     const int64_t c = b[0].size(1);
     blobs_ = {context.statistic(0, {c}, 0.0), context.statistic(1, {c}, 0.0), context.statistic(2, {1}, 0.0)};
   }
-  Tensors forward(const Tensors& b) override { return {normalize(b[0], Tensor(), Tensor())}; }
+  Tensors forward(const Tensors& b) override { return {normalize(b[0], Tensor(), Tensor(), false)}; }
   // The Scale after it (ResNet's BatchNorm + Scale pairs) as the batch_norm op's own
   // weight and bias: y = xhat * gamma + beta in one pass. ResNet-50 b1 (53 pairs), one
   // thread: the pairs' forward 7.6 -> 4.4 ms, the net's 96-98 -> 94-95 (three runs each);
-  // the backward saves one pass of dx, within the noise of the net's.
-  bool fuses(const Layer& next) const override {
-    const auto* scale = dynamic_cast<const AffineLayer*>(&next);
-    return scale && scale->per_channel_scale();
+  // the backward saves one pass of dx, within the noise of the net's. And the ReLU after
+  // either (the op's relu): its pass each way saved.
+  bool fuses(const std::vector<const Layer*>& next) const override {
+    size_t k = 0;
+    if (k < next.size() && channel_scale(*next[k])) ++k;
+    if (k < next.size() && plain_relu(*next[k])) ++k;
+    return k > 0 && k == next.size();
   }
-  Tensors fused_forward(const Tensors& b, Layer& next) override {
-    const Tensors& sb = next.blobs();
-    return {normalize(b[0], sb[0], sb.size() > 1 ? sb[1] : Tensor())};
+  Tensors fused_forward(const Tensors& b, const std::vector<Layer*>& next) override {
+    const bool scale = channel_scale(*next.front()), relu = plain_relu(*next.back());
+    if (!scale) return {normalize(b[0], Tensor(), Tensor(), relu)};
+    const Tensors& sb = next.front()->blobs();
+    return {normalize(b[0], sb[0], sb.size() > 1 ? sb[1] : Tensor(), relu)};
   }
 
  private:
-  Tensor normalize(const Tensor& x, const Tensor& gamma, const Tensor& beta) {
+  static bool channel_scale(const Layer& l) {
+    const auto* scale = dynamic_cast<const AffineLayer*>(&l);
+    return scale && scale->per_channel_scale();
+  }
+  static bool plain_relu(const Layer& l) {
+    const auto* relu = dynamic_cast<const ReLULayer*>(&l);
+    return relu && relu->negative_slope() == 0.0;
+  }
+
+  Tensor normalize(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool relu) {
     const double eps = p_.get_float("eps");
     const int64_t c = x.size(1);
     if (global_) {
@@ -100,11 +114,11 @@ class BatchNormLayer : public Layer {
         mean = affine(blobs_[0], scale);
         var = affine(blobs_[1], scale);
       }
-      return batch_norm(x, mean, var, gamma, beta, false, 0.0, eps);
+      return batch_norm(x, mean, var, gamma, beta, false, 0.0, eps, relu);
     }
     // momentum 1 makes the op store the batch mean and unbiased variance in these.
     Tensor mean = Tensor::zeros({c}, x.dtype()), var = Tensor::zeros({c}, x.dtype());
-    Tensor y = batch_norm(x, mean, var, gamma, beta, true, 1.0, eps);
+    Tensor y = batch_norm(x, mean, var, gamma, beta, true, 1.0, eps, relu);
     const double f = p_.get_float("moving_average_fraction");
     NoGradGuard no_grad;
     blobs_[0].copy_(add(affine(blobs_[0], f), mean));

@@ -15,16 +15,25 @@ void LayerSpec::fail(const std::string& reason, const std::string& field) const 
 
 void Layer::setup(const std::vector<Tensor>&, LayerContext&) {}
 std::vector<Shape> Layer::input_shapes(LayerContext&) { return {}; }
-bool Layer::fuses(const Layer&) const { return false; }
-std::vector<Tensor> Layer::forward_fused(const std::vector<Tensor>& bottoms, Layer& next) {
-  if (!fuses(next))
-    detail::raise<Error>("layer '", name(), "' (", spec_.type, ") does not fuse layer '", next.name(), "' (",
-                         next.spec().type, ")");
+bool Layer::fuses(const std::vector<const Layer*>&) const { return false; }
+
+namespace {
+// 'a' (A), 'b' (B): the layers' names and types.
+std::string layer_list(const std::vector<Layer*>& layers) {
+  std::string out;
+  for (const Layer* l : layers) out += (out.empty() ? "'" : ", '") + l->name() + "' (" + l->spec().type + ")";
+  return out;
+}
+}  // namespace
+
+std::vector<Tensor> Layer::forward_fused(const std::vector<Tensor>& bottoms, const std::vector<Layer*>& next) {
+  if (!fuses(std::vector<const Layer*>(next.begin(), next.end())))
+    detail::raise<Error>("layer '", name(), "' (", spec_.type, ") does not fuse layers ", layer_list(next));
   return fused_forward(bottoms, next);
 }
-std::vector<Tensor> Layer::fused_forward(const std::vector<Tensor>&, Layer& next) {
-  detail::raise<Error>("layer '", name(), "' (", spec_.type, ") fuses layer '", next.name(),
-                       "' but does not define fused_forward");
+std::vector<Tensor> Layer::fused_forward(const std::vector<Tensor>&, const std::vector<Layer*>& next) {
+  detail::raise<Error>("layer '", name(), "' (", spec_.type, ") fuses layers ", layer_list(next),
+                       " but does not define fused_forward");
 }
 
 LayerRegistry& LayerRegistry::global() {

@@ -299,16 +299,23 @@ void Net::build(const prototxt::Message& raw, const std::string& file, const Net
   }
   for (size_t b = 0; b < blobs_.size(); ++b) blob_first_[b] = blobs_[b];
 
-  // Fusions (Layer::fuses): two layers in place on one blob, the second taking only it, so
-  // that no value between them can be read (not even as the chain's first tensor, which
-  // the blob's diff reports), and neither a loss.
+  // Fusions (Layer::fuses): a run of layers in place on one blob, each after the first
+  // taking only it, so that no value between them can be read (not even as the chain's
+  // first tensor, which the blob's diff reports), and none a loss. The first layer takes
+  // the layers after it one by one while it fuses them.
   for (size_t i = 0; i + 1 < layers_.size(); ++i) {
-    LayerEntry &a = layers_[i], &b = layers_[i + 1];
+    LayerEntry& a = layers_[i];
     if (a.input || a.fused || top_ids_[i].size() != 1) continue;
     const std::vector<int> blob{top_ids_[i][0]};
-    if (bottom_ids_[i] == blob && bottom_ids_[i + 1] == blob && top_ids_[i + 1] == blob && a.loss_weights[0] == 0 &&
-        b.loss_weights[0] == 0 && b.propagate_down[0] && a.layer->fuses(*b.layer))
+    if (bottom_ids_[i] != blob || a.loss_weights[0] != 0) continue;
+    std::vector<const Layer*> run;
+    for (size_t j = i + 1; j < layers_.size(); ++j) {
+      LayerEntry& b = layers_[j];
+      if (bottom_ids_[j] != blob || top_ids_[j] != blob || b.loss_weights[0] != 0 || !b.propagate_down[0]) break;
+      run.push_back(b.layer.get());
+      if (!a.layer->fuses(run)) break;
       b.fused = true;
+    }
   }
 }
 
@@ -316,15 +323,15 @@ bool Net::recording() const { return phase_ == Phase::train || force_backward_; 
 
 std::vector<Tensor> Net::run_layer(size_t i) {
   LayerEntry& entry = layers_[i];
-  if (entry.fused) return {blobs_[top_ids_[i][0]]};  // computed with layer i - 1
+  if (entry.fused) return {blobs_[top_ids_[i][0]]};  // computed with the first layer of its run
   std::vector<Tensor> bottoms;
   for (size_t k = 0; k < bottom_ids_[i].size(); ++k) {
     Tensor b = blobs_[bottom_ids_[i][k]];
     bottoms.push_back(entry.propagate_down[k] ? b : b.detach());
   }
-  const bool fuse = i + 1 < layers_.size() && layers_[i + 1].fused;
-  std::vector<Tensor> tops =
-      fuse ? entry.layer->forward_fused(bottoms, *layers_[i + 1].layer) : entry.layer->forward(bottoms);
+  std::vector<Layer*> fused;  // the layers whose forward this one runs
+  for (size_t j = i + 1; j < layers_.size() && layers_[j].fused; ++j) fused.push_back(layers_[j].layer.get());
+  std::vector<Tensor> tops = fused.empty() ? entry.layer->forward(bottoms) : entry.layer->forward_fused(bottoms, fused);
   const LayerSpec& spec = entry.layer->spec();
   LAMINA_CHECK(tops.size() == spec.tops.size(), "layer '", spec.name, "' (", spec.type, ") produced ",
                tops.size(), " tops for ", spec.tops.size(), " top names");

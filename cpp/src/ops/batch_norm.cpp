@@ -11,7 +11,7 @@ namespace lamina {
 using namespace ops_detail;
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+                  const Tensor& bias, bool training, double momentum, double eps, bool relu) {
   const char* op = "batch_norm";
   check_defined(op, x);
   check_cpu(op, x);
@@ -67,15 +67,17 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       }
     }
     kernels::cpu::batch_norm_apply(xc.data<T>(), pm, pi, w.defined() ? w.data<T>() : nullptr,
-                                   b.defined() ? b.data<T>() : nullptr, N, C, S, y.data<T>());
+                                   b.defined() ? b.data<T>() : nullptr, N, C, S, relu, y.data<T>());
   });
   if (autograd::needs_grad({&x, &weight, &bias}))
     autograd::record(op, {x, weight, bias}, {y},
-                     [X = SavedTensor(xc), W = SavedTensor(w), mean, invstd, training, N, C, S,
-                      nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
+                     [X = SavedTensor(xc), W = SavedTensor(w), B = SavedTensor(relu ? b : Tensor()), mean,
+                      invstd, training, relu, N, C, S, nx = x.requires_grad(),
+                      nw = weight.defined() && weight.requires_grad(),
                       nb = bias.defined() && bias.requires_grad()](const std::vector<Tensor>& g) {
                        const Tensor& xv = X.get("batch_norm");
                        const Tensor& wv = W.get("batch_norm");
+                       const Tensor& bv = B.get("batch_norm");
                        Tensor dy = g[0].contiguous();
                        Tensor dx = nx ? Tensor::empty(xv.shape(), xv.dtype()) : Tensor();
                        Tensor dw = nw ? Tensor::empty({C}, xv.dtype()) : Tensor();
@@ -84,8 +86,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                          using T = decltype(t);
                          kernels::cpu::batch_norm_backward(
                              xv.data<T>(), dy.data<T>(), mean.data<T>(), invstd.data<T>(),
-                             wv.defined() ? wv.data<T>() : nullptr, N, C, S, training, nx ? dx.data<T>() : nullptr,
-                             nw ? dw.data<T>() : nullptr, nb ? db.data<T>() : nullptr);
+                             wv.defined() ? wv.data<T>() : nullptr, bv.defined() ? bv.data<T>() : nullptr, N, C, S,
+                             training, relu, nx ? dx.data<T>() : nullptr, nw ? dw.data<T>() : nullptr,
+                             nb ? db.data<T>() : nullptr);
                        });
                        return std::vector<Tensor>{dx, dw, db};
                      });
@@ -118,7 +121,7 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, in
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
     kernels::cpu::batch_norm_apply(xc.data<T>(), zeros.data<T>(), ones.data<T>(), s.data<T>(),
-                                   b.defined() ? b.data<T>() : nullptr, N, C, S, y.data<T>());
+                                   b.defined() ? b.data<T>() : nullptr, N, C, S, false, y.data<T>());
   });
   if (autograd::needs_grad({&x, &scale, &shift}))
     autograd::record(op, {x, scale, shift}, {y},
@@ -134,9 +137,9 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, in
                        dispatch(xv.dtype(), [&](auto t) {
                          using T = decltype(t);
                          kernels::cpu::batch_norm_backward(xv.data<T>(), dy.data<T>(), zeros.data<T>(),
-                                                           ones.data<T>(), wv.data<T>(), N, C, S, false,
-                                                           nx ? dx.data<T>() : nullptr, ns ? ds.data<T>() : nullptr,
-                                                           nb ? db.data<T>() : nullptr);
+                                                           ones.data<T>(), wv.data<T>(), static_cast<const T*>(nullptr), N, C, S, false,
+                                                           false, nx ? dx.data<T>() : nullptr,
+                                                           ns ? ds.data<T>() : nullptr, nb ? db.data<T>() : nullptr);
                        });
                        return std::vector<Tensor>{dx, ds, db};
                      });
