@@ -577,6 +577,10 @@ def test_conv_threads_agree():
     ((1, 40, 7, 7), (24, 40, 1, 1), {}),
     ((1, 32, 10, 10), (48, 16, 3, 3), {"pad": 1, "groups": 2}),
     ((1, 1024, 16, 16), (8, 1024, 3, 3), {"pad": 1}),
+    # forward outputs of 8 MB or more, written by streaming stores: in place (CIFAR10-quick's
+    # conv1 at 64 images); from copied strips (dilated: not Winograd)
+    ((64, 3, 32, 32), (32, 3, 5, 5), {"pad": 2}),
+    ((32, 8, 32, 32), (64, 8, 3, 3), {"pad": 2, "dilation": 2}),
     # depthwise: rows past 16 outputs (an output height not a multiple of 4); a channel
     # multiplier with vertical stride and dilation; 5x5; 2x4 (no register kernel for its weight
     # gradient); 1x9 (none for any of it)

@@ -129,7 +129,12 @@ struct ImageTaps {
 // The convolution GEMM (conv_gemm.cpp), float32 with AVX-512 only (check
 // conv_gemm_available()): C[m, p] = (accumulate ? C[m, p] : bias ? bias[m] : 0) +
 // sum_k A[m, k] B[k, p] for m < M and p0 <= p < p1, A and B read in place: B row-major
-// (leading dimension ldb), A as ConvGemmA says.
+// (leading dimension ldb), A as ConvGemmA says. stream: C is written by streaming
+// (non-temporal) stores, past the caches, where a tile writes it in one pass (not
+// accumulating; K <= 256 when B's strips are copied), whole vectors 64-byte aligned: for a C
+// that is large and not read again soon (a weight gradient, read at the solver's update; a
+// forward output of many megabytes, which the caches would not keep anyway), whose
+// write-allocate reads cost more than its arithmetic saves.
 struct ConvGemmA {
   const float* data;
   int64_t lda;
@@ -137,28 +142,25 @@ struct ConvGemmA {
 };
 bool conv_gemm_available();
 void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
-               const float* bias, bool accumulate, float* C, int64_t ldc);
+               const float* bias, bool accumulate, float* C, int64_t ldc, bool stream = false);
 // The same over columns [0, P), split in tiles over lamina's threads (outside a parallel region).
 void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
-                        const float* bias, bool accumulate, float* C, int64_t ldc);
+                        const float* bias, bool accumulate, float* C, int64_t ldc, bool stream = false);
 // Both with B image taps (columns p0, p1 and P multiples of 16).
 void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t p0, int64_t p1, const float* bias,
-               bool accumulate, float* C, int64_t ldc);
+               bool accumulate, float* C, int64_t ldc, bool stream = false);
 void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t P, const float* bias,
-                        bool accumulate, float* C, int64_t ldc);
+                        bool accumulate, float* C, int64_t ldc, bool stream = false);
 // Both with B [K, P] given as its transpose [P, K] (a weight gradient's column matrix: dW =
-// dy [O, P] times col [K, P] transposed), no bias. C is written by streaming (non-temporal)
-// stores, past the caches, when not accumulated and K <= 256 (one pass over C): a weight
-// gradient is not read again before the solver's update, and the write-allocate reads
-// of a large one cost more than its arithmetic (512x4608 from 49 positions).
+// dy [O, P] times col [K, P] transposed), no bias.
 struct TransposedB {
   const float* data;
   int64_t ldb;
 };
 void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t p0, int64_t p1, bool accumulate,
-               float* C, int64_t ldc);
+               float* C, int64_t ldc, bool stream = false);
 void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t P, bool accumulate,
-                        float* C, int64_t ldc);
+                        float* C, int64_t ldc, bool stream = false);
 
 // C [M, N] += A [M, P] B [N, P]^T for a small C and long rows (dot_gemm.cpp: a
 // convolution's weight gradient with few input channels), float32 with AVX-512 only

@@ -175,6 +175,14 @@ bool use_conv_gemm(const ConvPlan& p, bool transposed) {
   return false;
 }
 
+// Whether the forward writes its output by streaming stores (conv_gemm's stream): from 8 MB
+// on, the output has left the caches anyway before the next layer reads it, and the
+// write-allocate reads of its lines cost more than they saved. CIFAR10-quick's conv1
+// (100x32x32x32 out, 13 MB), per-layer minima, two threads: 3.0-3.2 -> 2.5 ms; the net's
+// step 21.3-21.9 -> 20.5-21.4 ms (five alternations). LeNet's conv1 (2.9 MB) measured even
+// either way.
+bool stream_output(const ConvPlan& p) { return p.N * p.O * p.P * int64_t(sizeof(float)) >= (int64_t(8) << 20); }
+
 // y[Og, cols] (leading dimension ldy) = W_group @ B (+ bias) by conv_gemm, B as conv_gemm
 // takes it (a matrix and its row stride, or image taps). A lone image (no batch to split)
 // splits its own product over the threads.
@@ -184,9 +192,9 @@ void conv_gemm_group(const ConvPlan& p, int64_t grp, const float* w, int64_t col
   const kernels::cpu::ConvGemmA a{w + grp * p.Og * p.K, p.K, false};
   const float* bg = bias ? bias + grp * p.Og : nullptr;
   if (!p.batch_parallel && !p.row_parallel)
-    kernels::cpu::conv_gemm_parallel(p.Og, p.K, a, b..., cols, bg, false, y, ldy);
+    kernels::cpu::conv_gemm_parallel(p.Og, p.K, a, b..., cols, bg, false, y, ldy, stream_output(p));
   else
-    kernels::cpu::conv_gemm(p.Og, p.K, a, b..., 0, cols, bg, false, y, ldy);
+    kernels::cpu::conv_gemm(p.Og, p.K, a, b..., 0, cols, bg, false, y, ldy, stream_output(p));
 }
 
 // y[Og, cols] (leading dimension ldy) = W_group @ col [K, cols] (rows ldcol apart) (+ bias), by
@@ -412,9 +420,10 @@ bool use_dot_gemm(const ConvPlan& p) {
 
 // The weight gradient of a lone image's small plane by conv_gemm, its column matrix read
 // as the transpose of conv_gemm's B (kernels.hpp, TransposedB) and dW streamed out past the
-// caches, rather than the BLAS (which zeroes C, then adds the product into it): float32 on
-// AVX-512, one image (nothing to add over a batch), 256 positions or fewer (one pass over
-// dW). Measured, two threads, weights cold (BLAS -> conv_gemm): 512x4608 by 49 positions
+// caches (without, conv_gemm was slower than the BLAS), rather than the BLAS (which zeroes
+// C, then adds the product into it): float32 on AVX-512, one image (nothing to add over a
+// batch), 256 positions or fewer (one pass over dW). Measured, two threads, weights cold
+// (BLAS -> conv_gemm): 512x4608 by 49 positions
 // 1.69 -> 1.40 ms, 2048x1024 by 49 1.36 -> 1.12, 512x2048 by 49 0.81 -> 0.59, 1024x256 by
 // 196 0.52 -> 0.48; from 784 positions on, even or slower.
 template <class T>
@@ -504,7 +513,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
         if constexpr (std::is_same_v<T, float>) {
           if (use_transposed_dw<T>(p))
             return kernels::cpu::conv_gemm_parallel(p.Og, cols, kernels::cpu::ConvGemmA{dyc, p.P, false},
-                                                    kernels::cpu::TransposedB{col, ldc}, p.K, !first, dwg, p.K);
+                                                    kernels::cpu::TransposedB{col, ldc}, p.K, !first, dwg, p.K, true);
         }
         kernels::cpu::gemm<T>(false, true, p.Og, p.K, cols, T(1), dyc, p.P, col, ldc, first ? T(0) : T(1), dwg, p.K);
       };

@@ -118,17 +118,17 @@ __attribute__((target("avx512f"))) void tile(int64_t K, const float* a, int64_t 
 // 32).
 template <bool kTaps>
 void strip_tile(int64_t width, int64_t K, const float* a, int64_t rs, int64_t cs, const Source& B, int64_t s,
-                float* c, int64_t ldc, int64_t rows, const float* bias, bool accumulate) {
+                float* c, int64_t ldc, int64_t rows, const float* bias, bool accumulate, bool stream) {
   const __mmask16 m0 = lanes(0, width), m1 = lanes(0, width - 16);
   const float* b = B.b + B.column(s);
   const int64_t second = B.column(s + 16) - B.column(s);
   if (width > 16) {
     if (width == 32)
-      tile<true, 2, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
+      tile<true, 2, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate, stream);
     else
       tile<false, 2, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
   } else if (width == 16) {
-    tile<true, 1, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
+    tile<true, 1, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate, stream);
   } else {
     tile<false, 1, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
   }
@@ -177,7 +177,7 @@ __attribute__((target("avx512f"))) void copy_strip(const Source& B, int64_t k0, 
 namespace {
 
 void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int64_t p1, const float* bias,
-             bool accumulate, float* C, int64_t ldc, bool stream = false) {
+             bool accumulate, float* C, int64_t ldc, bool stream) {
   // Row m, column k of A: at A.data + m * rs + k * cs.
   const int64_t rs = A.trans ? 1 : A.lda, cs = A.trans ? A.lda : 1;
   // A strip of B is copied, kKC rows at a time, into contiguous rows of 32 that stay in L1
@@ -190,15 +190,18 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
   // (Image taps span the image, not K rows.)
   const bool copy = B.trans || (M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR));
   if (!copy) {
+    const bool streamed = stream && !accumulate;
     for (int64_t s = p0; s < p1; s += kNR)
       for (int64_t m = 0; m < M; m += kMR) {
         const int64_t width = std::min(kNR, p1 - s), rows = std::min(kMR, M - m);
         const float* bias_m = bias ? bias + m : nullptr;
+        float* c = C + m * ldc + s;
         if (B.offsets)
-          strip_tile<true>(width, K, A.data + m * rs, rs, cs, B, s, C + m * ldc + s, ldc, rows, bias_m, accumulate);
+          strip_tile<true>(width, K, A.data + m * rs, rs, cs, B, s, c, ldc, rows, bias_m, accumulate, streamed);
         else
-          strip_tile<false>(width, K, A.data + m * rs, rs, cs, B, s, C + m * ldc + s, ldc, rows, bias_m, accumulate);
+          strip_tile<false>(width, K, A.data + m * rs, rs, cs, B, s, c, ldc, rows, bias_m, accumulate, streamed);
       }
+    if (streamed) _mm_sfence();  // the streamed stores ordered before whatever reads C next
     return;
   }
   // The last r < 16 columns, when A's rows lie in place (not transposed), are not given
@@ -213,7 +216,7 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
   // plane (2 strips), streaming it twice cost more than the arithmetic (59 -> 83 GFLOP/s).
   // Groups of 1, 2 and 4 measured within 5% of each other on the other shapes. The dot
   // products' columns go with the last group.
-  // Streamed (non-temporal) stores when asked and C is written once, in one slice of K.
+  // Streamed stores when C is written once, in one slice of K.
   const bool streamed = stream && !accumulate && K <= kKC;
   thread_local std::vector<float> strips, sums;
   strips.resize(static_cast<size_t>((kGroup * kNR + r) * kKC));
@@ -247,7 +250,7 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
 }
 
 void product_parallel(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t P, const float* bias,
-                      bool accumulate, float* C, int64_t ldc, bool stream = false) {
+                      bool accumulate, float* C, int64_t ldc, bool stream) {
   // One image's product split over lamina's threads (used when there is no batch to
   // split: a batch of one, or the input gradient of one image). Each thread takes one
   // contiguous block, so conv_gemm still sees many panels of A (and copies its strips of
@@ -276,50 +279,50 @@ void product_parallel(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_
 }  // namespace
 
 void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
-               const float* bias, bool accumulate, float* C, int64_t ldc) {
-  product(M, K, A, Source{B, ldb, nullptr, 0, 0}, p0, p1, bias, accumulate, C, ldc);
+               const float* bias, bool accumulate, float* C, int64_t ldc, bool stream) {
+  product(M, K, A, Source{B, ldb, nullptr, 0, 0}, p0, p1, bias, accumulate, C, ldc, stream);
 }
 
 void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t p0, int64_t p1, const float* bias,
-               bool accumulate, float* C, int64_t ldc) {
-  product(M, K, A, Source{B.image, 0, B.offsets, B.width, B.pitch}, p0, p1, bias, accumulate, C, ldc);
+               bool accumulate, float* C, int64_t ldc, bool stream) {
+  product(M, K, A, Source{B.image, 0, B.offsets, B.width, B.pitch}, p0, p1, bias, accumulate, C, ldc, stream);
 }
 
 void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
-                        const float* bias, bool accumulate, float* C, int64_t ldc) {
-  product_parallel(M, K, A, Source{B, ldb, nullptr, 0, 0}, P, bias, accumulate, C, ldc);
+                        const float* bias, bool accumulate, float* C, int64_t ldc, bool stream) {
+  product_parallel(M, K, A, Source{B, ldb, nullptr, 0, 0}, P, bias, accumulate, C, ldc, stream);
 }
 
 void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t P, const float* bias,
-                        bool accumulate, float* C, int64_t ldc) {
-  product_parallel(M, K, A, Source{B.image, 0, B.offsets, B.width, B.pitch}, P, bias, accumulate, C, ldc);
+                        bool accumulate, float* C, int64_t ldc, bool stream) {
+  product_parallel(M, K, A, Source{B.image, 0, B.offsets, B.width, B.pitch}, P, bias, accumulate, C, ldc, stream);
 }
 
 void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t p0, int64_t p1, bool accumulate,
-               float* C, int64_t ldc) {
-  product(M, K, A, Source{B.data, B.ldb, nullptr, 0, 0, true}, p0, p1, nullptr, accumulate, C, ldc, true);
+               float* C, int64_t ldc, bool stream) {
+  product(M, K, A, Source{B.data, B.ldb, nullptr, 0, 0, true}, p0, p1, nullptr, accumulate, C, ldc, stream);
 }
 
 void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t P, bool accumulate,
-                        float* C, int64_t ldc) {
-  product_parallel(M, K, A, Source{B.data, B.ldb, nullptr, 0, 0, true}, P, nullptr, accumulate, C, ldc, true);
+                        float* C, int64_t ldc, bool stream) {
+  product_parallel(M, K, A, Source{B.data, B.ldb, nullptr, 0, 0, true}, P, nullptr, accumulate, C, ldc, stream);
 }
 
 #else
 
 bool conv_gemm_available() { return false; }
 
-void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const float*, int64_t, int64_t, const float*, bool, float*,
-                        int64_t) {}
-
+// Callers check conv_gemm_available() first; without AVX-512 they use gemm.
 void conv_gemm(int64_t, int64_t, ConvGemmA, const float*, int64_t, int64_t, int64_t, const float*, bool, float*,
-               int64_t) {
-  // Callers check conv_gemm_available() first; without AVX-512 they use gemm.
-}
-void conv_gemm(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, int64_t, const float*, bool, float*, int64_t) {}
-void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, const float*, bool, float*, int64_t) {}
-void conv_gemm(int64_t, int64_t, ConvGemmA, const TransposedB&, int64_t, int64_t, bool, float*, int64_t) {}
-void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const TransposedB&, int64_t, bool, float*, int64_t) {}
+               int64_t, bool) {}
+void conv_gemm(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, int64_t, const float*, bool, float*, int64_t,
+               bool) {}
+void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const float*, int64_t, int64_t, const float*, bool, float*,
+                        int64_t, bool) {}
+void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, const float*, bool, float*, int64_t,
+                        bool) {}
+void conv_gemm(int64_t, int64_t, ConvGemmA, const TransposedB&, int64_t, int64_t, bool, float*, int64_t, bool) {}
+void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const TransposedB&, int64_t, bool, float*, int64_t, bool) {}
 
 #endif
 
