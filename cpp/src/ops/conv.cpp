@@ -423,9 +423,9 @@ bool use_dot_gemm(const ConvPlan& p) {
 // caches (without, conv_gemm was slower than the BLAS), rather than the BLAS (which zeroes
 // C, then adds the product into it): float32 on AVX-512, one image (nothing to add over a
 // batch), 256 positions or fewer (one pass over dW). Measured, two threads, weights cold
-// (BLAS -> conv_gemm): 512x4608 by 49 positions
-// 1.69 -> 1.40 ms, 2048x1024 by 49 1.36 -> 1.12, 512x2048 by 49 0.81 -> 0.59, 1024x256 by
-// 196 0.52 -> 0.48; from 784 positions on, even or slower.
+// (BLAS -> conv_gemm): 512x4608 by 49 positions 1.69 -> 1.40 ms, 2048x1024 by 49 1.36 ->
+// 1.12, 512x2048 by 49 0.81 -> 0.59, 1024x256 by 196 0.52 -> 0.48; from 784 positions on,
+// even or slower.
 template <class T>
 bool use_transposed_dw(const ConvPlan& p) {
   if constexpr (std::is_same_v<T, float>) {
