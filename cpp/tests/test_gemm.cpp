@@ -118,7 +118,9 @@ TEST(Gemm, LargeProductsSplitOverThreadsAgree) {
 // rows or more), and the product split over two threads. With the strips copied, the last
 // 1-8 columns past a multiple of 16 are dot products: 49 of [3, 52) (one), 100 of [3, 103)
 // (four, after two groups of strips), 5 (only dot products), and on two threads 49 (each
-// thread's rows) and 292 (the second thread's strips [160, 292)).
+// thread's rows) and 292 (the second thread's strips [160, 292)). Each with B a matrix and
+// given transposed (gathered into the copied strips), and with streaming stores asked for
+// (C from a 64-byte boundary, its rows whole cache lines apart).
 TEST(ConvGemm, MatchesNaiveLoop) {
   if (!kernels::cpu::conv_gemm_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
   const int before = num_threads();
@@ -126,46 +128,58 @@ TEST(ConvGemm, MatchesNaiveLoop) {
                                 {13, 600, 49}, {64, 37, 100}, {72, 520, 70}, {20, 9, 200},
                                 {80, 600, 57}, {136, 520, 108}, {72, 300, 5}, {256, 300, 49},
                                 {56, 1000, 292}}) {
-    for (bool trans : {false, true})
-      for (int mode = 0; mode < 3; ++mode) {  // plain, bias, accumulate
-        std::mt19937 rng(static_cast<unsigned>(M * 7 + K * 3 + P + trans));
-        std::normal_distribution<float> normal;
-        // A exactly [M, K] (or [K, M]) with nothing after it: a read past A reads past the vector.
-        const int64_t lda = trans ? M : K, ldb = P + 3, ldc = P + 2;
-        std::vector<float> A(static_cast<size_t>(M * K)), B(K * ldb), bias(M), C(M * ldc);
-        for (auto* v : {&A, &B, &bias, &C})
-          for (auto& e : *v) e = normal(rng);
-        const std::vector<float> C0 = C;
-        const int64_t p0 = P > 40 ? 3 : 0, p1 = P > 40 ? P - 5 : P;
-        const kernels::cpu::ConvGemmA a{A.data(), lda, trans};
-        for (int threads : {1, 2}) {
-          C = C0;
-          set_num_threads(threads);
-          if (threads == 1)
-            kernels::cpu::conv_gemm(M, K, a, B.data(), ldb, p0, p1, mode == 1 ? bias.data() : nullptr, mode == 2,
-                                    C.data(), ldc);
-          else
-            kernels::cpu::conv_gemm_parallel(M, K, a, B.data(), ldb, p1, mode == 1 ? bias.data() : nullptr,
-                                              mode == 2, C.data(), ldc);
-          const int64_t first = threads == 1 ? p0 : 0;
-          for (int64_t m = 0; m < M; ++m)
-            for (int64_t j = 0; j < ldc; ++j) {
-              const float c = C[m * ldc + j];
-              if (j < first || j >= p1) {
-                ASSERT_EQ(c, C0[m * ldc + j]) << "column " << j << " outside the range written";
-                continue;
-              }
-              double ref = mode == 1 ? bias[m] : mode == 2 ? C0[m * ldc + j] : 0.0, mag = std::fabs(ref);
-              for (int64_t k = 0; k < K; ++k) {
-                const double t = double(trans ? A[k * lda + m] : A[m * lda + k]) * B[k * ldb + j];
-                ref += t;
-                mag += std::fabs(t);
-              }
-              ASSERT_NEAR(c, ref, 1e-5 * (1 + mag)) << M << "x" << K << "x" << P << " trans=" << trans << " mode "
-                                                    << mode << " threads " << threads << " at " << m << "," << j;
+    for (bool bt : {false, true})  // B as a matrix, or given transposed (TransposedB)
+      for (bool stream : {false, true})
+        for (bool trans : {false, true})
+          for (int mode = 0; mode < 3; ++mode) {  // plain, bias, accumulate
+            if (bt && mode == 1) continue;        // (no bias with B transposed)
+            std::mt19937 rng(static_cast<unsigned>(M * 7 + K * 3 + P + trans));
+            std::normal_distribution<float> normal;
+            // A exactly [M, K] (or [K, M]) with nothing after it: a read past A reads past the
+            // vector. Streamed, C's rows are whole cache lines apart from a 64-byte boundary.
+            const int64_t lda = trans ? M : K, ldb = bt ? K + 3 : P + 3;
+            const int64_t ldc = stream ? (P + 2 + 15) / 16 * 16 : P + 2;
+            std::vector<float> A(static_cast<size_t>(M * K)), B(bt ? P * ldb : K * ldb), bias(M), Cbuf(M * ldc + 16);
+            for (auto* v : {&A, &B, &bias, &Cbuf})
+              for (auto& e : *v) e = normal(rng);
+            float* C = Cbuf.data() + (64 - reinterpret_cast<uintptr_t>(Cbuf.data()) % 64) % 64 / sizeof(float);
+            const std::vector<float> C0(C, C + M * ldc);
+            const int64_t p0 = P > 40 ? 3 : 0, p1 = P > 40 ? P - 5 : P;
+            const kernels::cpu::ConvGemmA a{A.data(), lda, trans};
+            const kernels::cpu::TransposedB b_t{B.data(), ldb};
+            const float* bias_or_null = mode == 1 ? bias.data() : nullptr;
+            for (int threads : {1, 2}) {
+              std::copy(C0.begin(), C0.end(), C);
+              set_num_threads(threads);
+              if (threads == 1 && bt)
+                kernels::cpu::conv_gemm(M, K, a, b_t, p0, p1, mode == 2, C, ldc, stream);
+              else if (threads == 1)
+                kernels::cpu::conv_gemm(M, K, a, B.data(), ldb, p0, p1, bias_or_null, mode == 2, C, ldc, stream);
+              else if (bt)
+                kernels::cpu::conv_gemm_parallel(M, K, a, b_t, p1, mode == 2, C, ldc, stream);
+              else
+                kernels::cpu::conv_gemm_parallel(M, K, a, B.data(), ldb, p1, bias_or_null, mode == 2, C, ldc, stream);
+              const int64_t first = threads == 1 ? p0 : 0;
+              for (int64_t m = 0; m < M; ++m)
+                for (int64_t j = 0; j < ldc; ++j) {
+                  const float c = C[m * ldc + j];
+                  if (j < first || j >= p1) {
+                    ASSERT_EQ(c, C0[m * ldc + j]) << "column " << j << " outside the range written";
+                    continue;
+                  }
+                  double ref = mode == 1 ? bias[m] : mode == 2 ? C0[m * ldc + j] : 0.0, mag = std::fabs(ref);
+                  for (int64_t k = 0; k < K; ++k) {
+                    const double t =
+                        double(trans ? A[k * lda + m] : A[m * lda + k]) * (bt ? B[j * ldb + k] : B[k * ldb + j]);
+                    ref += t;
+                    mag += std::fabs(t);
+                  }
+                  ASSERT_NEAR(c, ref, 1e-5 * (1 + mag))
+                      << M << "x" << K << "x" << P << " B transposed " << bt << " stream " << stream << " trans=" << trans
+                      << " mode " << mode << " threads " << threads << " at " << m << "," << j;
+                }
             }
-        }
-      }
+          }
   }
   set_num_threads(before);
 }
