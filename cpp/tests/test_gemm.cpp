@@ -69,6 +69,55 @@ TEST(Gemm, FewRowsTimesATransposedWideMatrix) {
   for (float c : C) ASSERT_EQ(c, 550.0f);  // beta = 0: the NaNs in C are not read
 }
 
+TEST(Gemm, FewRowsTimesAWideMatrix) {
+  // A [M <= 16, K] B [K, N] with N * K >= 2^20: an InnerProduct's input gradient at a small
+  // batch, which has its own float32 kernel: 32-column blocks for up to 14 rows, 16 past;
+  // N off the blocks (a partial last one, and on two threads unequal shares).
+  const int before = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (auto [M, N, K] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {1, 3500, 300}, {10, 3500, 300}, {14, 1001, 1100}, {15, 2000, 600}, {16, 1617, 700}}) {
+      check_gemm<float>(&kernels::cpu::gemm<float>, false, false, M, N, K, 1.0f, 0.0f);
+      check_gemm<float>(&kernels::cpu::gemm<float>, false, false, M, N, K, -0.5f, 2.0f);
+    }
+    std::vector<float> A(3 * 1100, 1.0f), B(1100 * 1000, 0.5f), C(3 * 1000, NAN);
+    kernels::cpu::gemm<float>(false, false, 3, 1000, 1100, 1.0f, A.data(), 1100, B.data(), 1000, 0.0f, C.data(), 1000);
+    for (float c : C) ASSERT_EQ(c, 550.0f);  // beta = 0: the NaNs in C are not read
+  }
+  set_num_threads(before);
+}
+
+TEST(Gemm, SmallDepthIntoALargeC) {
+  // K <= 16 into a C of 1M floats or more with alpha 1 and beta 0 or 1 (an InnerProduct's
+  // weight gradient at a small batch): by conv_gemm, C streamed past the caches where its
+  // rows are whole cache lines from a 64-byte boundary. Padded rows (never streamed), every
+  // transpose, on one thread and two; then aligned rows, whose NaNs beta 0 must not read.
+  const int before = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (auto [M, N, K] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1000, 1100, 1}, {1030, 1030, 10}})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true})
+          for (float beta : {0.0f, 1.0f}) check_gemm<float>(&kernels::cpu::gemm<float>, ta, tb, M, N, K, 1.0f, beta);
+    const int64_t M = 1024, N = 1040, K = 9;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal;
+    std::vector<float> A(K * M), B(K * N), Cbuf(M * N + 16, NAN);
+    for (auto* v : {&A, &B})
+      for (auto& e : *v) e = normal(rng);
+    float* C = Cbuf.data() + (64 - reinterpret_cast<uintptr_t>(Cbuf.data()) % 64) % 64 / sizeof(float);
+    kernels::cpu::gemm<float>(true, false, M, N, K, 1.0f, A.data(), M, B.data(), N, 0.0f, C, N);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double ref = 0;
+        for (int64_t p = 0; p < K; ++p) ref += double(A[p * M + i]) * B[p * N + j];
+        ASSERT_NEAR(C[i * N + j], ref, 1e-5 * (1 + std::fabs(ref))) << "threads " << threads << " at " << i << "," << j;
+      }
+  }
+  set_num_threads(before);
+}
+
 TEST(Gemm, BetaZeroIgnoresNaNsInC) {
   for (GemmFn<float> f : {&kernels::cpu::gemm<float>, &kernels::cpu::gemm_builtin<float>}) {
     std::vector<float> A = {1, 2}, B = {3, 4}, C = {NAN};

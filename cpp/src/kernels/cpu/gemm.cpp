@@ -1,4 +1,8 @@
 // GEMM: a BLAS when lamina is built with one (LAMINA_BLAS), else the built-in kernel.
+// float32 on AVX-512 takes three shapes the BLAS handles badly (it packs its operands
+// first) to kernels of its own: a few rows of A times a large B or B^T (an InnerProduct's
+// forward and input gradient at a small batch), and a small depth into a large C (its
+// weight gradient), below.
 //
 // The built-in GEMM is blocked so that a KC x NC panel of B stays in L2 while every row
 // of A streams past it; the innermost loop is an axpy over a contiguous row of the panel,
@@ -191,6 +195,83 @@ bool small_m_nt(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
   return true;
 }
 
+// C = alpha A B + beta C for a few rows of A (M <= kSmallM) and a large B [K, N] read in
+// place: an InnerProduct's input gradient at a small batch (dy [10, 4096] times AlexNet's
+// fc6 weights [4096, 9216]). A block of 16 kV columns keeps its M rows of C in registers
+// while k runs down B, one or two cache lines of each row of B, rows a page or more
+// apart: those are fetched 8 rows ahead, which the prefetchers do not do across pages.
+// (The BLAS packed all of B first: a pass over it to memory and back.)
+template <int kM>
+__attribute__((target("avx512f"))) void small_m_nn_columns(int64_t n0, int64_t n1, int64_t K, float alpha,
+                                                           const float* A, int64_t lda, const float* B, int64_t ldb,
+                                                           float beta, float* C, int64_t ldc) {
+  constexpr int kV = kM <= 14 ? 2 : 1;  // accumulators: kM * kV of the 32 registers
+  for (int64_t n = n0; n < n1; n += 16 * kV) {
+    const __mmask16 mask[2] = {lanes(0, n1 - n), lanes(0, n1 - n - 16)};
+    __m512 acc[kM][kV];
+    for (int m = 0; m < kM; ++m)
+      for (int v = 0; v < kV; ++v) acc[m][v] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; ++k) {
+      const float* b = B + k * ldb + n;
+      for (int v = 0; v < kV; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ldb + 16 * v), _MM_HINT_T0);
+      __m512 bv[kV];
+      for (int v = 0; v < kV; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + 16 * v);
+      for (int m = 0; m < kM; ++m) {
+        const __m512 a = _mm512_set1_ps(A[m * lda + k]);
+        for (int v = 0; v < kV; ++v) acc[m][v] = _mm512_fmadd_ps(a, bv[v], acc[m][v]);
+      }
+    }
+    for (int m = 0; m < kM; ++m)
+      for (int v = 0; v < kV; ++v) {
+        float* c = C + m * ldc + n + 16 * v;
+        __m512 out = _mm512_mul_ps(_mm512_set1_ps(alpha), acc[m][v]);
+        if (beta != 0.0f) out = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask[v], c), out);
+        _mm512_mask_storeu_ps(c, mask[v], out);
+      }
+  }
+}
+
+template <int... kMs>
+constexpr std::array<SmallMRows, sizeof...(kMs)> small_m_nn_table(std::integer_sequence<int, kMs...>) {
+  return {&small_m_nn_columns<kMs + 1>...};
+}
+
+bool small_m_nn(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (!has_avx512f() || trans_a || trans_b || M > kSmallM || N * K < (int64_t(1) << 20)) return false;
+  static constexpr auto kernels = small_m_nn_table(std::make_integer_sequence<int, kSmallM>());
+  const int threads = in_parallel() ? 1 : max_threads();
+  const int64_t blocks = (N + 31) / 32;  // each thread's columns a whole number of 32-column blocks
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#ifdef _OPENMP
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int64_t t = 0, nt = 1;
+#endif
+    const int64_t n0 = std::min(N, blocks * t / nt * 32), n1 = std::min(N, blocks * (t + 1) / nt * 32);
+    if (n0 < n1) kernels[M - 1](n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+  return true;
+}
+
+// C = A B (+ C) of a small depth (K <= 16) into a large C (4 MB or more), by conv_gemm with
+// C streamed past the caches: an InnerProduct's weight gradient at a small batch (dy^T
+// [4096, 10] times x [10, 9216] for AlexNet's fc6), which the BLAS zeroed and then added
+// into, two passes over C through the caches for a few multiplies per element.
+bool small_k(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+             const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (!conv_gemm_available() || K > 16 || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) ||
+      M * N < (int64_t(1) << 20))
+    return false;
+  const ConvGemmA a{A, lda, trans_a};
+  if (trans_b)
+    conv_gemm_parallel(M, K, a, TransposedB{B, ldb}, N, beta != 0.0f, C, ldc, true);
+  else
+    conv_gemm_parallel(M, K, a, B, ldb, N, nullptr, beta != 0.0f, C, ldc, true);
+  return true;
+}
+
 }  // namespace
 #endif
 
@@ -201,6 +282,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 #ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
     if (small_m_nt(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    if (small_m_nn(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    if (small_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
   }
 #endif
 #ifdef LAMINA_HAVE_BLAS
