@@ -178,23 +178,6 @@ constexpr std::array<SmallMRows, sizeof...(kMs)> small_m_table(std::integer_sequ
   return {&small_m_nt_rows<kMs + 1>...};
 }
 
-bool small_m_nt(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (!has_avx512f() || trans_a || !trans_b || M > kSmallM || N * K < (int64_t(1) << 20)) return false;
-  static constexpr auto kernels = small_m_table(std::make_integer_sequence<int, kSmallM>());
-  const int threads = in_parallel() ? 1 : max_threads();
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-#ifdef _OPENMP
-    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    const int64_t t = 0, nt = 1;
-#endif
-    kernels[M - 1](N * t / nt, N * (t + 1) / nt, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  }
-  return true;
-}
-
 // C = alpha A B + beta C for a few rows of A (M <= kSmallM) and a large B [K, N] read in
 // place: an InnerProduct's input gradient at a small batch (dy [10, 4096] times AlexNet's
 // fc6 weights [4096, 9216]). A block of 16 kV columns keeps its M rows of C in registers
@@ -236,12 +219,12 @@ constexpr std::array<SmallMRows, sizeof...(kMs)> small_m_nn_table(std::integer_s
   return {&small_m_nn_columns<kMs + 1>...};
 }
 
-bool small_m_nn(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (!has_avx512f() || trans_a || trans_b || M > kSmallM || N * K < (int64_t(1) << 20)) return false;
-  static constexpr auto kernels = small_m_nn_table(std::make_integer_sequence<int, kSmallM>());
+// kernel(n0, n1, ...) over ranges of B's columns [0, N), one per lamina thread (one range
+// inside a parallel region), each a whole number of `unit` columns.
+void over_columns(SmallMRows kernel, int64_t unit, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   const int threads = in_parallel() ? 1 : max_threads();
-  const int64_t blocks = (N + 31) / 32;  // each thread's columns a whole number of 32-column blocks
+  const int64_t units = (N + unit - 1) / unit;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
 #ifdef _OPENMP
@@ -249,9 +232,19 @@ bool small_m_nn(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
 #else
     const int64_t t = 0, nt = 1;
 #endif
-    const int64_t n0 = std::min(N, blocks * t / nt * 32), n1 = std::min(N, blocks * (t + 1) / nt * 32);
-    if (n0 < n1) kernels[M - 1](n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const int64_t n0 = std::min(N, units * t / nt * unit), n1 = std::min(N, units * (t + 1) / nt * unit);
+    if (n0 < n1) kernel(n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
   }
+}
+
+// A few rows of A times a large B^T or B (N * K >= 2^20), by the kernels above.
+bool small_m(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+             const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (!has_avx512f() || trans_a || M > kSmallM || N * K < (int64_t(1) << 20)) return false;
+  static constexpr auto nt = small_m_table(std::make_integer_sequence<int, kSmallM>());
+  static constexpr auto nn = small_m_nn_table(std::make_integer_sequence<int, kSmallM>());
+  // (B's rows 32 columns at a time: each thread's a whole number of blocks)
+  over_columns(trans_b ? nt[M - 1] : nn[M - 1], trans_b ? 1 : 32, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   return true;
 }
 
@@ -281,8 +274,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   if (M == 0 || N == 0) return;
 #ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
-    if (small_m_nt(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
-    if (small_m_nn(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    if (small_m(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     if (small_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
   }
 #endif
