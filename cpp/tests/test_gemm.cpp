@@ -96,7 +96,9 @@ TEST(Gemm, SmallDepthIntoALargeC) {
   const int before = num_threads();
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    for (auto [M, N, K] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1000, 1100, 1}, {1030, 1030, 10}})
+    // (K = 0 too: C is beta C, zeros for beta 0.)
+    for (auto [M, N, K] :
+         std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1000, 1100, 1}, {1030, 1030, 10}, {1024, 1100, 0}})
       for (bool ta : {false, true})
         for (bool tb : {false, true})
           for (float beta : {0.0f, 1.0f}) check_gemm<float>(&kernels::cpu::gemm<float>, ta, tb, M, N, K, 1.0f, beta);
@@ -169,14 +171,15 @@ TEST(Gemm, LargeProductsSplitOverThreadsAgree) {
 // (four, after two groups of strips), 5 (only dot products), and on two threads 49 (each
 // thread's rows) and 292 (the second thread's strips [160, 292)). Each with B a matrix and
 // given transposed (gathered into the copied strips), and with streaming stores asked for
-// (C from a 64-byte boundary, its rows whole cache lines apart).
+// (C from a 64-byte boundary, its rows whole cache lines apart). K = 0 (72 rows, which
+// would copy strips): C is the bias, zeros or left as it was.
 TEST(ConvGemm, MatchesNaiveLoop) {
   if (!kernels::cpu::conv_gemm_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
   const int before = num_threads();
   for (const auto& [M, K, P] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 17}, {8, 300, 32},
                                 {13, 600, 49}, {64, 37, 100}, {72, 520, 70}, {20, 9, 200},
                                 {80, 600, 57}, {136, 520, 108}, {72, 300, 5}, {256, 300, 49},
-                                {56, 1000, 292}}) {
+                                {56, 1000, 292}, {72, 0, 100}}) {
     for (bool bt : {false, true})  // B as a matrix, or given transposed (TransposedB)
       for (bool stream : {false, true})
         for (bool trans : {false, true})

@@ -187,8 +187,10 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
   //  - or 8 panels or more use it: a 7x7 plane's 49 columns against 512x4608 weights,
   //    46 GFLOP/s in place (the strip and the weights both streamed from L2), 78 copied.
   // With a few panels (M=32, 50) the copy costs more than it saves (112 -> 93 GFLOP/s).
-  // (Image taps span the image, not K rows.)
-  const bool copy = B.trans || (M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR));
+  // (Image taps span the image, not K rows. With K = 0 there is nothing to copy: the tiles
+  // in place write C's starting values.)
+  const bool copy =
+      K > 0 && (B.trans || (M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR)));
   if (!copy) {
     const bool streamed = stream && !accumulate;
     for (int64_t s = p0; s < p1; s += kNR)
