@@ -232,6 +232,14 @@ void by_channels(const kernels::ConvGeometry& g, bool split, F f) {
   });
 }
 
+// im2col of one group's input x [C, H, W] into col (rows ldcol apart), by_channels.
+template <class T>
+void im2col_by_channels(const T* x, const kernels::ConvGeometry& g, T* col, int64_t ldcol, bool split) {
+  by_channels(g, split, [&](int64_t c0, const kernels::ConvGeometry& slice) {
+    kernels::cpu::im2col(x + c0 * g.H * g.W, slice, col + c0 * g.KH * g.KW * ldcol, ldcol);
+  });
+}
+
 // An im2col matrix read from the input padded once instead of built (kernels.hpp,
 // ImageTaps), float32 on AVX-512: stride 1 and output rows of whole vectors. For the
 // forward's conv_gemm and the weight gradient's dot_gemm. CIFAR10-quick's conv1
@@ -385,9 +393,7 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
         // (Sized per band: a shorter last band may take the wider stride.)
         const int64_t cols = g.OH * p.g.OW, ldcol = column_stride(cols);
         T* c = col.get(static_cast<size_t>(p.K * ldcol));
-        by_channels(g, !p.batch_parallel && !p.row_parallel, [&](int64_t c0, const kernels::ConvGeometry& slice) {
-          kernels::cpu::im2col(xg + c0 * g.H * g.W, slice, c + c0 * g.KH * g.KW * ldcol, ldcol);
-        });
+        im2col_by_channels(xg, g, c, ldcol, !p.batch_parallel && !p.row_parallel);
         group_product(p, grp, w, c, cols, ldcol, b, yg + oh0 * p.g.OW, p.P);
       }
     }
@@ -542,9 +548,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
         if (band_dw) {
           const int64_t ldcol = column_stride(cols);
           col.get(static_cast<size_t>(p.K * ldcol));
-          by_channels(band, alone, [&](int64_t c0, const kernels::ConvGeometry& slice) {
-            kernels::cpu::im2col(xg + c0 * band.H * band.W, slice, col.data() + c0 * band.KH * band.KW * ldcol, ldcol);
-          });
+          im2col_by_channels(xg, band, col.data(), ldcol, alone);
           weight_gradient(dyb, col.data(), cols, ldcol);
         }
         if (want_dx) {

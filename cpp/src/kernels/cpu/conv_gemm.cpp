@@ -172,10 +172,6 @@ __attribute__((target("avx512f"))) void copy_strip(const Source& B, int64_t k0, 
   }
 }
 
-}  // namespace
-
-namespace {
-
 void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int64_t p1, const float* bias,
              bool accumulate, float* C, int64_t ldc, bool stream) {
   // Row m, column k of A: at A.data + m * rs + k * cs.
@@ -191,8 +187,10 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
   // in place write C's starting values.)
   const bool copy =
       K > 0 && (B.trans || (M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR)));
+  // Streamed stores where the tiles write C once: not accumulating, and with the strips
+  // copied, in one slice of K.
+  const bool streamed = stream && !accumulate && (!copy || K <= kKC);
   if (!copy) {
-    const bool streamed = stream && !accumulate;
     for (int64_t s = p0; s < p1; s += kNR)
       for (int64_t m = 0; m < M; m += kMR) {
         const int64_t width = std::min(kNR, p1 - s), rows = std::min(kMR, M - m);
@@ -218,8 +216,6 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
   // plane (2 strips), streaming it twice cost more than the arithmetic (59 -> 83 GFLOP/s).
   // Groups of 1, 2 and 4 measured within 5% of each other on the other shapes. The dot
   // products' columns go with the last group.
-  // Streamed stores when C is written once, in one slice of K.
-  const bool streamed = stream && !accumulate && K <= kKC;
   thread_local std::vector<float> strips, sums;
   strips.resize(static_cast<size_t>((kGroup * kNR + r) * kKC));
   float* columns = strips.data() + kGroup * kNR * kKC;  // then the dot products' columns of B, [r, kc]

@@ -95,9 +95,10 @@ constexpr std::array<std::array<Tile, kNR>, kMR> tiles() {
 }
 const std::array<std::array<std::array<Tile, kNR>, kMR>, 2> kTiles = {tiles<false>(), tiles<true>()};
 
-// The product over B's rows, n.. of them starting at walk.b + n * walk.ldb or (image)
-// walk.b + walk.offsets[n].
-void dot_walk(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, bool image, Walk walk, float* acc) {
+// The product over B's rows, n.. of them starting at walk.b + n * walk.ldb or (an image,
+// walk.offsets given) walk.b + walk.offsets[n].
+void dot_walk(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, Walk walk, float* acc) {
+  const bool image = walk.offsets != nullptr;
   // A chunk of positions at a time, B's tile (6 rows of 4 KB) in L1 while every tile of A
   // passes over it.
   for (int64_t p0 = 0; p0 < P; p0 += kPC) {
@@ -126,11 +127,11 @@ void dot_walk(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, bool
 
 void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb,
               float* acc) {
-  dot_walk(M, N, P, A, lda, false, Walk{B, ldb, nullptr, 0, 0, 0, 0}, acc);
+  dot_walk(M, N, P, A, lda, Walk{B, ldb, nullptr, 0, 0, 0, 0}, acc);
 }
 
 void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const ImageTaps& B, float* acc) {
-  dot_walk(M, N, P, A, lda, true, Walk{B.image, 0, B.offsets, 0, 0, B.width, B.pitch}, acc);
+  dot_walk(M, N, P, A, lda, Walk{B.image, 0, B.offsets, 0, 0, B.width, B.pitch}, acc);
 }
 
 __attribute__((target("avx512f"))) void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C,

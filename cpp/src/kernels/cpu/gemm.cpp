@@ -171,13 +171,6 @@ __attribute__((target("avx512f"))) void small_m_nt_rows(int64_t n0, int64_t n1, 
   }
 }
 
-using SmallMRows = void (*)(int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
-                            float*, int64_t);
-template <int... kMs>
-constexpr std::array<SmallMRows, sizeof...(kMs)> small_m_table(std::integer_sequence<int, kMs...>) {
-  return {&small_m_nt_rows<kMs + 1>...};
-}
-
 // C = alpha A B + beta C for a few rows of A (M <= kSmallM) and a large B [K, N] read in
 // place: an InnerProduct's input gradient at a small batch (dy [10, 4096] times AlexNet's
 // fc6 weights [4096, 9216]). A block of 16 kV columns keeps its M rows of C in registers
@@ -214,9 +207,12 @@ __attribute__((target("avx512f"))) void small_m_nn_columns(int64_t n0, int64_t n
   }
 }
 
-template <int... kMs>
-constexpr std::array<SmallMRows, sizeof...(kMs)> small_m_nn_table(std::integer_sequence<int, kMs...>) {
-  return {&small_m_nn_columns<kMs + 1>...};
+using SmallMRows = void (*)(int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
+                            float*, int64_t);
+// The kernels for 1 to kSmallM rows, B given transposed (small_m_nt_rows) or not.
+template <bool kTransB, int... kMs>
+constexpr std::array<SmallMRows, sizeof...(kMs)> small_m_table(std::integer_sequence<int, kMs...>) {
+  return {(kTransB ? &small_m_nt_rows<kMs + 1> : &small_m_nn_columns<kMs + 1>)...};
 }
 
 // kernel(n0, n1, ...) over ranges of B's columns [0, N), one per lamina thread (one range
@@ -241,8 +237,8 @@ void over_columns(SmallMRows kernel, int64_t unit, int64_t N, int64_t K, float a
 bool small_m(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (!has_avx512f() || trans_a || M > kSmallM || N * K < (int64_t(1) << 20)) return false;
-  static constexpr auto nt = small_m_table(std::make_integer_sequence<int, kSmallM>());
-  static constexpr auto nn = small_m_nn_table(std::make_integer_sequence<int, kSmallM>());
+  static constexpr auto nt = small_m_table<true>(std::make_integer_sequence<int, kSmallM>());
+  static constexpr auto nn = small_m_table<false>(std::make_integer_sequence<int, kSmallM>());
   // (B's rows 32 columns at a time: each thread's a whole number of blocks)
   over_columns(trans_b ? nt[M - 1] : nn[M - 1], trans_b ? 1 : 32, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   return true;
