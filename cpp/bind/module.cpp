@@ -17,6 +17,25 @@ PYBIND11_MODULE(_lamina, m) {
         "Number of threads lamina's kernels use (>= 1).");
   m.def("num_threads", &num_threads, "Number of threads lamina's kernels use.");
   m.def("empty_cache", &empty_cache, "Frees the memory blocks lamina keeps for reuse.");
+  m.def("set_isa", [](const std::string& level) { set_isa(parse_isa(level)); }, py::arg("level"),
+        "Makes lamina's CPU kernels use `level` ('avx512', 'avx2', 'neon', 'generic'); a level this CPU "
+        "cannot run raises lamina.InvalidValueError.");
+  m.def("isa", [] { return std::string(isa_name(active_isa())); }, "The vector level lamina's CPU kernels use now.");
+  m.def("cpu_info", [] {
+    py::dict d;
+    d["cpu_isa"] = isa_name(cpu_isa());
+    d["isa"] = isa_name(active_isa());
+    py::list levels;
+    for (Isa l : available_isas()) levels.append(isa_name(l));
+    d["available"] = levels;
+    py::dict paths;
+    for (const auto& [kernel, path] : kernel_paths()) paths[kernel.c_str()] = path;
+    d["kernels"] = paths;
+    d["blas"] = blas_info();
+    return d;
+  }, "What lamina's CPU kernels run on: the CPU's best level ('cpu_isa'), the active one ('isa', lower when "
+     "LAMINA_ISA or set_isa asked for it), the levels this CPU runs ('available'), each kernel family's path at "
+     "the active level ('kernels') and the BLAS.");
   m.def("blas_info", &blas_info, "What backs GEMM: OpenBLAS's configuration, 'system BLAS' or 'built-in'.");
 }
 

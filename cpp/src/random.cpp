@@ -37,7 +37,7 @@ Tensor rand(const Shape& shape, double lo, double hi, DType dtype, uint64_t seed
   Tensor t = Tensor::empty(shape, dtype);
   dispatch(dtype, [&](auto z) {
     using T = decltype(z);
-    kernels::cpu::uniform<T>(seed, t.numel(), T(lo), T(hi), t.data<T>());
+    ops_detail::kernels_for<T>("rand", t).uniform(seed, t.numel(), T(lo), T(hi), t.data<T>());
   });
   return t;
 }
@@ -47,7 +47,7 @@ Tensor randn(const Shape& shape, double mean, double stddev, DType dtype, uint64
   Tensor t = Tensor::empty(shape, dtype);
   dispatch(dtype, [&](auto z) {
     using T = decltype(z);
-    kernels::cpu::gaussian<T>(seed, t.numel(), T(mean), T(stddev), t.data<T>());
+    ops_detail::kernels_for<T>("randn", t).gaussian(seed, t.numel(), T(mean), T(stddev), t.data<T>());
   });
   return t;
 }

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.hpp"
 #include "lamina/lamina.hpp"
 
 namespace lamina {
@@ -39,6 +43,48 @@ TEST(Errors, ThreadCountIsValidated) {
   EXPECT_EQ(num_threads(), 1);
   set_num_threads(before);
   EXPECT_EQ(num_threads(), before);
+}
+
+// A tensor on a device with no kernels (CUDA's memory faked by wrapping host memory: no
+// CUDA in this build) reaches the ops' one dispatch, which names the op and the device.
+TEST(Errors, AnOpOnADeviceWithoutKernelsThrowsDeviceError) {
+  std::vector<float> host(6, 1.0f);
+  auto storage = Storage::wrap(host.data(), host.size() * sizeof(float), Device::cuda, [] {});
+  Tensor x = Tensor::from_storage(storage, {2, 3}, {3, 1}, 0, DType::f32);
+  for (auto op : {+[](const Tensor& t) { return relu(t); }, +[](const Tensor& t) { return add(t, t); },
+                  +[](const Tensor& t) { return softmax(t, 1); }, +[](const Tensor& t) { return matmul(t, t.t()); }}) {
+    try {
+      op(x);
+      ADD_FAILURE() << "no DeviceError";
+    } catch (const DeviceError& e) {
+      EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos) << e.what();
+    }
+  }
+  try {
+    relu(x);
+  } catch (const DeviceError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("relu: ", 0), 0u) << e.what();
+  }
+}
+
+TEST(Errors, IsaLevelsAreCheckedAndForceable) {
+  const Isa before = active_isa();
+  EXPECT_THROW(parse_isa("avx3"), ValueError);
+  for (Isa level : available_isas()) {
+    set_isa(level);
+    EXPECT_EQ(active_isa(), level);
+    EXPECT_EQ(std::string(kernels::cpu::table().device), std::string("cpu (") + isa_name(level) + ")");
+  }
+  EXPECT_EQ(available_isas().back(), Isa::generic);
+  // A level above this CPU's, or of another architecture, is refused.
+  for (Isa level : {Isa::avx512, Isa::avx2, Isa::neon}) {
+    bool runs = false;
+    for (Isa a : available_isas()) runs = runs || a == level;
+    if (!runs) {
+      EXPECT_THROW(set_isa(level), ValueError) << isa_name(level);
+    }
+  }
+  set_isa(before);
 }
 
 }  // namespace lamina

@@ -8,12 +8,20 @@
 
 #include "kernels/kernels.hpp"
 #include "lamina/lamina.hpp"
+#include "levels.hpp"
 
 namespace lamina {
 
 template <class T>
-using GemmFn = void (*)(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*,
-                        int64_t);
+using GemmFn = kernels::Kernel<void(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T,
+                                    T*, int64_t)>;
+
+// The active level's kernels.
+const kernels::Table& cpu() { return kernels::cpu::table(); }
+
+LAMINA_AT_EACH_LEVEL(Gemm);
+LAMINA_AT_EACH_LEVEL(ConvGemm);
+LAMINA_AT_EACH_LEVEL(DotGemm);
 
 template <class T>
 static void check_gemm(GemmFn<T> gemm, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, T beta) {
@@ -42,34 +50,34 @@ static void check_gemm(GemmFn<T> gemm, bool ta, bool tb, int64_t M, int64_t N, i
     }
 }
 
-TEST(Gemm, MatchesNaiveLoopAcrossShapesAndTransposes) {
+TEST_P(Gemm, MatchesNaiveLoopAcrossShapesAndTransposes) {
   // Odd sizes, sizes crossing the 256/512 panel edges, K = 1, M = 1.
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {
       {1, 1, 1}, {3, 5, 7}, {17, 33, 1}, {1, 600, 300}, {64, 513, 257}, {129, 40, 520}};
   for (auto [M, N, K] : shapes)
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
-        for (GemmFn<float> f : {&kernels::cpu::gemm<float>, &kernels::cpu::gemm_builtin<float>})
+        for (GemmFn<float> f : {cpu().f32.gemm, cpu().f32.gemm_builtin})
           check_gemm<float>(f, ta, tb, M, N, K, 1.0f, 0.0f);
-        for (GemmFn<double> f : {&kernels::cpu::gemm<double>, &kernels::cpu::gemm_builtin<double>})
+        for (GemmFn<double> f : {cpu().f64.gemm, cpu().f64.gemm_builtin})
           check_gemm<double>(f, ta, tb, M, N, K, -0.5, 2.0);
       }
 }
 
-TEST(Gemm, FewRowsTimesATransposedWideMatrix) {
+TEST_P(Gemm, FewRowsTimesATransposedWideMatrix) {
   // A [M <= 16, K] B^T with N * K >= 2^20: an InnerProduct forward at a small batch, which
   // has its own float32 kernel (K with a tail past the last 16; K in two blocks for M=16).
   for (auto [M, N, K] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 300, 3500}, {10, 300, 3500},
                                                                            {16, 160, 7000}}) {
-    check_gemm<float>(&kernels::cpu::gemm<float>, false, true, M, N, K, 1.0f, 0.0f);
-    check_gemm<float>(&kernels::cpu::gemm<float>, false, true, M, N, K, -0.5f, 2.0f);
+    check_gemm<float>(cpu().f32.gemm, false, true, M, N, K, 1.0f, 0.0f);
+    check_gemm<float>(cpu().f32.gemm, false, true, M, N, K, -0.5f, 2.0f);
   }
   std::vector<float> A(3 * 1100, 1.0f), B(1000 * 1100, 0.5f), C(3 * 1000, NAN);
-  kernels::cpu::gemm<float>(false, true, 3, 1000, 1100, 1.0f, A.data(), 1100, B.data(), 1100, 0.0f, C.data(), 1000);
+  cpu().f32.gemm(false, true, 3, 1000, 1100, 1.0f, A.data(), 1100, B.data(), 1100, 0.0f, C.data(), 1000);
   for (float c : C) ASSERT_EQ(c, 550.0f);  // beta = 0: the NaNs in C are not read
 }
 
-TEST(Gemm, FewRowsTimesAWideMatrix) {
+TEST_P(Gemm, FewRowsTimesAWideMatrix) {
   // A [M <= 16, K] B [K, N] with N * K >= 2^20: an InnerProduct's input gradient at a small
   // batch, which has its own float32 kernel: 32-column blocks for up to 14 rows, 16 past;
   // N off the blocks (a partial last one, and on two threads unequal shares).
@@ -78,17 +86,17 @@ TEST(Gemm, FewRowsTimesAWideMatrix) {
     set_num_threads(threads);
     for (auto [M, N, K] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
              {1, 3500, 300}, {10, 3500, 300}, {14, 1001, 1100}, {15, 2000, 600}, {16, 1617, 700}}) {
-      check_gemm<float>(&kernels::cpu::gemm<float>, false, false, M, N, K, 1.0f, 0.0f);
-      check_gemm<float>(&kernels::cpu::gemm<float>, false, false, M, N, K, -0.5f, 2.0f);
+      check_gemm<float>(cpu().f32.gemm, false, false, M, N, K, 1.0f, 0.0f);
+      check_gemm<float>(cpu().f32.gemm, false, false, M, N, K, -0.5f, 2.0f);
     }
     std::vector<float> A(3 * 1100, 1.0f), B(1100 * 1000, 0.5f), C(3 * 1000, NAN);
-    kernels::cpu::gemm<float>(false, false, 3, 1000, 1100, 1.0f, A.data(), 1100, B.data(), 1000, 0.0f, C.data(), 1000);
+    cpu().f32.gemm(false, false, 3, 1000, 1100, 1.0f, A.data(), 1100, B.data(), 1000, 0.0f, C.data(), 1000);
     for (float c : C) ASSERT_EQ(c, 550.0f);  // beta = 0: the NaNs in C are not read
   }
   set_num_threads(before);
 }
 
-TEST(Gemm, SmallDepthIntoALargeC) {
+TEST_P(Gemm, SmallDepthIntoALargeC) {
   // K <= 16 into a C of 1M floats or more with alpha 1 and beta 0 or 1 (an InnerProduct's
   // weight gradient at a small batch): by conv_gemm, C streamed past the caches where its
   // rows are whole cache lines from a 64-byte boundary. Padded rows (never streamed), every
@@ -101,7 +109,7 @@ TEST(Gemm, SmallDepthIntoALargeC) {
          std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1000, 1100, 1}, {1030, 1030, 10}, {1024, 1100, 0}})
       for (bool ta : {false, true})
         for (bool tb : {false, true})
-          for (float beta : {0.0f, 1.0f}) check_gemm<float>(&kernels::cpu::gemm<float>, ta, tb, M, N, K, 1.0f, beta);
+          for (float beta : {0.0f, 1.0f}) check_gemm<float>(cpu().f32.gemm, ta, tb, M, N, K, 1.0f, beta);
     const int64_t M = 1024, N = 1040, K = 9;
     std::mt19937 rng(5);
     std::normal_distribution<float> normal;
@@ -109,7 +117,7 @@ TEST(Gemm, SmallDepthIntoALargeC) {
     for (auto* v : {&A, &B})
       for (auto& e : *v) e = normal(rng);
     float* C = Cbuf.data() + (64 - reinterpret_cast<uintptr_t>(Cbuf.data()) % 64) % 64 / sizeof(float);
-    kernels::cpu::gemm<float>(true, false, M, N, K, 1.0f, A.data(), M, B.data(), N, 0.0f, C, N);
+    cpu().f32.gemm(true, false, M, N, K, 1.0f, A.data(), M, B.data(), N, 0.0f, C, N);
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) {
         double ref = 0;
@@ -120,30 +128,30 @@ TEST(Gemm, SmallDepthIntoALargeC) {
   set_num_threads(before);
 }
 
-TEST(Gemm, BetaZeroIgnoresNaNsInC) {
-  for (GemmFn<float> f : {&kernels::cpu::gemm<float>, &kernels::cpu::gemm_builtin<float>}) {
+TEST_P(Gemm, BetaZeroIgnoresNaNsInC) {
+  for (GemmFn<float> f : {cpu().f32.gemm, cpu().f32.gemm_builtin}) {
     std::vector<float> A = {1, 2}, B = {3, 4}, C = {NAN};
     f(false, false, 1, 1, 2, 1.0f, A.data(), 2, B.data(), 1, 0.0f, C.data(), 1);
     EXPECT_EQ(C[0], 11.0f);
   }
 }
 
-TEST(Gemm, CallsFromInsideAParallelRegionAgree) {
+TEST_P(Gemm, CallsFromInsideAParallelRegionAgree) {
   // Each thread runs its own GEMM (as conv does over the batch); results match serial ones.
   const int64_t M = 37, N = 29, K = 53, batch = 8;
   std::vector<float> A(batch * M * K), B(K * N), C(batch * M * N), ref(batch * M * N);
   for (size_t i = 0; i < A.size(); ++i) A[i] = float((i * 7) % 13) - 6.0f;
   for (size_t i = 0; i < B.size(); ++i) B[i] = float((i * 5) % 11) - 5.0f;
   for (int64_t b = 0; b < batch; ++b)
-    kernels::cpu::gemm_builtin<float>(false, false, M, N, K, 1.0f, &A[b * M * K], K, B.data(), N, 0.0f,
+    cpu().f32.gemm_builtin(false, false, M, N, K, 1.0f, &A[b * M * K], K, B.data(), N, 0.0f,
                                       &ref[b * M * N], N);
 #pragma omp parallel for
   for (int64_t b = 0; b < batch; ++b)
-    kernels::cpu::gemm<float>(false, false, M, N, K, 1.0f, &A[b * M * K], K, B.data(), N, 0.0f, &C[b * M * N], N);
+    cpu().f32.gemm(false, false, M, N, K, 1.0f, &A[b * M * K], K, B.data(), N, 0.0f, &C[b * M * N], N);
   EXPECT_EQ(C, ref);  // small integers: exact in float whatever the summation order
 }
 
-TEST(Gemm, LargeProductsSplitOverThreadsAgree) {
+TEST_P(Gemm, LargeProductsSplitOverThreadsAgree) {
   // Big enough for gemm to split rows (M >= N) or columns (N > M) over the threads, in
   // every transpose combination and with padded leading dimensions.
   set_num_threads(2);
@@ -155,8 +163,8 @@ TEST(Gemm, LargeProductsSplitOverThreadsAgree) {
         std::vector<float> A((ta ? K : M) * lda), B((tb ? N : K) * ldb), C(M * ldc, 7.0f), ref(M * ldc, 7.0f);
         for (size_t i = 0; i < A.size(); ++i) A[i] = float((i * 7) % 13) - 6.0f;
         for (size_t i = 0; i < B.size(); ++i) B[i] = float((i * 5) % 11) - 5.0f;
-        kernels::cpu::gemm_builtin<float>(ta, tb, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 2.0f, ref.data(), ldc);
-        kernels::cpu::gemm<float>(ta, tb, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 2.0f, C.data(), ldc);
+        cpu().f32.gemm_builtin(ta, tb, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 2.0f, ref.data(), ldc);
+        cpu().f32.gemm(ta, tb, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 2.0f, C.data(), ldc);
         EXPECT_EQ(C, ref) << M << "x" << N << " ta=" << ta << " tb=" << tb;
       }
   }
@@ -173,8 +181,8 @@ TEST(Gemm, LargeProductsSplitOverThreadsAgree) {
 // given transposed (gathered into the copied strips), and with streaming stores asked for
 // (C from a 64-byte boundary, its rows whole cache lines apart). K = 0 (72 rows, which
 // would copy strips): C is the bias, zeros or left as it was.
-TEST(ConvGemm, MatchesNaiveLoop) {
-  if (!kernels::cpu::conv_gemm_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+TEST_P(ConvGemm, MatchesNaiveLoop) {
+  if (!cpu().conv_gemm) GTEST_SKIP() << "no conv_gemm at level " << isa_name(GetParam());
   const int before = num_threads();
   for (const auto& [M, K, P] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 17}, {8, 300, 32},
                                 {13, 600, 49}, {64, 37, 100}, {72, 520, 70}, {20, 9, 200},
@@ -197,20 +205,20 @@ TEST(ConvGemm, MatchesNaiveLoop) {
             float* C = Cbuf.data() + (64 - reinterpret_cast<uintptr_t>(Cbuf.data()) % 64) % 64 / sizeof(float);
             const std::vector<float> C0(C, C + M * ldc);
             const int64_t p0 = P > 40 ? 3 : 0, p1 = P > 40 ? P - 5 : P;
-            const kernels::cpu::ConvGemmA a{A.data(), lda, trans};
-            const kernels::cpu::TransposedB b_t{B.data(), ldb};
+            const kernels::ConvGemmA a{A.data(), lda, trans};
+            const kernels::TransposedB b_t{B.data(), ldb};
             const float* bias_or_null = mode == 1 ? bias.data() : nullptr;
             for (int threads : {1, 2}) {
               std::copy(C0.begin(), C0.end(), C);
               set_num_threads(threads);
               if (threads == 1 && bt)
-                kernels::cpu::conv_gemm(M, K, a, b_t, p0, p1, mode == 2, C, ldc, stream);
+                cpu().conv_gemm_tb(M, K, a, b_t, p0, p1, mode == 2, C, ldc, stream);
               else if (threads == 1)
-                kernels::cpu::conv_gemm(M, K, a, B.data(), ldb, p0, p1, bias_or_null, mode == 2, C, ldc, stream);
+                cpu().conv_gemm(M, K, a, B.data(), ldb, p0, p1, bias_or_null, mode == 2, C, ldc, stream);
               else if (bt)
-                kernels::cpu::conv_gemm_parallel(M, K, a, b_t, p1, mode == 2, C, ldc, stream);
+                cpu().conv_gemm_tb_parallel(M, K, a, b_t, p1, mode == 2, C, ldc, stream);
               else
-                kernels::cpu::conv_gemm_parallel(M, K, a, B.data(), ldb, p1, bias_or_null, mode == 2, C, ldc, stream);
+                cpu().conv_gemm_parallel(M, K, a, B.data(), ldb, p1, bias_or_null, mode == 2, C, ldc, stream);
               const int64_t first = threads == 1 ? p0 : 0;
               for (int64_t m = 0; m < M; ++m)
                 for (int64_t j = 0; j < ldc; ++j) {
@@ -239,8 +247,8 @@ TEST(ConvGemm, MatchesNaiveLoop) {
 // dot_gemm (a convolution's weight gradient): C += A B^T from per-lane partial sums, over
 // every edge tile (1-4 rows of A by 1-6 of B), positions off the 16-lane steps and past one
 // 1024-position pass, padded rows, and sums accumulated over two calls.
-TEST(DotGemm, MatchesNaiveLoop) {
-  if (!kernels::cpu::conv_gemm_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+TEST_P(DotGemm, MatchesNaiveLoop) {
+  if (!cpu().conv_gemm) GTEST_SKIP() << "no conv_gemm at level " << isa_name(GetParam());
   for (const auto& [M, N, P] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {4, 6, 16}, {3, 5, 17},
                                 {32, 75, 1024}, {7, 13, 2500}, {20, 25, 576}, {2, 11, 33}}) {
     std::mt19937 rng(static_cast<unsigned>(M * 7 + N * 3 + P));
@@ -251,11 +259,11 @@ TEST(DotGemm, MatchesNaiveLoop) {
     for (auto& v : B) v = normal(rng);
     for (auto& v : C) v = normal(rng);
     const std::vector<float> C0 = C;
-    std::vector<float> acc(kernels::cpu::dot_gemm_size(M, N), 0.0f);
+    std::vector<float> acc(cpu().dot_gemm_size(M, N), 0.0f);
     const int64_t half = P / 2;  // two calls: positions [0, half) then [half, P)
-    kernels::cpu::dot_gemm(M, N, half, A.data(), lda, B.data(), ldb, acc.data());
-    kernels::cpu::dot_gemm(M, N, P - half, A.data() + half, lda, B.data() + half, ldb, acc.data());
-    kernels::cpu::dot_gemm_finish(M, N, acc.data(), C.data(), ldc);
+    cpu().dot_gemm(M, N, half, A.data(), lda, B.data(), ldb, acc.data());
+    cpu().dot_gemm(M, N, P - half, A.data() + half, lda, B.data() + half, ldb, acc.data());
+    cpu().dot_gemm_finish(M, N, acc.data(), C.data(), ldc);
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) {
         double ref = C0[i * ldc + j], mag = std::fabs(ref);

@@ -3,6 +3,8 @@
 // from Python against NumPy and PyTorch, tests/test_layers.py.)
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <string>
 #include <vector>
 
@@ -19,6 +21,8 @@ struct DeployCase {
 };
 
 TEST(Net, DeployNetsGiveCaffesOutputShapes) {
+  if (!std::filesystem::is_directory(LAMINA_CAFFE_MODELS_DIR))
+    GTEST_SKIP() << LAMINA_CAFFE_MODELS_DIR << " is not beside this checkout (a plain clone of the project)";
   const std::vector<DeployCase> cases = {
       {"bvlc_alexnet_deploy.prototxt", {{"prob", {10, 1000}}}},
       {"bvlc_reference_caffenet_deploy.prototxt", {{"prob", {10, 1000}}}},

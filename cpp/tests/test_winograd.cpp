@@ -12,6 +12,7 @@
 
 #include "kernels/kernels.hpp"
 #include "lamina/lamina.hpp"
+#include "levels.hpp"
 
 namespace lamina {
 
@@ -35,10 +36,10 @@ static void check_winograd(const WinogradCase& c, int threads) {
   auto tap = [&](int64_t o, int64_t i, int64_t q, int64_t s) -> double {
     return c.adjoint ? w[((i * c.O + o) * r + r - 1 - q) * r + r - 1 - s] : w[((o * c.I + i) * r + q) * r + s];
   };
-  std::vector<float> u(kernels::cpu::winograd_weights_size(c.O, c.I, r));
+  std::vector<float> u(kernels::cpu::table().winograd_weights_size(c.O, c.I, r));
   set_num_threads(threads);
-  kernels::cpu::winograd_weights(w.data(), c.O, c.I, r, c.adjoint, u.data());
-  kernels::cpu::winograd_conv(x.data(), c.I * c.H * c.W, c.N, c.I, c.H, c.W, r, c.pad_h, c.pad_w, u.data(), c.O,
+  kernels::cpu::table().winograd_weights(w.data(), c.O, c.I, r, c.adjoint, u.data());
+  kernels::cpu::table().winograd_conv(x.data(), c.I * c.H * c.W, c.N, c.I, c.H, c.W, r, c.pad_h, c.pad_w, u.data(), c.O,
                               c.bias ? b.data() : nullptr, y.data(), c.O * OH * OW, OH, OW);
   for (int64_t n = 0; n < c.N; ++n)
     for (int64_t o = 0; o < c.O; ++o)
@@ -63,7 +64,7 @@ static void check_winograd(const WinogradCase& c, int threads) {
   // The weight gradient for a random dy.
   std::vector<float> dy(y.size()), dw(w.size());
   for (auto& v : dy) v = normal(rng);
-  kernels::cpu::winograd_weight_grad(x.data(), c.I * c.H * c.W, c.N, c.I, c.H, c.W, r, c.pad_h, c.pad_w, dy.data(),
+  kernels::cpu::table().winograd_weight_grad(x.data(), c.I * c.H * c.W, c.N, c.I, c.H, c.W, r, c.pad_h, c.pad_w, dy.data(),
                                      c.O * OH * OW, c.O, OH, OW, dw.data());
   for (int64_t o = 0; o < c.O; ++o)
     for (int64_t ci = 0; ci < c.I; ++ci)
@@ -85,8 +86,10 @@ static void check_winograd(const WinogradCase& c, int threads) {
         }
 }
 
-TEST(Winograd, MatchesNaiveConvolution) {
-  if (!kernels::cpu::winograd_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+LAMINA_AT_EACH_LEVEL(Winograd);
+
+TEST_P(Winograd, MatchesNaiveConvolution) {
+  if (!kernels::cpu::table().winograd_conv) GTEST_SKIP() << "no Winograd kernels at level " << isa_name(GetParam());
   const int before = num_threads();
   const WinogradCase cases[] = {
       {3, 2, 16, 13, 13, 24, 1, 1, false, true},   // partial tiles on both edges

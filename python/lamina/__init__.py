@@ -5,17 +5,16 @@ every error lamina raises is a ``lamina.Error`` and also the matching builtin
 (``lamina.ShapeError`` is a ``ValueError``, file errors are ``OSError``\\ s).
 """
 
-from ._cpu import choose_openblas_coretype, preload_openblas, single_threaded_openblas
+from ._cpu import preload_openblas
 
-choose_openblas_coretype()  # must run before OpenBLAS loads
-single_threaded_openblas()
-preload_openblas()
+preload_openblas()  # before the extension, which links it
 
 from . import _lamina  # noqa: E402
 from ._lamina import (  # noqa: E402
     AutogradError,
     backward,
     blas_info,
+    cpu_info,
     DeviceError,
     DTypeError,
     Error,
@@ -38,6 +37,7 @@ from ._lamina import (  # noqa: E402
     ones,
     rand,
     randn,
+    set_isa,
     set_num_threads,
     tensor,
     zeros,
@@ -78,6 +78,7 @@ __all__ = [
     "Tensor",
     "__version__",
     "blas_info",
+    "cpu_info",
     "cmake_dir",
     "empty",
     "empty_cache",
@@ -92,6 +93,7 @@ __all__ = [
     "prototxt",
     "rand",
     "randn",
+    "set_isa",
     "set_num_threads",
     "tensor",
     "zeros",
@@ -113,5 +115,7 @@ def cmake_dir() -> str:
             return str(candidate)
     raise FileError(f"lamina's CMake package files are not installed under {here}")
 
+
+_lamina.isa()  # a LAMINA_ISA that names no level this CPU runs raises here, at import
 
 del _lamina

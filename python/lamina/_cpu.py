@@ -1,14 +1,19 @@
-"""CPU facts lamina needs before its C++ core loads."""
+"""What lamina does before its C++ core loads: load OpenBLAS with the core type and thread
+count lamina wants, without leaving either in the user's ``os.environ``."""
 
 from __future__ import annotations
 
 import ctypes
 import os
 
-# OpenBLAS reads OPENBLAS_CORETYPE once, when the library loads. On CPUs with AVX-512
-# (F, BW, DQ, VL) its SkylakeX kernels run ~1.9x the AVX2 ones it may pick by itself on
-# newer AMD cores; a value the user already set is kept.
+# OpenBLAS reads OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS once, when the library loads.
+# On CPUs with AVX-512 (F, BW, DQ, VL: the C++ core's own test, lamina.cpu_info()) its
+# SkylakeX kernels run ~1.9x the AVX2 ones it picks by itself on newer AMD cores; under
+# LAMINA_ISA=avx2 it gets its AVX2 (Haswell) kernels, so that a forced level holds for the
+# BLAS too. One thread: lamina splits GEMMs over its own OpenMP threads, and OpenBLAS's
+# pthreads pool would spin against them. Values the user set are kept.
 _AVX512 = {"avx512f", "avx512bw", "avx512dq", "avx512vl"}
+_CORETYPE = {"avx512": "SkylakeX", "avx2": "Haswell", "generic": "Prescott"}
 
 
 def cpu_flags() -> set[str]:
@@ -22,26 +27,30 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def choose_openblas_coretype() -> None:
-    if "OPENBLAS_CORETYPE" not in os.environ and _AVX512 <= cpu_flags():
-        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
-
-
-def single_threaded_openblas() -> None:
-    """lamina splits GEMMs over its own OpenMP threads; OpenBLAS's pthreads pool would spin
-    against them. Asking for one thread before the library loads means it never starts
-    that pool (the C++ core also sets it at the first GEMM, for embedders)."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+def _openblas_environment() -> dict[str, str]:
+    """The variables OpenBLAS should see while it loads (those the user has not set)."""
+    wanted = {"OPENBLAS_NUM_THREADS": "1"}
+    level = os.environ.get("LAMINA_ISA") or ("avx512" if _AVX512 <= cpu_flags() else "")
+    if level in _CORETYPE:
+        wanted["OPENBLAS_CORETYPE"] = _CORETYPE[level]
+    return {k: v for k, v in wanted.items() if k not in os.environ}
 
 
 def preload_openblas() -> None:
     """Loads scipy-openblas32's library before lamina's extension needs it, so the
-    extension finds it (by its soname) in any install layout: a wheel in site-packages,
-    an editable install whose module lives in a build folder, a virtual environment."""
+    extension finds it (by its soname) in any install layout, with the variables above set
+    only while it loads: children the user starts later inherit none of them."""
     try:
         import scipy_openblas32
     except ImportError:  # a build without this BLAS: nothing to load
         return
     path = os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so")
-    if os.path.exists(path):
+    if not os.path.exists(path):
+        return
+    added = _openblas_environment()
+    os.environ.update(added)  # the C library's environment, which OpenBLAS reads
+    try:
         ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    finally:
+        for key in added:
+            del os.environ[key]

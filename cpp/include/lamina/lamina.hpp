@@ -6,6 +6,7 @@
 #include "lamina/layer.hpp"
 #include "lamina/net.hpp"
 #include "lamina/ops.hpp"
+#include "lamina/cpu.hpp"
 #include "lamina/parallel.hpp"
 #include "lamina/prototxt.hpp"
 #include "lamina/safetensors.hpp"

@@ -1,10 +1,24 @@
-// Kernels: raw pointers and sizes only (no Tensor, no tape, no Python). cpu:: is the
-// reference implementation; cuda:: will mirror it with the same names and arguments.
-// Matrices are row-major with a leading dimension (elements between rows).
+// Kernels: raw pointers and sizes only (no Tensor, no tape, no Python).
+//
+// This header is the whole contract between the ops and a device. A device is a Table of
+// kernels: ops get the table of their tensors' device from one place
+// (ops_detail::kernels_for, src/ops/dispatch.hpp) and call its entries; an entry a device
+// does not fill throws DeviceError naming the kernel, the device and the op, never
+// crashes. The CPU fills every entry, once per vector level (kernels/cpu/simd.hpp):
+// cpu::table() is the active level's. A CUDA backend fills a Table of its own with the
+// same entries and arguments.
+//
+// Matrices are row-major with a leading dimension (elements between rows). Entries under
+// Typed<T> exist for float and double; the rest are float32 only.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lamina/cpu.hpp"
 
 namespace lamina::kernels {
 
@@ -27,95 +41,6 @@ struct PoolGeometry {
   int64_t OH, OW;
 };
 
-}  // namespace lamina::kernels
-
-namespace lamina::kernels::cpu {
-
-// Depthwise convolution (one input channel per group): g.C is all N's input channels,
-// output channel o = c * mult + j reads input channel c. x [N, C, H, W], w [C*mult, 1, KH, KW],
-// b [C*mult] or null, y [N, C*mult, OH, OW]. The backward adds into dx (zeroed by the
-// caller) and overwrites dw and db (the bias gradient); any of them may be null.
-template <class T>
-void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mult, const ConvGeometry& g, T* y);
-template <class T>
-void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, int64_t mult, const ConvGeometry& g,
-                               T* dx, T* dw, T* db);
-
-// Batch normalisation of x [N, C, S]: per-channel mean and biased variance; y = (x - mean)
-// * invstd * w + b (w, b may be null), then max(y, 0) if relu; the backward through the
-// batch statistics (training) or through fixed ones (inference), with dy taken as 0 where
-// that y was not positive (recomputed from x, w and b: y itself is not read) if relu; dx,
-// dw, db may be null.
-template <class T> void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var);
-template <class T>
-void batch_norm_apply(const T* x, const T* mean, const T* invstd, const T* w, const T* b, int64_t N, int64_t C,
-                      int64_t S, bool relu, T* y);
-template <class T>
-void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, const T* b, int64_t N,
-                         int64_t C, int64_t S, bool training, bool relu, T* dx, T* dw, T* db);
-
-// Local response normalisation across channels of x [N, C, S] (Caffe's ACROSS_CHANNELS):
-//   scale = k + alpha / size * (sum of x^2 over the `size` channels centred on c; zeros
-//   past the edges), y = x * scale^-beta (scale is kept for the backward);
-//   dx = dy * scale^-beta - 2 alpha beta / size * x * (sum over the same window of
-//   dy * y / scale).
-template <class T>
-void lrn_across_forward(const T* x, int64_t N, int64_t C, int64_t S, int64_t size, T alpha, T beta, T k, T* scale,
-                        T* y);
-template <class T>
-void lrn_across_backward(const T* x, const T* y, const T* scale, const T* dy, int64_t N, int64_t C, int64_t S,
-                         int64_t size, T alpha, T beta, T* dx);
-
-// Max pooling; argmax[i] is the index (h * W + w) within its plane of output i's maximum.
-template <class T> void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax);
-// dx (overwritten) = dy routed to each output's argmax, 0 where no output's maximum lies.
-template <class T> void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx);
-// Average pooling with Caffe's divisor: the window clipped to the padded input (padding
-// counts, the overhang of a ceil-mode window past the padding does not).
-template <class T> void avg_pool2d(const T* x, const PoolGeometry& g, T* y);
-// dx (overwritten) = each output's dy / its divisor, added over the input its window covers.
-template <class T> void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx);
-
-// out[o, j] = sum over r of x[o, r, j] for x [outer, R, inner] (double accumulation).
-template <class T> void sum_middle(const T* x, int64_t outer, int64_t R, int64_t inner, T* out);
-// The sum of S values (in T, a vector reduction); out[c] = the sum of x [N, C, S] over N and
-// S (planes by plane_sum, added in double): a convolution's bias gradient.
-template <class T> T plane_sum(const T* x, int64_t S);
-template <class T> void channel_sums(const T* x, int64_t N, int64_t C, int64_t S, T* out);
-
-// Counter-based random fills: element i depends only on (seed, i), never on threads.
-template <class T> void uniform(uint64_t seed, int64_t n, T lo, T hi, T* out);
-template <class T> void gaussian(uint64_t seed, int64_t n, T mean, T stddev, T* out);
-
-// Softmax over the middle axis of [outer, C, inner], numerically stable (max subtracted).
-template <class T> void softmax(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y);
-// dx from y and dy: softmax dx = y * (dy - sum(dy * y)); log-softmax dx = dy - e^y * sum(dy).
-template <class T>
-void softmax_backward(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx);
-// d(mean NLL)/d logits = scale * (softmax - onehot(label)), from log-softmax `logp`;
-// positions whose label is ignore_label get 0.
-template <class T>
-void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner,
-                                    int64_t ignore_label, T scale, T* dx);
-
-// col [C*KH*KW, OH*OW] (rows ldc >= OH*OW apart; what lies between rows is left
-// undefined) from one image im [C, H, W]; col2im adds col (rows OH*OW apart) back into im.
-template <class T> void im2col(const T* im, const ConvGeometry& g, T* col, int64_t ldc);
-template <class T> void col2im(const T* col, const ConvGeometry& g, T* im);
-
-// C[M,N] = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T.
-// op(A) is M x K (A is K x M when trans_a), op(B) is K x N (B is N x K when trans_b).
-// beta == 0 overwrites C without reading it (NaNs already in C do not propagate).
-template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
-
-// The same product by lamina's built-in kernel, whatever BLAS is configured (tests and
-// benchmarks compare the two).
-template <class T>
-void gemm_builtin(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-                  int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
-
 // An im2col matrix never built: row j, position p of B is
 // image[offsets[j] + p / width * pitch + p % width] (width a multiple of 16). For a stride-1
 // convolution: image the input padded (rows `pitch` floats), offsets[j] tap j's first
@@ -126,71 +51,241 @@ struct ImageTaps {
   int64_t width, pitch;
 };
 
-// The convolution GEMM (conv_gemm.cpp), float32 with AVX-512 only (check
-// conv_gemm_available()): C[m, p] = (accumulate ? C[m, p] : bias ? bias[m] : 0) +
-// sum_k A[m, k] B[k, p] for m < M and p0 <= p < p1, A and B read in place: B row-major
-// (leading dimension ldb), A as ConvGemmA says. stream: C is written by streaming
-// (non-temporal) stores, past the caches, where a tile writes it in one pass (not
-// accumulating; K <= 256 when B's strips are copied), whole vectors 64-byte aligned: for a C
-// that is large and not read again soon (a weight gradient, read at the solver's update; a
-// forward output of many megabytes, which the caches would not keep anyway), whose
-// write-allocate reads cost more than its arithmetic saves.
+// conv_gemm's A: [M, K] (leading dimension lda), or given as its transpose [K, M].
 struct ConvGemmA {
   const float* data;
   int64_t lda;
   bool trans;  // A [M, K] given as its transpose [K, M] (leading dimension lda)
 };
-bool conv_gemm_available();
-void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
-               const float* bias, bool accumulate, float* C, int64_t ldc, bool stream = false);
-// The same over columns [0, P), split in tiles over lamina's threads (outside a parallel region).
-void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
-                        const float* bias, bool accumulate, float* C, int64_t ldc, bool stream = false);
-// Both with B image taps (columns p0, p1 and P multiples of 16).
-void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t p0, int64_t p1, const float* bias,
-               bool accumulate, float* C, int64_t ldc, bool stream = false);
-void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t P, const float* bias,
-                        bool accumulate, float* C, int64_t ldc, bool stream = false);
-// Both with B [K, P] given as its transpose [P, K] (a weight gradient's column matrix: dW =
-// dy [O, P] times col [K, P] transposed), no bias.
+
+// conv_gemm's B [K, P] given as its transpose [P, K] (a weight gradient's column matrix).
 struct TransposedB {
   const float* data;
   int64_t ldb;
 };
-void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t p0, int64_t p1, bool accumulate,
-               float* C, int64_t ldc, bool stream = false);
-void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t P, bool accumulate,
-                        float* C, int64_t ldc, bool stream = false);
 
-// C [M, N] += A [M, P] B [N, P]^T for a small C and long rows (dot_gemm.cpp: a
-// convolution's weight gradient with few input channels), float32 with AVX-512 only
-// (conv_gemm_available()). dot_gemm adds into acc, dot_gemm_size(M, N) floats of per-lane
-// partial sums that the caller zeroes once and may accumulate over many calls;
-// dot_gemm_finish adds acc's sums into C (leading dimension ldc).
-size_t dot_gemm_size(int64_t M, int64_t N);
-void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb, float* acc);
-// The same with B image taps (an im2col matrix never built; ImageTaps above).
-void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const ImageTaps& B, float* acc);
-void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C, int64_t ldc);
+// Elementwise binary functions (binary_* kernels): y = f(a, b).
+enum class Binary : uint8_t { add, sub, mul, div, greater, less, equal, first };
 
-// Winograd convolution (winograd.cpp): F(4x4, 3x3) for r = 3, F(4x4, 5x5) for r = 5;
-// float32 with AVX-512 only (check winograd_available()); stride 1, dilation 1, one group.
-// winograd_weights transforms w [O, I, r, r] (adjoint: w [I, O, r, r] transposed and
-// turned 180 degrees, the kernel of the input gradient) into u, winograd_weights_size(O,
-// I, r) floats; then y [N, O, OH, OW] = conv(x [N, I, H, W] padded by pad_h, pad_w) + bias
-// (may be null), images x_image and y_image floats apart, over lamina's threads. The weight
-// gradient of that convolution, dw [O, I, r, r] (overwritten), comes from x and dy
-// [N, O, OH, OW] (images dy_image floats apart) through the same transforms. Float32
-// error: a few times the direct sum's (the transforms scale by up to 8 and down to 1/90).
-bool winograd_available();
-size_t winograd_weights_size(int64_t O, int64_t I, int64_t r);
-void winograd_weights(const float* w, int64_t O, int64_t I, int64_t r, bool adjoint, float* u);
-void winograd_conv(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
-                   int64_t pad_h, int64_t pad_w, const float* u, int64_t O, const float* bias, float* y,
-                   int64_t y_image, int64_t OH, int64_t OW);
-void winograd_weight_grad(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r,
-                          int64_t pad_h, int64_t pad_w, const float* dy, int64_t dy_image, int64_t O, int64_t OH,
-                          int64_t OW, float* dw);
+// Throws DeviceError naming the op that asked (the last ops_detail::kernels_for on this
+// thread) and its device: the device's table left the entry it called empty.
+[[noreturn]] void missing_kernel();
+// Records the op about to call a device's kernels (ops_detail::kernels_for).
+void asked_by(const char* op, const char* device);
+
+// One entry of a Table: a function pointer that, when the device left it empty, throws
+// DeviceError instead of being called.
+template <class Sig> class Kernel;
+template <class R, class... A>
+class Kernel<R(A...)> {
+ public:
+  Kernel() = default;
+  Kernel(R (*f)(A...)) : f_(f) {}  // NOLINT: tables are filled by assignment
+  R operator()(A... a) const {
+    if (!f_) missing_kernel();
+    return f_(a...);
+  }
+  explicit operator bool() const { return f_ != nullptr; }
+
+ private:
+  R (*f_)(A...) = nullptr;
+};
+
+// The kernels that exist for float and for double.
+template <class T>
+struct Typed {
+  // ---- pointwise (pointwise.def's rows: y = f(x); dx = g(x, y, dy)), n elements ----
+#define LAMINA_UNARY(op, f, g)                                  \
+  Kernel<void(int64_t n, const T* x, T* y)> op;                 \
+  Kernel<void(int64_t n, const T* x, const T* y, const T* dy, T* dx)> op##_backward;
+#include "lamina/pointwise.def"
+#undef LAMINA_UNARY
+  // The pointwise ops with parameters (ops.hpp says what each computes); p is their
+  // parameters in the op's order (leaky_relu: slope; elu: alpha; power: p, scale, shift;
+  // clip: lo, hi; threshold: t; affine: scale, shift).
+  Kernel<void(int64_t n, const T* x, T* y, const double* p)> leaky_relu, elu, power, clip, threshold, affine;
+  Kernel<void(int64_t n, const T* x, const T* y, const T* dy, T* dx, const double* p)> leaky_relu_backward,
+      elu_backward, power_backward, clip_backward, threshold_backward, affine_backward;
+
+  // ---- binary elementwise ----
+  // y[i] = f(a[i], b[i]) for n elements.
+  Kernel<void(Binary f, int64_t n, const T* a, const T* b, T* y)> binary;
+  // y = f(a, b) over an output of `ndim` extents `shape` (row-major), a and b read
+  // through strides sa, sb (0 along broadcast axes).
+  Kernel<void(Binary f, int ndim, const int64_t* shape, const T* a, const int64_t* sa, const T* b,
+              const int64_t* sb, T* y)>
+      binary_strided;
+
+  // ---- convolution ----
+  // Depthwise convolution (one input channel per group): g.C is all N's input channels,
+  // output channel o = c * mult + j reads input channel c. x [N, C, H, W], w [C*mult, 1, KH,
+  // KW], b [C*mult] or null, y [N, C*mult, OH, OW]. The backward adds into dx (zeroed by
+  // the caller) and overwrites dw and db (the bias gradient); any of them may be null.
+  Kernel<void(const T* x, const T* w, const T* b, int64_t N, int64_t mult, const ConvGeometry& g, T* y)>
+      depthwise_conv2d;
+  Kernel<void(const T* x, const T* w, const T* dy, int64_t N, int64_t mult, const ConvGeometry& g, T* dx, T* dw,
+              T* db)>
+      depthwise_conv2d_backward;
+  // col [C*KH*KW, OH*OW] (rows ldc >= OH*OW apart; what lies between rows is left
+  // undefined) from one image im [C, H, W]; col2im adds col (rows OH*OW apart) back into im.
+  Kernel<void(const T* im, const ConvGeometry& g, T* col, int64_t ldc)> im2col;
+  Kernel<void(const T* col, const ConvGeometry& g, T* im)> col2im;
+
+  // ---- GEMM ----
+  // C[M,N] = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T. op(A) is M x K (A is K x M
+  // when trans_a), op(B) is K x N (B is N x K when trans_b). beta == 0 overwrites C without
+  // reading it (NaNs already in C do not propagate). Large products are split over
+  // lamina's threads when called outside a parallel region.
+  Kernel<void(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+              const T* B, int64_t ldb, T beta, T* C, int64_t ldc)>
+      gemm;
+  // The same product by lamina's built-in kernel, whatever BLAS is configured (tests and
+  // benchmarks compare the two).
+  Kernel<void(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+              const T* B, int64_t ldb, T beta, T* C, int64_t ldc)>
+      gemm_builtin;
+
+  // ---- normalisation ----
+  // Batch normalisation of x [N, C, S]: per-channel mean and biased variance; y = (x - mean)
+  // * invstd * w + b (w, b may be null), then max(y, 0) if relu; the backward through the
+  // batch statistics (training) or through fixed ones (inference), with dy taken as 0 where
+  // that y was not positive (recomputed from x, w and b: y itself is not read) if relu; dx,
+  // dw, db may be null.
+  Kernel<void(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var)> batch_norm_stats;
+  Kernel<void(const T* x, const T* mean, const T* invstd, const T* w, const T* b, int64_t N, int64_t C, int64_t S,
+              bool relu, T* y)>
+      batch_norm_apply;
+  Kernel<void(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, const T* b, int64_t N, int64_t C,
+              int64_t S, bool training, bool relu, T* dx, T* dw, T* db)>
+      batch_norm_backward;
+  // Local response normalisation across channels of x [N, C, S] (Caffe's ACROSS_CHANNELS):
+  //   scale = k + alpha / size * (sum of x^2 over the `size` channels centred on c; zeros
+  //   past the edges), y = x * scale^-beta (scale is kept for the backward);
+  //   dx = dy * scale^-beta - 2 alpha beta / size * x * (sum over the same window of
+  //   dy * y / scale).
+  Kernel<void(const T* x, int64_t N, int64_t C, int64_t S, int64_t size, T alpha, T beta, T k, T* scale, T* y)>
+      lrn_across_forward;
+  Kernel<void(const T* x, const T* y, const T* scale, const T* dy, int64_t N, int64_t C, int64_t S, int64_t size,
+              T alpha, T beta, T* dx)>
+      lrn_across_backward;
+
+  // ---- pooling ----
+  // Max pooling; argmax[i] is the index (h * W + w) within its plane of output i's maximum.
+  Kernel<void(const T* x, const PoolGeometry& g, T* y, int32_t* argmax)> max_pool2d;
+  // dx (overwritten) = dy routed to each output's argmax, 0 where no output's maximum lies.
+  Kernel<void(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx)> max_pool2d_backward;
+  // Average pooling with Caffe's divisor: the window clipped to the padded input (padding
+  // counts, the overhang of a ceil-mode window past the padding does not).
+  Kernel<void(const T* x, const PoolGeometry& g, T* y)> avg_pool2d;
+  // dx (overwritten) = each output's dy / its divisor, added over the input its window covers.
+  Kernel<void(const T* dy, const PoolGeometry& g, T* dx)> avg_pool2d_backward;
+
+  // ---- reductions ----
+  // out[o, j] = sum over r of x[o, r, j] for x [outer, R, inner] (double accumulation).
+  Kernel<void(const T* x, int64_t outer, int64_t R, int64_t inner, T* out)> sum_middle;
+  // out[c] = the sum of x [N, C, S] over N and S (a convolution's bias gradient).
+  Kernel<void(const T* x, int64_t N, int64_t C, int64_t S, T* out)> channel_sums;
+
+  // ---- random fills: element i depends only on (seed, i), never on threads or level ----
+  Kernel<void(uint64_t seed, int64_t n, T lo, T hi, T* out)> uniform;
+  Kernel<void(uint64_t seed, int64_t n, T mean, T stddev, T* out)> gaussian;
+
+  // ---- softmax ----
+  // Softmax over the middle axis of [outer, C, inner], numerically stable (max subtracted).
+  Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y)> softmax;
+  // dx from y and dy: softmax dx = y * (dy - sum(dy * y)); log-softmax dx = dy - e^y * sum(dy).
+  Kernel<void(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx)> softmax_backward;
+  // d(mean NLL)/d logits = scale * (softmax - onehot(label)), from log-softmax `logp`;
+  // positions whose label is ignore_label get 0.
+  Kernel<void(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner, int64_t ignore_label,
+              T scale, T* dx)>
+      softmax_cross_entropy_backward;
+};
+
+struct Table {
+  const char* device = "?";  // "cpu (avx2)", ...
+  Typed<float> f32;
+  Typed<double> f64;
+  template <class T> const Typed<T>& of() const;
+
+  // ---- float32 only ----
+  // The convolution GEMM: C[m, p] = (accumulate ? C[m, p] : bias ? bias[m] : 0) + sum_k
+  // A[m, k] B[k, p] for m < M and p0 <= p < p1, A and B read in place: B row-major (leading
+  // dimension ldb), A as ConvGemmA says. stream: C is written by streaming (non-temporal)
+  // stores, past the caches, where a tile writes it in one pass (not accumulating; K <= 256
+  // when B's strips are copied), whole vectors aligned: for a C that is large and not read
+  // again soon (a weight gradient, read at the solver's update; a forward output of many
+  // megabytes, which the caches would not keep anyway).
+  Kernel<void(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
+              const float* bias, bool accumulate, float* C, int64_t ldc, bool stream)>
+      conv_gemm;
+  // The same over columns [0, P), split in tiles over lamina's threads (outside a parallel region).
+  Kernel<void(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P, const float* bias,
+              bool accumulate, float* C, int64_t ldc, bool stream)>
+      conv_gemm_parallel;
+  // Both with B image taps (columns p0, p1 and P multiples of 16).
+  Kernel<void(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t p0, int64_t p1, const float* bias,
+              bool accumulate, float* C, int64_t ldc, bool stream)>
+      conv_gemm_taps;
+  Kernel<void(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t P, const float* bias, bool accumulate,
+              float* C, int64_t ldc, bool stream)>
+      conv_gemm_taps_parallel;
+  // Both with B [K, P] given as its transpose [P, K] (dW = dy [O, P] times col [K, P]
+  // transposed), no bias.
+  Kernel<void(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t p0, int64_t p1, bool accumulate,
+              float* C, int64_t ldc, bool stream)>
+      conv_gemm_tb;
+  Kernel<void(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t P, bool accumulate, float* C,
+              int64_t ldc, bool stream)>
+      conv_gemm_tb_parallel;
+
+  // C [M, N] += A [M, P] B [N, P]^T for a small C and long rows (a convolution's weight
+  // gradient with few input channels). dot_gemm adds into acc, dot_gemm_size(M, N) floats
+  // of per-lane partial sums that the caller zeroes once and may accumulate over many
+  // calls; dot_gemm_finish adds acc's sums into C (leading dimension ldc).
+  Kernel<size_t(int64_t M, int64_t N)> dot_gemm_size;
+  Kernel<void(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb, float* acc)>
+      dot_gemm;
+  // The same with B image taps (an im2col matrix never built; ImageTaps above).
+  Kernel<void(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const ImageTaps& B, float* acc)>
+      dot_gemm_taps;
+  Kernel<void(int64_t M, int64_t N, const float* acc, float* C, int64_t ldc)> dot_gemm_finish;
+
+  // Winograd convolution: F(4x4, 3x3) for r = 3, F(4x4, 5x5) for r = 5; stride 1, dilation 1,
+  // one group. winograd_weights transforms w [O, I, r, r] (adjoint: w [I, O, r, r]
+  // transposed and turned 180 degrees, the kernel of the input gradient) into u,
+  // winograd_weights_size(O, I, r) floats; then y [N, O, OH, OW] = conv(x [N, I, H, W] padded
+  // by pad_h, pad_w) + bias (may be null), images x_image and y_image floats apart, over
+  // lamina's threads. The weight gradient of that convolution, dw [O, I, r, r]
+  // (overwritten), comes from x and dy [N, O, OH, OW] (images dy_image floats apart)
+  // through the same transforms. Float32 error: a few times the direct sum's (the
+  // transforms scale by up to 8 and down to 1/90).
+  Kernel<size_t(int64_t O, int64_t I, int64_t r)> winograd_weights_size;
+  Kernel<void(const float* w, int64_t O, int64_t I, int64_t r, bool adjoint, float* u)> winograd_weights;
+  Kernel<void(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r, int64_t pad_h,
+              int64_t pad_w, const float* u, int64_t O, const float* bias, float* y, int64_t y_image, int64_t OH,
+              int64_t OW)>
+      winograd_conv;
+  Kernel<void(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t r, int64_t pad_h,
+              int64_t pad_w, const float* dy, int64_t dy_image, int64_t O, int64_t OH, int64_t OW, float* dw)>
+      winograd_weight_grad;
+};
+
+template <> inline const Typed<float>& Table::of<float>() const { return f32; }
+template <> inline const Typed<double>& Table::of<double>() const { return f64; }
+
+}  // namespace lamina::kernels
+
+namespace lamina::kernels::cpu {
+
+// The CPU's kernels at the active level (lamina::active_isa()).
+const Table& table();
+// The CPU's kernels at a given level; throws ValueError for a level this build or this CPU
+// cannot run.
+const Table& table(Isa level);
+
+// What each family of kernels runs at `level` (lamina::kernel_paths()).
+std::vector<std::pair<std::string, std::string>> kernel_paths(Isa level);
 
 // What backs gemm: OpenBLAS's configuration string (with its core type), "system BLAS"
 // or "built-in".

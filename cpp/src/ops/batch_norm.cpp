@@ -14,7 +14,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& bias, bool training, double momentum, double eps, bool relu) {
   const char* op = "batch_norm";
   check_defined(op, x);
-  check_cpu(op, x);
+  check_device(op, x);
   LAMINA_CHECK_SHAPE(x.dim() >= 2, op, ": expected input [N, C, ...], got ", x.shape());
   const int64_t N = x.size(0), C = x.size(1), S = C > 0 && N > 0 ? x.numel() / (N * C) : 0;
   for (const Tensor* t : {&running_mean, &running_var, &weight, &bias}) {
@@ -43,7 +43,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     T* pi = invstd.data<T>();
     if (training) {
       Tensor var = Tensor::empty({C}, x.dtype());
-      kernels::cpu::batch_norm_stats(xc.data<T>(), N, C, S, pm, var.data<T>());
+      kernels_for<T>(op, xc).batch_norm_stats(xc.data<T>(), N, C, S, pm, var.data<T>());
       const T* pv = var.data<T>();
       for (int64_t c = 0; c < C; ++c) pi[c] = static_cast<T>(1.0 / std::sqrt(double(pv[c]) + eps));
       // Running averages (buffers, outside the graph); the variance kept is unbiased.
@@ -66,7 +66,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         pi[c] = static_cast<T>(1.0 / std::sqrt(double(rv.data<T>()[c]) + eps));
       }
     }
-    kernels::cpu::batch_norm_apply(xc.data<T>(), pm, pi, w.defined() ? w.data<T>() : nullptr,
+    kernels_for<T>(op, xc).batch_norm_apply(xc.data<T>(), pm, pi, w.defined() ? w.data<T>() : nullptr,
                                    b.defined() ? b.data<T>() : nullptr, N, C, S, relu, y.data<T>());
   });
   if (autograd::needs_grad({&x, &weight, &bias}))
@@ -84,7 +84,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                        Tensor db = nb ? Tensor::empty({C}, xv.dtype()) : Tensor();
                        dispatch(xv.dtype(), [&](auto t) {
                          using T = decltype(t);
-                         kernels::cpu::batch_norm_backward(
+                         kernels_for<T>("batch_norm", xv).batch_norm_backward(
                              xv.data<T>(), dy.data<T>(), mean.data<T>(), invstd.data<T>(),
                              wv.defined() ? wv.data<T>() : nullptr, bv.defined() ? bv.data<T>() : nullptr, N, C, S,
                              training, relu, nx ? dx.data<T>() : nullptr, nw ? dw.data<T>() : nullptr,
@@ -99,7 +99,7 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, in
   const char* op = "scale_shift";
   check_defined(op, x);
   check_defined(op, scale, "scale");
-  check_cpu(op, x);
+  check_device(op, x);
   check_same(op, x, scale);
   const int64_t end = axis + scale.dim();
   LAMINA_CHECK_SHAPE(axis >= 0 && end <= x.dim() &&
@@ -120,7 +120,7 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, in
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::cpu::batch_norm_apply(xc.data<T>(), zeros.data<T>(), ones.data<T>(), s.data<T>(),
+    kernels_for<T>(op, xc).batch_norm_apply(xc.data<T>(), zeros.data<T>(), ones.data<T>(), s.data<T>(),
                                    b.defined() ? b.data<T>() : nullptr, N, C, S, false, y.data<T>());
   });
   if (autograd::needs_grad({&x, &scale, &shift}))
@@ -136,7 +136,7 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, in
                        Tensor db = nb ? Tensor::empty(shape, xv.dtype()) : Tensor();
                        dispatch(xv.dtype(), [&](auto t) {
                          using T = decltype(t);
-                         kernels::cpu::batch_norm_backward(xv.data<T>(), dy.data<T>(), zeros.data<T>(),
+                         kernels_for<T>("scale_shift", xv).batch_norm_backward(xv.data<T>(), dy.data<T>(), zeros.data<T>(),
                                                            ones.data<T>(), wv.data<T>(), static_cast<const T*>(nullptr), N, C, S, false,
                                                            false, nx ? dx.data<T>() : nullptr,
                                                            ns ? ds.data<T>() : nullptr, nb ? db.data<T>() : nullptr);

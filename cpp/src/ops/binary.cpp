@@ -2,7 +2,6 @@
 // the pointwise rule summed back over the axes it was broadcast along (sum_to).
 #include <algorithm>
 
-#include "kernels/cpu/map.hpp"
 #include "ops/common.hpp"
 
 namespace lamina {
@@ -34,23 +33,22 @@ Shape broadcast_strides(const Tensor& x, const Shape& out) {
 }
 
 // out = f(a, b) elementwise with broadcasting; a and b may be strided.
-template <class F>
-Tensor apply(const char* op, const Tensor& a, const Tensor& b, F f) {
+Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f) {
   check_defined(op, a, "first input");
   check_defined(op, b, "second input");
   check_same(op, a, b);
-  check_cpu(op, a);
+  check_device(op, a);
   Shape shape = broadcast_shape(op, a.shape(), b.shape());
   Tensor out = Tensor::empty(shape, a.dtype());
   dispatch(a.dtype(), [&](auto t) {
     using T = decltype(t);
-    auto fn = [f](T x, T y) { return static_cast<T>(f(x, y)); };
+    const auto& k = kernels_for<T>(op, a);
     if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
-      kernels::cpu::map2(out.numel(), a.data<T>(), b.data<T>(), out.data<T>(), fn);
+      k.binary(f, out.numel(), a.data<T>(), b.data<T>(), out.data<T>());
     } else {
       Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
-      kernels::cpu::broadcast_map2(static_cast<int>(shape.size()), shape.data(), a.data<T>(), sa.data(),
-                                   b.data<T>(), sb.data(), out.data<T>(), fn);
+      k.binary_strided(f, static_cast<int>(shape.size()), shape.data(), a.data<T>(), sa.data(), b.data<T>(),
+                       sb.data(), out.data<T>());
     }
   });
   return out;
@@ -64,7 +62,7 @@ Needs needs(const Tensor& a, const Tensor& b) { return {a.requires_grad(), b.req
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor y = apply("add", a, b, [](auto x, auto z) { return x + z; });
+  Tensor y = apply("add", a, b, kernels::Binary::add);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("add", {a, b}, {y}, [sa = a.shape(), sb = b.shape(), n = needs(a, b)](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{n.a ? sum_to(g[0], sa) : Tensor(), n.b ? sum_to(g[0], sb) : Tensor()};
@@ -73,7 +71,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor y = apply("sub", a, b, [](auto x, auto z) { return x - z; });
+  Tensor y = apply("sub", a, b, kernels::Binary::sub);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("sub", {a, b}, {y}, [sa = a.shape(), sb = b.shape(), n = needs(a, b)](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{n.a ? sum_to(g[0], sa) : Tensor(), n.b ? sum_to(neg(g[0]), sb) : Tensor()};
@@ -82,7 +80,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor y = apply("mul", a, b, [](auto x, auto z) { return x * z; });
+  Tensor y = apply("mul", a, b, kernels::Binary::mul);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("mul", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), n = needs(a, b)](const std::vector<Tensor>& g) {
       const Tensor& av = A.get("mul");
@@ -94,7 +92,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor y = apply("div", a, b, [](auto x, auto z) { return x / z; });
+  Tensor y = apply("div", a, b, kernels::Binary::div);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("div", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), Y = SavedTensor(y), n = needs(a, b)](const std::vector<Tensor>& g) {
       const Tensor& av = A.get("div");
@@ -107,26 +105,26 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor greater(const Tensor& a, const Tensor& b) {
-  return apply("greater", a, b, [](auto x, auto z) { return x > z ? 1 : 0; });
+  return apply("greater", a, b, kernels::Binary::greater);
 }
 Tensor less(const Tensor& a, const Tensor& b) {
-  return apply("less", a, b, [](auto x, auto z) { return x < z ? 1 : 0; });
+  return apply("less", a, b, kernels::Binary::less);
 }
 Tensor equal(const Tensor& a, const Tensor& b) {
-  return apply("equal", a, b, [](auto x, auto z) { return x == z ? 1 : 0; });
+  return apply("equal", a, b, kernels::Binary::equal);
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
   Shape out = broadcast_shape("expand", x.shape(), shape);
   LAMINA_CHECK_SHAPE(out == shape, "expand: cannot expand shape ", x.shape(), " to ", shape);
-  check_cpu("expand", x);
+  check_device("expand", x);
   // x read through its broadcast strides, straight into the output (no second operand).
   Tensor y = Tensor::empty(shape, x.dtype());
   const Shape sx = broadcast_strides(x, shape);
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::cpu::broadcast_map2(static_cast<int>(shape.size()), shape.data(), x.data<T>(), sx.data(), x.data<T>(),
-                                 sx.data(), y.data<T>(), [](T v, T) { return v; });
+    kernels_for<T>("expand", x).binary_strided(kernels::Binary::first, static_cast<int>(shape.size()), shape.data(),
+                                               x.data<T>(), sx.data(), x.data<T>(), sx.data(), y.data<T>());
   });
   if (autograd::needs_grad({&x}))
     autograd::record("expand", {x}, {y}, [sx = x.shape()](const std::vector<Tensor>& g) {

@@ -1,6 +1,7 @@
 // Helpers shared by the op files: argument checks and the dtype switch.
 #pragma once
 
+#include "kernels/kernels.hpp"
 #include "lamina/autograd.hpp"
 #include "lamina/ops.hpp"
 
@@ -12,15 +13,24 @@ auto dispatch(DType dtype, F&& f) {
   return dtype == DType::f32 ? f(float{}) : f(double{});
 }
 
-// Inputs of one op share dtype and device; only the CPU has kernels today.
+// Inputs of one op share dtype and device.
 inline void check_same(const char* op, const Tensor& a, const Tensor& b) {
   LAMINA_CHECK_DTYPE(a.dtype() == b.dtype(), op, ": dtypes differ: ", a.dtype(), " and ", b.dtype());
   LAMINA_CHECK_AS(DeviceError, a.device() == b.device(), op, ": devices differ: ", a.device(), " and ",
                   b.device());
 }
 
-inline void check_cpu(const char* op, const Tensor& x) {
-  LAMINA_CHECK_AS(DeviceError, x.device() == Device::cpu, op, ": no CUDA kernel yet");
+// The one place an op's device picks its kernels (dispatch.cpp): the Table of `device`;
+// a device lamina has no kernels for throws DeviceError naming the op and the device.
+const kernels::Table& device_kernels(const char* op, Device device);
+
+// Validation: x's device has kernels (before the op allocates anything).
+inline void check_device(const char* op, const Tensor& x) { device_kernels(op, x.device()); }
+
+// The kernels for element type T on x's device.
+template <class T>
+const kernels::Typed<T>& kernels_for(const char* op, const Tensor& x) {
+  return device_kernels(op, x.device()).of<T>();
 }
 
 inline void check_defined(const char* op, const Tensor& x, const char* what = "input") {

@@ -31,6 +31,69 @@ using namespace ops_detail;
 
 namespace {
 
+// The CPU kernels this convolution engine composes. (The engine itself is CPU code: its
+// plans, thread splits and scratch buffers move into kernels/cpu/ behind one Table entry.)
+const kernels::Table& ck() { return device_kernels("conv2d", Device::cpu); }
+
+using kernels::ConvGemmA;
+using kernels::ImageTaps;
+using kernels::TransposedB;
+
+bool conv_gemm_available() { return bool(ck().conv_gemm); }
+bool winograd_available() { return bool(ck().winograd_conv); }
+void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
+               const float* bias, bool accumulate, float* C, int64_t ldc, bool stream = false) {
+  ck().conv_gemm(M, K, A, B, ldb, p0, p1, bias, accumulate, C, ldc, stream);
+}
+void conv_gemm(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t p0, int64_t p1, const float* bias,
+               bool accumulate, float* C, int64_t ldc, bool stream = false) {
+  ck().conv_gemm_taps(M, K, A, B, p0, p1, bias, accumulate, C, ldc, stream);
+}
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
+                        const float* bias, bool accumulate, float* C, int64_t ldc, bool stream = false) {
+  ck().conv_gemm_parallel(M, K, A, B, ldb, P, bias, accumulate, C, ldc, stream);
+}
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t P, const float* bias,
+                        bool accumulate, float* C, int64_t ldc, bool stream = false) {
+  ck().conv_gemm_taps_parallel(M, K, A, B, P, bias, accumulate, C, ldc, stream);
+}
+void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t P, bool accumulate,
+                        float* C, int64_t ldc, bool stream = false) {
+  ck().conv_gemm_tb_parallel(M, K, A, B, P, accumulate, C, ldc, stream);
+}
+size_t dot_gemm_size(int64_t M, int64_t N) { return ck().dot_gemm_size(M, N); }
+void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb, float* acc) {
+  ck().dot_gemm(M, N, P, A, lda, B, ldb, acc);
+}
+void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const ImageTaps& B, float* acc) {
+  ck().dot_gemm_taps(M, N, P, A, lda, B, acc);
+}
+void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C, int64_t ldc) {
+  ck().dot_gemm_finish(M, N, acc, C, ldc);
+}
+size_t winograd_weights_size(int64_t O, int64_t I, int64_t r) { return ck().winograd_weights_size(O, I, r); }
+template <class... A> void winograd_weights(A... a) { ck().winograd_weights(a...); }
+template <class... A> void winograd_conv(A... a) { ck().winograd_conv(a...); }
+template <class... A> void winograd_weight_grad(A... a) { ck().winograd_weight_grad(a...); }
+template <class T, class... A> void gemm(A... a) { ck().of<T>().gemm(a...); }
+template <class T> void im2col(const T* im, const kernels::ConvGeometry& g, T* col, int64_t ldc) {
+  ck().of<T>().im2col(im, g, col, ldc);
+}
+template <class T> void col2im(const T* col, const kernels::ConvGeometry& g, T* im) { ck().of<T>().col2im(col, g, im); }
+template <class T>
+void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mult, const kernels::ConvGeometry& g,
+                      T* y) {
+  ck().of<T>().depthwise_conv2d(x, w, b, N, mult, g, y);
+}
+template <class T>
+void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, int64_t mult,
+                               const kernels::ConvGeometry& g, T* dx, T* dw, T* db) {
+  ck().of<T>().depthwise_conv2d_backward(x, w, dy, N, mult, g, dx, dw, db);
+}
+template <class T> void channel_sums(const T* x, int64_t N, int64_t C, int64_t S, T* out) {
+  ck().of<T>().channel_sums(x, N, C, S, out);
+}
+
 struct ConvPlan {
   kernels::ConvGeometry g;  // one group of one image
   int64_t N, O, groups;
@@ -51,7 +114,7 @@ void check_conv_args(const char* op, const Tensor& x, const Tensor& w, const Ten
   LAMINA_CHECK_SHAPE(w.dim() == 4, op, ": expected a 4-d weight, got ", w.shape());
   LAMINA_CHECK_SHAPE(x.numel() > 0, op, ": empty input ", x.shape());
   check_same(op, x, w);
-  check_cpu(op, x);
+  check_device(op, x);
   if (b.defined()) check_same(op, x, b);
 }
 
@@ -169,7 +232,7 @@ kernels::ConvGeometry all_channels(const ConvPlan& p) {
 template <class T>
 bool use_conv_gemm(const ConvPlan& p, bool transposed) {
   if constexpr (std::is_same_v<T, float>) {
-    return kernels::cpu::conv_gemm_available() &&
+    return conv_gemm_available() &&
            (!transposed || (p.batch_parallel && p.P >= 64) || (p.N == 1 && p.P < 1024));
   }
   return false;
@@ -189,12 +252,12 @@ bool stream_output(const ConvPlan& p) { return p.N * p.O * p.P * int64_t(sizeof(
 template <class... B>
 void conv_gemm_group(const ConvPlan& p, int64_t grp, const float* w, int64_t cols, const float* bias, float* y,
                      int64_t ldy, const B&... b) {
-  const kernels::cpu::ConvGemmA a{w + grp * p.Og * p.K, p.K, false};
+  const kernels::ConvGemmA a{w + grp * p.Og * p.K, p.K, false};
   const float* bg = bias ? bias + grp * p.Og : nullptr;
   if (!p.batch_parallel && !p.row_parallel)
-    kernels::cpu::conv_gemm_parallel(p.Og, p.K, a, b..., cols, bg, false, y, ldy, stream_output(p));
+    conv_gemm_parallel(p.Og, p.K, a, b..., cols, bg, false, y, ldy, stream_output(p));
   else
-    kernels::cpu::conv_gemm(p.Og, p.K, a, b..., 0, cols, bg, false, y, ldy, stream_output(p));
+    conv_gemm(p.Og, p.K, a, b..., 0, cols, bg, false, y, ldy, stream_output(p));
 }
 
 // y[Og, cols] (leading dimension ldy) = W_group @ col [K, cols] (rows ldcol apart) (+ bias), by
@@ -209,7 +272,7 @@ void group_product(const ConvPlan& p, int64_t grp, const T* w, const T* col, int
     for (int64_t o = 0; o < p.Og; ++o)
       for (int64_t i = 0; i < cols; ++i) y[o * ldy + i] = bias[grp * p.Og + o];
   }
-  kernels::cpu::gemm<T>(false, false, p.Og, cols, p.K, T(1), w + grp * p.Og * p.K, p.K, col, ldcol,
+  gemm<T>(false, false, p.Og, cols, p.K, T(1), w + grp * p.Og * p.K, p.K, col, ldcol,
                         bias ? T(1) : T(0), y, ldy);
 }
 
@@ -236,7 +299,7 @@ void by_channels(const kernels::ConvGeometry& g, bool split, F f) {
 template <class T>
 void im2col_by_channels(const T* x, const kernels::ConvGeometry& g, T* col, int64_t ldcol, bool split) {
   by_channels(g, split, [&](int64_t c0, const kernels::ConvGeometry& slice) {
-    kernels::cpu::im2col(x + c0 * g.H * g.W, slice, col + c0 * g.KH * g.KW * ldcol, ldcol);
+    im2col(x + c0 * g.H * g.W, slice, col + c0 * g.KH * g.KW * ldcol, ldcol);
   });
 }
 
@@ -247,7 +310,7 @@ void im2col_by_channels(const T* x, const kernels::ConvGeometry& g, T* col, int6
 template <class T>
 bool image_taps_fit(const ConvPlan& p) {
   if constexpr (std::is_same_v<T, float>) {
-    return kernels::cpu::conv_gemm_available() && !p.direct && p.g.stride_h == 1 && p.g.stride_w == 1 &&
+    return conv_gemm_available() && !p.direct && p.g.stride_h == 1 && p.g.stride_w == 1 &&
            p.g.OW % 16 == 0;
   }
   return false;
@@ -268,7 +331,7 @@ struct PaddedPlanes {
   }
 
   // x [C, H, W] padded into out (size floats, zeros around); the taps of output rows r0...
-  kernels::cpu::ImageTaps taps(const float* x, const kernels::ConvGeometry& g, int64_t r0, float* out) const {
+  kernels::ImageTaps taps(const float* x, const kernels::ConvGeometry& g, int64_t r0, float* out) const {
     const int64_t rows = g.H + 2 * g.pad_h;
     std::fill(out, out + size, 0.0f);
     for (int64_t c = 0; c < g.C; ++c)
@@ -289,7 +352,7 @@ bool winograd_enabled() {
     const char* v = std::getenv("LAMINA_WINOGRAD");
     return !(v && std::string(v) == "0");
   }();
-  return on && kernels::cpu::winograd_available();
+  return on && winograd_available();
 }
 
 enum class ConvPass { forward, input_gradient, weight_gradient };
@@ -325,15 +388,15 @@ bool use_winograd(const ConvPlan& p, ConvPass pass) {
 const float* winograd_weights(const ConvPlan& p, const float* w, int64_t grp, bool adjoint) {
   thread_local Scratch<float> buffers[2];
   const int64_t outs = adjoint ? p.g.C : p.Og, ins = adjoint ? p.Og : p.g.C;
-  float* data = buffers[adjoint].get(kernels::cpu::winograd_weights_size(outs, ins, p.g.KH));
-  kernels::cpu::winograd_weights(w + grp * p.Og * p.K, outs, ins, p.g.KH, adjoint, data);
+  float* data = buffers[adjoint].get(winograd_weights_size(outs, ins, p.g.KH));
+  winograd_weights(w + grp * p.Og * p.K, outs, ins, p.g.KH, adjoint, data);
   return data;
 }
 
 void winograd_forward(const ConvPlan& p, const float* x, const float* w, const float* b, float* y) {
   const kernels::ConvGeometry& g = p.g;
   for (int64_t grp = 0; grp < p.groups; ++grp)
-    kernels::cpu::winograd_conv(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H, g.W, g.KH,
+    winograd_conv(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H, g.W, g.KH,
                                 g.pad_h, g.pad_w, winograd_weights(p, w, grp, false), p.Og,
                                 b ? b + grp * p.Og : nullptr, y + grp * p.Og * p.P, p.O * p.P, g.OH, g.OW);
 }
@@ -343,7 +406,7 @@ void winograd_forward(const ConvPlan& p, const float* x, const float* w, const f
 void winograd_input_gradient(const ConvPlan& p, const float* w, const float* dy, float* dx) {
   const kernels::ConvGeometry& g = p.g;
   for (int64_t grp = 0; grp < p.groups; ++grp)
-    kernels::cpu::winograd_conv(dy + grp * p.Og * p.P, p.O * p.P, p.N, p.Og, g.OH, g.OW, g.KH, g.KH - 1 - g.pad_h,
+    winograd_conv(dy + grp * p.Og * p.P, p.O * p.P, p.N, p.Og, g.OH, g.OW, g.KH, g.KH - 1 - g.pad_h,
                                 g.KW - 1 - g.pad_w, winograd_weights(p, w, grp, true), g.C, nullptr,
                                 dx + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, g.H, g.W);
 }
@@ -351,7 +414,7 @@ void winograd_input_gradient(const ConvPlan& p, const float* w, const float* dy,
 void winograd_weight_gradient(const ConvPlan& p, const float* x, const float* dy, float* dw) {
   const kernels::ConvGeometry& g = p.g;
   for (int64_t grp = 0; grp < p.groups; ++grp)
-    kernels::cpu::winograd_weight_grad(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H, g.W,
+    winograd_weight_grad(x + grp * g.C * g.H * g.W, p.groups * g.C * g.H * g.W, p.N, g.C, g.H, g.W,
                                        g.KH, g.pad_h, g.pad_w, dy + grp * p.Og * p.P, p.O * p.P, p.Og, g.OH, g.OW,
                                        dw + grp * p.Og * p.K);
 }
@@ -359,7 +422,7 @@ void winograd_weight_gradient(const ConvPlan& p, const float* x, const float* dy
 template <class T>
 void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
   if (is_depthwise(p)) {
-    kernels::cpu::depthwise_conv2d(x, w, b, p.N, p.Og, all_channels(p), y);
+    depthwise_conv2d(x, w, b, p.N, p.Og, all_channels(p), y);
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
@@ -419,7 +482,7 @@ void conv_forward(const ConvPlan& p, const T* x, const T* w, const T* b, T* y) {
 template <class T>
 bool use_dot_gemm(const ConvPlan& p) {
   if constexpr (std::is_same_v<T, float>) {
-    return kernels::cpu::conv_gemm_available() && p.O * p.K <= 16384 && p.P >= 256;
+    return conv_gemm_available() && p.O * p.K <= 16384 && p.P >= 256;
   }
   return false;
 }
@@ -435,7 +498,7 @@ bool use_dot_gemm(const ConvPlan& p) {
 template <class T>
 bool use_transposed_dw(const ConvPlan& p) {
   if constexpr (std::is_same_v<T, float>) {
-    return kernels::cpu::conv_gemm_available() && p.N == 1 && p.P <= 256 && !use_dot_gemm<T>(p);
+    return conv_gemm_available() && p.N == 1 && p.P <= 256 && !use_dot_gemm<T>(p);
   }
   return false;
 }
@@ -443,7 +506,7 @@ bool use_transposed_dw(const ConvPlan& p) {
 template <class T>
 void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   if (is_depthwise(p)) {
-    kernels::cpu::depthwise_conv2d_backward(x, w, dy, p.N, p.Og, all_channels(p), dx, dw, db);
+    depthwise_conv2d_backward(x, w, dy, p.N, p.Og, all_channels(p), dx, dw, db);
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
@@ -467,7 +530,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   std::vector<Scratch<T>>& dws = column_buffers<T>(3);  // kept between calls, zeroed on first use
   std::vector<char> used(static_cast<size_t>(threads), 0);
   const bool dot = dw && use_dot_gemm<T>(p);
-  const size_t dot_size = kernels::cpu::dot_gemm_size(p.Og, p.K);
+  const size_t dot_size = dot ? dot_gemm_size(p.Og, p.K) : 0;
   const size_t dw_size = dot ? dot_size * static_cast<size_t>(p.groups) : static_cast<size_t>(p.O * p.K);
   // Thread 0's first product into each group's dW overwrites it (beta 0) instead of dw being
   // zero-filled first. OpenBLAS still zeroes C for beta 0, but inside each thread's block of
@@ -481,15 +544,15 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
   auto input_gradient = [&](const T* wg, const T* dyg, int64_t cols, T* out) {
     if constexpr (std::is_same_v<T, float>) {
       if (use_conv_gemm<T>(p, true)) {
-        const kernels::cpu::ConvGemmA a{wg, p.K, true};
+        const kernels::ConvGemmA a{wg, p.K, true};
         if (p.batch_parallel)
-          kernels::cpu::conv_gemm(p.K, p.Og, a, dyg, p.P, 0, cols, nullptr, false, out, cols);
+          conv_gemm(p.K, p.Og, a, dyg, p.P, 0, cols, nullptr, false, out, cols);
         else
-          kernels::cpu::conv_gemm_parallel(p.K, p.Og, a, dyg, p.P, cols, nullptr, false, out, cols);
+          conv_gemm_parallel(p.K, p.Og, a, dyg, p.P, cols, nullptr, false, out, cols);
         return;
       }
     }
-    kernels::cpu::gemm<T>(true, false, p.K, cols, p.Og, T(1), wg, p.K, dyg, p.P, T(0), out, cols);
+    gemm<T>(true, false, p.K, cols, p.Og, T(1), wg, p.K, dyg, p.P, T(0), out, cols);
   };
   const int64_t rows = band_rows<T>(p);
   // Output rows [r0, r1) of image n: their share of dW (if want_dw) and of dx (if want_dx);
@@ -512,16 +575,16 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
       // dW += dy [Og, cols] (rows P apart) times col [K, cols] (rows ldc apart), transposed.
       auto weight_gradient = [&](const T* dyc, const T* col, int64_t cols, int64_t ldc) {
         if constexpr (std::is_same_v<T, float>) {
-          if (dot) return kernels::cpu::dot_gemm(p.Og, p.K, cols, dyc, p.P, col, ldc, dwg);
+          if (dot) return dot_gemm(p.Og, p.K, cols, dyc, p.P, col, ldc, dwg);
         }
         const bool first = !own && !started[static_cast<size_t>(grp)];
         if (!own) started[static_cast<size_t>(grp)] = 1;
         if constexpr (std::is_same_v<T, float>) {
           if (use_transposed_dw<T>(p))
-            return kernels::cpu::conv_gemm_parallel(p.Og, cols, kernels::cpu::ConvGemmA{dyc, p.P, false},
-                                                    kernels::cpu::TransposedB{col, ldc}, p.K, !first, dwg, p.K, true);
+            return conv_gemm_parallel(p.Og, cols, kernels::ConvGemmA{dyc, p.P, false},
+                                                    kernels::TransposedB{col, ldc}, p.K, !first, dwg, p.K, true);
         }
-        kernels::cpu::gemm<T>(false, true, p.Og, p.K, cols, T(1), dyc, p.P, col, ldc, first ? T(0) : T(1), dwg, p.K);
+        gemm<T>(false, true, p.Og, p.K, cols, T(1), dyc, p.P, col, ldc, first ? T(0) : T(1), dwg, p.K);
       };
       if (p.direct) {
         const int64_t c0 = r0 * p.g.OW, cols = (r1 - r0) * p.g.OW;
@@ -532,7 +595,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
       bool band_dw = want_dw;
       if constexpr (std::is_same_v<T, float>) {
         if (want_dw && planes) {
-          kernels::cpu::dot_gemm(p.Og, p.K, (r1 - r0) * p.g.OW, dyg + r0 * p.g.OW, p.P,
+          dot_gemm(p.Og, p.K, (r1 - r0) * p.g.OW, dyg + r0 * p.g.OW, p.P,
                                  planes->taps(xg, p.g, r0, col.get(static_cast<size_t>(planes->size))), dwg);
           band_dw = false;
         }
@@ -556,7 +619,7 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
           input_gradient(wg, dyb, cols, dcol.data());
           by_channels(band, alone, [&](int64_t c0, const kernels::ConvGeometry& slice) {
             // (dx was zeroed by the caller)
-            kernels::cpu::col2im(dcol.data() + c0 * band.KH * band.KW * cols, slice, dxg + c0 * band.H * band.W);
+            col2im(dcol.data() + c0 * band.KH * band.KW * cols, slice, dxg + c0 * band.H * band.W);
           });
         }
       }
@@ -587,14 +650,14 @@ void conv_backward(const ConvPlan& p, const T* x, const T* w, const T* dy, T* dx
       if constexpr (std::is_same_v<T, float>) {
         if (dot) {
           for (int64_t grp = 0; grp < p.groups; ++grp)
-            kernels::cpu::dot_gemm_finish(p.Og, p.K, part + grp * dot_size, dw + grp * p.Og * p.K, p.K);
+            dot_gemm_finish(p.Og, p.K, part + grp * dot_size, dw + grp * p.Og * p.K, p.K);
           continue;
         }
       }
       for (size_t i = 0; i < dw_size; ++i) dw[i] += part[i];
     }
   }
-  if (db) kernels::cpu::channel_sums(dy, p.N, p.O, p.P, db);
+  if (db) channel_sums(dy, p.N, p.O, p.P, db);
 }
 
 // Whether conv_backward writes every element of dx, which then need not be zeroed first:

@@ -29,7 +29,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis_in) {
   shape[axis] = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
     check_same(op, first, xs[i]);
-    check_cpu(op, xs[i]);
+    check_device(op, xs[i]);
     bool fits = xs[i].dim() == first.dim();
     for (int64_t d = 0; fits && d < first.dim(); ++d) fits = d == axis || xs[i].size(d) == first.size(d);
     LAMINA_CHECK_SHAPE(fits, op, ": tensor ", i, " has shape ", xs[i].shape(), ", which does not match ",
@@ -81,7 +81,7 @@ Tensor embedding(const Tensor& indices, const Tensor& weight) {
   const char* op = "embedding";
   check_defined(op, indices, "indices");
   check_defined(op, weight, "weight");
-  check_cpu(op, weight);
+  check_device(op, weight);
   LAMINA_CHECK_SHAPE(weight.dim() == 2, op, ": weight must be [num_embeddings, dim], got ", weight.shape());
   const int64_t V = weight.size(0), D = weight.size(1);
   Tensor idx = indices.to(DType::f64).contiguous();

@@ -19,13 +19,13 @@ Tensor lrn(const Tensor& x, int64_t size, double alpha, double beta, double k, b
     o.kernel_h = o.kernel_w = size, o.stride_h = o.stride_w = 1, o.pad_h = o.pad_w = (size - 1) / 2;
     return mul(x, pow(affine(avg_pool2d(square(x), o), alpha, 1.0), -beta));
   }
-  check_cpu(op, x);
+  check_device(op, x);
   const int64_t N = x.size(0), C = x.size(1), S = x.size(2) * x.size(3);
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype()), scale = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::cpu::lrn_across_forward<T>(xc.data<T>(), N, C, S, size, T(alpha), T(beta), T(k), scale.data<T>(),
+    kernels_for<T>(op, xc).lrn_across_forward(xc.data<T>(), N, C, S, size, T(alpha), T(beta), T(k), scale.data<T>(),
                                         y.data<T>());
   });
   if (autograd::needs_grad({&x}))
@@ -38,7 +38,7 @@ Tensor lrn(const Tensor& x, int64_t size, double alpha, double beta, double k, b
                        Tensor dx = Tensor::empty(xv.shape(), xv.dtype());
                        dispatch(xv.dtype(), [&](auto t) {
                          using T = decltype(t);
-                         kernels::cpu::lrn_across_backward<T>(xv.data<T>(), yv.data<T>(), scale.data<T>(),
+                         kernels_for<T>("lrn", xv).lrn_across_backward(xv.data<T>(), yv.data<T>(), scale.data<T>(),
                                                               dy.data<T>(), N, C, S, size, T(alpha), T(beta),
                                                               dx.data<T>());
                        });

@@ -14,7 +14,7 @@ void gemm(bool ta, bool tb, const Tensor& A, const Tensor& B, Tensor& C, double 
   const int64_t M = C.size(0), N = C.size(1), K = ta ? A.size(0) : A.size(1);
   dispatch(C.dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::cpu::gemm<T>(ta, tb, M, N, K, T(1), A.data<T>(), A.size(1), B.data<T>(), B.size(1), T(beta),
+    kernels_for<T>("matmul", C).gemm(ta, tb, M, N, K, T(1), A.data<T>(), A.size(1), B.data<T>(), B.size(1), T(beta),
                           C.data<T>(), N);
   });
 }
@@ -42,7 +42,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   LAMINA_CHECK_SHAPE(a.size(1) == b.size(0), "matmul: inner dimensions differ: a is ", a.shape(), ", b is ",
                      b.shape());
   check_same("matmul", a, b);
-  check_cpu("matmul", a);
+  check_device("matmul", a);
   bool ta, tb;
   Tensor ac = operand(a, ta), bc = operand(b, tb);  // a = op(ac), b = op(bc)
   Tensor y = Tensor::empty({a.size(0), b.size(1)}, a.dtype());
@@ -74,7 +74,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                      "linear: expected x [N, K] and weight [O, K], got x ", x.shape(), " and weight ",
                      weight.shape());
   check_same("linear", x, weight);
-  check_cpu("linear", x);
+  check_device("linear", x);
   const int64_t N = x.size(0), O = weight.size(0);
   if (bias.defined()) {
     check_same("linear", x, bias);

@@ -22,7 +22,7 @@ int64_t pooled_size(int64_t in, int64_t k, int64_t pad, int64_t stride, bool cei
 
 kernels::PoolGeometry plan_pool(const char* op, const Tensor& x, const Pool2dOptions& o) {
   check_defined(op, x);
-  check_cpu(op, x);
+  check_device(op, x);
   LAMINA_CHECK_SHAPE(x.dim() == 4, op, ": expected input [N, C, H, W], got ", x.shape());
   LAMINA_CHECK_SHAPE(x.numel() > 0, op, ": empty input ", x.shape());
   const int64_t H = x.size(2), W = x.size(3);
@@ -50,7 +50,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
   std::shared_ptr<int32_t[]> argmax(new int32_t[static_cast<size_t>(y.numel())]);
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::cpu::max_pool2d(xc.data<T>(), g, y.data<T>(), argmax.get());
+    kernels_for<T>("max_pool2d", xc).max_pool2d(xc.data<T>(), g, y.data<T>(), argmax.get());
   });
   if (autograd::needs_grad({&x}))
     autograd::record("max_pool2d", {x}, {y}, [g, argmax, shape = x.shape()](const std::vector<Tensor>& grads) {
@@ -58,7 +58,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
       Tensor dx = Tensor::empty(shape, dy.dtype());
       dispatch(dy.dtype(), [&](auto t) {
         using T = decltype(t);
-        kernels::cpu::max_pool2d_backward(dy.data<T>(), argmax.get(), g, dx.data<T>());
+        kernels_for<T>("max_pool2d", dy).max_pool2d_backward(dy.data<T>(), argmax.get(), g, dx.data<T>());
       });
       return std::vector<Tensor>{dx};
     });
@@ -71,7 +71,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
   Tensor y = Tensor::empty({x.size(0), x.size(1), g.OH, g.OW}, x.dtype());
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::cpu::avg_pool2d(xc.data<T>(), g, y.data<T>());
+    kernels_for<T>("avg_pool2d", xc).avg_pool2d(xc.data<T>(), g, y.data<T>());
   });
   if (autograd::needs_grad({&x}))
     autograd::record("avg_pool2d", {x}, {y}, [g, shape = x.shape()](const std::vector<Tensor>& grads) {
@@ -79,7 +79,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
       Tensor dx = Tensor::empty(shape, dy.dtype());  // the kernel zeroes each plane before its adds
       dispatch(dy.dtype(), [&](auto t) {
         using T = decltype(t);
-        kernels::cpu::avg_pool2d_backward(dy.data<T>(), g, dx.data<T>());
+        kernels_for<T>("avg_pool2d", dy).avg_pool2d_backward(dy.data<T>(), g, dx.data<T>());
       });
       return std::vector<Tensor>{dx};
     });

@@ -25,7 +25,7 @@ std::vector<bool> axis_mask(const char* op, const std::vector<int64_t>& axes, in
 // Sums x over the masked axes into a keepdim-shaped result. Accumulates in double, so
 // float32 sums of many terms keep their precision.
 Tensor sum_keepdim(const char* op, const Tensor& x_in, const std::vector<bool>& reduce) {
-  check_cpu(op, x_in);
+  check_device(op, x_in);
   Tensor x = x_in.contiguous();
   const Shape& shape = x.shape();
   Shape out_shape = shape;
@@ -54,7 +54,7 @@ Tensor sum_keepdim(const char* op, const Tensor& x_in, const std::vector<bool>& 
     }
     dispatch(x.dtype(), [&](auto t) {
       using T = decltype(t);
-      kernels::cpu::sum_middle(x.data<T>(), outer, R, inner, out.data<T>());
+      kernels_for<T>(op, x).sum_middle(x.data<T>(), outer, R, inner, out.data<T>());
     });
     return out;
   }
@@ -175,7 +175,7 @@ struct AxisSplit {
 
 AxisSplit split_axis(const char* op, const Tensor& x, int64_t axis_in) {
   check_defined(op, x);
-  check_cpu(op, x);
+  check_device(op, x);
   LAMINA_CHECK_SHAPE(x.dim() >= 1, op, ": needs at least one axis, got shape ", x.shape());
   AxisSplit s{norm_axis(op, axis_in, x.dim()), 1, 0, 1};
   s.C = x.size(s.axis);

@@ -3,7 +3,6 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/cpu/vec_math.hpp"
 #include "kernels/kernels.hpp"
 #include "ops/common.hpp"
 
@@ -25,7 +24,7 @@ Split split_at(const Tensor& x, int64_t axis) {
 
 Tensor softmax_impl(const char* op, const Tensor& x, int64_t axis_in, bool log) {
   check_defined(op, x);
-  check_cpu(op, x);
+  check_device(op, x);
   LAMINA_CHECK_SHAPE(x.dim() >= 1 && x.numel() > 0, op, ": needs a non-empty tensor, got shape ", x.shape());
   const int64_t axis = norm_axis(op, axis_in, x.dim());
   const Split s = split_at(x, axis);
@@ -33,7 +32,7 @@ Tensor softmax_impl(const char* op, const Tensor& x, int64_t axis_in, bool log) 
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels::cpu::softmax(xc.data<T>(), s.outer, s.C, s.inner, log, y.data<T>());
+    kernels_for<T>(op, xc).softmax(xc.data<T>(), s.outer, s.C, s.inner, log, y.data<T>());
   });
   if (autograd::needs_grad({&x}))
     autograd::record(op, {x}, {y}, [op, s, log, Y = SavedTensor(y)](const std::vector<Tensor>& g) {
@@ -42,7 +41,7 @@ Tensor softmax_impl(const char* op, const Tensor& x, int64_t axis_in, bool log) 
       Tensor dx = Tensor::empty(yv.shape(), yv.dtype());
       dispatch(yv.dtype(), [&](auto t) {
         using T = decltype(t);
-        kernels::cpu::softmax_backward(yv.data<T>(), dy.data<T>(), s.outer, s.C, s.inner, log, dx.data<T>());
+        kernels_for<T>(op, yv).softmax_backward(yv.data<T>(), dy.data<T>(), s.outer, s.C, s.inner, log, dx.data<T>());
       });
       return std::vector<Tensor>{dx};
     });
@@ -58,7 +57,7 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
   const char* op = "softmax_cross_entropy";
   check_defined(op, logits);
   check_defined(op, labels, "labels");
-  check_cpu(op, logits);
+  check_device(op, logits);
   LAMINA_CHECK_SHAPE(logits.dim() >= 1 && logits.numel() > 0, op, ": needs non-empty logits, got ", logits.shape());
   const int64_t axis = norm_axis(op, o.axis, logits.dim());
   const Split s = split_at(logits, axis);
@@ -116,7 +115,7 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
       const double scale = g[0].item() / norm;
       dispatch(lp.dtype(), [&](auto t) {
         using T = decltype(t);
-        kernels::cpu::softmax_cross_entropy_backward<T>(lp.data<T>(), classes->data(), s.outer, s.C, s.inner,
+        kernels_for<T>("softmax_cross_entropy", lp).softmax_cross_entropy_backward(lp.data<T>(), classes->data(), s.outer, s.C, s.inner,
                                                         ignore, static_cast<T>(scale), dx.data<T>());
       });
       return std::vector<Tensor>{dx, Tensor()};

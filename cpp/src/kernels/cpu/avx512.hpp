@@ -1,22 +1,16 @@
-// What the float32 kernels with an AVX-512 path share: the guard that such a path can be
-// compiled here (LAMINA_AVX512: x86-64 with GCC's target attributes), the run-time check
-// that this CPU can run it, the lane masks for rows that do not fill a vector, lane sums and
-// maxima, and softmax's exponential.
+// What the float32 kernels with AVX-512 code of their own (not yet written against
+// simd.hpp) share: LAMINA_AVX512, set in the avx512 level's copy of each kernel file only,
+// the lane masks for rows that do not fill a vector, lane sums and maxima, and softmax's
+// exponential. Included after simd.hpp.
 #pragma once
 
-#include <cstdint>
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#if defined(LAMINA_LEVEL_AVX512)
 #define LAMINA_AVX512 1
 
-namespace lamina::kernels::cpu {
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
-// Whether this CPU has AVX-512F (asked once).
-inline bool has_avx512f() {
-  static const bool yes = __builtin_cpu_supports("avx512f");
-  return yes;
-}
+// The avx512 level's copy runs only where the CPU has AVX-512 (cpu::table chose it).
+constexpr bool has_avx512f() { return true; }
 
 // The lanes [a, b) of a 16-lane mask, a and b clamped to [0, 16]: lanes(0, n) is the first n
 // lanes, lanes(lo - o, hi - o) the part of [lo, hi) in the vector starting at element o.
@@ -29,13 +23,13 @@ inline __mmask16 lanes(int64_t a, int64_t b) {
 // vmaxps: a > b ? a : b per lane, so b where either is NaN. (Masked forms with every lane
 // set, here and below: the plain intrinsics, and _mm512_reduce_add_ps, pass an undefined
 // vector that GCC 12 reports as uninitialised.)
-__attribute__((target("avx512f"))) inline __m512 max16(__m512 a, __m512 b) {
+inline __m512 max16(__m512 a, __m512 b) {
   return _mm512_mask_max_ps(b, 0xFFFF, a, b);
 }
 
 // v's lanes combined by op (halves, quarters, pairs, then neighbours).
 template <class Op>
-__attribute__((target("avx512f"), always_inline)) inline float lane_reduce(__m512 v, Op op) {
+__attribute__((always_inline)) inline float lane_reduce(__m512 v, Op op) {
   v = op(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, _MM_SHUFFLE(1, 0, 3, 2)));
   v = op(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, _MM_SHUFFLE(2, 3, 0, 1)));
   v = op(v, _mm512_mask_permute_ps(v, 0xFFFF, v, _MM_SHUFFLE(1, 0, 3, 2)));
@@ -44,17 +38,17 @@ __attribute__((target("avx512f"), always_inline)) inline float lane_reduce(__m51
 }
 
 struct Add16 {
-  __attribute__((target("avx512f"))) __m512 operator()(__m512 a, __m512 b) const { return _mm512_add_ps(a, b); }
+  __m512 operator()(__m512 a, __m512 b) const { return _mm512_add_ps(a, b); }
 };
 struct Max16 {
-  __attribute__((target("avx512f"))) __m512 operator()(__m512 a, __m512 b) const { return max16(a, b); }
+  __m512 operator()(__m512 a, __m512 b) const { return max16(a, b); }
 };
 
 // The sum of v's lanes.
-__attribute__((target("avx512f"))) inline float lane_sum(__m512 v) { return lane_reduce(v, Add16()); }
+inline float lane_sum(__m512 v) { return lane_reduce(v, Add16()); }
 
 // The largest of v's lanes (NaN lanes as max16 takes them).
-__attribute__((target("avx512f"))) inline float lane_max(__m512 v) { return lane_reduce(v, Max16()); }
+inline float lane_max(__m512 v) { return lane_reduce(v, Max16()); }
 
 // e^x for x <= 0 (softmax's x - max), to ~1 ulp where the result is a normal float:
 // n = round(x / ln 2), r = x - n ln 2 by Cody-Waite (ln 2's high part exact in float),
@@ -62,7 +56,7 @@ __attribute__((target("avx512f"))) inline float lane_max(__m512 v) { return lane
 // 2^n applied by vscalefps (which underflows gracefully: no exponent-bit arithmetic, no
 // select). 13 vector operations against the portable form's 19 (the softmax rows are
 // bound by them). x is clamped at -110 (e^-110 rounds to 0); NaN passes through.
-__attribute__((target("avx512f"))) inline __m512 exp_nonpositive(__m512 x) {
+inline __m512 exp_nonpositive(__m512 x) {
   x = max16(_mm512_set1_ps(-110.0f), x);  // (max returns its second operand for NaN)
   const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
   const __m512 n = _mm512_mask_roundscale_ps(t, 0xFFFF, t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -79,5 +73,5 @@ __attribute__((target("avx512f"))) inline __m512 exp_nonpositive(__m512 x) {
   return _mm512_mask_scalef_ps(p, 0xFFFF, p, n);
 }
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL
 #endif

@@ -8,13 +8,16 @@
 // threads split them; sums accumulate in double.
 #include <cmath>
 
-#include "kernels/cpu/map.hpp"
-#include "kernels/kernels.hpp"
 
-namespace lamina::kernels::cpu {
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
+#include "kernels/cpu/map.hpp"
+
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 template <class T>
-LAMINA_VECTORIZE void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
+void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
 #pragma omp parallel for if (N * C * S >= kParallelGrain)
   for (int64_t c = 0; c < C; ++c) {
     double s = 0;
@@ -59,7 +62,7 @@ inline T passed(T dy, T x, const Affine<T>& f) {
 }
 
 template <bool kRelu, class T>
-LAMINA_VECTORIZE void backward(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, const T* b,
+void backward(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, const T* b,
                                int64_t N, int64_t C, int64_t S, bool training, T* dx, T* dw, T* db) {
   // The sums are needed for dw, db and the training dx. Inference's dx = w * invstd * dy
   // reads dy alone (no x: a pass saved, and an infinite x gives no NaN through a 0 factor),
@@ -108,7 +111,7 @@ LAMINA_VECTORIZE void backward(const T* x, const T* dy, const T* mean, const T* 
 }  // namespace
 
 template <class T>
-LAMINA_VECTORIZE void batch_norm_apply(const T* x, const T* mean, const T* invstd, const T* w, const T* b, int64_t N,
+void batch_norm_apply(const T* x, const T* mean, const T* invstd, const T* w, const T* b, int64_t N,
                                        int64_t C, int64_t S, bool relu, T* y) {
 #pragma omp parallel for collapse(2) if (N * C * S >= kParallelGrain)
   for (int64_t n = 0; n < N; ++n)
@@ -144,4 +147,10 @@ void batch_norm_backward(const T* x, const T* dy, const T* mean, const T* invstd
 LAMINA_BN_INSTANTIATE(float)
 LAMINA_BN_INSTANTIATE(double)
 
-}  // namespace lamina::kernels::cpu
+void fill_batch_norm(Table& t) {
+  LAMINA_FILL(t, batch_norm_stats);
+  LAMINA_FILL(t, batch_norm_apply);
+  LAMINA_FILL(t, batch_norm_backward);
+}
+
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

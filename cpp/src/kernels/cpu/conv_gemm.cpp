@@ -23,8 +23,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cpu/avx512.hpp"
-#include "kernels/kernels.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -34,7 +32,12 @@ static int omp_get_num_threads() { return 1; }
 static int omp_get_thread_num() { return 0; }
 #endif
 
-namespace lamina::kernels::cpu {
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
+#include "kernels/cpu/avx512.hpp"
+
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 namespace {
 constexpr int64_t kMR = 8;   // rows of a panel of A
@@ -46,7 +49,7 @@ constexpr int64_t kDotColumns = 8;  // the most columns left over from the vecto
 
 #ifdef LAMINA_AVX512
 
-bool conv_gemm_available() { return has_avx512f(); }
+bool has_conv_gemm() { return true; }
 
 namespace {
 
@@ -76,7 +79,7 @@ struct Source {
 // one line per page; they waited on memory for each (input gradient, 512x4608 by 49
 // positions from cold weights, two threads: 1.81 -> 1.42 ms).
 template <bool kFull, int kNV, bool kTaps, bool kPrefetchA = false>
-__attribute__((target("avx512f"))) void tile(int64_t K, const float* a, int64_t rs, int64_t cs, const float* b,
+void tile(int64_t K, const float* a, int64_t rs, int64_t cs, const float* b,
                                               int64_t ldb, const int64_t* offsets, int64_t second, __mmask16 m0,
                                               __mmask16 m1, float* c, int64_t ldc, int64_t rows, const float* bias,
                                               bool accumulate, bool stream = false) {
@@ -151,7 +154,7 @@ void copied_tile(int64_t width, int64_t K, const float* a, int64_t rs, int64_t c
 
 // Rows [k0, k0 + K) of B's 32 columns from s (those past the masks read as zero) into
 // out [K, 32].
-__attribute__((target("avx512f"))) void copy_strip(const Source& B, int64_t k0, int64_t K, int64_t s, __mmask16 m0,
+void copy_strip(const Source& B, int64_t k0, int64_t K, int64_t s, __mmask16 m0,
                                                    __mmask16 m1, float* out) {
   if (B.trans) {  // column s + j of B is row s + j of the transpose: gathered 16 rows at a time
     const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -306,22 +309,39 @@ void conv_gemm_parallel(int64_t M, int64_t K, ConvGemmA A, const TransposedB& B,
   product_parallel(M, K, A, Source{B.data, B.ldb, nullptr, 0, 0, true}, P, nullptr, accumulate, C, ldc, stream);
 }
 
+void fill_conv_gemm(Table& t) {
+  t.conv_gemm = +[](int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t p0, int64_t p1,
+                   const float* bias, bool accumulate, float* C, int64_t ldc, bool stream) {
+    conv_gemm(M, K, A, B, ldb, p0, p1, bias, accumulate, C, ldc, stream);
+  };
+  t.conv_gemm_parallel = +[](int64_t M, int64_t K, ConvGemmA A, const float* B, int64_t ldb, int64_t P,
+                            const float* bias, bool accumulate, float* C, int64_t ldc, bool stream) {
+    conv_gemm_parallel(M, K, A, B, ldb, P, bias, accumulate, C, ldc, stream);
+  };
+  t.conv_gemm_taps = +[](int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t p0, int64_t p1,
+                        const float* bias, bool accumulate, float* C, int64_t ldc, bool stream) {
+    conv_gemm(M, K, A, B, p0, p1, bias, accumulate, C, ldc, stream);
+  };
+  t.conv_gemm_taps_parallel = +[](int64_t M, int64_t K, ConvGemmA A, const ImageTaps& B, int64_t P,
+                                 const float* bias, bool accumulate, float* C, int64_t ldc, bool stream) {
+    conv_gemm_parallel(M, K, A, B, P, bias, accumulate, C, ldc, stream);
+  };
+  t.conv_gemm_tb = +[](int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t p0, int64_t p1,
+                      bool accumulate, float* C, int64_t ldc, bool stream) {
+    conv_gemm(M, K, A, B, p0, p1, accumulate, C, ldc, stream);
+  };
+  t.conv_gemm_tb_parallel = +[](int64_t M, int64_t K, ConvGemmA A, const TransposedB& B, int64_t P, bool accumulate,
+                               float* C, int64_t ldc, bool stream) {
+    conv_gemm_parallel(M, K, A, B, P, accumulate, C, ldc, stream);
+  };
+}
+
 #else
 
-bool conv_gemm_available() { return false; }
-
-// Callers check conv_gemm_available() first; without AVX-512 they use gemm.
-void conv_gemm(int64_t, int64_t, ConvGemmA, const float*, int64_t, int64_t, int64_t, const float*, bool, float*,
-               int64_t, bool) {}
-void conv_gemm(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, int64_t, const float*, bool, float*, int64_t,
-               bool) {}
-void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const float*, int64_t, int64_t, const float*, bool, float*,
-                        int64_t, bool) {}
-void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const ImageTaps&, int64_t, const float*, bool, float*, int64_t,
-                        bool) {}
-void conv_gemm(int64_t, int64_t, ConvGemmA, const TransposedB&, int64_t, int64_t, bool, float*, int64_t, bool) {}
-void conv_gemm_parallel(int64_t, int64_t, ConvGemmA, const TransposedB&, int64_t, bool, float*, int64_t, bool) {}
+// No conv_gemm at this level yet: its Table entries stay empty and callers use gemm.
+bool has_conv_gemm() { return false; }
+void fill_conv_gemm(Table&) {}
 
 #endif
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

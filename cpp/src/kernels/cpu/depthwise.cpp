@@ -7,11 +7,14 @@
 #include <type_traits>
 #include <vector>
 
+
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
 #include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
-#include "kernels/kernels.hpp"
 
-namespace lamina::kernels::cpu {
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 #ifdef LAMINA_AVX512
 namespace {
@@ -65,7 +68,7 @@ struct RowPlan {
 // Source lanes outside the masks read as 0 and are never touched (so a source may start
 // before its row).
 template <int KW>
-__attribute__((target("avx512f"))) void accumulate_rows(const float* src, const float* wts, const RowPlan& plan,
+void accumulate_rows(const float* src, const float* wts, const RowPlan& plan,
                                                         const RowBlock& blk, int64_t step, const __mmask16* masks,
                                                         int64_t len, float bias, bool add, float* out,
                                                         int64_t out_stride) {
@@ -112,7 +115,7 @@ using AccumulateRows = void (*)(const float*, const float*, const RowPlan&, cons
 // dy_off -1: that kernel row pairs source s with no output row). Each x row is loaded once
 // for all KH kernel rows, into KH * KW accumulators.
 template <int KH, int KW>
-__attribute__((target("avx512f"))) void weight_grad_rows(const float* x, const float* dy, int64_t nsrc,
+void weight_grad_rows(const float* x, const float* dy, int64_t nsrc,
                                                          const int64_t* x_off, const int64_t* dy_off, int64_t step,
                                                          const __mmask16* masks, int64_t len, float* dw) {
   __m512 acc[KH * KW];
@@ -298,7 +301,7 @@ void depthwise_weight_grad_avx512(const float* x, const float* dy, int64_t N, in
 #endif
 
 template <class T>
-LAMINA_VECTORIZE void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mult,
+void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mult,
                                        const ConvGeometry& g, T* y) {
 #ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
@@ -339,7 +342,7 @@ LAMINA_VECTORIZE void depthwise_conv2d(const T* x, const T* w, const T* b, int64
 }
 
 template <class T>
-LAMINA_VECTORIZE void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, int64_t mult,
+void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, int64_t mult,
                                                 const ConvGeometry& g, T* dx, T* dw, T* db) {
 #ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
@@ -417,13 +420,9 @@ LAMINA_VECTORIZE void depthwise_conv2d_backward(const T* x, const T* w, const T*
   if (db) channel_sums(dy, N, C * mult, g.OH * g.OW, db);
 }
 
-template void depthwise_conv2d<float>(const float*, const float*, const float*, int64_t, int64_t,
-                                      const ConvGeometry&, float*);
-template void depthwise_conv2d<double>(const double*, const double*, const double*, int64_t, int64_t,
-                                       const ConvGeometry&, double*);
-template void depthwise_conv2d_backward<float>(const float*, const float*, const float*, int64_t, int64_t,
-                                               const ConvGeometry&, float*, float*, float*);
-template void depthwise_conv2d_backward<double>(const double*, const double*, const double*, int64_t, int64_t,
-                                                const ConvGeometry&, double*, double*, double*);
+void fill_depthwise(Table& t) {
+  LAMINA_FILL(t, depthwise_conv2d);
+  LAMINA_FILL(t, depthwise_conv2d_backward);
+}
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

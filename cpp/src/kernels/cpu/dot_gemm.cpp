@@ -13,14 +13,17 @@
 #include <array>
 #include <utility>
 
-#include "kernels/cpu/avx512.hpp"
+
 #include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
+#include "kernels/cpu/avx512.hpp"
 
-namespace lamina::kernels::cpu {
-
-size_t dot_gemm_size(int64_t M, int64_t N) { return static_cast<size_t>(M * N * 16); }
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 #ifdef LAMINA_AVX512
+
+size_t dot_gemm_size(int64_t M, int64_t N) { return static_cast<size_t>(M * N * 16); }
 
 namespace {
 
@@ -41,7 +44,7 @@ struct Walk {
 // acc (the tile's first sum; rows of N sums) += the tile's MR x NR partial dot products
 // over positions [0, P).
 template <bool kImage, int MR, int NR>
-__attribute__((target("avx512f"))) void dot_tile(int64_t P, const float* A, int64_t lda, Walk w, float* acc,
+void dot_tile(int64_t P, const float* A, int64_t lda, Walk w, float* acc,
                                                  int64_t N) {
   __m512 c[MR][NR];
   for (int i = 0; i < MR; ++i)
@@ -134,18 +137,25 @@ void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, cons
   dot_walk(M, N, P, A, lda, Walk{B.image, 0, B.offsets, 0, 0, B.width, B.pitch}, acc);
 }
 
-__attribute__((target("avx512f"))) void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C,
+void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C,
                                                        int64_t ldc) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) C[m * ldc + n] += lane_sum(_mm512_loadu_ps(acc + (m * N + n) * 16));
 }
 
+void fill_dot_gemm(Table& t) {
+  t.dot_gemm_size = dot_gemm_size;
+  t.dot_gemm = +[](int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const float* B, int64_t ldb,
+                  float* acc) { dot_gemm(M, N, P, A, lda, B, ldb, acc); };
+  t.dot_gemm_taps = +[](int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, const ImageTaps& B,
+                       float* acc) { dot_gemm(M, N, P, A, lda, B, acc); };
+  t.dot_gemm_finish = dot_gemm_finish;
+}
+
 #else
 
-void dot_gemm(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*) {}
-void dot_gemm(int64_t, int64_t, int64_t, const float*, int64_t, const ImageTaps&, float*) {}
-void dot_gemm_finish(int64_t, int64_t, const float*, float*, int64_t) {}
+void fill_dot_gemm(Table&) {}
 
 #endif
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

@@ -20,8 +20,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/avx512.hpp"
-#include "kernels/kernels.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -37,7 +35,12 @@
 #define LAMINA_BLAS(name) LAMINA_CAT(LAMINA_BLAS_PREFIX, name)
 #endif
 
-namespace lamina::kernels::cpu {
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
+#include "kernels/cpu/avx512.hpp"
+
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 namespace {
 #ifdef _OPENMP
@@ -63,22 +66,6 @@ void blas_gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double
 }
 }  // namespace
 #endif
-
-const char* blas_name() {
-#if defined(LAMINA_HAVE_OPENBLAS)
-  return LAMINA_BLAS(openblas_get_config)();
-#elif defined(LAMINA_HAVE_BLAS)
-  return "system BLAS";
-#else
-  return "built-in";
-#endif
-}
-
-void blas_single_thread() {
-#if defined(LAMINA_HAVE_OPENBLAS)
-  LAMINA_BLAS(openblas_set_num_threads)(1);
-#endif
-}
 
 namespace {
 constexpr int64_t kKC = 256;  // depth of a panel
@@ -133,7 +120,7 @@ constexpr int64_t kSmallM = 16;
 // kM is a constant so that the accumulators live in registers (a runtime row count left
 // them on the stack: 2x slower than the BLAS).
 template <int kM>
-__attribute__((target("avx512f"))) void small_m_nt_rows(int64_t n0, int64_t n1, int64_t K, float alpha,
+void small_m_nt_rows(int64_t n0, int64_t n1, int64_t K, float alpha,
                                                         const float* A, int64_t lda, const float* B, int64_t ldb,
                                                         float beta, float* C, int64_t ldc) {
   // A's block: up to 384 KB (in L2). B is then read in whole rows, which streams at twice
@@ -178,7 +165,7 @@ __attribute__((target("avx512f"))) void small_m_nt_rows(int64_t n0, int64_t n1, 
 // apart: those are fetched 8 rows ahead, which the prefetchers do not do across pages.
 // (The BLAS packed all of B first: a pass over it to memory and back.)
 template <int kM>
-__attribute__((target("avx512f"))) void small_m_nn_columns(int64_t n0, int64_t n1, int64_t K, float alpha,
+void small_m_nn_columns(int64_t n0, int64_t n1, int64_t K, float alpha,
                                                            const float* A, int64_t lda, const float* B, int64_t ldb,
                                                            float beta, float* C, int64_t ldc) {
   constexpr int kV = kM <= 14 ? 2 : 1;  // accumulators: kM * kV of the 32 registers
@@ -250,7 +237,7 @@ bool small_m(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float 
 // into, two passes over C through the caches for a few multiplies per element.
 bool small_k(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (!conv_gemm_available() || K > 16 || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) ||
+  if (!has_conv_gemm() || K > 16 || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) ||
       M * N < (int64_t(1) << 20))
     return false;
   const ConvGemmA a{A, lda, trans_a};
@@ -314,13 +301,9 @@ void gemm_builtin(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
   builtin_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-template void gemm_builtin<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
-                                  const float*, int64_t, float, float*, int64_t);
-template void gemm_builtin<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
-                                   const double*, int64_t, double, double*, int64_t);
-template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
-                          const float*, int64_t, float, float*, int64_t);
-template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
-                           const double*, int64_t, double, double*, int64_t);
+void fill_gemm(Table& t) {
+  LAMINA_FILL(t, gemm);
+  LAMINA_FILL(t, gemm_builtin);
+}
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

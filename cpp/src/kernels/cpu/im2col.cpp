@@ -10,11 +10,14 @@
 #include <type_traits>
 #include <vector>
 
+
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
 #include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
-#include "kernels/kernels.hpp"
 
-namespace lamina::kernels::cpu {
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 // Calls f(tap, c, kh, off, lo, hi) for every kernel tap (c, kh, kw), with `tap` its row
 // of col, `off` the input column its first output reads (kw * dilation - pad), and
@@ -46,7 +49,7 @@ inline void inside_rows(const ConvGeometry& g, int64_t kh, int64_t& r0, int64_t&
   inside_columns(kh * g.dilation_h - g.pad_h, g.stride_h, g.H, g.OH, r0, r1);
 }
 
-__attribute__((target("avx512f,avx512vl"))) void im2col_unit_stride(const float* im, const ConvGeometry& g, float* col,
+void im2col_unit_stride(const float* im, const ConvGeometry& g, float* col,
                                                                      int64_t ldc) {
   const int64_t plane = g.OH * g.OW;
   // Stores are whole vectors: what spills past a row lands on a row written after it (the
@@ -57,7 +60,7 @@ __attribute__((target("avx512f,avx512vl"))) void im2col_unit_stride(const float*
   const float* end = col + (g.C * g.KH * g.KW - 1) * ldc + plane;
   const int64_t chunks = (g.OW + 15) / 16;
   for_each_tap(g, [&](int64_t tap, int64_t c, int64_t kh, int64_t off, int64_t lo, int64_t hi)
-                      __attribute__((target("avx512f,avx512vl"))) {
+                      {
     float* row = col + tap * ldc;
     int64_t r0, r1;
     inside_rows(g, kh, r0, r1);
@@ -117,7 +120,7 @@ __attribute__((target("avx512f,avx512vl"))) void im2col_unit_stride(const float*
 // it are summed in a register and the row is stored once (adding each tap straight into
 // memory made every load wait on the overlapping store before it). Each (chunk, kw)
 // mask is worked out once per call.
-__attribute__((target("avx512f"))) void col2im_unit_stride(const float* col, const ConvGeometry& g, float* im) {
+void col2im_unit_stride(const float* col, const ConvGeometry& g, float* im) {
   const int64_t plane = g.OH * g.OW, chunks = (g.W + 15) / 16;
   std::vector<int64_t> offs(static_cast<size_t>(g.KW));
   std::vector<__mmask16> valid(static_cast<size_t>(chunks * g.KW));
@@ -157,7 +160,7 @@ bool unit_stride_avx512(const ConvGeometry& g) { return has_avx512f() && g.strid
 #endif
 
 template <class T>
-LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col, int64_t ldc) {
+void im2col(const T* im, const ConvGeometry& g, T* col, int64_t ldc) {
 #ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
     if (im2col_avx512(g)) return im2col_unit_stride(im, g, col, ldc);
@@ -186,7 +189,7 @@ LAMINA_VECTORIZE void im2col(const T* im, const ConvGeometry& g, T* col, int64_t
 }
 
 template <class T>
-LAMINA_VECTORIZE void col2im(const T* col, const ConvGeometry& g, T* im) {
+void col2im(const T* col, const ConvGeometry& g, T* im) {
 #ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
     if (unit_stride_avx512(g)) return col2im_unit_stride(col, g, im);
@@ -210,9 +213,9 @@ LAMINA_VECTORIZE void col2im(const T* col, const ConvGeometry& g, T* im) {
   });
 }
 
-template void im2col<float>(const float*, const ConvGeometry&, float*, int64_t);
-template void im2col<double>(const double*, const ConvGeometry&, double*, int64_t);
-template void col2im<float>(const float*, const ConvGeometry&, float*);
-template void col2im<double>(const double*, const ConvGeometry&, double*);
+void fill_im2col(Table& t) {
+  LAMINA_FILL(t, im2col);
+  LAMINA_FILL(t, col2im);
+}
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

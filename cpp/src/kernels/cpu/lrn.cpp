@@ -9,10 +9,13 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/cpu/map.hpp"
-#include "kernels/kernels.hpp"
 
-namespace lamina::kernels::cpu {
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
+#include "kernels/cpu/map.hpp"
+
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 namespace {
 
@@ -45,7 +48,7 @@ void over_chunks(int64_t N, int64_t C, int64_t S, F f) {
 }  // namespace
 
 template <class T>
-LAMINA_VECTORIZE void lrn_across_forward(const T* x, int64_t N, int64_t C, int64_t S, int64_t size, T alpha, T beta,
+void lrn_across_forward(const T* x, int64_t N, int64_t C, int64_t S, int64_t size, T alpha, T beta,
                                          T k, T* scale, T* y) {
   const int64_t pad = (size - 1) / 2;
   const T a = alpha / T(size);
@@ -67,7 +70,7 @@ LAMINA_VECTORIZE void lrn_across_forward(const T* x, int64_t N, int64_t C, int64
 }
 
 template <class T>
-LAMINA_VECTORIZE void lrn_across_backward(const T* x, const T* y, const T* scale, const T* dy, int64_t N, int64_t C,
+void lrn_across_backward(const T* x, const T* y, const T* scale, const T* dy, int64_t N, int64_t C,
                                           int64_t S, int64_t size, T alpha, T beta, T* dx) {
   const int64_t pad = (size - 1) / 2;
   const T ratio = T(2) * alpha * beta / T(size);
@@ -94,13 +97,9 @@ LAMINA_VECTORIZE void lrn_across_backward(const T* x, const T* y, const T* scale
   });
 }
 
-template void lrn_across_forward<float>(const float*, int64_t, int64_t, int64_t, int64_t, float, float, float, float*,
-                                        float*);
-template void lrn_across_forward<double>(const double*, int64_t, int64_t, int64_t, int64_t, double, double, double,
-                                         double*, double*);
-template void lrn_across_backward<float>(const float*, const float*, const float*, const float*, int64_t, int64_t,
-                                         int64_t, int64_t, float, float, float*);
-template void lrn_across_backward<double>(const double*, const double*, const double*, const double*, int64_t,
-                                          int64_t, int64_t, int64_t, double, double, double*);
+void fill_lrn(Table& t) {
+  LAMINA_FILL(t, lrn_across_forward);
+  LAMINA_FILL(t, lrn_across_backward);
+}
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

@@ -2,22 +2,10 @@
 // pointers and sizes only. Loops are plain so that the compiler vectorises them; large
 // ones are split across lamina's threads.
 //
-// LAMINA_VECTORIZE compiles a kernel three times, for AVX-512 (x86-64-v4), AVX2 + FMA
-// (x86-64-v3) and baseline x86-64, and picks one when the library loads (GCC's
-// target_clones, an ELF ifunc): one build runs on any x86-64 and uses the widest vectors
-// the CPU has. Elsewhere it is empty and the plain loops are compiled for the target.
+// Included after simd.hpp: the loops vectorise at the level the file is compiled for.
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define LAMINA_VECTORIZE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LAMINA_VECTORIZE
-#endif
-
-namespace lamina::kernels::cpu {
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 // For a row of OW outputs whose input column is ow * stride + off: the outputs [lo, hi)
 // whose input lies inside [0, W). Convolution and pooling use it to split a row into a
@@ -35,19 +23,19 @@ inline __attribute__((always_inline)) void inside_columns(int64_t off, int64_t s
 constexpr int64_t kParallelGrain = 1 << 15;
 
 template <class T, class F>
-LAMINA_VECTORIZE void map(int64_t n, const T* x, T* y, F f) {
+void map(int64_t n, const T* x, T* y, F f) {
 #pragma omp parallel for simd if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
 
 template <class T, class F>
-LAMINA_VECTORIZE void map2(int64_t n, const T* a, const T* b, T* y, F f) {
+void map2(int64_t n, const T* a, const T* b, T* y, F f) {
 #pragma omp parallel for simd if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
 }
 
 template <class T, class F>
-LAMINA_VECTORIZE void map3(int64_t n, const T* a, const T* b, const T* c, T* y, F f) {
+void map3(int64_t n, const T* a, const T* b, const T* c, T* y, F f) {
 #pragma omp parallel for simd if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i], c[i]);
 }
@@ -59,7 +47,7 @@ LAMINA_VECTORIZE void map3(int64_t n, const T* a, const T* b, const T* c, T* y, 
 // their start offsets are computed once, then the row loop is plain, with the common
 // strides (1 and 1, 1 and 0, 0 and 1) as their own loops so they vectorise.
 template <class T, class F>
-LAMINA_VECTORIZE void broadcast_map2(int ndim, const int64_t* shape_in, const T* a, const int64_t* sa_in, const T* b,
+void broadcast_map2(int ndim, const int64_t* shape_in, const T* a, const int64_t* sa_in, const T* b,
                                      const int64_t* sb_in, T* y, F f) {
   if (ndim == 0) {
     y[0] = f(a[0], b[0]);
@@ -123,4 +111,4 @@ LAMINA_VECTORIZE void broadcast_map2(int ndim, const int64_t* shape_in, const T*
   }
 }
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

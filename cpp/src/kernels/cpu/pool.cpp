@@ -3,11 +3,14 @@
 #include <type_traits>
 #include <utility>
 
+
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
 #include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
-#include "kernels/kernels.hpp"
 
-namespace lamina::kernels::cpu {
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 namespace {
 // Window bounds of output (oh, ow) clipped to the input.
@@ -39,7 +42,7 @@ namespace {
 // input rows' 32 values split into even and odd columns by permutes, then the same four
 // comparisons in window order as the scalar loop (which GCC left scalar: 6% of a LeNet
 // training step).
-__attribute__((target("avx512f"))) void max_pool2x2_row(const float* r0, const float* r1, int64_t OW, int32_t top,
+void max_pool2x2_row(const float* r0, const float* r1, int64_t OW, int32_t top,
                                                         float* y, int32_t* arg, int64_t W) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -93,7 +96,7 @@ class PairMasks {
 // the 32 input columns under them loaded with -inf outside the image, their even columns
 // picked by a permute, and compared in window order like the scalar sweep (which read
 // each tap with a stride-2 gather: 3x slower).
-__attribute__((target("avx512f"))) void max_pool_row_stride2(const float* xp, const PoolGeometry& g, int64_t h0,
+void max_pool_row_stride2(const float* xp, const PoolGeometry& g, int64_t h0,
                                                              int64_t h1, float* y, int32_t* arg) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -110,7 +113,7 @@ __attribute__((target("avx512f"))) void max_pool_row_stride2(const float* xp, co
     // Kernel columns kw and kw + 1 from one pair of loads (PairMasks; 3x3/2 on
     // 100x32x32x32, one thread: 2.0 -> 1.4 ms).
     const PairMasks inside(g, o);
-    auto take = [&](__m512 tap, int64_t at) __attribute__((target("avx512f"))) {
+    auto take = [&](__m512 tap, int64_t at) {
       const __mmask16 better = _mm512_cmp_ps_mask(tap, best, _CMP_GT_OQ);
       best = _mm512_mask_mov_ps(best, better, tap);
       where = _mm512_mask_add_epi32(where, better, _mm512_set1_epi32(static_cast<int32_t>(at)), even);
@@ -137,7 +140,7 @@ __attribute__((target("avx512f"))) void max_pool_row_stride2(const float* xp, co
 
 // Caffe's window size for outputs [o, o + 16) of a row whose window spans hsize rows: the
 // window clipped to the padded image, so windows over the padding count it.
-__attribute__((target("avx512f"))) inline __m512 avg_divisors(const PoolGeometry& g, int64_t o, int64_t hsize) {
+inline __m512 avg_divisors(const PoolGeometry& g, int64_t o, int64_t hsize) {
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i w0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * o - g.pad_w)), _mm512_add_epi32(iota, iota));
   const __m512i w1 = _mm512_mask_min_epi32(w0, 0xFFFF, _mm512_add_epi32(w0, _mm512_set1_epi32(static_cast<int32_t>(g.KW))),
@@ -156,7 +159,7 @@ inline void avg_rows(const PoolGeometry& g, int64_t oh, int64_t& h0, int64_t& h1
 
 // Output row oh of one plane: per tap, the 32 input columns under 16 outputs (0 outside
 // the image), their even columns permuted out and summed.
-__attribute__((target("avx512f"))) void avg_pool_row_stride2(const float* xp, const PoolGeometry& g, int64_t oh,
+void avg_pool_row_stride2(const float* xp, const PoolGeometry& g, int64_t oh,
                                                              float* y) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   int64_t h0, h1, hsize;
@@ -186,7 +189,7 @@ __attribute__((target("avx512f"))) void avg_pool_row_stride2(const float* xp, co
 // (permutes with precomputed lanes), the third carried into the next 16 outputs' first.
 // Each input column is so written once per row (no read-modify-write of a row just
 // stored with a mask, which cannot forward to the next load).
-__attribute__((target("avx512f"))) void avg_pool_plane_backward_stride2(const float* dy, const PoolGeometry& g,
+void avg_pool_plane_backward_stride2(const float* dy, const PoolGeometry& g,
                                                                        const __m512i* idx, const __mmask16* take,
                                                                        float* dx) {
   for (int64_t h = 0; h < g.H; ++h) {
@@ -223,7 +226,7 @@ __attribute__((target("avx512f"))) void avg_pool_plane_backward_stride2(const fl
 
 // For the backward above: position q (0..47 from a chunk's first input column) takes tap kw
 // of output lane (q - kw) / 2 where q - kw is even and in [0, 32).
-__attribute__((target("avx512f"))) void avg_backward_lanes(int64_t KW, __m512i* idx, __mmask16* take) {
+void avg_backward_lanes(int64_t KW, __m512i* idx, __mmask16* take) {
   for (int64_t kw = 0; kw < KW; ++kw)
     for (int v = 0; v < 3; ++v) {
       int32_t lane[16];
@@ -241,7 +244,7 @@ __attribute__((target("avx512f"))) void avg_backward_lanes(int64_t KW, __m512i* 
 #endif
 
 template <class T>
-LAMINA_VECTORIZE void max_pool2x2(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
+void max_pool2x2(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
 #ifdef LAMINA_AVX512
   const bool avx512 = has_avx512f();
@@ -282,7 +285,7 @@ LAMINA_VECTORIZE void max_pool2x2(const T* x, const PoolGeometry& g, T* y, int32
 // a strict > keeps the first maximum, as Caffe does. The sweep over ow is a plain
 // (vectorised) loop instead of one small window loop per output.
 template <class T>
-LAMINA_VECTORIZE void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
+void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
   if (g.KH == 2 && g.KW == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 && g.pad_w == 0 &&
       g.OH * 2 <= g.H && g.OW * 2 <= g.W) {
     max_pool2x2(x, g, y, argmax);
@@ -335,7 +338,7 @@ LAMINA_VECTORIZE void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_
 // zero-fill first, then the scatter, went to memory twice (CIFAR10-quick's pool1 backward,
 // 100x32x32x32: 2.3 -> 0.8 ms on one thread, 1.5 -> 0.6 on two).
 template <class T>
-LAMINA_VECTORIZE void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx) {
+void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry& g, T* dx) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
 #pragma omp parallel for if (g.planes * in_plane >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
@@ -357,7 +360,7 @@ inline bool avg_pool_avx512(const PoolGeometry& g) {
 }
 
 template <class T>
-LAMINA_VECTORIZE void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
+void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
   [[maybe_unused]] const bool avx512 = std::is_same_v<T, float> && avg_pool_avx512(g);
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
@@ -389,7 +392,7 @@ LAMINA_VECTORIZE void avg_pool2d(const T* x, const PoolGeometry& g, T* y) {
 }
 
 template <class T>
-LAMINA_VECTORIZE void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx) {
+void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T* dx) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
 #ifdef LAMINA_AVX512
   if constexpr (std::is_same_v<T, float>) {
@@ -428,4 +431,11 @@ LAMINA_VECTORIZE void avg_pool2d_backward(const T* dy, const PoolGeometry& g, T*
 LAMINA_POOL_INSTANTIATE(float)
 LAMINA_POOL_INSTANTIATE(double)
 
-}  // namespace lamina::kernels::cpu
+void fill_pool(Table& t) {
+  LAMINA_FILL(t, max_pool2d);
+  LAMINA_FILL(t, max_pool2d_backward);
+  LAMINA_FILL(t, avg_pool2d);
+  LAMINA_FILL(t, avg_pool2d_backward);
+}
+
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

@@ -4,10 +4,13 @@
 // chain per value).
 #include <cmath>
 
+
 #include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
 #include "kernels/cpu/map.hpp"
 
-namespace lamina::kernels::cpu {
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 namespace {
 inline __attribute__((always_inline)) uint64_t mix(uint64_t z) {
@@ -22,13 +25,13 @@ inline __attribute__((always_inline)) double unit(uint64_t seed, uint64_t i) {
 }  // namespace
 
 template <class T>
-LAMINA_VECTORIZE void uniform(uint64_t seed, int64_t n, T lo, T hi, T* out) {
+void uniform(uint64_t seed, int64_t n, T lo, T hi, T* out) {
 #pragma omp parallel for if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(lo + (hi - lo) * unit(seed, static_cast<uint64_t>(i)));
 }
 
 template <class T>
-LAMINA_VECTORIZE void gaussian(uint64_t seed, int64_t n, T mean, T stddev, T* out) {
+void gaussian(uint64_t seed, int64_t n, T mean, T stddev, T* out) {
   // Box-Muller on the pair (2k, 2k+1): element i uses pair i / 2, cosine or sine half.
 #pragma omp parallel for if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) {
@@ -39,9 +42,9 @@ LAMINA_VECTORIZE void gaussian(uint64_t seed, int64_t n, T mean, T stddev, T* ou
   }
 }
 
-template void uniform<float>(uint64_t, int64_t, float, float, float*);
-template void uniform<double>(uint64_t, int64_t, double, double, double*);
-template void gaussian<float>(uint64_t, int64_t, float, float, float*);
-template void gaussian<double>(uint64_t, int64_t, double, double, double*);
+void fill_random(Table& t) {
+  LAMINA_FILL(t, uniform);
+  LAMINA_FILL(t, gaussian);
+}
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

@@ -4,13 +4,16 @@
 #include <cstddef>
 #include <vector>
 
-#include "kernels/cpu/map.hpp"
-#include "kernels/kernels.hpp"
 
-namespace lamina::kernels::cpu {
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
+#include "kernels/cpu/map.hpp"
+
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 template <class T>
-LAMINA_VECTORIZE void sum_middle(const T* x, int64_t outer, int64_t R, int64_t inner, T* out) {
+void sum_middle(const T* x, int64_t outer, int64_t R, int64_t inner, T* out) {
   if (inner == 1) {  // each output is one contiguous run
 #pragma omp parallel for if (outer * R >= kParallelGrain && outer > 1)
     for (int64_t o = 0; o < outer; ++o) {
@@ -41,7 +44,7 @@ LAMINA_VECTORIZE void sum_middle(const T* x, int64_t outer, int64_t R, int64_t i
 }
 
 template <class T>
-LAMINA_VECTORIZE T plane_sum(const T* x, int64_t S) {
+T plane_sum(const T* x, int64_t S) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < S; ++i) s += x[i];
@@ -60,11 +63,12 @@ void channel_sums(const T* x, int64_t N, int64_t C, int64_t S, T* out) {
   }
 }
 
-template void sum_middle<float>(const float*, int64_t, int64_t, int64_t, float*);
-template void sum_middle<double>(const double*, int64_t, int64_t, int64_t, double*);
-template float plane_sum<float>(const float*, int64_t);
+template float plane_sum<float>(const float*, int64_t);  // also called by depthwise.cpp
 template double plane_sum<double>(const double*, int64_t);
-template void channel_sums<float>(const float*, int64_t, int64_t, int64_t, float*);
-template void channel_sums<double>(const double*, int64_t, int64_t, int64_t, double*);
 
-}  // namespace lamina::kernels::cpu
+void fill_reduce(Table& t) {
+  LAMINA_FILL(t, sum_middle);
+  LAMINA_FILL(t, channel_sums);
+}
+
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

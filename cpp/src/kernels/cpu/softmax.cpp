@@ -6,12 +6,15 @@
 #include <limits>
 #include <type_traits>
 
+
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
 #include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
 #include "kernels/cpu/vec_math.hpp"
-#include "kernels/kernels.hpp"
 
-namespace lamina::kernels::cpu {
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 namespace {
 
@@ -44,7 +47,7 @@ inline __attribute__((always_inline)) void softmax_row(const T* x, int64_t C, bo
 // kept one accumulator for the max (a chain of dependent maxima) and spent 19 operations
 // per 16 exponentials; here the max runs on four accumulators and the exponential is
 // exp_nonpositive (avx512.hpp). 512x1000 rows, one thread: 0.24 -> 0.17 ms (PyTorch 0.34).
-__attribute__((target("avx512f"))) void softmax_row_avx512(const float* x, int64_t C, bool log, float* y) {
+void softmax_row_avx512(const float* x, int64_t C, bool log, float* y) {
   const __m512 lowest = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest;
   int64_t c = 0;
@@ -113,7 +116,7 @@ inline __attribute__((always_inline)) void softmax_strided(const T* x, int64_t C
 }  // namespace
 
 template <class T>
-LAMINA_VECTORIZE void softmax(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y) {
+void softmax(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y) {
 #pragma omp parallel for if (outer * C * inner >= kParallelGrain)
   for (int64_t o = 0; o < outer; ++o) {
     const int64_t base = o * C * inner;
@@ -150,7 +153,7 @@ inline __attribute__((always_inline)) void softmax_backward_row(const T* y, cons
 }
 
 template <class T>
-LAMINA_VECTORIZE void softmax_backward(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx) {
+void softmax_backward(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx) {
 #pragma omp parallel for if (outer * C * inner >= kParallelGrain)
   for (int64_t o = 0; o < outer; ++o) {
     const int64_t base = o * C * inner;
@@ -171,7 +174,7 @@ inline __attribute__((always_inline)) void cross_entropy_backward_row(const T* l
 }
 
 template <class T>
-LAMINA_VECTORIZE void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, int64_t outer, int64_t C,
+void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, int64_t outer, int64_t C,
                                                      int64_t inner, int64_t ignore_label, T scale, T* dx) {
 #pragma omp parallel for if (outer * C * inner >= kParallelGrain)
   for (int64_t o = 0; o < outer; ++o)
@@ -187,13 +190,10 @@ LAMINA_VECTORIZE void softmax_cross_entropy_backward(const T* logp, const int64_
     }
 }
 
-template void softmax_cross_entropy_backward<float>(const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t,
-                                                    float, float*);
-template void softmax_cross_entropy_backward<double>(const double*, const int64_t*, int64_t, int64_t, int64_t,
-                                                     int64_t, double, double*);
-template void softmax<float>(const float*, int64_t, int64_t, int64_t, bool, float*);
-template void softmax<double>(const double*, int64_t, int64_t, int64_t, bool, double*);
-template void softmax_backward<float>(const float*, const float*, int64_t, int64_t, int64_t, bool, float*);
-template void softmax_backward<double>(const double*, const double*, int64_t, int64_t, int64_t, bool, double*);
+void fill_softmax(Table& t) {
+  LAMINA_FILL(t, softmax);
+  LAMINA_FILL(t, softmax_backward);
+  LAMINA_FILL(t, softmax_cross_entropy_backward);
+}
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

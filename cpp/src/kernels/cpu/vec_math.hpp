@@ -1,12 +1,9 @@
 // Math functions written so that loops calling them vectorise (no libm calls, no
 // branches): float exp to ~1 ulp. double keeps libm (gradient checks want it exact).
+// Included after simd.hpp (kernel files only).
 #pragma once
 
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-
-namespace lamina::kernels::cpu {
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 // e^r for x = n ln 2 + r, r in [-ln2/2, ln2/2], with n = round(x / ln 2) left in t as
 // 1.5 * 2^23 + n (t's bits are 0x4B400000 + n): Cody-Waite reduction (ln 2 split in a high
@@ -69,4 +66,4 @@ inline __attribute__((always_inline)) float vsigmoid(float x) {
 }
 inline double vsigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

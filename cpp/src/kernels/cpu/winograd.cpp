@@ -18,12 +18,15 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/avx512.hpp"
-#include "kernels/kernels.hpp"
 #include "lamina/error.hpp"
 #include "parallel_for.hpp"
 
-namespace lamina::kernels::cpu {
+#include "kernels/kernels.hpp"
+#include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
+#include "kernels/cpu/level.hpp"
+#include "kernels/cpu/avx512.hpp"
+
+namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 #ifdef LAMINA_AVX512
 namespace {
@@ -95,7 +98,7 @@ template <> struct Winograd<5> {
 // constant matrix row: zero entries cost nothing (the loops unroll, so the entries are
 // constants and the compiler drops the zeros).
 template <int R, int C>
-__attribute__((target("avx512f"), always_inline)) inline __m512 row_sum(const float (&m)[R][C], int i, int parity,
+__attribute__((always_inline)) inline __m512 row_sum(const float (&m)[R][C], int i, int parity,
                                                                         const __m512* v, int64_t stride) {
   __m512 s = _mm512_setzero_ps();
 #pragma GCC unroll 8
@@ -128,7 +131,7 @@ constexpr bool mirrored(const float (&m)[R][C], int i) {
 // rows (decided at compile time) shares its even and odd partial sums E and O, as E + O and
 // E - O: 8 operations instead of 12 for a pair of F(4x4, 5x5)'s B^T rows.
 template <const auto& M, int i = 0>
-__attribute__((target("avx512f"), always_inline)) inline void apply(const __m512* v, int64_t stride, __m512* out,
+__attribute__((always_inline)) inline void apply(const __m512* v, int64_t stride, __m512* out,
                                                                     int64_t out_stride) {
   constexpr int R = std::extent_v<std::remove_reference_t<decltype(M)>, 0>;
   if constexpr (i < R) {
@@ -242,7 +245,7 @@ TileLanes tile_lanes(const TileBlocks& tb, int64_t t, int64_t first, int64_t H, 
 // Lane t of the result is element m t + j of the row segment v0, v1, ... (16 tiles m = 4
 // columns apart): tiles 0-7 come from v0, v1 and 8-15 from v2, v3.
 template <int m, int j>
-__attribute__((target("avx512f"), always_inline)) inline __m512 every_mth(const __m512* v) {
+__attribute__((always_inline)) inline __m512 every_mth(const __m512* v) {
   static_assert(m == 4, "both transforms take 4 x 4 output tiles");
   const __m512i idx = _mm512_setr_epi32(j, 4 + j, 8 + j, 12 + j, 16 + j, 20 + j, 24 + j, 28 + j, j, 4 + j, 8 + j,
                                         12 + j, 16 + j, 20 + j, 24 + j, 28 + j);
@@ -253,7 +256,7 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 every_mth(const 
 // d shifted down one lane, lane 15 taking element `e` of next. (Masked forms with every
 // lane set: the plain ones pass GCC an undefined vector it reports as uninitialised.)
 template <int e>
-__attribute__((target("avx512f"), always_inline)) inline __m512 next_tile(__m512 d, __m512 next) {
+__attribute__((always_inline)) inline __m512 next_tile(__m512 d, __m512 next) {
   __m512i n = _mm512_castps_si512(next);
   if constexpr (e > 0) n = _mm512_mask_alignr_epi32(n, 0xFFFF, n, n, e);
   return _mm512_castsi512_ps(_mm512_mask_alignr_epi32(n, 0xFFFF, n, _mm512_castps_si512(d), 1));
@@ -262,7 +265,7 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 next_tile(__m512
 // The 16 runs of n columns starting m apart at src (a row's columns from col on; 0
 // outside [0, width)), one vector per column offset j: d[j] lane t = src[m t + j].
 template <int m, int n>
-__attribute__((target("avx512f"))) inline void row_runs(const float* src, int64_t col, int64_t width, __m512* d) {
+inline void row_runs(const float* src, int64_t col, int64_t width, __m512* d) {
   constexpr int loads = (15 * m + n + 15) / 16;  // vectors spanning the runs
   __m512 v[loads];
   for (int k = 0; k < loads; ++k)
@@ -284,10 +287,10 @@ __attribute__((target("avx512f"))) inline void row_runs(const float* src, int64_
 // Row r of the group's n x n patches (n = alpha) or m x m tiles (n = m) in a plane of H x W (0
 // outside it), one vector per column j: d[j] lane t = tile t's value at (r, j).
 template <int m, int n>
-__attribute__((target("avx512f"))) inline void read_row(const float* plane, const TileLanes& l, int r, int64_t H,
+inline void read_row(const float* plane, const TileLanes& l, int r, int64_t H,
                                                         int64_t W, __m512* d) {
   // Vector k of run s's row r (0 outside the plane; a load with no lanes reads nothing).
-  auto load = [&](int s, int k) __attribute__((target("avx512f"))) {
+  auto load = [&](int s, int k) {
     return _mm512_maskz_loadu_ps(l.col_lanes[k] & l.row_lanes[s][r], plane + l.row_offset[s][r] + 16 * k);
   };
   if (l.row) {
@@ -326,7 +329,7 @@ __attribute__((target("avx512f"))) inline void read_row(const float* plane, cons
 // plane of OH x OW, clipped at its edges: element e of a run's row is tile e / m's column
 // e % m, picked from out[e % m] by permutes (two tables, blended).
 template <int m>
-__attribute__((target("avx512f"))) inline void write_row(float* plane, const TileLanes& l, int i, int64_t OH,
+inline void write_row(float* plane, const TileLanes& l, int i, int64_t OH,
                                                          int64_t OW, const __m512* out) {
   const int64_t run = int64_t(l.tiles) * m;
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -349,7 +352,7 @@ __attribute__((target("avx512f"))) inline void write_row(float* plane, const Til
 // image) and the block's groups of 16 tiles: xi's blocks xi_stride apart. A channel's
 // groups are taken together, so its plane is read in order.
 template <class F>
-__attribute__((target("avx512f"))) void transform_inputs(const float* xc, int64_t H, int64_t W,
+void transform_inputs(const float* xc, int64_t H, int64_t W,
                                                         const TileLanes* groups, int64_t ngroups, float* V,
                                                         int64_t xi_stride) {
   constexpr int alpha = F::alpha;
@@ -372,7 +375,7 @@ __attribute__((target("avx512f"))) void transform_inputs(const float* xc, int64_
 // One output channel's tiles (yo: its OH x OW plane in the block's first image) from
 // M[xi, o, 16 g + lane] (mo: this channel's row of M, xi's blocks xi_stride apart), plus bias.
 template <class F>
-__attribute__((target("avx512f"))) void transform_outputs(const float* mo, int64_t xi_stride, float bias, int64_t OH,
+void transform_outputs(const float* mo, int64_t xi_stride, float bias, int64_t OH,
                                                          int64_t OW, const TileLanes* groups, int64_t ngroups,
                                                          float* yo) {
   constexpr int m = F::m, alpha = F::alpha;
@@ -399,7 +402,7 @@ __attribute__((target("avx512f"))) void transform_outputs(const float* mo, int64
 // its OH x OW plane in the block's first image; 0 past the edges), the weight gradient's
 // counterpart of transform_inputs.
 template <class F>
-__attribute__((target("avx512f"))) void transform_grads(const float* dyo, int64_t OH, int64_t OW,
+void transform_grads(const float* dyo, int64_t OH, int64_t OW,
                                                        const TileLanes* groups, int64_t ngroups, float* D,
                                                        int64_t xi_stride) {
   constexpr int m = F::m, alpha = F::alpha;
@@ -424,7 +427,7 @@ __attribute__((target("avx512f"))) void transform_grads(const float* dyo, int64_
 // split over the threads from 512 filters: CIFAR10-quick's 64x32 5x5 weights took 67 us
 // on one thread, 35 on two.)
 template <class F>
-__attribute__((target("avx512f"))) void transform_weight_grads(const std::vector<std::vector<float>>& parts,
+void transform_weight_grads(const std::vector<std::vector<float>>& parts,
                                                               int64_t O, int64_t I, float* dw) {
   constexpr int r = F::r, alpha = F::alpha;
   const __m512i taps = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -460,7 +463,7 @@ void transform_weights(const float* w, int64_t O, int64_t I, bool adjoint, float
 #pragma omp parallel for if (O * I >= 512)
   for (int64_t ob = 0; ob < O * blocks; ++ob) {
     const int64_t o = ob / blocks, i0 = (ob % blocks) * 16;
-    [&]() __attribute__((target("avx512f"))) {
+    [&]() {
       const __mmask16 valid = lanes(0, I - i0);
       // Filter (o, i) is w[o, i] or, for the adjoint (the input gradient: an r x r
       // convolution of dy by the weights transposed and turned 180 degrees), w[i, o] reversed.
@@ -591,8 +594,6 @@ void with_transform(int64_t r, Fn f) {
 
 }  // namespace
 
-bool winograd_available() { return has_avx512f(); }
-
 size_t winograd_weights_size(int64_t O, int64_t I, int64_t r) {
   size_t xi = 0;
   with_transform(r, [&](auto f) { xi = decltype(f)::xi; });
@@ -619,16 +620,17 @@ void winograd_weight_grad(const float* x, int64_t x_image, int64_t N, int64_t I,
   });
 }
 
+void fill_winograd(Table& t) {
+  t.winograd_weights_size = winograd_weights_size;
+  t.winograd_weights = winograd_weights;
+  t.winograd_conv = winograd_conv;
+  t.winograd_weight_grad = winograd_weight_grad;
+}
+
 #else
 
-bool winograd_available() { return false; }
-size_t winograd_weights_size(int64_t, int64_t, int64_t) { return 0; }
-void winograd_weights(const float*, int64_t, int64_t, int64_t, bool, float*) {}
-void winograd_conv(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, const float*,
-                   int64_t, const float*, float*, int64_t, int64_t, int64_t) {}
-void winograd_weight_grad(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                          const float*, int64_t, int64_t, int64_t, int64_t, float*) {}
+void fill_winograd(Table&) {}
 
 #endif
 
-}  // namespace lamina::kernels::cpu
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL

@@ -1,0 +1,413 @@
+// The one vector layer of lamina's CPU kernels, and the level a kernel file is compiled for.
+//
+// Every kernel file (kernels/cpu/*.cpp, listed in cpp/CMakeLists.txt) is compiled once per
+// vector level the target architecture has: avx512, avx2 and generic on x86-64; neon and
+// generic on aarch64; generic elsewhere. The build defines LAMINA_LEVEL_<LEVEL>; this header
+// turns that into
+//   - LAMINA_LEVEL, the level's name, which the file uses as its namespace
+//     (lamina::kernels::cpu::LAMINA_LEVEL), so the copies never share a symbol;
+//   - `#pragma GCC target` for the rest of the file, so plain loops vectorise at the
+//     level's width and the intrinsics below compile;
+//   - simd::, a small set of float vector operations mapped onto the level's registers:
+//     16 lanes (AVX-512), 8 (AVX2 + FMA), 4 (NEON), 1 (generic: plain floats).
+// A kernel written against simd:: exists once and runs at every width; kernels.hpp's
+// dispatch (cpu::table) picks the copy for lamina::active_isa() at run time.
+//
+// Include this header LAST, after every standard and lamina header: what follows it is
+// compiled for the level, and an inline function or template defined after it outside
+// the level's namespace would be compiled for it too and could be linked into callers on
+// CPUs without it. Headers meant for kernel files (map.hpp, vec_math.hpp) are included
+// after it and put everything in the level's namespace.
+#pragma once
+
+// The standard headers kernel files use, before the target pragma below (their templates
+// are then compiled for the baseline wherever they are instantiated).
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(LAMINA_LEVEL_AVX512) || defined(LAMINA_LEVEL_AVX2)
+#include <immintrin.h>
+#elif defined(LAMINA_LEVEL_NEON)
+#include <arm_neon.h>
+#endif
+
+#if defined(LAMINA_LEVEL_AVX512)
+#define LAMINA_LEVEL avx512
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe")
+#elif defined(LAMINA_LEVEL_AVX2)
+#define LAMINA_LEVEL avx2
+#pragma GCC target("avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe")
+#elif defined(LAMINA_LEVEL_NEON)
+#define LAMINA_LEVEL neon
+#elif defined(LAMINA_LEVEL_GENERIC)
+#define LAMINA_LEVEL generic
+#else
+#error "kernel files are compiled per level: the build defines LAMINA_LEVEL_AVX512, _AVX2, _NEON or _GENERIC"
+#endif
+
+#if defined(__GNUC__)
+#define LAMINA_INLINE inline __attribute__((always_inline))
+#else
+#define LAMINA_INLINE inline
+#endif
+
+namespace lamina::kernels::cpu::LAMINA_LEVEL::simd {
+
+// ---- the level's registers ---------------------------------------------------------------
+#if defined(LAMINA_LEVEL_AVX512)
+constexpr int kLanes = 16;
+constexpr int kRegisters = 32;  // vector registers the compiler can keep live
+using Vec = __m512;
+using Mask = __mmask16;  // lane l is set in bit l
+#elif defined(LAMINA_LEVEL_AVX2)
+constexpr int kLanes = 8;
+constexpr int kRegisters = 16;
+using Vec = __m256;
+using Mask = __m256i;  // lane l set: all ones in 32-bit element l
+#elif defined(LAMINA_LEVEL_NEON)
+constexpr int kLanes = 4;
+constexpr int kRegisters = 32;
+using Vec = float32x4_t;
+using Mask = uint32x4_t;
+#else
+constexpr int kLanes = 1;
+constexpr int kRegisters = 16;
+using Vec = float;
+using Mask = bool;
+#endif
+
+// The lanes [a, b) of a mask, a and b clamped to [0, kLanes]: lanes(0, n) is the first n
+// lanes; lanes(lo - o, hi - o) the part of [lo, hi) in the vector starting at element o.
+LAMINA_INLINE Mask lanes(int64_t a, int64_t b) {
+  a = a < 0 ? 0 : a;
+  b = b > kLanes ? kLanes : b;
+#if defined(LAMINA_LEVEL_AVX512)
+  return b <= a ? Mask(0) : static_cast<Mask>(((1u << b) - 1u) & ~((1u << a) - 1u));
+#elif defined(LAMINA_LEVEL_AVX2)
+  const __m256i i = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_and_si256(_mm256_cmpgt_epi32(i, _mm256_set1_epi32(static_cast<int>(a) - 1)),
+                          _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(b)), i));
+#elif defined(LAMINA_LEVEL_NEON)
+  const int32_t idx[4] = {0, 1, 2, 3};
+  const int32x4_t i = vld1q_s32(idx);
+  return vandq_u32(vcgeq_s32(i, vdupq_n_s32(static_cast<int32_t>(a))),
+                   vcltq_s32(i, vdupq_n_s32(static_cast<int32_t>(b))));
+#else
+  return a < b;
+#endif
+}
+// Every lane.
+LAMINA_INLINE Mask all_lanes() { return lanes(0, kLanes); }
+
+// ---- loads and stores --------------------------------------------------------------------
+LAMINA_INLINE Vec zero() {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_setzero_ps();
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_setzero_ps();
+#elif defined(LAMINA_LEVEL_NEON)
+  return vdupq_n_f32(0.0f);
+#else
+  return 0.0f;
+#endif
+}
+LAMINA_INLINE Vec set1(float x) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_set1_ps(x);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_set1_ps(x);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vdupq_n_f32(x);
+#else
+  return x;
+#endif
+}
+// kLanes floats from p (any alignment).
+LAMINA_INLINE Vec load(const float* p) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_loadu_ps(p);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_loadu_ps(p);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vld1q_f32(p);
+#else
+  return *p;
+#endif
+}
+LAMINA_INLINE void store(float* p, Vec v) {
+#if defined(LAMINA_LEVEL_AVX512)
+  _mm512_storeu_ps(p, v);
+#elif defined(LAMINA_LEVEL_AVX2)
+  _mm256_storeu_ps(p, v);
+#elif defined(LAMINA_LEVEL_NEON)
+  vst1q_f32(p, v);
+#else
+  *p = v;
+#endif
+}
+// The lanes of m from p, zeros elsewhere; memory under the other lanes is not read.
+LAMINA_INLINE Vec load(Mask m, const float* p) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_maskz_loadu_ps(m, p);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_maskload_ps(p, m);
+#elif defined(LAMINA_LEVEL_NEON)
+  uint32_t on[4];
+  vst1q_u32(on, m);
+  float buf[4];
+  for (int l = 0; l < 4; ++l) buf[l] = on[l] ? p[l] : 0.0f;
+  return vld1q_f32(buf);
+#else
+  return m ? *p : 0.0f;
+#endif
+}
+// Stores the lanes of m; memory under the other lanes is not written.
+LAMINA_INLINE void store(Mask m, float* p, Vec v) {
+#if defined(LAMINA_LEVEL_AVX512)
+  _mm512_mask_storeu_ps(p, m, v);
+#elif defined(LAMINA_LEVEL_AVX2)
+  _mm256_maskstore_ps(p, m, v);
+#elif defined(LAMINA_LEVEL_NEON)
+  uint32_t on[4];
+  vst1q_u32(on, m);
+  float buf[4];
+  vst1q_f32(buf, v);
+  for (int l = 0; l < 4; ++l)
+    if (on[l]) p[l] = buf[l];
+#else
+  if (m) *p = v;
+#endif
+}
+// The first n lanes (n may pass kLanes: then all of them).
+LAMINA_INLINE Vec load_first(const float* p, int64_t n) { return n >= kLanes ? load(p) : load(lanes(0, n), p); }
+LAMINA_INLINE void store_first(float* p, Vec v, int64_t n) {
+  if (n >= kLanes)
+    store(p, v);
+  else
+    store(lanes(0, n), p, v);
+}
+// A store past the caches (p aligned to the vector's size) where the level has one; the
+// caller orders such stores with stream_fence() before C is read again.
+LAMINA_INLINE void stream(float* p, Vec v) {
+#if defined(LAMINA_LEVEL_AVX512)
+  _mm512_stream_ps(p, v);
+#elif defined(LAMINA_LEVEL_AVX2)
+  _mm256_stream_ps(p, v);
+#else
+  store(p, v);
+#endif
+}
+LAMINA_INLINE void stream_fence() {
+#if defined(LAMINA_LEVEL_AVX512) || defined(LAMINA_LEVEL_AVX2)
+  _mm_sfence();
+#endif
+}
+// A hint to fetch p's cache line into L1.
+LAMINA_INLINE void prefetch(const void* p) {
+#if defined(__GNUC__)
+  __builtin_prefetch(p, 0, 3);
+#else
+  (void)p;
+#endif
+}
+
+// ---- arithmetic --------------------------------------------------------------------------
+LAMINA_INLINE Vec add(Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_add_ps(a, b);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_add_ps(a, b);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vaddq_f32(a, b);
+#else
+  return a + b;
+#endif
+}
+LAMINA_INLINE Vec sub(Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_sub_ps(a, b);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_sub_ps(a, b);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vsubq_f32(a, b);
+#else
+  return a - b;
+#endif
+}
+LAMINA_INLINE Vec mul(Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_mul_ps(a, b);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_mul_ps(a, b);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vmulq_f32(a, b);
+#else
+  return a * b;
+#endif
+}
+// a * b + c, rounded once (fused) where the level has FMA; generic rounds twice.
+LAMINA_INLINE Vec fma(Vec a, Vec b, Vec c) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_fmadd_ps(a, b, c);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_fmadd_ps(a, b, c);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vfmaq_f32(c, a, b);
+#else
+  return a * b + c;
+#endif
+}
+// c - a * b (fused where fma is).
+LAMINA_INLINE Vec fnma(Vec a, Vec b, Vec c) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_fnmadd_ps(a, b, c);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_fnmadd_ps(a, b, c);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vfmsq_f32(c, a, b);
+#else
+  return c - a * b;
+#endif
+}
+// a > b ? a : b per lane: b where either is NaN (x86's maxps; the others made to agree).
+LAMINA_INLINE Vec max(Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_max_ps(a, b);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_max_ps(a, b);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vbslq_f32(vcgtq_f32(a, b), a, b);
+#else
+  return a > b ? a : b;
+#endif
+}
+// a < b ? a : b per lane: b where either is NaN.
+LAMINA_INLINE Vec min(Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_min_ps(a, b);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_min_ps(a, b);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vbslq_f32(vcltq_f32(a, b), a, b);
+#else
+  return a < b ? a : b;
+#endif
+}
+// Rounds each lane to the nearest integer, ties to even.
+LAMINA_INLINE Vec round(Vec a) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vrndnq_f32(a);
+#else
+  return __builtin_roundevenf(a);
+#endif
+}
+
+// ---- lanes combined ----------------------------------------------------------------------
+// The sum of v's lanes (pairwise: halves first).
+LAMINA_INLINE float reduce_add(Vec v) {
+#if defined(LAMINA_LEVEL_AVX512)
+  __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+#elif defined(LAMINA_LEVEL_AVX2)
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vaddvq_f32(v);
+#else
+  return v;
+#endif
+}
+// The largest of v's lanes (NaN lanes as max takes them).
+LAMINA_INLINE float reduce_max(Vec v) {
+#if defined(LAMINA_LEVEL_AVX512)
+  __m256 h = _mm256_max_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  __m128 q = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_max_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+#elif defined(LAMINA_LEVEL_AVX2)
+  __m128 q = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_max_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+#elif defined(LAMINA_LEVEL_NEON)
+  float l[4];
+  vst1q_f32(l, v);
+  float m = l[0];
+  for (int i = 1; i < 4; ++i) m = l[i] > m ? l[i] : m;
+  return m;
+#else
+  return v;
+#endif
+}
+
+// ---- exponential -------------------------------------------------------------------------
+// 2^n for integral n in [-126, 127] (a float holding an integer).
+LAMINA_INLINE Vec pow2i(Vec n) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+#elif defined(LAMINA_LEVEL_NEON)
+  return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23));
+#else
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float s;
+  std::memcpy(&s, &bits, sizeof s);
+  return s;
+#endif
+}
+// e^x for x <= 0 (softmax's x - max) to ~1 ulp where the result is a normal float, 0 below
+// -87.3 (where it would be subnormal); NaN stays NaN. n = round(x / ln 2), r = x - n ln 2 by
+// Cody-Waite (ln 2's high part exact in float), e^r by a degree-6 minimax polynomial
+// (vec_math.hpp's exp_reduced, the same coefficients), times 2^n.
+LAMINA_INLINE Vec exp_nonpositive(Vec x) {
+  const Vec lo = set1(-87.3f);
+  const Vec xc = max(x, lo);  // NaN: max returns lo; restored by the select below
+  const Vec n = round(mul(xc, set1(1.44269504088896341f)));
+  Vec r = fnma(n, set1(0.693359375f), xc);
+  r = fma(n, set1(2.12194440e-4f), r);
+  Vec p = set1(1.9875691500e-4f);
+  p = fma(p, r, set1(1.3981999507e-3f));
+  p = fma(p, r, set1(8.3334519073e-3f));
+  p = fma(p, r, set1(4.1665795894e-2f));
+  p = fma(p, r, set1(1.6666665459e-1f));
+  p = fma(p, r, set1(5.0000001201e-1f));
+  p = fma(p, r, set1(1.0f));
+  p = fma(p, r, set1(1.0f));
+  const Vec y = mul(p, pow2i(n));
+#if defined(LAMINA_LEVEL_AVX512)
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  return _mm512_mask_mov_ps(_mm512_mask_mov_ps(y, tiny, _mm512_setzero_ps()), nan, x);
+#elif defined(LAMINA_LEVEL_AVX2)
+  const __m256 tiny = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  return _mm256_blendv_ps(_mm256_andnot_ps(tiny, y), x, nan);
+#elif defined(LAMINA_LEVEL_NEON)
+  const uint32x4_t keep = vcgeq_f32(x, lo);  // false for NaN and below lo
+  const uint32x4_t nan = vmvnq_u32(vceqq_f32(x, x));
+  return vbslq_f32(nan, x, vreinterpretq_f32_u32(vandq_u32(keep, vreinterpretq_u32_f32(y))));
+#else
+  return x != x ? x : (x < lo ? 0.0f : y);
+#endif
+}
+
+}  // namespace lamina::kernels::cpu::LAMINA_LEVEL::simd
