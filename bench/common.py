@@ -1,5 +1,9 @@
 """Shared benchmark plumbing: interleaved timing of lamina and its peer, medians, and
-results written to bench/results/ with the machine and date."""
+results written to bench/results/ with the machine and date; a forced CPU vector level
+(`--isa`) for lamina and PyTorch alike.
+
+Imports nothing but the standard library: `force_isa()` must run before torch or lamina
+is imported."""
 
 from __future__ import annotations
 
@@ -9,10 +13,97 @@ import math
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+# --isa LEVEL -> the environment that holds lamina, ATen and oneDNN to that level. ATen wants
+# its names in lower case (it ignores "AVX2", with a warning, and runs at its best level).
+ISA_LEVELS = ("avx512", "avx2", "generic")
+ATEN_CAPABILITY = {"avx512": "avx512", "avx2": "avx2", "generic": "default"}
+ONEDNN_MAX_ISA = {"avx512": "AVX512_CORE", "avx2": "AVX2", "generic": "SSE41"}
+_forced: list = []  # the level force_isa() set, once it has run
+
+
+def force_isa(argv: list[str] | None = None) -> str | None:
+    """Reads `--isa LEVEL` (or `--isa=LEVEL`) from the command line and sets LAMINA_ISA,
+    ATEN_CPU_CAPABILITY and ONEDNN_MAX_CPU_ISA in this process's environment, where lamina,
+    ATen and oneDNN read them at their first use: call it at the top of a benchmark, before
+    torch or lamina is imported. Returns the level, or None without `--isa` (nothing set).
+    A second call (a benchmark importing another) returns the first one's level."""
+    if _forced:
+        return _forced[0]
+    argv = sys.argv[1:] if argv is None else argv
+    isa = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--isa":
+            isa = argv[i + 1] if i + 1 < len(argv) else ""
+        elif arg.startswith("--isa="):
+            isa = arg.split("=", 1)[1]
+    if isa is not None:
+        if isa not in ISA_LEVELS:
+            sys.exit(f"--isa: {isa!r} is not one of {', '.join(ISA_LEVELS)}")
+        early = [m for m in ("torch", "lamina") if m in sys.modules]
+        if early:
+            sys.exit(f"--isa {isa}: {' and '.join(early)} imported before force_isa(); its CPU level is already set")
+        os.environ["LAMINA_ISA"] = isa
+        os.environ["ATEN_CPU_CAPABILITY"] = ATEN_CAPABILITY[isa]
+        os.environ["ONEDNN_MAX_CPU_ISA"] = ONEDNN_MAX_ISA[isa]
+    _forced.append(isa)
+    return isa
+
+
+def add_isa_argument(parser) -> None:
+    """`--isa` in a benchmark's argparse parser (force_isa() has acted on it already)."""
+    parser.add_argument("--isa", choices=ISA_LEVELS, default=None,
+                        help="run lamina and PyTorch at this CPU vector level (LAMINA_ISA, ATEN_CPU_CAPABILITY, "
+                             "ONEDNN_MAX_CPU_ISA); results go to bench/results/<name>_<isa>.md")
+
+
+def check_isa(isa: str | None, torch, lamina) -> dict:
+    """After the imports: PyTorch and lamina must run at the level `--isa` asked for, else
+    the benchmark stops here. Returns the levels found, for the results' meta (lamina's
+    "unknown" where it has no cpu_info())."""
+    if _forced and isa != _forced[0]:  # argparse took an abbreviation that force_isa() did not
+        sys.exit(f"--isa: the command line asks for {isa!r} but the environment was set for {_forced[0]!r}; "
+                 "spell it --isa LEVEL")
+    torch_cap = torch.backends.cpu.get_cpu_capability()
+    info = lamina.cpu_info() if callable(getattr(lamina, "cpu_info", None)) else {}
+    lamina_isa = str(info.get("isa", "unknown"))
+    meta = {"isa": isa or "not forced",
+            "lamina isa": lamina_isa,
+            "lamina cpu isa": str(info.get("cpu_isa", "unknown")),
+            "lamina kernels": info.get("kernels", "unknown"),
+            "torch cpu capability": torch_cap,
+            "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")}
+    if isa is None:
+        return meta
+    want = ATEN_CAPABILITY[isa].upper()
+    if torch_cap != want:
+        sys.exit(f"--isa {isa}: PyTorch runs at {torch_cap}, not {want} (ATEN_CPU_CAPABILITY="
+                 f"{os.environ.get('ATEN_CPU_CAPABILITY')}); does this CPU lack {isa}?")
+    if not info:
+        print(f"warning: --isa {isa}: this lamina has no cpu_info(), so its level is not known "
+              "(LAMINA_ISA is set; the results record 'unknown')", file=sys.stderr, flush=True)
+    elif lamina_isa.lower() != isa:
+        sys.exit(f"--isa {isa}: lamina runs at {lamina_isa}, not {isa} (LAMINA_ISA={os.environ.get('LAMINA_ISA')}; "
+                 f"the CPU's best: {info.get('cpu_isa', 'unknown')}, available: {info.get('available', 'unknown')})")
+    return meta
+
+
+def isa_line(meta: dict) -> str:
+    """One line for a benchmark's printed header."""
+    return (f"ISA: {meta['isa']} (lamina {meta['lamina isa']}, torch {meta['torch cpu capability']}, "
+            f"ONEDNN_MAX_CPU_ISA {meta['ONEDNN_MAX_CPU_ISA']})")
+
+
+def results_stem(stem: str, isa: str | None) -> str:
+    """The results' file name: `nets` without --isa, `nets_avx2` with --isa avx2."""
+    return f"{stem}_{isa}" if isa else stem
 
 
 def cpu_model() -> str:
