@@ -24,14 +24,22 @@ RESULTS = Path(__file__).resolve().parent / "results"
 ISA_LEVELS = ("avx512", "avx2", "generic")
 ATEN_CAPABILITY = {"avx512": "avx512", "avx2": "avx2", "generic": "default"}
 ONEDNN_MAX_ISA = {"avx512": "AVX512_CORE", "avx2": "AVX2", "generic": "SSE41"}
+# PyTorch's float32 matmul and Linear run MKL's sgemm, which follows neither of the two above.
+# MKL_ENABLE_INSTRUCTIONS caps it on Intel CPUs only (on an AMD EPYC, torch 2.13's MKL 2024.2
+# ran 2048^3 at ~90 GFLOP/s per thread, above the 128-bit peak, under SSE4_2 alike), where
+# MKL runs its own AVX2 path for AMD whatever the cap; MKL_CBWR=COMPATIBLE (its SSE2 branch,
+# ~25 GFLOP/s there) is the one setting that holds it to baseline x86-64 on both.
+MKL_ENABLE = {"avx512": "AVX512", "avx2": "AVX2", "generic": "SSE4_2"}
+MKL_CBWR = {"generic": "COMPATIBLE"}
+ISA_ENV = ("LAMINA_ISA", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
 _forced: list = []  # the level force_isa() set, once it has run
 
 
 def force_isa(argv: list[str] | None = None) -> str | None:
     """Reads `--isa LEVEL` (or `--isa=LEVEL`) from the command line and sets LAMINA_ISA,
-    ATEN_CPU_CAPABILITY and ONEDNN_MAX_CPU_ISA in this process's environment, where lamina,
-    ATen and oneDNN read them at their first use: call it at the top of a benchmark, before
-    torch or lamina is imported. Returns the level, or None without `--isa` (nothing set).
+    ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA and MKL_ENABLE_INSTRUCTIONS (and for generic
+    MKL_CBWR) in this process's environment, where lamina, ATen, oneDNN and MKL read them at
+    their first use: call it at the top of a benchmark, before torch or lamina is imported. Returns the level, or None without `--isa` (nothing set).
     A second call (a benchmark importing another) returns the first one's level."""
     if _forced:
         return _forced[0]
@@ -53,6 +61,9 @@ def force_isa(argv: list[str] | None = None) -> str | None:
         os.environ["LAMINA_ISA"] = isa
         os.environ["ATEN_CPU_CAPABILITY"] = ATEN_CAPABILITY[isa]
         os.environ["ONEDNN_MAX_CPU_ISA"] = ONEDNN_MAX_ISA[isa]
+        os.environ["MKL_ENABLE_INSTRUCTIONS"] = MKL_ENABLE[isa]
+        if isa in MKL_CBWR:
+            os.environ["MKL_CBWR"] = MKL_CBWR[isa]
     _forced.append(isa)
     return isa
 
@@ -61,7 +72,8 @@ def add_isa_argument(parser) -> None:
     """`--isa` in a benchmark's argparse parser (force_isa() has acted on it already)."""
     parser.add_argument("--isa", choices=ISA_LEVELS, default=None,
                         help="run lamina and PyTorch at this CPU vector level (LAMINA_ISA, ATEN_CPU_CAPABILITY, "
-                             "ONEDNN_MAX_CPU_ISA); results go to bench/results/<name>_<isa>.md")
+                             "ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS, MKL_CBWR for generic); results go to "
+                             "bench/results/<name>_<isa>.md")
 
 
 def check_isa(isa: str | None, torch, lamina) -> dict:
@@ -79,7 +91,7 @@ def check_isa(isa: str | None, torch, lamina) -> dict:
             "lamina cpu isa": str(info.get("cpu_isa", "unknown")),
             "lamina kernels": info.get("kernels", "unknown"),
             "torch cpu capability": torch_cap,
-            "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")}
+            **{k: os.environ.get(k, "unset") for k in ISA_ENV[2:]}}
     if isa is None:
         return meta
     want = ATEN_CAPABILITY[isa].upper()
@@ -98,7 +110,8 @@ def check_isa(isa: str | None, torch, lamina) -> dict:
 def isa_line(meta: dict) -> str:
     """One line for a benchmark's printed header."""
     return (f"ISA: {meta['isa']} (lamina {meta['lamina isa']}, torch {meta['torch cpu capability']}, "
-            f"ONEDNN_MAX_CPU_ISA {meta['ONEDNN_MAX_CPU_ISA']})")
+            f"ONEDNN_MAX_CPU_ISA {meta['ONEDNN_MAX_CPU_ISA']}, MKL_ENABLE_INSTRUCTIONS "
+            f"{meta['MKL_ENABLE_INSTRUCTIONS']}, MKL_CBWR {meta['MKL_CBWR']})")
 
 
 def results_stem(stem: str, isa: str | None) -> str:
