@@ -25,10 +25,10 @@ ISA_LEVELS = ("avx512", "avx2", "generic")
 ATEN_CAPABILITY = {"avx512": "avx512", "avx2": "avx2", "generic": "default"}
 ONEDNN_MAX_ISA = {"avx512": "AVX512_CORE", "avx2": "AVX2", "generic": "SSE41"}
 # PyTorch's float32 matmul and Linear run MKL's sgemm, which follows neither of the two above.
-# MKL_ENABLE_INSTRUCTIONS caps it on Intel CPUs only (on an AMD EPYC, torch 2.13's MKL 2024.2
-# ran 2048^3 at ~90 GFLOP/s per thread, above the 128-bit peak, under SSE4_2 alike), where
-# MKL runs its own AVX2 path for AMD whatever the cap; MKL_CBWR=COMPATIBLE (its SSE2 branch,
-# ~25 GFLOP/s there) is the one setting that holds it to baseline x86-64 on both.
+# MKL_ENABLE_INSTRUCTIONS caps it on Intel CPUs only: on an AMD EPYC, torch 2.13's MKL 2024.2
+# ran 2048^3 at ~90 GFLOP/s per thread under SSE4_2 as without it, above the 128-bit peak (so
+# avx512 and avx2 cannot be told apart there); MKL_CBWR=COMPATIBLE (its SSE2 branch, ~25
+# GFLOP/s there) is the one setting that holds it to baseline x86-64 on both.
 MKL_ENABLE = {"avx512": "AVX512", "avx2": "AVX2", "generic": "SSE4_2"}
 MKL_CBWR = {"generic": "COMPATIBLE"}
 ISA_ENV = ("LAMINA_ISA", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
