@@ -1,5 +1,9 @@
 """Shared benchmark plumbing: interleaved timing of lamina and its peer, medians, and
-results written to bench/results/ with the machine and date."""
+results written to bench/results/ with the machine and date; a forced CPU vector level
+(`--isa`) for lamina and PyTorch alike.
+
+Imports nothing but the standard library: `force_isa()` must run before torch or lamina
+is imported."""
 
 from __future__ import annotations
 
@@ -9,10 +13,110 @@ import math
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+# --isa LEVEL -> the environment that holds lamina, ATen and oneDNN to that level. ATen wants
+# its names in lower case (it ignores "AVX2", with a warning, and runs at its best level).
+ISA_LEVELS = ("avx512", "avx2", "generic")
+ATEN_CAPABILITY = {"avx512": "avx512", "avx2": "avx2", "generic": "default"}
+ONEDNN_MAX_ISA = {"avx512": "AVX512_CORE", "avx2": "AVX2", "generic": "SSE41"}
+# PyTorch's float32 matmul and Linear run MKL's sgemm, which follows neither of the two above.
+# MKL_ENABLE_INSTRUCTIONS caps it on Intel CPUs only: on an AMD EPYC, torch 2.13's MKL 2024.2
+# ran 2048^3 at ~90 GFLOP/s per thread under SSE4_2 as without it, above the 128-bit peak (so
+# avx512 and avx2 cannot be told apart there); MKL_CBWR=COMPATIBLE (its SSE2 branch, ~25
+# GFLOP/s there) is the one setting that holds it to baseline x86-64 on both.
+MKL_ENABLE = {"avx512": "AVX512", "avx2": "AVX2", "generic": "SSE4_2"}
+MKL_CBWR = {"generic": "COMPATIBLE"}
+ISA_ENV = ("LAMINA_ISA", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
+_forced: list = []  # the level force_isa() set, once it has run
+
+
+def force_isa(argv: list[str] | None = None) -> str | None:
+    """Reads `--isa LEVEL` (or `--isa=LEVEL`) from the command line and sets LAMINA_ISA,
+    ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA and MKL_ENABLE_INSTRUCTIONS (and for generic
+    MKL_CBWR) in this process's environment, where lamina, ATen, oneDNN and MKL read them at
+    their first use: call it at the top of a benchmark, before torch or lamina is imported. Returns the level, or None without `--isa` (nothing set).
+    A second call (a benchmark importing another) returns the first one's level."""
+    if _forced:
+        return _forced[0]
+    argv = sys.argv[1:] if argv is None else argv
+    isa = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--isa":
+            isa = argv[i + 1] if i + 1 < len(argv) else ""
+        elif arg.startswith("--isa="):
+            isa = arg.split("=", 1)[1]
+    if isa is not None:
+        if isa not in ISA_LEVELS:
+            sys.exit(f"--isa: {isa!r} is not one of {', '.join(ISA_LEVELS)}")
+        early = [m for m in ("torch", "lamina") if m in sys.modules]
+        if early:
+            sys.exit(f"--isa {isa}: {' and '.join(early)} imported before force_isa(); its CPU level is already set")
+        os.environ["LAMINA_ISA"] = isa
+        os.environ["ATEN_CPU_CAPABILITY"] = ATEN_CAPABILITY[isa]
+        os.environ["ONEDNN_MAX_CPU_ISA"] = ONEDNN_MAX_ISA[isa]
+        os.environ["MKL_ENABLE_INSTRUCTIONS"] = MKL_ENABLE[isa]
+        if isa in MKL_CBWR:
+            os.environ["MKL_CBWR"] = MKL_CBWR[isa]
+    _forced.append(isa)
+    return isa
+
+
+def add_isa_argument(parser) -> None:
+    """`--isa` in a benchmark's argparse parser (force_isa() has acted on it already)."""
+    parser.add_argument("--isa", choices=ISA_LEVELS, default=None,
+                        help="run lamina and PyTorch at this CPU vector level (LAMINA_ISA, ATEN_CPU_CAPABILITY, "
+                             "ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS, MKL_CBWR for generic); results go to "
+                             "bench/results/<name>_<isa>.md")
+
+
+def check_isa(isa: str | None, torch, lamina) -> dict:
+    """After the imports: PyTorch and lamina must run at the level `--isa` asked for, else
+    the benchmark stops here. Returns the levels found, for the results' meta (lamina's
+    "unknown" where it has no cpu_info())."""
+    if _forced and isa != _forced[0]:  # argparse took an abbreviation that force_isa() did not
+        sys.exit(f"--isa: the command line asks for {isa!r} but the environment was set for {_forced[0]!r}; "
+                 "spell it --isa LEVEL")
+    torch_cap = torch.backends.cpu.get_cpu_capability()
+    info = lamina.cpu_info() if callable(getattr(lamina, "cpu_info", None)) else {}
+    lamina_isa = str(info.get("isa", "unknown"))
+    meta = {"isa": isa or "not forced",
+            "lamina isa": lamina_isa,
+            "lamina cpu isa": str(info.get("cpu_isa", "unknown")),
+            "lamina kernels": info.get("kernels", "unknown"),
+            "torch cpu capability": torch_cap,
+            **{k: os.environ.get(k, "unset") for k in ISA_ENV[2:]}}
+    if isa is None:
+        return meta
+    want = ATEN_CAPABILITY[isa].upper()
+    if torch_cap != want:
+        sys.exit(f"--isa {isa}: PyTorch runs at {torch_cap}, not {want} (ATEN_CPU_CAPABILITY="
+                 f"{os.environ.get('ATEN_CPU_CAPABILITY')}); does this CPU lack {isa}?")
+    if not info:
+        print(f"warning: --isa {isa}: this lamina has no cpu_info(), so its level is not known "
+              "(LAMINA_ISA is set; the results record 'unknown')", file=sys.stderr, flush=True)
+    elif lamina_isa.lower() != isa:
+        sys.exit(f"--isa {isa}: lamina runs at {lamina_isa}, not {isa} (LAMINA_ISA={os.environ.get('LAMINA_ISA')}; "
+                 f"the CPU's best: {info.get('cpu_isa', 'unknown')}, available: {info.get('available', 'unknown')})")
+    return meta
+
+
+def isa_line(meta: dict) -> str:
+    """One line for a benchmark's printed header."""
+    return (f"ISA: {meta['isa']} (lamina {meta['lamina isa']}, torch {meta['torch cpu capability']}, "
+            f"ONEDNN_MAX_CPU_ISA {meta['ONEDNN_MAX_CPU_ISA']}, MKL_ENABLE_INSTRUCTIONS "
+            f"{meta['MKL_ENABLE_INSTRUCTIONS']}, MKL_CBWR {meta['MKL_CBWR']})")
+
+
+def results_stem(stem: str, isa: str | None) -> str:
+    """The results' file name: `nets` without --isa, `nets_avx2` with --isa avx2."""
+    return f"{stem}_{isa}" if isa else stem
 
 
 def cpu_model() -> str:

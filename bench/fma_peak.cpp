@@ -1,6 +1,9 @@
-// The machine's single-precision FMA peak, per thread: independent FMA chains on
-// 512-bit (or 256-bit) registers, enough of them to cover the FMA latency. Printed as
-// GFLOP/s; bench/ops.py divides every GEMM and conv figure by it.
+// The machine's single-precision peak, per thread, at each CPU vector level lamina runs:
+// independent chains of 512-bit FMAs (avx512), of 256-bit FMAs (avx2), and of 128-bit
+// multiplies each followed by an add (generic: baseline x86-64 has SSE2 but no FMA), enough
+// chains to cover the latency. Printed as GFLOP/s, one line per thread count, a level the
+// compiler's target lacks left out; bench/ops.py divides every GEMM and conv figure by the
+// one of the level it runs at.
 //   g++ -O2 -march=native -fopenmp bench/fma_peak.cpp -o fma_peak && ./fma_peak
 #include <immintrin.h>
 #include <omp.h>
@@ -34,21 +37,48 @@ static double run(long iters) {
   return total;
 }
 
+#ifdef __AVX512F__
 static __m512 f512(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
 static __m512 s512(float x) { return _mm512_set1_ps(x); }
+#endif
+#ifdef __FMA__
 static __m256 f256(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
 static __m256 s256(float x) { return _mm256_set1_ps(x); }
+#endif
+// A multiply, then an add: the empty asm keeps the compiler from fusing them into an FMA
+// (-ffp-contract=fast, GCC's default, would under -march=native).
+static __m128 ma128(__m128 a, __m128 b, __m128 c) {
+  __m128 p = _mm_mul_ps(a, b);
+  asm("" : "+x"(p));
+  return _mm_add_ps(p, c);
+}
+static __m128 s128(float x) { return _mm_set1_ps(x); }
 
 int main() {
   const long iters = 200000000 / 12;
   for (int threads : {1, omp_get_num_procs()}) {
     omp_set_num_threads(threads);
-    double best512 = 0, best256 = 0;
+    double best512 = 0, best256 = 0, best128 = 0;
     for (int r = 0; r < 3; ++r) {
-      double g512 = run<__m512, f512, s512>(iters), g256 = run<__m256, f256, s256>(iters);
-      best512 = g512 > best512 ? g512 : best512;
-      best256 = g256 > best256 ? g256 : best256;
+      double g;
+#ifdef __AVX512F__
+      g = run<__m512, f512, s512>(iters);
+      best512 = g > best512 ? g : best512;
+#endif
+#ifdef __FMA__
+      g = run<__m256, f256, s256>(iters);
+      best256 = g > best256 ? g : best256;
+#endif
+      g = run<__m128, ma128, s128>(iters);
+      best128 = g > best128 ? g : best128;
     }
-    std::printf("threads=%d avx512_fma_gflops=%.1f avx2_fma_gflops=%.1f\n", threads, best512, best256);
+    std::printf("threads=%d", threads);
+#ifdef __AVX512F__
+    std::printf(" avx512_fma_gflops=%.1f", best512);
+#endif
+#ifdef __FMA__
+    std::printf(" avx2_fma_gflops=%.1f", best256);
+#endif
+    std::printf(" sse_mul_add_gflops=%.1f\n", best128);
   }
 }

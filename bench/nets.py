@@ -3,7 +3,10 @@ PyTorch, in one run: milliseconds per forward and per forward+backward, at 1 and
 threads, interleaved medians, and the ratio PyTorch time / lamina time (> 1: lamina is
 faster).
 
-    python bench/nets.py [--repeats 7] [--nets lenet,cifar10_quick,alexnet,resnet50]
+    python bench/nets.py [--repeats 7] [--nets lenet,cifar10_quick,alexnet,resnet50] [--isa avx512|avx2|generic]
+
+With --isa, lamina and PyTorch both run at that CPU vector level and the results go to
+bench/results/nets_<isa>.md.
 
 Deploy nets have no loss; for forward+backward both engines backpropagate the sum of
 the last fully connected layer's outputs (BatchNorm on batch statistics, as in training).
@@ -16,15 +19,18 @@ import copy
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-import lamina
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved, write_results  # noqa: E402
+from common import force_isa  # noqa: E402
+
+ISA = force_isa()  # before torch and lamina are imported: they read their CPU level at first use
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import lamina  # noqa: E402
+from common import add_isa_argument, check_isa, interleaved, isa_line, results_stem, write_results  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "caffe-models"
 
@@ -161,7 +167,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--nets", default=",".join(NETS))
+    add_isa_argument(parser)
     args = parser.parse_args()
+    isa_meta = check_isa(args.isa, torch, lamina)
+    print(f"lamina {lamina.__version__} vs torch {torch.__version__}; {isa_line(isa_meta)}", flush=True)
     rows = []
     for threads in (1, 2):
         torch.set_num_threads(threads)
@@ -187,9 +196,10 @@ def main() -> int:
                 rows.append([name, kind, threads, lt, tt, tt / lt])
                 print(f"{name:14} {kind:8} {threads} thr: lamina {lt:8.2f} ms  torch {tt:8.2f} ms  ratio {tt / lt:5.2f}",
                       flush=True)
-    path = write_results("nets", ["net", "pass", "threads", "lamina ms", "torch ms", "torch/lamina"], rows,
-                         {"torch": torch.__version__, "lamina": lamina.__version__, "repeats": args.repeats,
-                          "batches": "LeNet 64, CIFAR10-quick 100, AlexNet 10, ResNet-50 1",
+    path = write_results(results_stem("nets", args.isa), ["net", "pass", "threads", "lamina ms", "torch ms",
+                                                          "torch/lamina"], rows,
+                         {"torch": torch.__version__, "lamina": lamina.__version__, **isa_meta,
+                          "repeats": args.repeats, "batches": "LeNet 64, CIFAR10-quick 100, AlexNet 10, ResNet-50 1",
                           "note": "forward: TEST phase, PyTorch in eval mode (no dropout, running statistics); fwd+bwd: TRAIN phase"})
     print(f"wrote {path}")
     return 0

