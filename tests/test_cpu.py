@@ -72,3 +72,13 @@ def test_importing_lamina_leaves_no_openblas_variables_for_children():
                          capture_output=True, text=True)
     if "OpenBLAS" in out.stdout and lamina.cpu_info()["cpu_isa"] == "avx512":
         assert "SkylakeX" in out.stdout
+
+
+def test_a_forced_level_holds_for_openblas_too():
+    if "OpenBLAS" not in lamina.blas_info() or "avx2" not in lamina.cpu_info()["available"]:
+        pytest.skip("needs OpenBLAS and an AVX2 CPU")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS")}
+    out = subprocess.run([sys.executable, "-c", "import lamina; print(lamina.blas_info())"],
+                         env=dict(env, LAMINA_ISA="avx2"), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "Haswell" in out.stdout

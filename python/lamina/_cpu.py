@@ -39,18 +39,18 @@ def _openblas_environment() -> dict[str, str]:
 def preload_openblas() -> None:
     """Loads scipy-openblas32's library before lamina's extension needs it, so the
     extension finds it (by its soname) in any install layout, with the variables above set
-    only while it loads: children the user starts later inherit none of them."""
-    try:
-        import scipy_openblas32
-    except ImportError:  # a build without this BLAS: nothing to load
-        return
-    path = os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so")
-    if not os.path.exists(path):
-        return
+    only while it loads (importing scipy_openblas32 may load it already): children the
+    user starts later inherit none of them."""
     added = _openblas_environment()
     os.environ.update(added)  # the C library's environment, which OpenBLAS reads
     try:
-        ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        try:
+            import scipy_openblas32
+        except ImportError:  # a build without this BLAS: nothing to load
+            return
+        path = os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so")
+        if os.path.exists(path):
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
     finally:
         for key in added:
             del os.environ[key]
