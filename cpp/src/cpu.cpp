@@ -25,12 +25,6 @@ Isa detect() {
 #endif
 }
 
-bool runnable(Isa isa) {
-  for (Isa a : available_isas())
-    if (a == isa) return true;
-  return false;
-}
-
 std::string levels_str() {
   std::string s;
   for (Isa a : available_isas()) s += (s.empty() ? "" : ", ") + std::string(isa_name(a));
@@ -49,7 +43,7 @@ Isa from_environment() {
   } catch (const ValueError&) {
     detail::raise<ValueError>("LAMINA_ISA=", value, ": not a level; use one of this CPU's: ", levels_str());
   }
-  LAMINA_CHECK(runnable(isa), "LAMINA_ISA=", value, ": this CPU cannot run it; its levels are ", levels_str());
+  LAMINA_CHECK(can_run(isa), "LAMINA_ISA=", value, ": this CPU cannot run it; its levels are ", levels_str());
   return isa;
 }
 
@@ -86,6 +80,12 @@ std::vector<Isa> available_isas() {
   return {Isa::generic};
 }
 
+bool can_run(Isa isa) {
+  // available_isas() without building its list: kernels::cpu::table asks on every op.
+  const Isa top = cpu_isa();
+  return isa == Isa::generic || isa == top || (top == Isa::avx512 && isa == Isa::avx2);
+}
+
 Isa active_isa() {
   int v = g_active.load(std::memory_order_relaxed);
   if (v < 0) {
@@ -97,7 +97,7 @@ Isa active_isa() {
 }
 
 void set_isa(Isa isa) {
-  LAMINA_CHECK(runnable(isa), "set_isa: this CPU cannot run ", isa_name(isa), "; its levels are ", levels_str());
+  LAMINA_CHECK(can_run(isa), "set_isa: this CPU cannot run ", isa_name(isa), "; its levels are ", levels_str());
   g_active.store(static_cast<int>(isa));
 }
 

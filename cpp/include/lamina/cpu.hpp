@@ -33,6 +33,8 @@ Isa parse_isa(const std::string& name);
 Isa cpu_isa();
 // The levels this CPU can run, highest first (always ending with generic).
 std::vector<Isa> available_isas();
+// Whether `isa` is one of them.
+bool can_run(Isa isa);
 // The level the kernels use now. Throws ValueError when LAMINA_ISA names no level or one
 // above cpu_isa().
 Isa active_isa();

@@ -9,9 +9,6 @@
 
 namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
-// The avx512 level's copy runs only where the CPU has AVX-512 (cpu::table chose it).
-constexpr bool has_avx512f() { return true; }
-
 // The lanes [a, b) of a 16-lane mask, a and b clamped to [0, 16]: lanes(0, n) is the first n
 // lanes, lanes(lo - o, hi - o) the part of [lo, hi) in the vector starting at element o.
 inline __mmask16 lanes(int64_t a, int64_t b) {

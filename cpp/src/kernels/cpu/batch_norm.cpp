@@ -8,7 +8,6 @@
 // threads split them; sums accumulate in double.
 #include <cmath>
 
-
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"

@@ -23,7 +23,6 @@
 #include <cstdint>
 #include <vector>
 
-
 #ifdef _OPENMP
 #include <omp.h>
 #else

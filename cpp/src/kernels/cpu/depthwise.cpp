@@ -7,7 +7,6 @@
 #include <type_traits>
 #include <vector>
 
-
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
@@ -163,7 +162,7 @@ WeightGradRows weight_grad_for(int64_t KH, int64_t KW) {
 
 // Whether the AVX-512 forward and input gradient take this geometry (the weight gradient
 // also needs weight_grad_for).
-bool depthwise_avx512(const ConvGeometry& g) { return has_avx512f() && g.stride_w == 1 && g.KW <= kMaxKW; }
+bool depthwise_avx512(const ConvGeometry& g) { return g.stride_w == 1 && g.KW <= kMaxKW; }
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 

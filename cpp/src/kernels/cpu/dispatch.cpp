@@ -38,24 +38,16 @@ void missing_kernel() {
 namespace lamina::kernels::cpu {
 
 const Table& table(Isa level) {
+  LAMINA_CHECK(can_run(level), "no CPU kernels at level ", isa_name(level), " on this machine");
   switch (level) {
 #if defined(LAMINA_HAS_X86_LEVELS)
-    case Isa::avx512:
-      if (cpu_isa() == Isa::avx512) return avx512::table();
-      break;
-    case Isa::avx2:
-      if (cpu_isa() >= Isa::avx2) return avx2::table();
-      break;
+    case Isa::avx512: return avx512::table();
+    case Isa::avx2: return avx2::table();
 #elif defined(LAMINA_HAS_NEON_LEVEL)
-    case Isa::neon:
-      return neon::table();
+    case Isa::neon: return neon::table();
 #endif
-    case Isa::generic:
-      return generic::table();
-    default:
-      break;
+    default: return generic::table();
   }
-  detail::raise<ValueError>("no CPU kernels at level ", isa_name(level), " on this machine");
 }
 
 const Table& table() { return table(active_isa()); }

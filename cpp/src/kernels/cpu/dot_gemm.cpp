@@ -13,7 +13,6 @@
 #include <array>
 #include <utility>
 
-
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"

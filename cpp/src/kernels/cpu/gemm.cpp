@@ -20,7 +20,6 @@
 #include <type_traits>
 #include <vector>
 
-
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -223,7 +222,7 @@ void over_columns(SmallMRows kernel, int64_t unit, int64_t N, int64_t K, float a
 // A few rows of A times a large B^T or B (N * K >= 2^20), by the kernels above.
 bool small_m(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (!has_avx512f() || trans_a || M > kSmallM || N * K < (int64_t(1) << 20)) return false;
+  if (trans_a || M > kSmallM || N * K < (int64_t(1) << 20)) return false;
   static constexpr auto nt = small_m_table<true>(std::make_integer_sequence<int, kSmallM>());
   static constexpr auto nn = small_m_table<false>(std::make_integer_sequence<int, kSmallM>());
   // (B's rows 32 columns at a time: each thread's a whole number of blocks)

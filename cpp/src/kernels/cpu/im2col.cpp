@@ -10,7 +10,6 @@
 #include <type_traits>
 #include <vector>
 
-
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
@@ -152,9 +151,9 @@ void col2im_unit_stride(const float* col, const ConvGeometry& g, float* im) {
     }
 }
 
-bool im2col_avx512(const ConvGeometry& g) { return has_avx512f() && (g.stride_w == 1 || g.stride_w == 2); }
+bool im2col_avx512(const ConvGeometry& g) { return (g.stride_w == 1 || g.stride_w == 2); }
 
-bool unit_stride_avx512(const ConvGeometry& g) { return has_avx512f() && g.stride_w == 1; }
+bool unit_stride_avx512(const ConvGeometry& g) { return g.stride_w == 1; }
 
 }  // namespace
 #endif

@@ -88,23 +88,15 @@ void affine_backward(int64_t n, const T*, const T*, const T* dy, T* dx, const do
 
 template <class T>
 void fill_typed(Typed<T>& k) {
-#define LAMINA_UNARY(op, f, g) \
-  k.op = &op##_forward<T>;     \
+#define LAMINA_ENTRIES(op) \
+  k.op = &op##_forward<T>; \
   k.op##_backward = &op##_backward<T>;
+#define LAMINA_UNARY(op, f, g) LAMINA_ENTRIES(op)
 #include "lamina/pointwise.def"
 #undef LAMINA_UNARY
-  k.leaky_relu = &leaky_relu_forward<T>;
-  k.leaky_relu_backward = &leaky_relu_backward<T>;
-  k.elu = &elu_forward<T>;
-  k.elu_backward = &elu_backward<T>;
-  k.power = &power_forward<T>;
-  k.power_backward = &power_backward<T>;
-  k.clip = &clip_forward<T>;
-  k.clip_backward = &clip_backward<T>;
-  k.threshold = &threshold_forward<T>;
-  k.threshold_backward = &threshold_backward<T>;
-  k.affine = &affine_forward<T>;
-  k.affine_backward = &affine_backward<T>;
+  LAMINA_ENTRIES(leaky_relu) LAMINA_ENTRIES(elu) LAMINA_ENTRIES(power) LAMINA_ENTRIES(clip)
+  LAMINA_ENTRIES(threshold) LAMINA_ENTRIES(affine)
+#undef LAMINA_ENTRIES
 }
 
 }  // namespace

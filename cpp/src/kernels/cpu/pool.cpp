@@ -3,7 +3,6 @@
 #include <type_traits>
 #include <utility>
 
-
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
@@ -31,7 +30,6 @@ inline __attribute__((always_inline)) int64_t avg_divisor(const PoolGeometry& g,
   return (h1 - h0) * (w1 - w0);
 }
 }  // namespace
-
 
 // 2x2 windows with stride 2 tiling the input exactly (LeNet, VGG): the four taps of each
 // output read as two rows, compared in window order; the general sweep below does strided
@@ -246,9 +244,6 @@ void avg_backward_lanes(int64_t KW, __m512i* idx, __mmask16* take) {
 template <class T>
 void max_pool2x2(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-#ifdef LAMINA_AVX512
-  const bool avx512 = has_avx512f();
-#endif
 #pragma omp parallel for if (g.planes * in_plane >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* xp = x + p * in_plane;
@@ -260,10 +255,8 @@ void max_pool2x2(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
       const int32_t top = static_cast<int32_t>(2 * oh * g.W), bottom = static_cast<int32_t>(top + g.W);
 #ifdef LAMINA_AVX512
       if constexpr (std::is_same_v<T, float>) {
-        if (avx512) {
-          max_pool2x2_row(r0, r1, g.OW, top, yr, ar, g.W);
-          continue;
-        }
+        max_pool2x2_row(r0, r1, g.OW, top, yr, ar, g.W);
+        continue;
       }
 #endif
       for (int64_t ow = 0; ow < g.OW; ++ow) {
@@ -292,9 +285,6 @@ void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
     return;
   }
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
-#ifdef LAMINA_AVX512
-  const bool avx512 = has_avx512f();
-#endif
 #pragma omp parallel for if (g.planes * out_plane * g.KH * g.KW >= kParallelGrain)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* xp = x + p * in_plane;
@@ -303,7 +293,7 @@ void max_pool2d(const T* x, const PoolGeometry& g, T* y, int32_t* argmax) {
       int32_t* ar = argmax + p * out_plane + oh * g.OW;
 #ifdef LAMINA_AVX512
       if constexpr (std::is_same_v<T, float>) {
-        if (avx512 && g.stride_w == 2) {
+        if (g.stride_w == 2) {
           max_pool_row_stride2(xp, g, std::max<int64_t>(oh * g.stride_h - g.pad_h, 0),
                                std::min(oh * g.stride_h - g.pad_h + g.KH, g.H), yr, ar);
           continue;
@@ -348,11 +338,10 @@ void max_pool2d_backward(const T* dy, const int32_t* argmax, const PoolGeometry&
   }
 }
 
-
 // Whether the AVX-512 average-pooling kernels above take this geometry.
 inline bool avg_pool_avx512(const PoolGeometry& g) {
 #ifdef LAMINA_AVX512
-  return has_avx512f() && g.stride_w == 2 && g.KW <= 16;
+  return g.stride_w == 2 && g.KW <= 16;
 #else
   (void)g;
   return false;

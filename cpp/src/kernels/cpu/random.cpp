@@ -4,7 +4,6 @@
 // chain per value).
 #include <cmath>
 
-
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"

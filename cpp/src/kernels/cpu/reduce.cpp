@@ -4,7 +4,6 @@
 #include <cstddef>
 #include <vector>
 
-
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"

@@ -6,7 +6,6 @@
 #include <limits>
 #include <type_traits>
 
-
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
@@ -123,10 +122,8 @@ void softmax(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y
     if (inner == 1) {
 #ifdef LAMINA_AVX512
       if constexpr (std::is_same_v<T, float>) {
-        if (has_avx512f()) {
-          softmax_row_avx512(x + base, C, log, y + base);
-          continue;
-        }
+        softmax_row_avx512(x + base, C, log, y + base);
+        continue;
       }
 #endif
       softmax_row(x + base, C, log, y + base);
