@@ -1,24 +1,23 @@
-// The GEMM inside convolution, C[M, P] = A[M, K] B[K, P], for float32 on AVX-512 CPUs.
+// The GEMM inside convolution, C[M, P] = A[M, K] B[K, P], float32, written once against
+// simd.hpp for every vector level.
 //
 // Why not the BLAS: in a convolution B is the im2col matrix of one image, used by only M
 // rows of A (the output channels, often 20 to 64). A BLAS packs B into its own layout
-// before multiplying, and with so few rows to amortise it the packing took a third of
-// the GEMM time (perf: sgemm_itcopy 16% beside sgemm_kernel 38% on CIFAR10-quick conv2).
-// Here both are read in place, A (the weights) in panels of 8 rows: a strip of 32 columns
-// of B, K rows deep, stays in L2 (or is copied to L1, below) while every panel of A
-// passes over it.
+// before multiplying, and with so few rows to amortise it the packing took a third of the
+// GEMM time. Here both are read in place, A (the weights) in panels of kMR rows: a strip
+// of kNR columns of B, K rows deep, stays in L2 (or is copied to L1, below) while every
+// panel of A passes over it.
 //
-// Micro-kernel: an 8 x 32 tile of C in 16 zmm accumulators; per k, two loads of B, eight
-// broadcasts of A and sixteen FMAs.
+// Micro-kernel: a kMR x kNR tile of C (kNR = two vectors) in 2 kMR accumulators; per k,
+// two loads of B, kMR broadcasts of A and 2 kMR FMAs. kMR is 8 where the level has 32
+// vector registers (AVX-512, NEON) and 6 where it has 16 (AVX2): accumulators, the two B
+// vectors and a broadcast must all stay in registers.
 //
-// A was packed once per call into contiguous panels (k-major, 8 rows a column) until
-// measured against reading it where it lies (one thread, weights cold in cache as in a
-// net, pack + product -> in place): 512x4608 by 4608x49 4.04 -> 2.86 ms, 256x2304 by
-// 2304x196 2.97 -> 2.62, 64x576 by 576x3136 2.90 -> 2.85; the eight rows of a panel are
-// eight streams the prefetchers follow, and the pass that packed them went to memory and
-// back. A given transposed (the input gradient's W^T) is read the same way, eight
-// consecutive floats per k. B given transposed (a weight gradient's column matrix) is
-// gathered into the copied strips.
+// A is read where it lies, not packed: the kMR rows of a panel are kMR streams the
+// prefetchers follow, and a pass that packed them went to memory and back. A given
+// transposed (the input gradient's W^T) is read the same way, kMR consecutive floats per
+// k. B given transposed (a weight gradient's column matrix) is gathered into the copied
+// strips.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -34,19 +33,23 @@ static int omp_get_thread_num() { return 0; }
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
-#include "kernels/cpu/avx512.hpp"
 
 namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 namespace {
-constexpr int64_t kMR = 8;   // rows of a panel of A
-constexpr int64_t kNR = 32;  // columns of a strip of B
-constexpr int64_t kKC = 256;  // rows of a copied strip (32 KB)
-constexpr int64_t kGroup = 2;  // strips copied together
-constexpr int64_t kDotColumns = 8;  // the most columns left over from the vectors taken as dot products
+using simd::kLanes;
+using simd::Mask;
+using simd::Vec;
+constexpr int64_t kMR = simd::kRegisters >= 32 ? 8 : 6;  // rows of a panel of A
+constexpr int64_t kNR = 2 * kLanes;                     // columns of a strip of B
+constexpr int64_t kKC = 256;                             // rows of a copied strip
+constexpr int64_t kGroup = 2;                            // strips copied together
+// The most columns left over from the vectors taken as dot products (half a vector).
+constexpr int64_t kDotColumns = kLanes / 2;
 }  // namespace
 
-#ifdef LAMINA_AVX512
+// One-lane vectors would make the tiles scalar code slower than the BLAS behind gemm.
+#if !defined(LAMINA_LEVEL_GENERIC)
 
 bool has_conv_gemm() { return true; }
 
@@ -67,110 +70,117 @@ struct Source {
 
 // Rows m0.. of A from `a` (row m0, column k0): element (m0 + r, k0 + k) at a[r * rs + k * cs].
 // Rows past `rows` read row m0 again (their sums are not stored), so nothing outside A is read.
-// kNV vectors of 16 columns: 2 for a strip of 32, 1 for a last strip of 16 or fewer (a
-// 32-wide tile there spent half its FMAs on masked-out zeros). Row k of the strip of B
+// kNV vectors of columns: 2 for a whole strip, 1 for a last strip of one vector or less (a
+// two-vector tile there spent half its FMAs on masked-out zeros). Row k of the strip of B
 // from b + k * ldb, or (kTaps) b + offsets[k]; its second vector `second` floats after the
-// first (16 in a matrix; a pitch further in an image of 16-column output rows). `stream`:
-// a full tile of C 64-byte aligned, rows a multiple of 16 floats apart, is stored past the
-// caches. kPrefetchA, for A given transposed (a panel's eight rows are eight consecutive
-// floats of each row of W, one page apart): each k fetches ahead the cache line the panel
-// after next reads (two panels share a line), since the hardware prefetchers do not follow
-// one line per page; they waited on memory for each (input gradient, 512x4608 by 49
-// positions from cold weights, two threads: 1.81 -> 1.42 ms).
-template <bool kFull, int kNV, bool kTaps, bool kPrefetchA = false>
-void tile(int64_t K, const float* a, int64_t rs, int64_t cs, const float* b,
-                                              int64_t ldb, const int64_t* offsets, int64_t second, __mmask16 m0,
-                                              __mmask16 m1, float* c, int64_t ldc, int64_t rows, const float* bias,
-                                              bool accumulate, bool stream = false) {
-  const __mmask16 mask[2] = {m0, m1};
-  __m512 acc[kMR][kNV];
+// first (kLanes in a matrix; a pitch further in an image whose output rows are one vector).
+// kWhole: the tile has all kNV vectors of columns (B loaded and C stored without masks);
+// else the masks say which (a copied strip's rows are padded with zeros, so those are
+// loaded whole anyway: kWholeLoads). `stream`: a whole tile of C aligned to the vector,
+// rows a multiple of kLanes floats apart, is stored past the caches. kPrefetchA, for A
+// given transposed (a panel's rows are kMR consecutive floats of each row of W, one page
+// apart): each k fetches ahead the cache line the panel after next reads, since the
+// hardware prefetchers do not follow one line per page.
+template <bool kWhole, int kNV, bool kTaps, bool kPrefetchA = false, bool kWholeLoads = kWhole>
+void tile(int64_t K, const float* a, int64_t rs, int64_t cs, const float* b, int64_t ldb, const int64_t* offsets,
+          int64_t second, Mask m0, Mask m1, float* c, int64_t ldc, int64_t rows, const float* bias, bool accumulate,
+          bool stream = false) {
+  const Mask mask[2] = {m0, m1};
+  Vec acc[kMR][kNV];
   const float* ar[kMR];
   for (int64_t r = 0; r < kMR; ++r) {
     ar[r] = a + (r < rows ? r : 0) * rs;
     for (int v = 0; v < kNV; ++v)
-      acc[r][v] = r < rows && accumulate ? _mm512_maskz_loadu_ps(mask[v], c + r * ldc + 16 * v)
-                  : bias && r < rows     ? _mm512_set1_ps(bias[r])
-                                         : _mm512_setzero_ps();
+      acc[r][v] = r < rows && accumulate ? simd::load(mask[v], c + r * ldc + kLanes * v)
+                  : bias && r < rows     ? simd::set1(bias[r])
+                                         : simd::zero();
   }
   for (int64_t k = 0; k < K; ++k) {
     const float* bk = kTaps ? b + offsets[k] : b + k * ldb;
-    __m512 bv[kNV];
+    Vec bv[kNV];
     for (int v = 0; v < kNV; ++v) {
-      const float* at = bk + v * (kTaps ? second : 16);
-      bv[v] = kFull ? _mm512_loadu_ps(at) : _mm512_maskz_loadu_ps(mask[v], at);
+      const float* at = bk + v * (kTaps ? second : kLanes);
+      bv[v] = kWholeLoads ? simd::load(at) : simd::load(mask[v], at);
     }
     const int64_t at = k * cs;
-    if constexpr (kPrefetchA) _mm_prefetch(reinterpret_cast<const char*>(ar[0] + at + 16), _MM_HINT_T0);
+    if constexpr (kPrefetchA) simd::prefetch(ar[0] + at + 2 * kMR);
 #pragma GCC unroll 8
     for (int64_t r = 0; r < kMR; ++r) {
-      const __m512 x = _mm512_set1_ps(ar[r][at]);
-      for (int v = 0; v < kNV; ++v) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
+      const Vec x = simd::set1(ar[r][at]);
+      for (int v = 0; v < kNV; ++v) acc[r][v] = simd::fma(x, bv[v], acc[r][v]);
     }
   }
-  if (kFull && stream && reinterpret_cast<uintptr_t>(c) % 64 == 0 && ldc % 16 == 0) {
+  if (kWhole && stream && reinterpret_cast<uintptr_t>(c) % (4 * kLanes) == 0 && ldc % kLanes == 0) {
     for (int64_t r = 0; r < rows; ++r)
-      for (int v = 0; v < kNV; ++v) _mm512_stream_ps(c + r * ldc + 16 * v, acc[r][v]);
+      for (int v = 0; v < kNV; ++v) simd::stream(c + r * ldc + kLanes * v, acc[r][v]);
     return;
   }
   for (int64_t r = 0; r < rows; ++r)
-    for (int v = 0; v < kNV; ++v) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mask[v], acc[r][v]);
+    for (int v = 0; v < kNV; ++v) {
+      if (kWhole)
+        simd::store(c + r * ldc + kLanes * v, acc[r][v]);
+      else
+        simd::store(mask[v], c + r * ldc + kLanes * v, acc[r][v]);
+    }
 }
 
 // The tile of rows m.. by the strip at column s of B read in place, `width` columns (1 to
-// 32).
+// kNR).
 template <bool kTaps>
 void strip_tile(int64_t width, int64_t K, const float* a, int64_t rs, int64_t cs, const Source& B, int64_t s,
                 float* c, int64_t ldc, int64_t rows, const float* bias, bool accumulate, bool stream) {
-  const __mmask16 m0 = lanes(0, width), m1 = lanes(0, width - 16);
+  const Mask m0 = simd::lanes(0, width), m1 = simd::lanes(0, width - kLanes);
   const float* b = B.b + B.column(s);
-  const int64_t second = B.column(s + 16) - B.column(s);
-  if (width > 16) {
-    if (width == 32)
+  const int64_t second = B.column(s + kLanes) - B.column(s);
+  if (width > kLanes) {
+    if (width == kNR)
       tile<true, 2, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate, stream);
     else
       tile<false, 2, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
-  } else if (width == 16) {
+  } else if (width == kLanes) {
     tile<true, 1, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate, stream);
   } else {
     tile<false, 1, kTaps>(K, a, rs, cs, b, B.ldb, B.offsets, second, m0, m1, c, ldc, rows, bias, accumulate);
   }
 }
 
-// The tile of rows m.. by a copied strip (rows of 32 columns, zeros past `width`).
+// The tile of rows m.. by a copied strip (rows of kNR columns, zeros past `width`).
 void copied_tile(int64_t width, int64_t K, const float* a, int64_t rs, int64_t cs, const float* strip, float* c,
                  int64_t ldc, int64_t rows, const float* bias, bool accumulate, bool stream) {
-  const __mmask16 m0 = lanes(0, width), m1 = lanes(0, width - 16);
-  const bool wide = width > 16, streamed = stream && width == (wide ? 32 : 16), transposed = rs == 1;
-  if (wide && transposed)
-    tile<true, 2, false, true>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate, streamed);
+  const Mask m0 = simd::lanes(0, width), m1 = simd::lanes(0, width - kLanes);
+  const bool wide = width > kLanes, streamed = stream && width == (wide ? kNR : kLanes), transposed = rs == 1;
+  if (wide && width == kNR && transposed)
+    tile<true, 2, false, true>(K, a, rs, cs, strip, kNR, nullptr, kLanes, m0, m1, c, ldc, rows, bias, accumulate,
+                               streamed);
+  else if (wide && width == kNR)
+    tile<true, 2, false>(K, a, rs, cs, strip, kNR, nullptr, kLanes, m0, m1, c, ldc, rows, bias, accumulate, streamed);
   else if (wide)
-    tile<true, 2, false>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate, streamed);
-  else if (transposed)
-    tile<true, 1, false, true>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate, streamed);
+    tile<false, 2, false, false, true>(K, a, rs, cs, strip, kNR, nullptr, kLanes, m0, m1, c, ldc, rows, bias,
+                                       accumulate);
+  else if (width == kLanes)
+    tile<true, 1, false>(K, a, rs, cs, strip, kNR, nullptr, kLanes, m0, m1, c, ldc, rows, bias, accumulate, streamed);
   else
-    tile<true, 1, false>(K, a, rs, cs, strip, kNR, nullptr, 16, m0, m1, c, ldc, rows, bias, accumulate, streamed);
+    tile<false, 1, false, false, true>(K, a, rs, cs, strip, kNR, nullptr, kLanes, m0, m1, c, ldc, rows, bias,
+                                       accumulate);
 }
 
-// Rows [k0, k0 + K) of B's 32 columns from s (those past the masks read as zero) into
-// out [K, 32].
-void copy_strip(const Source& B, int64_t k0, int64_t K, int64_t s, __mmask16 m0,
-                                                   __mmask16 m1, float* out) {
-  if (B.trans) {  // column s + j of B is row s + j of the transpose: gathered 16 rows at a time
-    const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(static_cast<int>(B.ldb)));
+// Rows [k0, k0 + K) of B's kNR columns from s (those past the masks read as zero) into
+// out [K, kNR].
+void copy_strip(const Source& B, int64_t k0, int64_t K, int64_t s, Mask m0, Mask m1, float* out) {
+  if (B.trans) {  // column s + j of B is row s + j of the transpose: gathered a vector of rows at a time
     const float* b0 = B.b + s * B.ldb + k0;
-    const float* b1 = b0 + 16 * B.ldb;
+    const float* b1 = b0 + kLanes * B.ldb;
     for (int64_t k = 0; k < K; ++k) {
-      _mm512_storeu_ps(out + k * kNR, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, rows, b0 + k, 4));
-      _mm512_storeu_ps(out + k * kNR + 16, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, rows, b1 + k, 4));
+      simd::store(out + k * kNR, simd::gather(m0, b0 + k, B.ldb));
+      simd::store(out + k * kNR + kLanes, simd::gather(m1, b1 + k, B.ldb));
     }
     return;
   }
-  const int64_t q0 = B.column(s), q1 = B.column(s + 16);
+  const int64_t q0 = B.column(s), q1 = B.column(s + kLanes);
   for (int64_t k = 0; k < K; ++k) {
     const float* row = B.row(k0 + k);
-    _mm512_storeu_ps(out + k * kNR, _mm512_maskz_loadu_ps(m0, row + q0));
-    _mm512_storeu_ps(out + k * kNR + 16, _mm512_maskz_loadu_ps(m1, row + q1));
+    simd::store(out + k * kNR, simd::load(m0, row + q0));
+    simd::store(out + k * kNR + kLanes, simd::load(m1, row + q1));
   }
 }
 
@@ -178,15 +188,13 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
              bool accumulate, float* C, int64_t ldc, bool stream) {
   // Row m, column k of A: at A.data + m * rs + k * cs.
   const int64_t rs = A.trans ? 1 : A.lda, cs = A.trans ? A.lda : 1;
-  // A strip of B is copied, kKC rows at a time, into contiguous rows of 32 that stay in L1
-  // while every panel of A passes over them, when that pays (measured, one thread):
-  //  - its span in place passes 1 MB (K rows of ldb floats): K=576 rows of a 56x56 plane
-  //    are 12.5 KB apart, one page each; 56 GFLOP/s in place, 81 copied;
-  //  - or 8 panels or more use it: a 7x7 plane's 49 columns against 512x4608 weights,
-  //    46 GFLOP/s in place (the strip and the weights both streamed from L2), 78 copied.
-  // With a few panels (M=32, 50) the copy costs more than it saves (112 -> 93 GFLOP/s).
-  // (Image taps span the image, not K rows. With K = 0 there is nothing to copy: the tiles
-  // in place write C's starting values.)
+  // A strip of B is copied, kKC rows at a time, into contiguous rows of kNR that stay in
+  // L1 while every panel of A passes over them, when that pays: when its span in place
+  // passes 1 MB (K rows of ldb floats, each row on a page of its own, which the TLB and
+  // prefetchers do not follow), or when 8 panels or more use it (then the strip and the
+  // weights would both stream from L2). With a few panels the copy costs more than it
+  // saves. (Image taps span the image, not K rows. With K = 0 there is nothing to copy:
+  // the tiles in place write C's starting values.)
   const bool copy =
       K > 0 && (B.trans || (M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR)));
   // Streamed stores where the tiles write C once: not accumulating, and with the strips
@@ -203,21 +211,20 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
         else
           strip_tile<false>(width, K, A.data + m * rs, rs, cs, B, s, c, ldc, rows, bias_m, accumulate, streamed);
       }
-    if (streamed) _mm_sfence();  // the streamed stores ordered before whatever reads C next
+    if (streamed) simd::stream_fence();  // the streamed stores ordered before whatever reads C next
     return;
   }
-  // The last r < 16 columns, when A's rows lie in place (not transposed), are not given
+  // The last r < kLanes columns, when A's rows lie in place (not transposed), are not given
   // vector lanes of their own: each is a dot product along k of a row of A and a column
-  // of B (copied contiguous), by dot_gemm, whose per-lane sums carry over the slices.
-  // Vectors along the columns left 15 of 64 lanes idle on a 7x7 plane (49 columns) and
-  // 12 of 208 on 14x14 (196).
-  const int64_t r = !A.trans && !B.offsets && (p1 - p0) % 16 <= kDotColumns ? (p1 - p0) % 16 : 0, pv = p1 - r;
-  // kGroup strips at a time, kKC rows deep, are copied (64 KB); then every panel of A
-  // takes its kKC-row slice (8 KB, in L1) across all of them. So A is streamed once per
-  // group of strips, not once per strip: with 512x4608 weights (9 MB, past L2) and a 7x7
-  // plane (2 strips), streaming it twice cost more than the arithmetic (59 -> 83 GFLOP/s).
-  // Groups of 1, 2 and 4 measured within 5% of each other on the other shapes. The dot
-  // products' columns go with the last group.
+  // of B (copied contiguous), by dot_gemm, whose per-lane sums carry over the slices:
+  // a vector along the columns there would leave most of its lanes idle (a 7x7 plane has
+  // 49 columns).
+  const int64_t r = !A.trans && !B.offsets && (p1 - p0) % kLanes <= kDotColumns ? (p1 - p0) % kLanes : 0, pv = p1 - r;
+  // kGroup strips at a time, kKC rows deep, are copied; then every panel of A takes its
+  // kKC-row slice (in L1) across all of them. So A is streamed once per group of strips,
+  // not once per strip: large weights (ResNet's 512x4608, past L2) against a plane of two
+  // strips cost more to stream twice than to multiply. The dot products' columns go with
+  // the last group.
   thread_local std::vector<float> strips, sums;
   strips.resize(static_cast<size_t>((kGroup * kNR + r) * kKC));
   float* columns = strips.data() + kGroup * kNR * kKC;  // then the dot products' columns of B, [r, kc]
@@ -227,7 +234,8 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
     for (int64_t k0 = 0; k0 < K; k0 += kKC) {
       const int64_t kc = std::min(kKC, K - k0);
       for (int64_t s = g; s < g1; s += kNR)
-        copy_strip(B, k0, kc, s, lanes(0, g1 - s), lanes(0, g1 - s - 16), strips.data() + (s - g) / kNR * kKC * kNR);
+        copy_strip(B, k0, kc, s, simd::lanes(0, g1 - s), simd::lanes(0, g1 - s - kLanes),
+                   strips.data() + (s - g) / kNR * kKC * kNR);
       for (int64_t j = 0; j < dots; ++j)
         for (int64_t k = 0; k < kc; ++k) columns[j * kc + k] = B.at(k0 + k, pv + j);
       for (int64_t m = 0; m < M; m += kMR) {
@@ -236,7 +244,7 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
         for (int64_t s = g; s < g1; s += kNR)
           copied_tile(std::min(kNR, g1 - s), kc, am, rs, cs, strips.data() + (s - g) / kNR * kKC * kNR, C + m * ldc + s,
                       ldc, rows, bias && k0 == 0 ? bias + m : nullptr, accumulate || k0 > 0, streamed);
-        if (dots) dot_gemm(rows, dots, kc, am, rs, columns, kc, sums.data() + m * dots * 16);
+        if (dots) dot_gemm(rows, dots, kc, am, rs, columns, kc, sums.data() + m * dots * kLanes);
       }
     }
     if (g1 == pv) break;
@@ -246,7 +254,7 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
       for (int64_t j = 0; j < r && !accumulate; ++j) C[m * ldc + pv + j] = bias ? bias[m] : 0.0f;
     dot_gemm_finish(M, r, sums.data(), C + pv, ldc);
   }
-  if (streamed) _mm_sfence();  // the streamed stores ordered before whatever reads C next
+  if (streamed) simd::stream_fence();  // the streamed stores ordered before whatever reads C next
 }
 
 void product_parallel(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t P, const float* bias,
@@ -255,10 +263,9 @@ void product_parallel(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_
   // split: a batch of one, or the input gradient of one image). Each thread takes one
   // contiguous block, so conv_gemm still sees many panels of A (and copies its strips of
   // B, see above): a range of panels when there are enough of them, else a range of
-  // strips. (Dealt out one 8x32 tile at a time, every tile ran in place, uncopied: the
-  // 7x7 planes of ResNet-50 ran at half speed, on 1 thread or 2.) B given transposed is
-  // always split by strips: each thread gathers only its own strips' columns (split by
-  // panels, both gathered all of them: 512x49 by 49x4608, 1.67 -> 1.40 ms).
+  // strips. (Dealt out one tile at a time, every tile would run in place, uncopied.) B
+  // given transposed is always split by strips: each thread gathers only its own strips'
+  // columns (split by panels, every thread would gather all of them).
   const int64_t panels = (M + kMR - 1) / kMR, strips = (P + kNR - 1) / kNR;
   const bool parallel = !omp_in_parallel() && panels * strips > 1 && M * P * K >= (int64_t(1) << 18);
 #pragma omp parallel if (parallel)
@@ -337,7 +344,7 @@ void fill_conv_gemm(Table& t) {
 
 #else
 
-// No conv_gemm at this level yet: its Table entries stay empty and callers use gemm.
+// No conv_gemm at the generic level: its Table entries stay empty and callers use gemm.
 bool has_conv_gemm() { return false; }
 void fill_conv_gemm(Table&) {}
 

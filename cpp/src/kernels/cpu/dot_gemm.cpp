@@ -1,14 +1,14 @@
-// C += A B^T for a small C and long rows, float32 with AVX-512: a convolution's weight
-// gradient, dW [O, K] += dy [O, P] col^T [P, K], when O x K is small (few input channels:
-// CIFAR10-quick's conv1 is 32 x 75) and P (output positions) long. A BLAS packs the
-// transposed col into its own layout first, and with so few rows to amortise that the
-// packing took as long as the multiplies (sgemm_incopy 16% beside sgemm_kernel 20%, 33
-// GFLOP/s on CIFAR10-quick's conv1).
+// C += A B^T for a small C and long rows, float32, written once against simd.hpp: a
+// convolution's weight gradient, dW [O, K] += dy [O, P] col^T [P, K], when O x K is small
+// (few input channels: CIFAR10-quick's conv1 is 32 x 75) and P (output positions) long. A
+// BLAS packs the transposed col into its own layout first, and with so few rows to
+// amortise that the packing took as long as the multiplies.
 //
-// Here both operands are read in place along P: a tile of 4 rows of A by 6 rows of B keeps
-// 24 accumulators of 16 lanes (each lane a partial dot product), so per 16 positions it
-// loads 10 vectors for 24 FMAs. The lanes stay apart across calls, in a buffer of partial
-// sums, and are added up once at the end (dot_gemm_finish).
+// Here both operands are read in place along P: a tile of kMR rows of A by kNR rows of B
+// keeps kMR kNR accumulators (each lane a partial dot product), so per vector of positions
+// it loads kMR + kNR vectors for kMR kNR FMAs: 4 x 6 where the level has 32 vector
+// registers, 3 x 4 where it has 16. The lanes stay apart across calls, in a buffer of
+// partial sums (kLanes a pair), and are added up once at the end (dot_gemm_finish).
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -16,21 +16,22 @@
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
-#include "kernels/cpu/avx512.hpp"
 
 namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
-#ifdef LAMINA_AVX512
+#if !defined(LAMINA_LEVEL_GENERIC)  // (as conv_gemm, whose last columns it takes)
 
-size_t dot_gemm_size(int64_t M, int64_t N) { return static_cast<size_t>(M * N * 16); }
+size_t dot_gemm_size(int64_t M, int64_t N) { return static_cast<size_t>(M * N * simd::kLanes); }
 
 namespace {
 
-constexpr int kMR = 4, kNR = 6;  // rows of A and of B per tile
+using simd::kLanes;
+using simd::Vec;
+constexpr int kMR = simd::kRegisters >= 32 ? 4 : 3, kNR = simd::kRegisters >= 32 ? 6 : 4;  // rows of A and of B per tile
 constexpr int64_t kPC = 1024;    // positions per pass over the tiles (rows of 4 KB)
 
 // Where the tile's rows of B are: a matrix's row j at b + j * ldb, position p at p; an
-// image's (kImage) row j at b + offsets[j], position p at q, q advancing 16 at a time and
+// image's (kImage) row j at b + offsets[j], position p at q, q advancing kLanes at a time and
 // skipping `pitch - width` after every `width` positions (an image row), `col` positions
 // into the first.
 struct Walk {
@@ -43,43 +44,42 @@ struct Walk {
 // acc (the tile's first sum; rows of N sums) += the tile's MR x NR partial dot products
 // over positions [0, P).
 template <bool kImage, int MR, int NR>
-void dot_tile(int64_t P, const float* A, int64_t lda, Walk w, float* acc,
-                                                 int64_t N) {
-  __m512 c[MR][NR];
+void dot_tile(int64_t P, const float* A, int64_t lda, Walk w, float* acc, int64_t N) {
+  Vec c[MR][NR];
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) c[i][j] = _mm512_loadu_ps(acc + (i * N + j) * 16);
+    for (int j = 0; j < NR; ++j) c[i][j] = simd::load(acc + (i * N + j) * kLanes);
   int64_t off[NR];  // (an image's rows; a matrix's are written as the loads' addresses)
   for (int j = 0; j < NR; ++j) off[j] = kImage ? w.offsets[j] : 0;
   int64_t q = w.q, col = w.col;
   // (Written out twice, not as a lambda over c: through a lambda GCC kept the
-  // accumulators in memory and stored all 24 every step.)
+  // accumulators in memory and stored them all every step.)
   int64_t p = 0;
-  for (; p + 16 <= P; p += 16) {
-    __m512 a[MR];
-    for (int i = 0; i < MR; ++i) a[i] = _mm512_loadu_ps(A + i * lda + p);
+  for (; p + kLanes <= P; p += kLanes) {
+    Vec a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = simd::load(A + i * lda + p);
     for (int j = 0; j < NR; ++j) {
-      const __m512 bj = _mm512_loadu_ps(kImage ? w.b + off[j] + q : w.b + j * w.ldb + p);
-      for (int i = 0; i < MR; ++i) c[i][j] = _mm512_fmadd_ps(a[i], bj, c[i][j]);
+      const Vec bj = simd::load(kImage ? w.b + off[j] + q : w.b + j * w.ldb + p);
+      for (int i = 0; i < MR; ++i) c[i][j] = simd::fma(a[i], bj, c[i][j]);
     }
     if (kImage) {
-      q += 16;
-      if ((col += 16) == w.width) {
+      q += kLanes;
+      if ((col += kLanes) == w.width) {
         col = 0;
         q += w.pitch - w.width;
       }
     }
   }
   if (p < P) {  // (a matrix's last positions; image rows are whole vectors)
-    const __mmask16 k = lanes(0, P - p);
-    __m512 a[MR];
-    for (int i = 0; i < MR; ++i) a[i] = _mm512_maskz_loadu_ps(k, A + i * lda + p);
+    const simd::Mask k = simd::lanes(0, P - p);
+    Vec a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = simd::load(k, A + i * lda + p);
     for (int j = 0; j < NR; ++j) {
-      const __m512 bj = _mm512_maskz_loadu_ps(k, w.b + j * w.ldb + p);
-      for (int i = 0; i < MR; ++i) c[i][j] = _mm512_fmadd_ps(a[i], bj, c[i][j]);
+      const Vec bj = simd::load(k, w.b + j * w.ldb + p);
+      for (int i = 0; i < MR; ++i) c[i][j] = simd::fma(a[i], bj, c[i][j]);
     }
   }
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) _mm512_storeu_ps(acc + (i * N + j) * 16, c[i][j]);
+    for (int j = 0; j < NR; ++j) simd::store(acc + (i * N + j) * kLanes, c[i][j]);
 }
 
 using Tile = void (*)(int64_t, const float*, int64_t, Walk, float*, int64_t);
@@ -90,10 +90,13 @@ constexpr auto tile_row(std::integer_sequence<int, NR...>) {
 }
 
 // kTiles[kImage][MR - 1][NR - 1]: the edge tiles too.
+template <bool kImage, int... MR>
+constexpr std::array<std::array<Tile, kNR>, kMR> tiles(std::integer_sequence<int, MR...>) {
+  return {tile_row<kImage, MR + 1>(std::make_integer_sequence<int, kNR>())...};
+}
 template <bool kImage>
 constexpr std::array<std::array<Tile, kNR>, kMR> tiles() {
-  constexpr auto n = std::make_integer_sequence<int, kNR>();
-  return {tile_row<kImage, 1>(n), tile_row<kImage, 2>(n), tile_row<kImage, 3>(n), tile_row<kImage, 4>(n)};
+  return tiles<kImage>(std::make_integer_sequence<int, kMR>());
 }
 const std::array<std::array<std::array<Tile, kNR>, kMR>, 2> kTiles = {tiles<false>(), tiles<true>()};
 
@@ -101,8 +104,8 @@ const std::array<std::array<std::array<Tile, kNR>, kMR>, 2> kTiles = {tiles<fals
 // walk.offsets given) walk.b + walk.offsets[n].
 void dot_walk(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, Walk walk, float* acc) {
   const bool image = walk.offsets != nullptr;
-  // A chunk of positions at a time, B's tile (6 rows of 4 KB) in L1 while every tile of A
-  // passes over it.
+  // A chunk of positions at a time, B's tile (kNR rows of 4 KB) in L1 while every tile of
+  // A passes over it.
   for (int64_t p0 = 0; p0 < P; p0 += kPC) {
     const int64_t pc = std::min(kPC, P - p0);
     Walk w = walk;
@@ -120,7 +123,7 @@ void dot_walk(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, Walk
         wn.b += n * w.ldb;
       for (int64_t m = 0; m < M; m += kMR)
         kTiles[image][std::min<int64_t>(kMR, M - m) - 1][std::min<int64_t>(kNR, N - n) - 1](
-            pc, A + m * lda + p0, lda, wn, acc + (m * N + n) * 16, N);
+            pc, A + m * lda + p0, lda, wn, acc + (m * N + n) * kLanes, N);
     }
   }
 }
@@ -136,10 +139,9 @@ void dot_gemm(int64_t M, int64_t N, int64_t P, const float* A, int64_t lda, cons
   dot_walk(M, N, P, A, lda, Walk{B.image, 0, B.offsets, 0, 0, B.width, B.pitch}, acc);
 }
 
-void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C,
-                                                       int64_t ldc) {
+void dot_gemm_finish(int64_t M, int64_t N, const float* acc, float* C, int64_t ldc) {
   for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) C[m * ldc + n] += lane_sum(_mm512_loadu_ps(acc + (m * N + n) * 16));
+    for (int64_t n = 0; n < N; ++n) C[m * ldc + n] += simd::reduce_add(simd::load(acc + (m * N + n) * kLanes));
 }
 
 void fill_dot_gemm(Table& t) {

@@ -196,6 +196,27 @@ LAMINA_INLINE void store_first(float* p, Vec v, int64_t n) {
   else
     store(lanes(0, n), p, v);
 }
+// Lane l of m from p[l * stride], zeros elsewhere (stride * kLanes must fit an int32).
+LAMINA_INLINE Vec gather(Mask m, const float* p, int64_t stride) {
+#if defined(LAMINA_LEVEL_AVX512)
+  const __m512i at = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                        _mm512_set1_epi32(static_cast<int>(stride)));
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, at, p, 4);
+#elif defined(LAMINA_LEVEL_AVX2)
+  const __m256i at =
+      _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
+  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, at, _mm256_castsi256_ps(m), 4);
+#elif defined(LAMINA_LEVEL_NEON)
+  uint32_t on[4];
+  vst1q_u32(on, m);
+  float buf[4];
+  for (int l = 0; l < 4; ++l) buf[l] = on[l] ? p[l * stride] : 0.0f;
+  return vld1q_f32(buf);
+#else
+  (void)stride;
+  return m ? *p : 0.0f;
+#endif
+}
 // A store past the caches (p aligned to the vector's size) where the level has one; the
 // caller orders such stores with stream_fence() before C is read again.
 LAMINA_INLINE void stream(float* p, Vec v) {
@@ -317,10 +338,19 @@ LAMINA_INLINE Vec round(Vec a) {
 }
 
 // ---- lanes combined ----------------------------------------------------------------------
+#if defined(LAMINA_LEVEL_AVX512)
+// Lanes 0 to 7 (lo) or 8 to 15. (The masked form with every lane set: the plain one, and
+// the cast to __m256 built on it, pass an undefined vector that GCC 12 reports as
+// uninitialised.)
+template <int kHalf>
+LAMINA_INLINE __m256 half(__m512 v) {
+  return _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xFF, _mm512_castps_pd(v), kHalf));
+}
+#endif
 // The sum of v's lanes (pairwise: halves first).
 LAMINA_INLINE float reduce_add(Vec v) {
 #if defined(LAMINA_LEVEL_AVX512)
-  __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  __m256 h = _mm256_add_ps(half<0>(v), half<1>(v));
   __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   q = _mm_add_ps(q, _mm_movehl_ps(q, q));
   q = _mm_add_ss(q, _mm_movehdup_ps(q));
@@ -339,7 +369,7 @@ LAMINA_INLINE float reduce_add(Vec v) {
 // The largest of v's lanes (NaN lanes as max takes them).
 LAMINA_INLINE float reduce_max(Vec v) {
 #if defined(LAMINA_LEVEL_AVX512)
-  __m256 h = _mm256_max_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  __m256 h = _mm256_max_ps(half<0>(v), half<1>(v));
   __m128 q = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   q = _mm_max_ps(q, _mm_movehl_ps(q, q));
   q = _mm_max_ss(q, _mm_movehdup_ps(q));
