@@ -2,7 +2,7 @@
 // input channel (O = C * mult). A GEMM per channel would be [mult, KH*KW] x [KH*KW, OH*OW],
 // far too thin for a BLAS; instead each kernel tap adds a shifted input row to an output
 // row, a contiguous loop when the stride is 1 (the portable loops at the end), or, in
-// float32 with AVX-512, rows of outputs are built in registers (the section below).
+// float32 at every vector level, rows of outputs are built in registers (the section below).
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -10,35 +10,41 @@
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
-#include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
 
 namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
-#ifdef LAMINA_AVX512
+// The generic level (one-lane vectors) keeps the loops at the end.
+#if !defined(LAMINA_LEVEL_GENERIC)
 namespace {
 
-// Float32, unit horizontal stride, AVX-512. The loops below add one kernel tap at a time
-// into memory: a load and a store per FMA, each waiting on the one before (8x64x56x56 3x3:
-// 2.35 ms, PyTorch 2.18). Here kRows output rows are built in registers at once, 16
-// outputs per vector and two vectors per row, and stored once: each source row is loaded
-// (KW shifted vectors) once for every output row it reaches, so a 3x3 kernel takes 4.5
-// loads per 9 FMAs instead of 9. KW is a template argument (1 to 7) so that the taps
-// unroll; wider kernels take the loops below.
+using simd::kLanes;
+using simd::Mask;
+using simd::MaskBits;
+using simd::Vec;
+
+// Float32, unit horizontal stride. The loops at the end add one kernel tap at a time into
+// memory: a load and a store per FMA, each waiting on the one before. Here kRows output
+// rows are built in registers at once, kV vectors per row, and stored once: each source
+// row is loaded (KW shifted vectors) once for every output row it reaches, so a 3x3
+// kernel takes 4.5 loads per 9 FMAs instead of 9. KW is a template argument (1 to 7) so
+// that the taps unroll; wider kernels take the loops at the end.
 
 constexpr int64_t kMaxKW = 7;
 constexpr int kRows = 4;
+constexpr int kV = simd::kRegisters >= 32 ? 2 : 1;  // vectors per row: kRows kV accumulators
+constexpr int64_t kChunk = kV * kLanes;             // outputs of a row per step
 
-// masks[ch * KW + k]: the lanes of 16-wide chunk ch of a `len`-long output row whose
-// source column ch * 16 + lane + first + k * step lies inside [0, width). Chunks are
-// counted to an even number; the extra one has no lanes.
-std::vector<__mmask16> row_masks(int64_t len, int64_t width, int64_t KW, int64_t first, int64_t step) {
-  const int64_t chunks = (len + 31) / 32 * 2;
-  std::vector<__mmask16> m(static_cast<size_t>(chunks * KW));
+// masks[ch * KW + k]: the lanes of vector ch of a `len`-long output row whose source
+// column ch * kLanes + lane + first + k * step lies inside [0, width). Vectors are counted
+// to a multiple of kV; the extra ones have no lanes.
+std::vector<MaskBits> row_masks(int64_t len, int64_t width, int64_t KW, int64_t first, int64_t step) {
+  const int64_t chunks = (len + kChunk - 1) / kChunk * kV;
+  std::vector<MaskBits> m(static_cast<size_t>(chunks * KW));
   for (int64_t ch = 0; ch < chunks; ++ch)
     for (int64_t k = 0; k < KW; ++k) {
-      const int64_t start = ch * 16 + first + k * step;
-      m[ch * KW + k] = lanes(-start, width - start) & lanes(0, len - ch * 16);
+      const int64_t start = ch * kLanes + first + k * step;
+      m[ch * KW + k] = simd::lane_bits(-start, width - start) & simd::lane_bits(0, len - ch * kLanes);
     }
   return m;
 }
@@ -67,74 +73,70 @@ struct RowPlan {
 // Source lanes outside the masks read as 0 and are never touched (so a source may start
 // before its row).
 template <int KW>
-void accumulate_rows(const float* src, const float* wts, const RowPlan& plan,
-                                                        const RowBlock& blk, int64_t step, const __mmask16* masks,
-                                                        int64_t len, float bias, bool add, float* out,
-                                                        int64_t out_stride) {
+void accumulate_rows(const float* src, const float* wts, const RowPlan& plan, const RowBlock& blk, int64_t step,
+                     const MaskBits* masks, int64_t len, float bias, bool add, float* out, int64_t out_stride) {
   const int64_t* soff = plan.src_off.data() + blk.begin;
   const int32_t* woff = plan.w_off.data() + blk.begin * kRows;
-  for (int64_t o0 = 0; o0 < len; o0 += 32) {
-    const __mmask16* m0 = masks + (o0 / 16) * KW;
-    const __mmask16 t0 = lanes(0, len - o0), t1 = lanes(0, len - o0 - 16);
-    __m512 a0[kRows], a1[kRows];
-    for (int r = 0; r < kRows; ++r) {
-      const bool load = add && r < blk.nout;
-      a0[r] = load ? _mm512_maskz_loadu_ps(t0, out + r * out_stride + o0) : _mm512_set1_ps(bias);
-      a1[r] = load ? _mm512_maskz_loadu_ps(t1, out + r * out_stride + o0 + 16) : _mm512_set1_ps(bias);
+  for (int64_t o0 = 0; o0 < len; o0 += kChunk) {
+    Mask m[kV][KW], t[kV];  // (worked out once for all the block's sources)
+    for (int v = 0; v < kV; ++v) {
+      t[v] = simd::lanes(0, len - o0 - v * kLanes);
+      for (int k = 0; k < KW; ++k) m[v][k] = simd::from_bits(masks[(o0 / kLanes + v) * KW + k]);
     }
+    Vec a[kRows][kV];
+    for (int r = 0; r < kRows; ++r)
+      for (int v = 0; v < kV; ++v)
+        a[r][v] = add && r < blk.nout ? simd::load(t[v], out + r * out_stride + o0 + v * kLanes) : simd::set1(bias);
     for (int64_t s = 0; s < blk.nsrc; ++s) {
       const float* p = src + soff[s] + o0;
-      __m512 x0[KW], x1[KW];
-      for (int k = 0; k < KW; ++k) {
-        x0[k] = _mm512_maskz_loadu_ps(m0[k], p + k * step);
-        x1[k] = _mm512_maskz_loadu_ps(m0[KW + k], p + 16 + k * step);
-      }
+      Vec x[kV][KW];
+      for (int v = 0; v < kV; ++v)
+        for (int k = 0; k < KW; ++k) x[v][k] = simd::load(m[v][k], p + v * kLanes + k * step);
       for (int r = 0; r < kRows; ++r) {
         if (woff[s * kRows + r] < 0) continue;
         const float* wk = wts + woff[s * kRows + r];
         for (int k = 0; k < KW; ++k) {
-          const __m512 wv = _mm512_set1_ps(wk[k]);
-          a0[r] = _mm512_fmadd_ps(wv, x0[k], a0[r]);
-          a1[r] = _mm512_fmadd_ps(wv, x1[k], a1[r]);
+          const Vec wv = simd::set1(wk[k]);
+          for (int v = 0; v < kV; ++v) a[r][v] = simd::fma(wv, x[v][k], a[r][v]);
         }
       }
     }
-    for (int r = 0; r < blk.nout; ++r) {
-      _mm512_mask_storeu_ps(out + r * out_stride + o0, t0, a0[r]);
-      _mm512_mask_storeu_ps(out + r * out_stride + o0 + 16, t1, a1[r]);
-    }
+    for (int r = 0; r < blk.nout; ++r)
+      for (int v = 0; v < kV; ++v) simd::store(t[v], out + r * out_stride + o0 + v * kLanes, a[r][v]);
   }
 }
 
 using AccumulateRows = void (*)(const float*, const float*, const RowPlan&, const RowBlock&, int64_t,
-                                const __mmask16*, int64_t, float, bool, float*, int64_t);
+                                const MaskBits*, int64_t, float, bool, float*, int64_t);
 
 // dw[kh * KW + k] += the sum over sources s < nsrc and i < len of
 // dy[dy_off[s * KH + kh] + i] * x[x_off[s] + i + k * step] (x through the masks as above;
 // dy_off -1: that kernel row pairs source s with no output row). Each x row is loaded once
 // for all KH kernel rows, into KH * KW accumulators.
 template <int KH, int KW>
-void weight_grad_rows(const float* x, const float* dy, int64_t nsrc,
-                                                         const int64_t* x_off, const int64_t* dy_off, int64_t step,
-                                                         const __mmask16* masks, int64_t len, float* dw) {
-  __m512 acc[KH * KW];
-  for (int t = 0; t < KH * KW; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t s = 0; s < nsrc; ++s)
-    for (int64_t o0 = 0; o0 < len; o0 += 16) {
-      const __mmask16* m = masks + (o0 / 16) * KW;
-      __m512 xv[KW];
-      for (int k = 0; k < KW; ++k) xv[k] = _mm512_maskz_loadu_ps(m[k], x + x_off[s] + o0 + k * step);
+void weight_grad_rows(const float* x, const float* dy, int64_t nsrc, const int64_t* x_off, const int64_t* dy_off,
+                      int64_t step, const MaskBits* masks, int64_t len, float* dw) {
+  Vec acc[KH * KW];
+  for (int t = 0; t < KH * KW; ++t) acc[t] = simd::zero();
+  for (int64_t o0 = 0; o0 < len; o0 += kLanes) {
+    Mask m[KW];  // (worked out once for all the sources)
+    for (int k = 0; k < KW; ++k) m[k] = simd::from_bits(masks[(o0 / kLanes) * KW + k]);
+    const Mask tail = simd::lanes(0, len - o0);
+    for (int64_t s = 0; s < nsrc; ++s) {
+      Vec xv[KW];
+      for (int k = 0; k < KW; ++k) xv[k] = simd::load(m[k], x + x_off[s] + o0 + k * step);
       for (int kh = 0; kh < KH; ++kh) {
         if (dy_off[s * KH + kh] < 0) continue;
-        const __m512 dv = _mm512_maskz_loadu_ps(lanes(0, len - o0), dy + dy_off[s * KH + kh] + o0);
-        for (int k = 0; k < KW; ++k) acc[kh * KW + k] = _mm512_fmadd_ps(dv, xv[k], acc[kh * KW + k]);
+        const Vec dv = simd::load(tail, dy + dy_off[s * KH + kh] + o0);
+        for (int k = 0; k < KW; ++k) acc[kh * KW + k] = simd::fma(dv, xv[k], acc[kh * KW + k]);
       }
     }
-  for (int t = 0; t < KH * KW; ++t) dw[t] += lane_sum(acc[t]);
+  }
+  for (int t = 0; t < KH * KW; ++t) dw[t] += simd::reduce_add(acc[t]);
 }
 
 using WeightGradRows = void (*)(const float*, const float*, int64_t, const int64_t*, const int64_t*, int64_t,
-                                const __mmask16*, int64_t, float*);
+                                const MaskBits*, int64_t, float*);
 
 AccumulateRows accumulate_for(int64_t KW) {
   switch (KW) {
@@ -149,8 +151,8 @@ AccumulateRows accumulate_for(int64_t KW) {
   }
 }
 
-// The weight gradient's register kernels: KH * KW accumulators and KW x vectors must fit
-// the 32 vector registers.
+// The weight gradient's register kernels: KH * KW accumulators and KW x vectors (past 16
+// registers, AVX2 spills some of the 5x5 kernel's).
 WeightGradRows weight_grad_for(int64_t KH, int64_t KW) {
   if (KH == 3 && KW == 3) return weight_grad_rows<3, 3>;
   if (KH == 5 && KW == 5) return weight_grad_rows<5, 5>;
@@ -160,9 +162,9 @@ WeightGradRows weight_grad_for(int64_t KH, int64_t KW) {
   return nullptr;
 }
 
-// Whether the AVX-512 forward and input gradient take this geometry (the weight gradient
+// Whether the vector forward and input gradient take this geometry (the weight gradient
 // also needs weight_grad_for).
-bool depthwise_avx512(const ConvGeometry& g) { return g.stride_w == 1 && g.KW <= kMaxKW; }
+bool depthwise_vectors(const ConvGeometry& g) { return g.stride_w == 1 && g.KW <= kMaxKW; }
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
@@ -220,10 +222,10 @@ RowPlan input_grad_plan(const ConvGeometry& g, int64_t mult) {
   return plan;
 }
 
-void depthwise_forward_avx512(const float* x, const float* w, const float* b, int64_t N, int64_t mult,
+void depthwise_forward_vectors(const float* x, const float* w, const float* b, int64_t N, int64_t mult,
                               const ConvGeometry& g, float* y) {
   const int64_t C = g.C, taps = g.KH * g.KW;
-  const std::vector<__mmask16> masks = row_masks(g.OW, g.W, g.KW, -g.pad_w, g.dilation_w);
+  const std::vector<MaskBits> masks = row_masks(g.OW, g.W, g.KW, -g.pad_w, g.dilation_w);
   const RowPlan plan = forward_plan(g);
   const AccumulateRows rows = accumulate_for(g.KW);
 #pragma omp parallel for collapse(2) if (N * C > 1)
@@ -241,10 +243,10 @@ void depthwise_forward_avx512(const float* x, const float* w, const float* b, in
 // dx by gathering: input pixel (ih, iw) takes w[kh, kw] * dy[oh, iw + pad - kw * dilation]
 // from every output channel of its input channel and every kernel row kh whose
 // oh = (ih + pad - kh * dilation) / stride is whole and inside.
-void depthwise_input_grad_avx512(const float* w, const float* dy, int64_t N, int64_t mult, const ConvGeometry& g,
+void depthwise_input_grad_vectors(const float* w, const float* dy, int64_t N, int64_t mult, const ConvGeometry& g,
                                  float* dx) {
   const int64_t C = g.C, taps = g.KH * g.KW;
-  const std::vector<__mmask16> masks = row_masks(g.W, g.OW, g.KW, g.pad_w, -g.dilation_w);
+  const std::vector<MaskBits> masks = row_masks(g.W, g.OW, g.KW, g.pad_w, -g.dilation_w);
   const RowPlan plan = input_grad_plan(g, mult);
   const AccumulateRows rows = accumulate_for(g.KW);
 #pragma omp parallel for collapse(2) if (N * C > 1)
@@ -259,10 +261,10 @@ void depthwise_input_grad_avx512(const float* w, const float* dy, int64_t N, int
 
 // dw, and db (if not null) from the same dy planes while they are in cache (as channel_sums
 // would, plane by plane).
-void depthwise_weight_grad_avx512(const float* x, const float* dy, int64_t N, int64_t mult, const ConvGeometry& g,
+void depthwise_weight_grad_vectors(const float* x, const float* dy, int64_t N, int64_t mult, const ConvGeometry& g,
                                   float* dw, float* db) {
   const int64_t C = g.C, taps = g.KH * g.KW;
-  const std::vector<__mmask16> masks = row_masks(g.OW, g.W, g.KW, -g.pad_w, g.dilation_w);
+  const std::vector<MaskBits> masks = row_masks(g.OW, g.W, g.KW, -g.pad_w, g.dilation_w);
   const WeightGradRows rows = weight_grad_for(g.KH, g.KW);
   // x row ih meets dy row oh through kernel row kh where oh * stride = ih + pad - kh * dilation.
   std::vector<int64_t> x_off, dy_off;
@@ -302,9 +304,9 @@ void depthwise_weight_grad_avx512(const float* x, const float* dy, int64_t N, in
 template <class T>
 void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mult,
                                        const ConvGeometry& g, T* y) {
-#ifdef LAMINA_AVX512
+#if !defined(LAMINA_LEVEL_GENERIC)
   if constexpr (std::is_same_v<T, float>) {
-    if (depthwise_avx512(g)) return depthwise_forward_avx512(x, w, b, N, mult, g, y);
+    if (depthwise_vectors(g)) return depthwise_forward_vectors(x, w, b, N, mult, g, y);
   }
 #endif
   const int64_t C = g.C;  // here: all input channels (one per group)
@@ -343,11 +345,11 @@ void depthwise_conv2d(const T* x, const T* w, const T* b, int64_t N, int64_t mul
 template <class T>
 void depthwise_conv2d_backward(const T* x, const T* w, const T* dy, int64_t N, int64_t mult,
                                                 const ConvGeometry& g, T* dx, T* dw, T* db) {
-#ifdef LAMINA_AVX512
+#if !defined(LAMINA_LEVEL_GENERIC)
   if constexpr (std::is_same_v<T, float>) {
-    if (depthwise_avx512(g)) {
-      if (dx) depthwise_input_grad_avx512(w, dy, N, mult, g, dx);
-      if (dw && weight_grad_for(g.KH, g.KW)) return depthwise_weight_grad_avx512(x, dy, N, mult, g, dw, db);
+    if (depthwise_vectors(g)) {
+      if (dx) depthwise_input_grad_vectors(w, dy, N, mult, g, dx);
+      if (dw && weight_grad_for(g.KH, g.KW)) return depthwise_weight_grad_vectors(x, dy, N, mult, g, dw, db);
       dx = nullptr;  // done; the loops below take dw and db
     }
   }

@@ -1,8 +1,8 @@
 // GEMM: a BLAS when lamina is built with one (LAMINA_BLAS), else the built-in kernel.
-// float32 on AVX-512 takes three shapes the BLAS handles badly (it packs its operands
-// first) to kernels of its own: a few rows of A times a large B or B^T (an InnerProduct's
-// forward and input gradient at a small batch), and a small depth into a large C (its
-// weight gradient), below.
+// float32 at every vector level (simd.hpp) takes three shapes the BLAS handles badly (it
+// packs its operands first) to kernels of its own: a few rows of A times a large B or B^T
+// (an InnerProduct's forward and input gradient at a small batch), and a small depth into
+// a large C (its weight gradient), below.
 //
 // The built-in GEMM is blocked so that a KC x NC panel of B stays in L2 while every row
 // of A streams past it; the innermost loop is an axpy over a contiguous row of the panel,
@@ -37,7 +37,6 @@
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
-#include "kernels/cpu/avx512.hpp"
 
 namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
@@ -106,89 +105,91 @@ static void builtin_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
   }
 }
 
-#ifdef LAMINA_AVX512
+// The generic level (one-lane vectors) leaves these products to the BLAS.
+#if !defined(LAMINA_LEVEL_GENERIC)
 namespace {
+
+using simd::kLanes;
+using simd::Vec;
 
 // C = alpha A B^T + beta C for a few rows of A (M <= kSmallM) and a large B [N, K]: an
 // InnerProduct layer's forward at a small batch (AlexNet's fc6: x [10, 9216] against
 // W [4096, 9216]). Each row of B is read once, in order, and dotted with every row of A
 // (K in blocks that keep A's block in L1); a BLAS packs all of B first, a second pass
-// over 151 MB, and took 36 ms here against this kernel's ~10.
-constexpr int64_t kSmallM = 16;
+// over all of it. kSmallM rows' accumulators fit the level's registers.
+constexpr int64_t kSmallM = simd::kRegisters >= 32 ? 16 : 12;
 
 // kM is a constant so that the accumulators live in registers (a runtime row count left
-// them on the stack: 2x slower than the BLAS).
+// them on the stack: slower than the BLAS).
 template <int kM>
-void small_m_nt_rows(int64_t n0, int64_t n1, int64_t K, float alpha,
-                                                        const float* A, int64_t lda, const float* B, int64_t ldb,
-                                                        float beta, float* C, int64_t ldc) {
-  // A's block: up to 384 KB (in L2). B is then read in whole rows, which streams at twice
-  // the bandwidth of row pieces (20 against 8.5 GB/s here).
-  const int64_t block = std::max<int64_t>(16, (384 * 1024 / 4 / kM) / 16 * 16);
+void small_m_nt_rows(int64_t n0, int64_t n1, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                     int64_t ldb, float beta, float* C, int64_t ldc) {
+  // A's block: up to 384 KB (in L2). B is then read in whole rows, which streams at about
+  // twice the bandwidth of row pieces.
+  const int64_t block = std::max<int64_t>(kLanes, (384 * 1024 / 4 / kM) / kLanes * kLanes);
   for (int64_t n = n0; n < n1; ++n)
     for (int64_t m = 0; m < kM; ++m) C[m * ldc + n] = beta == 0.0f ? 0.0f : beta * C[m * ldc + n];
   // A's block is copied into rows one cache line longer than a multiple of 64 bytes: rows
   // whose stride is a multiple of 4 KB (9216 floats, or a 6144-float block) all fall in
-  // the same L1 sets and evict one another (6x slower).
+  // the same L1 sets and evict one another.
   thread_local std::vector<float> a_block;
   for (int64_t k0 = 0; k0 < K; k0 += block) {
-    const int64_t k1 = std::min(K, k0 + block), len = k1 - k0, full = len / 16 * 16;
+    const int64_t k1 = std::min(K, k0 + block), len = k1 - k0, full = len / kLanes * kLanes;
     const int64_t stride = (len + 15) / 16 * 16 + 16;
-    const __mmask16 tail = lanes(0, len - full);
+    const simd::Mask tail = simd::lanes(0, len - full);
     a_block.resize(static_cast<size_t>(kM * stride));
     for (int m = 0; m < kM; ++m) std::copy(A + m * lda + k0, A + m * lda + k1, a_block.data() + m * stride);
     const float* a = a_block.data();
     for (int64_t n = n0; n < n1; ++n) {
       const float* b = B + n * ldb + k0;
-      __m512 acc[kM];
-      for (int m = 0; m < kM; ++m) acc[m] = _mm512_setzero_ps();
-      for (int64_t k = 0; k < full; k += 16) {
-        _mm_prefetch(reinterpret_cast<const char*>(b + k + 512), _MM_HINT_T0);  // 2 KB ahead
-        const __m512 bv = _mm512_loadu_ps(b + k);
-        for (int m = 0; m < kM; ++m) acc[m] = _mm512_fmadd_ps(_mm512_loadu_ps(a + m * stride + k), bv, acc[m]);
+      Vec acc[kM];
+      for (int m = 0; m < kM; ++m) acc[m] = simd::zero();
+      for (int64_t k = 0; k < full; k += kLanes) {
+        simd::prefetch(b + k + 512);  // 2 KB ahead
+        const Vec bv = simd::load(b + k);
+        for (int m = 0; m < kM; ++m) acc[m] = simd::fma(simd::load(a + m * stride + k), bv, acc[m]);
       }
-      if (tail) {
-        const __m512 bv = _mm512_maskz_loadu_ps(tail, b + full);
-        for (int m = 0; m < kM; ++m)
-          acc[m] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + m * stride + full), bv, acc[m]);
+      if (len > full) {
+        const Vec bv = simd::load(tail, b + full);
+        for (int m = 0; m < kM; ++m) acc[m] = simd::fma(simd::load(tail, a + m * stride + full), bv, acc[m]);
       }
-      for (int m = 0; m < kM; ++m) C[m * ldc + n] += alpha * lane_sum(acc[m]);
+      for (int m = 0; m < kM; ++m) C[m * ldc + n] += alpha * simd::reduce_add(acc[m]);
     }
   }
 }
 
 // C = alpha A B + beta C for a few rows of A (M <= kSmallM) and a large B [K, N] read in
 // place: an InnerProduct's input gradient at a small batch (dy [10, 4096] times AlexNet's
-// fc6 weights [4096, 9216]). A block of 16 kV columns keeps its M rows of C in registers
-// while k runs down B, one or two cache lines of each row of B, rows a page or more
-// apart: those are fetched 8 rows ahead, which the prefetchers do not do across pages.
-// (The BLAS packed all of B first: a pass over it to memory and back.)
+// fc6 weights [4096, 9216]). A block of kV vectors of columns keeps its M rows of C in
+// registers while k runs down B, one or two cache lines of each row of B, rows a page or
+// more apart: those are fetched 8 rows ahead, which the prefetchers do not do across
+// pages. (The BLAS packed all of B first: a pass over it to memory and back.)
 template <int kM>
-void small_m_nn_columns(int64_t n0, int64_t n1, int64_t K, float alpha,
-                                                           const float* A, int64_t lda, const float* B, int64_t ldb,
-                                                           float beta, float* C, int64_t ldc) {
-  constexpr int kV = kM <= 14 ? 2 : 1;  // accumulators: kM * kV of the 32 registers
-  for (int64_t n = n0; n < n1; n += 16 * kV) {
-    const __mmask16 mask[2] = {lanes(0, n1 - n), lanes(0, n1 - n - 16)};
-    __m512 acc[kM][kV];
+void small_m_nn_columns(int64_t n0, int64_t n1, int64_t K, float alpha, const float* A, int64_t lda,
+                        const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  // Accumulators kM kV, B's kV vectors and a broadcast within the level's registers.
+  constexpr int kV = 2 * kM + 3 <= simd::kRegisters ? 2 : 1;
+  for (int64_t n = n0; n < n1; n += kLanes * kV) {
+    const simd::Mask mask[2] = {simd::lanes(0, n1 - n), simd::lanes(0, n1 - n - kLanes)};
+    Vec acc[kM][kV];
     for (int m = 0; m < kM; ++m)
-      for (int v = 0; v < kV; ++v) acc[m][v] = _mm512_setzero_ps();
+      for (int v = 0; v < kV; ++v) acc[m][v] = simd::zero();
     for (int64_t k = 0; k < K; ++k) {
       const float* b = B + k * ldb + n;
-      for (int v = 0; v < kV; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ldb + 16 * v), _MM_HINT_T0);
-      __m512 bv[kV];
-      for (int v = 0; v < kV; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + 16 * v);
+      for (int v = 0; v < kV; ++v) simd::prefetch(b + 8 * ldb + kLanes * v);
+      Vec bv[kV];
+      for (int v = 0; v < kV; ++v) bv[v] = simd::load(mask[v], b + kLanes * v);
       for (int m = 0; m < kM; ++m) {
-        const __m512 a = _mm512_set1_ps(A[m * lda + k]);
-        for (int v = 0; v < kV; ++v) acc[m][v] = _mm512_fmadd_ps(a, bv[v], acc[m][v]);
+        const Vec a = simd::set1(A[m * lda + k]);
+        for (int v = 0; v < kV; ++v) acc[m][v] = simd::fma(a, bv[v], acc[m][v]);
       }
     }
     for (int m = 0; m < kM; ++m)
       for (int v = 0; v < kV; ++v) {
-        float* c = C + m * ldc + n + 16 * v;
-        __m512 out = _mm512_mul_ps(_mm512_set1_ps(alpha), acc[m][v]);
-        if (beta != 0.0f) out = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask[v], c), out);
-        _mm512_mask_storeu_ps(c, mask[v], out);
+        float* c = C + m * ldc + n + kLanes * v;
+        Vec out = simd::mul(simd::set1(alpha), acc[m][v]);
+        if (beta != 0.0f) out = simd::fma(simd::set1(beta), simd::load(mask[v], c), out);
+        simd::store(mask[v], c, out);
       }
   }
 }
@@ -254,7 +255,7 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-#ifdef LAMINA_AVX512
+#if !defined(LAMINA_LEVEL_GENERIC)
   if constexpr (std::is_same_v<T, float>) {
     if (small_m(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     if (small_k(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;

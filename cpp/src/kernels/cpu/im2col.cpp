@@ -13,7 +13,6 @@
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
-#include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
 
 namespace lamina::kernels::cpu::LAMINA_LEVEL {
@@ -33,14 +32,17 @@ inline __attribute__((always_inline)) void for_each_tap(const ConvGeometry& g, F
       }
 }
 
-#ifdef LAMINA_AVX512
+// The generic level (one-lane vectors) keeps the plain loops below.
+#if !defined(LAMINA_LEVEL_GENERIC)
 namespace {
 
-// Unit horizontal stride, float32, AVX-512: a row of outputs is 16 columns at a time, one
-// masked load (lanes outside [lo, hi) read nothing and come back 0) and one store. With
-// the rows of small images (8 to 32 columns) the plain three-part loop spent more time
-// on loop control than on copying: im2col took longer than the GEMM after it (CIFAR10
-// conv2: 160 us against 118 us per image).
+using simd::kLanes;
+using simd::Vec;
+
+// Horizontal stride 1 or 2, float32: a row of outputs is a vector of columns at a time,
+// one masked load (lanes outside [lo, hi) read nothing and come back 0) and one store.
+// With the rows of small images (8 to 32 columns) the plain three-part loop spent more
+// time on loop control than on copying.
 
 // The output rows [r0, r1) of kernel row kh whose input row lies inside the image (the
 // same rule as inside_columns, down the rows).
@@ -48,18 +50,15 @@ inline void inside_rows(const ConvGeometry& g, int64_t kh, int64_t& r0, int64_t&
   inside_columns(kh * g.dilation_h - g.pad_h, g.stride_h, g.H, g.OH, r0, r1);
 }
 
-void im2col_unit_stride(const float* im, const ConvGeometry& g, float* col,
-                                                                     int64_t ldc) {
+void im2col_vectors(const float* im, const ConvGeometry& g, float* col, int64_t ldc) {
   const int64_t plane = g.OH * g.OW;
   // Stores are whole vectors: what spills past a row lands on a row written after it (the
   // padding rows below a tap's inside rows are zeroed after them), or between rows. Only
   // the end of the matrix takes a masked store. Masks and the inside rows are worked out
-  // once per tap, so an inside row is one masked load and one store (8-column rows: 11 ->
-  // 4 us per LeNet conv2 image).
+  // once per tap, so an inside row is one masked load and one store.
   const float* end = col + (g.C * g.KH * g.KW - 1) * ldc + plane;
-  const int64_t chunks = (g.OW + 15) / 16;
-  for_each_tap(g, [&](int64_t tap, int64_t c, int64_t kh, int64_t off, int64_t lo, int64_t hi)
-                      {
+  const int64_t chunks = (g.OW + kLanes - 1) / kLanes;
+  for_each_tap(g, [&](int64_t tap, int64_t c, int64_t kh, int64_t off, int64_t lo, int64_t hi) {
     float* row = col + tap * ldc;
     int64_t r0, r1;
     inside_rows(g, kh, r0, r1);
@@ -68,68 +67,60 @@ void im2col_unit_stride(const float* im, const ConvGeometry& g, float* col,
     const float* in = im + c * g.H * g.W + (r0 * g.stride_h - g.pad_h + kh * g.dilation_h) * g.W + off;
     const int64_t in_step = g.stride_h * g.W;
     float* out = row + r0 * g.OW;
+    auto put = [&](float* at, int64_t o, Vec v) {
+      if (at + o + kLanes <= end)
+        simd::store(at + o, v);
+      else
+        simd::store(simd::lanes(0, g.OW - o), at + o, v);
+    };
     if (g.stride_w == 2) {
-      // Horizontal stride 2 (ResNet's first conv, its stride-2 projections): the 32 input
-      // columns under 16 outputs, zero outside the image, then their even columns.
-      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      // Horizontal stride 2 (ResNet's first conv, its stride-2 projections): the two
+      // vectors of input columns under a vector of outputs, zero outside the image, then
+      // their even columns.
       for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW)
-        for (int64_t o = 0; o < g.OW; o += 16) {
+        for (int64_t o = 0; o < g.OW; o += kLanes) {
           const int64_t start = off + 2 * o;  // input column of this chunk's first output
-          const __m512 t0 = _mm512_maskz_loadu_ps(lanes(-start, g.W - start), in + 2 * o);
-          const __m512 t1 = _mm512_maskz_loadu_ps(lanes(-start - 16, g.W - start - 16), in + 2 * o + 16);
-          const __m512 v = _mm512_permutex2var_ps(t0, even, t1);
-          if (out + o + 16 <= end)
-            _mm512_storeu_ps(out + o, v);
-          else
-            _mm512_mask_storeu_ps(out + o, lanes(0, g.OW - o), v);
+          const Vec t0 = simd::load(simd::lanes(-start, g.W - start), in + 2 * o);
+          const Vec t1 = simd::load(simd::lanes(-start - kLanes, g.W - start - kLanes), in + 2 * o + kLanes);
+          put(out, o, simd::evens(t0, t1));
         }
+#if defined(LAMINA_LEVEL_AVX512)
     } else if (g.OW <= 8) {  // half a vector: 8 lanes, so stores do not overlap
-      const __mmask8 valid = static_cast<__mmask8>(lanes(lo, hi));
+      const __mmask8 valid = static_cast<__mmask8>(simd::lanes(lo, hi));
       for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW) {
         const __m256 v = _mm256_maskz_loadu_ps(valid, in);
         if (out + 8 <= end)
           _mm256_storeu_ps(out, v);
         else
-          _mm256_mask_storeu_ps(out, static_cast<__mmask8>(lanes(0, g.OW)), v);
+          _mm256_mask_storeu_ps(out, static_cast<__mmask8>(simd::lanes(0, g.OW)), v);
       }
+#endif
     } else if (chunks == 1) {
-      const __mmask16 valid = lanes(lo, hi);
-      for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW) {
-        const __m512 v = _mm512_maskz_loadu_ps(valid, in);
-        if (out + 16 <= end)
-          _mm512_storeu_ps(out, v);
-        else
-          _mm512_mask_storeu_ps(out, lanes(0, g.OW), v);
-      }
+      const simd::Mask valid = simd::lanes(lo, hi);
+      for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW) put(out, 0, simd::load(valid, in));
     } else {
       for (int64_t oh = r0; oh < r1; ++oh, in += in_step, out += g.OW)
-        for (int64_t o = 0; o < g.OW; o += 16) {
-          const __m512 v = _mm512_maskz_loadu_ps(lanes(lo - o, hi - o), in + o);
-          if (out + o + 16 <= end)
-            _mm512_storeu_ps(out + o, v);
-          else
-            _mm512_mask_storeu_ps(out + o, lanes(0, g.OW - o), v);
-        }
+        for (int64_t o = 0; o < g.OW; o += kLanes) put(out, o, simd::load(simd::lanes(lo - o, hi - o), in + o));
     }
     std::fill(row + r1 * g.OW, row + plane, 0.0f);
   });
 }
 
-// Adjoint of the above, one image row at a time: the KW shifted column rows that add onto
-// it are summed in a register and the row is stored once (adding each tap straight into
-// memory made every load wait on the overlapping store before it). Each (chunk, kw)
-// mask is worked out once per call.
-void col2im_unit_stride(const float* col, const ConvGeometry& g, float* im) {
-  const int64_t plane = g.OH * g.OW, chunks = (g.W + 15) / 16;
+// Adjoint of the above for stride 1, one image row at a time: the KW shifted column rows
+// that add onto it are summed in a register and the row is stored once (adding each tap
+// straight into memory made every load wait on the overlapping store before it). Each
+// (chunk, kw) mask is worked out once per call.
+void col2im_vectors(const float* col, const ConvGeometry& g, float* im) {
+  const int64_t plane = g.OH * g.OW, chunks = (g.W + kLanes - 1) / kLanes;
   std::vector<int64_t> offs(static_cast<size_t>(g.KW));
-  std::vector<__mmask16> valid(static_cast<size_t>(chunks * g.KW));
+  std::vector<simd::MaskBits> valid(static_cast<size_t>(chunks * g.KW));
   for (int64_t kw = 0; kw < g.KW; ++kw) {
     int64_t lo, hi;
     offs[kw] = kw * g.dilation_w - g.pad_w;
     inside_columns(offs[kw], 1, g.W, g.OW, lo, hi);
     // Image column i + j takes output column i + j - off, if that is in [lo, hi).
     for (int64_t ch = 0; ch < chunks; ++ch)
-      valid[ch * g.KW + kw] = lanes(lo + offs[kw] - ch * 16, hi + offs[kw] - ch * 16);
+      valid[ch * g.KW + kw] = simd::lane_bits(lo + offs[kw] - ch * kLanes, hi + offs[kw] - ch * kLanes);
   }
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh) {
@@ -140,29 +131,25 @@ void col2im_unit_stride(const float* col, const ConvGeometry& g, float* im) {
         float* out = im + c * g.H * g.W + (oh * g.stride_h - g.pad_h + kh * g.dilation_h) * g.W;
         const float* in = rows + oh * g.OW;
         for (int64_t ch = 0; ch < chunks; ++ch) {
-          const int64_t i = ch * 16;
-          const __mmask16 tail = lanes(0, g.W - i);
-          __m512 acc = _mm512_maskz_loadu_ps(tail, out + i);
+          const int64_t i = ch * kLanes;
+          const simd::Mask tail = simd::lanes(0, g.W - i);
+          Vec acc = simd::load(tail, out + i);
           for (int64_t kw = 0; kw < g.KW; ++kw)
-            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(valid[ch * g.KW + kw], in + kw * plane + i - offs[kw]));
-          _mm512_mask_storeu_ps(out + i, tail, acc);
+            acc = simd::add(acc, simd::load(simd::from_bits(valid[ch * g.KW + kw]), in + kw * plane + i - offs[kw]));
+          simd::store(tail, out + i, acc);
         }
       }
     }
 }
-
-bool im2col_avx512(const ConvGeometry& g) { return (g.stride_w == 1 || g.stride_w == 2); }
-
-bool unit_stride_avx512(const ConvGeometry& g) { return g.stride_w == 1; }
 
 }  // namespace
 #endif
 
 template <class T>
 void im2col(const T* im, const ConvGeometry& g, T* col, int64_t ldc) {
-#ifdef LAMINA_AVX512
+#if !defined(LAMINA_LEVEL_GENERIC)
   if constexpr (std::is_same_v<T, float>) {
-    if (im2col_avx512(g)) return im2col_unit_stride(im, g, col, ldc);
+    if (g.stride_w == 1 || g.stride_w == 2) return im2col_vectors(im, g, col, ldc);
   }
 #endif
   for_each_tap(g, [&](int64_t tap, int64_t c, int64_t kh, int64_t off, int64_t lo, int64_t hi) {
@@ -189,9 +176,9 @@ void im2col(const T* im, const ConvGeometry& g, T* col, int64_t ldc) {
 
 template <class T>
 void col2im(const T* col, const ConvGeometry& g, T* im) {
-#ifdef LAMINA_AVX512
+#if !defined(LAMINA_LEVEL_GENERIC)
   if constexpr (std::is_same_v<T, float>) {
-    if (unit_stride_avx512(g)) return col2im_unit_stride(col, g, im);
+    if (g.stride_w == 1) return col2im_vectors(col, g, im);
   }
 #endif
   const int64_t plane = g.OH * g.OW;

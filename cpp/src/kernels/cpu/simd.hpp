@@ -85,6 +85,16 @@ constexpr int kRegisters = 16;
 using Vec = float;
 using Mask = bool;
 #endif
+// kLanes int32 (indices beside the floats: pooling's argmax).
+#if defined(LAMINA_LEVEL_AVX512)
+using IVec = __m512i;
+#elif defined(LAMINA_LEVEL_AVX2)
+using IVec = __m256i;
+#elif defined(LAMINA_LEVEL_NEON)
+using IVec = int32x4_t;
+#else
+using IVec = int32_t;
+#endif
 
 // The lanes [a, b) of a mask, a and b clamped to [0, kLanes]: lanes(0, n) is the first n
 // lanes; lanes(lo - o, hi - o) the part of [lo, hi) in the vector starting at element o.
@@ -108,6 +118,29 @@ LAMINA_INLINE Mask lanes(int64_t a, int64_t b) {
 }
 // Every lane.
 LAMINA_INLINE Mask all_lanes() { return lanes(0, kLanes); }
+
+// A mask kept in memory as bits (lane l in bit l): vector masks are over-aligned types,
+// which std containers do not reliably align under a target pragma.
+using MaskBits = uint32_t;
+LAMINA_INLINE MaskBits lane_bits(int64_t a, int64_t b) {
+  a = a < 0 ? 0 : a;
+  b = b > kLanes ? kLanes : b;
+  return b <= a ? 0u : static_cast<MaskBits>(((uint64_t(1) << b) - 1u) & ~((uint64_t(1) << a) - 1u));
+}
+constexpr MaskBits kAllBits = static_cast<MaskBits>((uint64_t(1) << kLanes) - 1u);
+LAMINA_INLINE Mask from_bits(MaskBits bits) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return static_cast<Mask>(bits);
+#elif defined(LAMINA_LEVEL_AVX2)
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(bits)), bit), bit);
+#elif defined(LAMINA_LEVEL_NEON)
+  const uint32_t b[4] = {1, 2, 4, 8};
+  return vtstq_u32(vdupq_n_u32(bits), vld1q_u32(b));
+#else
+  return (bits & 1u) != 0;
+#endif
+}
 
 // ---- loads and stores --------------------------------------------------------------------
 LAMINA_INLINE Vec zero() {
@@ -276,6 +309,17 @@ LAMINA_INLINE Vec mul(Vec a, Vec b) {
   return a * b;
 #endif
 }
+LAMINA_INLINE Vec div(Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_div_ps(a, b);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_div_ps(a, b);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vdivq_f32(a, b);
+#else
+  return a / b;
+#endif
+}
 // a * b + c, rounded once (fused) where the level has FMA; generic rounds twice.
 LAMINA_INLINE Vec fma(Vec a, Vec b, Vec c) {
 #if defined(LAMINA_LEVEL_AVX512)
@@ -303,7 +347,7 @@ LAMINA_INLINE Vec fnma(Vec a, Vec b, Vec c) {
 // a > b ? a : b per lane: b where either is NaN (x86's maxps; the others made to agree).
 LAMINA_INLINE Vec max(Vec a, Vec b) {
 #if defined(LAMINA_LEVEL_AVX512)
-  return _mm512_max_ps(a, b);
+  return _mm512_mask_max_ps(b, 0xFFFF, a, b);  // (masked: see half())
 #elif defined(LAMINA_LEVEL_AVX2)
   return _mm256_max_ps(a, b);
 #elif defined(LAMINA_LEVEL_NEON)
@@ -315,7 +359,7 @@ LAMINA_INLINE Vec max(Vec a, Vec b) {
 // a < b ? a : b per lane: b where either is NaN.
 LAMINA_INLINE Vec min(Vec a, Vec b) {
 #if defined(LAMINA_LEVEL_AVX512)
-  return _mm512_min_ps(a, b);
+  return _mm512_mask_min_ps(b, 0xFFFF, a, b);  // (masked: see half())
 #elif defined(LAMINA_LEVEL_AVX2)
   return _mm256_min_ps(a, b);
 #elif defined(LAMINA_LEVEL_NEON)
@@ -327,13 +371,190 @@ LAMINA_INLINE Vec min(Vec a, Vec b) {
 // Rounds each lane to the nearest integer, ties to even.
 LAMINA_INLINE Vec round(Vec a) {
 #if defined(LAMINA_LEVEL_AVX512)
-  return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm512_mask_roundscale_ps(a, 0xFFFF, a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // (see half())
 #elif defined(LAMINA_LEVEL_AVX2)
   return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #elif defined(LAMINA_LEVEL_NEON)
   return vrndnq_f32(a);
 #else
   return __builtin_roundevenf(a);
+#endif
+}
+
+// ---- permutes ---------------------------------------------------------------------------
+// The even lanes of a then those of b: elements 0, 2, 4, ... of the 2 kLanes floats a, b.
+LAMINA_INLINE Vec evens(Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  return _mm512_permutex2var_ps(a, even, b);
+#elif defined(LAMINA_LEVEL_AVX2)
+  // a0 a2 b0 b2 | a4 a6 b4 b6 within the halves, then the middle quarters swapped.
+  const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+#elif defined(LAMINA_LEVEL_NEON)
+  return vuzp1q_f32(a, b);
+#else
+  (void)b;
+  return a;
+#endif
+}
+
+// ---- comparisons and selects -------------------------------------------------------------
+// The lanes where a > b (false where either is NaN).
+LAMINA_INLINE Mask greater(Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_GT_OQ));
+#elif defined(LAMINA_LEVEL_NEON)
+  return vcgtq_f32(a, b);
+#else
+  return a > b;
+#endif
+}
+// m ? a : b per lane.
+LAMINA_INLINE Vec select(Mask m, Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_mask_mov_ps(b, m, a);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(m));
+#elif defined(LAMINA_LEVEL_NEON)
+  return vbslq_f32(m, a, b);
+#else
+  return m ? a : b;
+#endif
+}
+
+// ---- int32 lanes ------------------------------------------------------------------------
+LAMINA_INLINE IVec iset1(int32_t x) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_set1_epi32(x);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_set1_epi32(x);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vdupq_n_s32(x);
+#else
+  return x;
+#endif
+}
+// 0, 1, 2, ... kLanes - 1.
+LAMINA_INLINE IVec iota() {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+#elif defined(LAMINA_LEVEL_NEON)
+  const int32_t i[4] = {0, 1, 2, 3};
+  return vld1q_s32(i);
+#else
+  return 0;
+#endif
+}
+LAMINA_INLINE IVec iadd(IVec a, IVec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_add_epi32(a, b);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_add_epi32(a, b);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vaddq_s32(a, b);
+#else
+  return a + b;
+#endif
+}
+LAMINA_INLINE IVec imax(IVec a, IVec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_mask_max_epi32(a, 0xFFFF, a, b);  // (masked: see half())
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_max_epi32(a, b);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vmaxq_s32(a, b);
+#else
+  return a > b ? a : b;
+#endif
+}
+// m ? a : b per lane.
+LAMINA_INLINE IVec iselect(Mask m, IVec a, IVec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_mask_mov_epi32(b, m, a);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_blendv_epi8(b, a, m);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vbslq_s32(m, a, b);
+#else
+  return m ? a : b;
+#endif
+}
+// Stores the lanes of m; memory under the other lanes is not written.
+LAMINA_INLINE void store(Mask m, int32_t* p, IVec v) {
+#if defined(LAMINA_LEVEL_AVX512)
+  _mm512_mask_storeu_epi32(p, m, v);
+#elif defined(LAMINA_LEVEL_AVX2)
+  _mm256_maskstore_epi32(p, m, v);
+#elif defined(LAMINA_LEVEL_NEON)
+  uint32_t on[4];
+  vst1q_u32(on, m);
+  int32_t buf[4];
+  vst1q_s32(buf, v);
+  for (int l = 0; l < 4; ++l)
+    if (on[l]) p[l] = buf[l];
+#else
+  if (m) *p = v;
+#endif
+}
+// kLanes int32 from p.
+LAMINA_INLINE IVec iload(const int32_t* p) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_loadu_si512(p);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+#elif defined(LAMINA_LEVEL_NEON)
+  return vld1q_s32(p);
+#else
+  return *p;
+#endif
+}
+// The floats of the int32 lanes (exact below 2^24).
+LAMINA_INLINE Vec to_float(IVec v) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_maskz_cvtepi32_ps(0xFFFF, v);
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_cvtepi32_ps(v);
+#elif defined(LAMINA_LEVEL_NEON)
+  return vcvtq_f32_s32(v);
+#else
+  return static_cast<float>(v);
+#endif
+}
+
+// The odd lanes of a then those of b: elements 1, 3, 5, ... of the 2 kLanes floats a, b.
+LAMINA_INLINE Vec odds(Vec a, Vec b) {
+#if defined(LAMINA_LEVEL_AVX512)
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  return _mm512_permutex2var_ps(a, odd, b);
+#elif defined(LAMINA_LEVEL_AVX2)
+  const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+#elif defined(LAMINA_LEVEL_NEON)
+  return vuzp2q_f32(a, b);
+#else
+  (void)a;
+  return b;
+#endif
+}
+// Lane l of the result is lane idx[l] of v (0 <= idx[l] < kLanes).
+LAMINA_INLINE Vec permute(Vec v, IVec idx) {
+#if defined(LAMINA_LEVEL_AVX512)
+  return _mm512_mask_permutexvar_ps(v, 0xFFFF, idx, v);  // (masked: see half())
+#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm256_permutevar8x32_ps(v, idx);
+#elif defined(LAMINA_LEVEL_NEON)
+  // Byte indices 4 idx + 0..3 of each lane.
+  const uint8_t within[16] = {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3};
+  const uint8x16_t lane = vreinterpretq_u8_s32(vmulq_n_s32(idx, 0x04040404));
+  return vreinterpretq_f32_u8(vqtbl1q_u8(vreinterpretq_u8_f32(v), vaddq_u8(lane, vld1q_u8(within))));
+#else
+  (void)idx;
+  return v;
 #endif
 }
 
@@ -390,6 +611,47 @@ LAMINA_INLINE float reduce_max(Vec v) {
 #endif
 }
 
+// ---- transposes -------------------------------------------------------------------------
+// v[0..kLanes) as a kLanes x kLanes matrix (v[i] lane j: element (i, j)) transposed in place.
+LAMINA_INLINE void transpose(Vec* v) {
+#if defined(LAMINA_LEVEL_AVX512)
+  // (No kernel transposes 16 x 16 in a hot loop; through memory it is short and plainly right.)
+  alignas(64) float m[16 * 16];
+  for (int i = 0; i < 16; ++i) _mm512_store_ps(m + 16 * i, v[i]);
+  for (int j = 0; j < 16; ++j) v[j] = gather(all_lanes(), m + j, 16);
+#elif defined(LAMINA_LEVEL_AVX2)
+  // Pairs of rows interleaved, then quadruples within each 128-bit half, then the halves.
+  const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  v[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  v[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  v[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  v[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+#elif defined(LAMINA_LEVEL_NEON)
+  const float32x4x2_t a = vtrnq_f32(v[0], v[1]), b = vtrnq_f32(v[2], v[3]);
+  v[0] = vcombine_f32(vget_low_f32(a.val[0]), vget_low_f32(b.val[0]));
+  v[1] = vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1]));
+  v[2] = vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0]));
+  v[3] = vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1]));
+#else
+  (void)v;  // one lane: nothing to move
+#endif
+}
+
 // ---- exponential -------------------------------------------------------------------------
 // 2^n for integral n in [-126, 127] (a float holding an integer).
 LAMINA_INLINE Vec pow2i(Vec n) {
@@ -406,13 +668,19 @@ LAMINA_INLINE Vec pow2i(Vec n) {
   return s;
 #endif
 }
-// e^x for x <= 0 (softmax's x - max) to ~1 ulp where the result is a normal float, 0 below
-// -87.3 (where it would be subnormal); NaN stays NaN. n = round(x / ln 2), r = x - n ln 2 by
-// Cody-Waite (ln 2's high part exact in float), e^r by a degree-6 minimax polynomial
-// (vec_math.hpp's exp_reduced, the same coefficients), times 2^n.
+// e^x for x <= 0 (softmax's x - max) to ~1 ulp where the result is a normal float; NaN
+// stays NaN. n = round(x / ln 2), r = x - n ln 2 by Cody-Waite (ln 2's high part exact in
+// float), e^r by a degree-6 minimax polynomial (vec_math.hpp's exp_reduced, the same
+// coefficients), times 2^n: by vscalefps on AVX-512 (which underflows gradually, no select
+// needed; x clamped at -110, where e^x rounds to 0), else by exponent bits (x below -87.3,
+// where the result would be subnormal, gives 0).
 LAMINA_INLINE Vec exp_nonpositive(Vec x) {
+#if defined(LAMINA_LEVEL_AVX512)
+  const Vec xc = max(set1(-110.0f), x);  // (max returns its second operand for NaN)
+#else
   const Vec lo = set1(-87.3f);
   const Vec xc = max(x, lo);  // NaN: max returns lo; restored by the select below
+#endif
   const Vec n = round(mul(xc, set1(1.44269504088896341f)));
   Vec r = fnma(n, set1(0.693359375f), xc);
   r = fma(n, set1(2.12194440e-4f), r);
@@ -422,13 +690,13 @@ LAMINA_INLINE Vec exp_nonpositive(Vec x) {
   p = fma(p, r, set1(4.1665795894e-2f));
   p = fma(p, r, set1(1.6666665459e-1f));
   p = fma(p, r, set1(5.0000001201e-1f));
-  p = fma(p, r, set1(1.0f));
-  p = fma(p, r, set1(1.0f));
-  const Vec y = mul(p, pow2i(n));
+  p = fma(p, r, set1(1.0f));  // 1 + r/2 + ...
+  p = fma(p, r, set1(1.0f));  // 1 + r + r^2/2 + ...
 #if defined(LAMINA_LEVEL_AVX512)
-  const __mmask16 tiny = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-  return _mm512_mask_mov_ps(_mm512_mask_mov_ps(y, tiny, _mm512_setzero_ps()), nan, x);
-#elif defined(LAMINA_LEVEL_AVX2)
+  return _mm512_mask_scalef_ps(p, 0xFFFF, p, n);  // (masked: see half())
+#else
+  const Vec y = mul(p, pow2i(n));
+#if defined(LAMINA_LEVEL_AVX2)
   const __m256 tiny = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
   return _mm256_blendv_ps(_mm256_andnot_ps(tiny, y), x, nan);
 #elif defined(LAMINA_LEVEL_NEON)
@@ -437,6 +705,7 @@ LAMINA_INLINE Vec exp_nonpositive(Vec x) {
   return vbslq_f32(nan, x, vreinterpretq_f32_u32(vandq_u32(keep, vreinterpretq_u32_f32(y))));
 #else
   return x != x ? x : (x < lo ? 0.0f : y);
+#endif
 #endif
 }
 

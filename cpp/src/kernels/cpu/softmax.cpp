@@ -1,7 +1,7 @@
 // Softmax and log-softmax over the middle axis of [outer, C, inner]. When inner == 1 (the
 // class axis is last, the common case) each row is contiguous and the three passes (max,
-// sum of exponentials, scale) are plain vectorised loops (float32 on AVX-512: intrinsics,
-// see softmax_row_avx512); otherwise the same passes run with a stride.
+// sum of exponentials, scale) are plain vectorised loops (float32: softmax_row_vectors);
+// otherwise the same passes run with a stride.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -9,7 +9,6 @@
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
-#include "kernels/cpu/avx512.hpp"
 #include "kernels/cpu/map.hpp"
 #include "kernels/cpu/vec_math.hpp"
 
@@ -41,54 +40,59 @@ inline __attribute__((always_inline)) void softmax_row(const T* x, int64_t C, bo
   for (int64_t c = 0; c < C; ++c) y[c] *= inv;
 }
 
-#ifdef LAMINA_AVX512
-// softmax_row for float32 with AVX-512. The compiler's vectorisation of the loops above
-// kept one accumulator for the max (a chain of dependent maxima) and spent 19 operations
-// per 16 exponentials; here the max runs on four accumulators and the exponential is
-// exp_nonpositive (avx512.hpp). 512x1000 rows, one thread: 0.24 -> 0.17 ms (PyTorch 0.34).
-void softmax_row_avx512(const float* x, int64_t C, bool log, float* y) {
-  const __m512 lowest = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  __m512 m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest;
+#if !defined(LAMINA_LEVEL_GENERIC)
+// softmax_row for float32 against simd.hpp. The compiler's vectorisation of the loops
+// above keeps one accumulator for the max (a chain of dependent maxima) and its
+// exponential takes more operations; here the max runs on four accumulators and the
+// exponential is simd::exp_nonpositive.
+void softmax_row_vectors(const float* x, int64_t C, bool log, float* y) {
+  using simd::kLanes;
+  using simd::Vec;
+  const Vec lowest = simd::set1(-std::numeric_limits<float>::infinity());
+  Vec m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest;
   int64_t c = 0;
-  for (; c + 64 <= C; c += 64) {
-    m0 = max16(_mm512_loadu_ps(x + c), m0);  // (a NaN x loses, as in softmax_row)
-    m1 = max16(_mm512_loadu_ps(x + c + 16), m1);
-    m2 = max16(_mm512_loadu_ps(x + c + 32), m2);
-    m3 = max16(_mm512_loadu_ps(x + c + 48), m3);
+  for (; c + 4 * kLanes <= C; c += 4 * kLanes) {
+    m0 = simd::max(simd::load(x + c), m0);  // (a NaN x loses, as in softmax_row)
+    m1 = simd::max(simd::load(x + c + kLanes), m1);
+    m2 = simd::max(simd::load(x + c + 2 * kLanes), m2);
+    m3 = simd::max(simd::load(x + c + 3 * kLanes), m3);
   }
-  for (; c < C; c += 16) m0 = max16(_mm512_mask_loadu_ps(lowest, lanes(0, C - c), x + c), m0);
-  const float m = lane_max(max16(max16(m0, m1), max16(m2, m3)));
-  const __m512 mv = _mm512_set1_ps(m);
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  for (c = 0; c + 32 <= C; c += 32) {
-    const __m512 e0 = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(x + c), mv));
-    const __m512 e1 = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(x + c + 16), mv));
+  for (; c < C; c += kLanes) {
+    const simd::Mask k = simd::lanes(0, C - c);
+    m0 = simd::max(simd::select(k, simd::load(k, x + c), lowest), m0);
+  }
+  const float m = simd::reduce_max(simd::max(simd::max(m0, m1), simd::max(m2, m3)));
+  const Vec mv = simd::set1(m);
+  Vec s0 = simd::zero(), s1 = simd::zero();
+  for (c = 0; c + 2 * kLanes <= C; c += 2 * kLanes) {
+    const Vec e0 = simd::exp_nonpositive(simd::sub(simd::load(x + c), mv));
+    const Vec e1 = simd::exp_nonpositive(simd::sub(simd::load(x + c + kLanes), mv));
     if (!log) {
-      _mm512_storeu_ps(y + c, e0);
-      _mm512_storeu_ps(y + c + 16, e1);
+      simd::store(y + c, e0);
+      simd::store(y + c + kLanes, e1);
     }
-    s0 = _mm512_add_ps(s0, e0);
-    s1 = _mm512_add_ps(s1, e1);
+    s0 = simd::add(s0, e0);
+    s1 = simd::add(s1, e1);
   }
-  for (; c < C; c += 16) {
-    const __mmask16 k = lanes(0, C - c);
-    const __m512 e = _mm512_maskz_mov_ps(k, exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + c), mv)));
-    if (!log) _mm512_mask_storeu_ps(y + c, k, e);
-    s0 = _mm512_add_ps(s0, e);
+  for (; c < C; c += kLanes) {
+    const simd::Mask k = simd::lanes(0, C - c);
+    const Vec e = simd::select(k, simd::exp_nonpositive(simd::sub(simd::load(k, x + c), mv)), simd::zero());
+    if (!log) simd::store(k, y + c, e);
+    s0 = simd::add(s0, e);
   }
-  const float s = lane_sum(_mm512_add_ps(s0, s1));
+  const float s = simd::reduce_add(simd::add(s0, s1));
   if (log) {
-    const __m512 ls = _mm512_set1_ps(std::log(s) + m);
-    for (c = 0; c < C; c += 16) {
-      const __mmask16 k = lanes(0, C - c);
-      _mm512_mask_storeu_ps(y + c, k, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + c), ls));
+    const Vec ls = simd::set1(std::log(s) + m);
+    for (c = 0; c < C; c += kLanes) {
+      const simd::Mask k = simd::lanes(0, C - c);
+      simd::store(k, y + c, simd::sub(simd::load(k, x + c), ls));
     }
     return;
   }
-  const __m512 inv = _mm512_set1_ps(1.0f / s);
-  for (c = 0; c < C; c += 16) {
-    const __mmask16 k = lanes(0, C - c);
-    _mm512_mask_storeu_ps(y + c, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, y + c), inv));
+  const Vec inv = simd::set1(1.0f / s);
+  for (c = 0; c < C; c += kLanes) {
+    const simd::Mask k = simd::lanes(0, C - c);
+    simd::store(k, y + c, simd::mul(simd::load(k, y + c), inv));
   }
 }
 #endif
@@ -120,9 +124,9 @@ void softmax(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y
   for (int64_t o = 0; o < outer; ++o) {
     const int64_t base = o * C * inner;
     if (inner == 1) {
-#ifdef LAMINA_AVX512
+#if !defined(LAMINA_LEVEL_GENERIC)
       if constexpr (std::is_same_v<T, float>) {
-        softmax_row_avx512(x + base, C, log, y + base);
+        softmax_row_vectors(x + base, C, log, y + base);
         continue;
       }
 #endif

@@ -1,5 +1,5 @@
 // Winograd convolution F(4x4, 3x3) and F(4x4, 5x5) (Lavin and Gray, "Fast Algorithms for
-// Convolutional Neural Networks", 2015), float32 with AVX-512. A 4 x 4 block of outputs
+// Convolutional Neural Networks", 2015), float32. A 4 x 4 block of outputs
 // (a tile) of an r x r, stride-1 convolution comes from the alpha x alpha input patch
 // under it (alpha = 4 + r - 1: 6 or 8):
 //   Y = A^T [ sum over input channels of (G g G^T) .* (B^T d B) ] A
@@ -13,7 +13,10 @@
 // Tiles of every image are numbered together (n, tile row, tile column) and taken in
 // blocks: each block's transformed inputs V [xi, I, block] and products M [xi, O, block]
 // stay in cache, and each thread takes its share of the tiles with single-threaded
-// GEMMs. Transforms go 16 tiles at a time, one tile per lane (TileBlocks below).
+// GEMMs (conv_gemm). Transforms go a vector of tiles at a time, one tile per lane
+// (TileBlocks below), written once against simd.hpp; only how a group's patches are read
+// into lanes and its outputs written back differs: AVX-512 picks them out of whole rows
+// by permutes, the other levels load each tile's row and transpose.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -24,13 +27,16 @@
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
-#include "kernels/cpu/avx512.hpp"
 
 namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
-#ifdef LAMINA_AVX512
+// The transforms need vectors of tiles and conv_gemm: not at the generic level.
+#if !defined(LAMINA_LEVEL_GENERIC)
 namespace {
 
+using simd::kLanes;
+using simd::Mask;
+using simd::Vec;
 constexpr int kMaxAlpha = 8;
 
 // F(4 x 4, r x r): BT [alpha, alpha], AT [4, alpha], G [alpha, r], and the transposes A
@@ -56,10 +62,8 @@ template <> struct Winograd<3> {
                                      {0, -1.0f / 6, -1.0f / 6, 1.0f / 6, 1.0f / 6, 1}};
 };
 
-// (Its float32 error, measured on random planes of 3 to 64 channels against float64:
-// about 1.5 times that of F(2x2, 5x5), which it replaced for 2.8 times fewer products per
-// output and fewer transforms: CIFAR10-quick's conv2 forward 8.7 -> 4.3 ms, backward with
-// the input gradient 18.1 -> 8.8 ms, one thread.)
+// (Its float32 error is about 1.5 times that of F(2x2, 5x5), which it replaced for 2.8
+// times fewer products per output and fewer transforms.)
 template <> struct Winograd<5> {
   static constexpr int m = 4, r = 5, alpha = 8, xi = alpha * alpha;
   static constexpr float BT[8][8] = {{-1, 0, 21.0f / 4, 0, -21.0f / 4, 0, 1, 0},
@@ -98,18 +102,17 @@ template <> struct Winograd<5> {
 // constant matrix row: zero entries cost nothing (the loops unroll, so the entries are
 // constants and the compiler drops the zeros).
 template <int R, int C>
-__attribute__((always_inline)) inline __m512 row_sum(const float (&m)[R][C], int i, int parity,
-                                                                        const __m512* v, int64_t stride) {
-  __m512 s = _mm512_setzero_ps();
+LAMINA_INLINE Vec row_sum(const float (&m)[R][C], int i, int parity, const Vec* v, int64_t stride) {
+  Vec s = simd::zero();
 #pragma GCC unroll 8
   for (int j = 0; j < C; ++j) {
     if (m[i][j] == 0.0f || (parity >= 0 && j % 2 != parity)) continue;
     if (m[i][j] == 1.0f)
-      s = _mm512_add_ps(s, v[j * stride]);
+      s = simd::add(s, v[j * stride]);
     else if (m[i][j] == -1.0f)
-      s = _mm512_sub_ps(s, v[j * stride]);
+      s = simd::sub(s, v[j * stride]);
     else
-      s = _mm512_fmadd_ps(_mm512_set1_ps(m[i][j]), v[j * stride], s);
+      s = simd::fma(simd::set1(m[i][j]), v[j * stride], s);
   }
   return s;
 }
@@ -131,14 +134,13 @@ constexpr bool mirrored(const float (&m)[R][C], int i) {
 // rows (decided at compile time) shares its even and odd partial sums E and O, as E + O and
 // E - O: 8 operations instead of 12 for a pair of F(4x4, 5x5)'s B^T rows.
 template <const auto& M, int i = 0>
-__attribute__((always_inline)) inline void apply(const __m512* v, int64_t stride, __m512* out,
-                                                                    int64_t out_stride) {
+LAMINA_INLINE void apply(const Vec* v, int64_t stride, Vec* out, int64_t out_stride) {
   constexpr int R = std::extent_v<std::remove_reference_t<decltype(M)>, 0>;
   if constexpr (i < R) {
     if constexpr (mirrored(M, i)) {
-      const __m512 e = row_sum(M, i, 0, v, stride), o = row_sum(M, i, 1, v, stride);
-      out[i * out_stride] = _mm512_add_ps(e, o);
-      out[(i + 1) * out_stride] = _mm512_sub_ps(e, o);
+      const Vec e = row_sum(M, i, 0, v, stride), o = row_sum(M, i, 1, v, stride);
+      out[i * out_stride] = simd::add(e, o);
+      out[(i + 1) * out_stride] = simd::sub(e, o);
       apply<M, i + 2>(v, stride, out, out_stride);
     } else {
       out[i * out_stride] = row_sum(M, i, -1, v, stride);
@@ -147,14 +149,15 @@ __attribute__((always_inline)) inline void apply(const __m512* v, int64_t stride
   }
 }
 
+#if defined(LAMINA_LEVEL_AVX512)
+
 // Tiles are numbered over images, tile rows and tile columns. With 12 or more tiles per
 // row, each row's tiles take whole groups of 16 slots (a group never spans two rows; slots
 // past the row's end stay empty), so a group's patches are read and its outputs written
 // as contiguous runs of a row. With fewer, a group stacks whole tile rows: 16 / tiles_w of
 // them (consecutive over the images), lane s * tiles_w + i holding tile i of its row s,
 // each row read as a run and its tiles picked out by permutes. (Masked gathers, one per
-// patch element, cost ~40 cycles each here and took a fifth of CIFAR10-quick's training
-// step.)
+// patch element, are far slower than the permutes.)
 struct TileBlocks {
   int64_t tile;  // m: outputs per tile side
   int64_t images, tiles_h, tiles_w, groups_w, stack, slots, block;
@@ -165,8 +168,8 @@ struct TileBlocks {
         slots(tiles_w >= 12 ? N * tiles_h * groups_w * 16 : (N * tiles_h + stack - 1) / stack * 16),
         block(block_), rows(tiles_w >= 12) {}
   // One part per thread while each gets a group of 16 slots, though a part may then be less
-  // than a block: a lone 56x56 image's 224 slots, one weight-gradient block, ran on one
-  // thread of two.
+  // than a block (else a lone 56x56 image's 224 slots, one weight-gradient block, would
+  // run on one thread of two).
   int parts() const { return static_cast<int>(std::min<int64_t>(num_threads(), slots / 16)); }
   int64_t image_of(int64_t slot) const {
     return rows ? slot / 16 / (tiles_h * groups_w) : slot / 16 * stack / tiles_h;
@@ -238,7 +241,7 @@ TileLanes tile_lanes(const TileBlocks& tb, int64_t t, int64_t first, int64_t H, 
       l.row_offset[s][r] = l.offsets[s] + r * W;
       l.row_lanes[s][r] = ih >= 0 && ih < H ? 0xFFFF : 0;
     }
-  for (int k = 0; k < 3; ++k) l.col_lanes[k] = lanes(-(l.left + 16 * k), W - (l.left + 16 * k));
+  for (int k = 0; k < 3; ++k) l.col_lanes[k] = simd::lanes(-(l.left + 16 * k), W - (l.left + 16 * k));
   return l;
 }
 
@@ -269,7 +272,7 @@ inline void row_runs(const float* src, int64_t col, int64_t width, __m512* d) {
   constexpr int loads = (15 * m + n + 15) / 16;  // vectors spanning the runs
   __m512 v[loads];
   for (int k = 0; k < loads; ++k)
-    v[k] = _mm512_maskz_loadu_ps(lanes(-(col + 16 * k), width - (col + 16 * k)), src + 16 * k);
+    v[k] = _mm512_maskz_loadu_ps(simd::lanes(-(col + 16 * k), width - (col + 16 * k)), src + 16 * k);
   d[0] = every_mth<m, 0>(v);
   d[1] = every_mth<m, 1>(v);
   d[2] = every_mth<m, 2>(v);
@@ -343,13 +346,104 @@ inline void write_row(float* plane, const TileLanes& l, int i, int64_t OH,
       __m512 z = _mm512_permutex2var_ps(out[0], idx, out[1]);
       z = _mm512_mask_blend_ps(0xCCCC, z, _mm512_permutex2var_ps(out[2], idx, out[3]));
       const int64_t c = l.left + 16 * k;
-      _mm512_mask_storeu_ps(dst + 16 * k, lanes(-c, OW - c) & lanes(0, run - 16 * k), z);
+      _mm512_mask_storeu_ps(dst + 16 * k, simd::lanes(-c, OW - c) & simd::lanes(0, run - 16 * k), z);
     }
   }
 }
 
-// V[xi, c, 16 g + lane] for one input channel (xc: its H x W plane in the block's first
-// image) and the block's groups of 16 tiles: xi's blocks xi_stride apart. A channel's
+#else
+
+// Tiles are numbered densely over images, tile rows and tile columns, a group of kLanes
+// consecutive tiles to a vector (the last group's lanes past the end stay empty); a tile's
+// patch row is loaded as one or two vectors and a group's rows transposed into lanes.
+struct TileBlocks {
+  int64_t tile;  // m: outputs per tile side
+  int64_t images, tiles_h, tiles_w, tiles, slots, block;
+  TileBlocks(int64_t m, int64_t N, int64_t OH, int64_t OW, int64_t block_)
+      : tile(m), images(N), tiles_h((OH + m - 1) / m), tiles_w((OW + m - 1) / m), tiles(N * tiles_h * tiles_w),
+        slots((tiles + kLanes - 1) / kLanes * kLanes), block(block_) {}
+  // One part per thread while each gets a group of slots (as at AVX-512 above).
+  int parts() const { return static_cast<int>(std::min<int64_t>(num_threads(), slots / kLanes)); }
+  int64_t image_of(int64_t slot) const { return std::min(slot, tiles - 1) / (tiles_h * tiles_w); }
+};
+
+constexpr int kChunks = (kMaxAlpha + kLanes - 1) / kLanes;  // vectors across a patch row
+
+// A group's tiles: `count` of them; tile t's corner (row tops[t], column lefts[t]) at
+// offsets[t] floats from image `first`'s plane, and the lanes of its row's vectors inside
+// the plane (columns [0, W)) and inside the tile (`extent` columns).
+struct TileLanes {
+  int count;
+  int64_t offsets[kLanes], tops[kLanes];
+  simd::MaskBits columns[kLanes][kChunks];
+};
+
+// The group of slots [t, t + kLanes) of H x W images `image_stride` floats apart, seen from
+// each tile's corner (tile row * m - pad_h, tile column * m - pad_w), read as `extent`
+// columns per tile (alpha for input patches, m for output tiles).
+TileLanes tile_lanes(const TileBlocks& tb, int64_t t, int64_t first, int64_t H, int64_t W, int64_t image_stride,
+                     int64_t pad_h, int64_t pad_w, int extent) {
+  (void)H;
+  TileLanes l = {};
+  const int64_t m = tb.tile, per_image = tb.tiles_h * tb.tiles_w;
+  l.count = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(kLanes, tb.tiles - t)));
+  for (int i = 0; i < l.count; ++i) {
+    const int64_t tile = t + i, image = tile / per_image, th = tile % per_image / tb.tiles_w;
+    const int64_t left = tile % tb.tiles_w * m - pad_w;
+    l.tops[i] = th * m - pad_h;
+    l.offsets[i] = (image - first) * image_stride + l.tops[i] * W + left;
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t c0 = int64_t(c) * kLanes;
+      l.columns[i][c] = simd::lane_bits(-(left + c0), std::min<int64_t>(W - (left + c0), extent - c0));
+    }
+  }
+  return l;
+}
+
+// Row r of the group's n x n patches (n = alpha) or m x m tiles (n = m) in a plane of H x W
+// (0 outside it), one vector per column j: d[j] lane t = tile t's value at (r, j).
+template <int m, int n>
+inline void read_row(const float* plane, const TileLanes& l, int r, int64_t H, int64_t W, Vec* d) {
+  (void)m;
+  for (int c = 0; c * kLanes < n; ++c) {
+    Vec rows[kLanes];
+    for (int t = 0; t < kLanes; ++t) {
+      const int64_t ih = l.tops[t] + r;
+      const float* p = plane + l.offsets[t] + r * W + c * kLanes;
+      const simd::MaskBits bits = l.columns[t][c];
+      rows[t] = t >= l.count || ih < 0 || ih >= H ? simd::zero()
+                : bits == simd::kAllBits          ? simd::load(p)
+                                                  : simd::load(simd::from_bits(bits), p);
+    }
+    simd::transpose(rows);
+    for (int j = 0; j < kLanes && c * kLanes + j < n; ++j) d[c * kLanes + j] = rows[j];
+  }
+}
+
+// Writes row i of the group's m x m output tiles (out[j] lane t: tile t's column j) into a
+// plane of OH x OW, clipped at its edges.
+template <int m>
+inline void write_row(float* plane, const TileLanes& l, int i, int64_t OH, int64_t OW, const Vec* out) {
+  for (int c = 0; c * kLanes < m; ++c) {
+    Vec rows[kLanes];
+    for (int j = 0; j < kLanes; ++j) rows[j] = c * kLanes + j < m ? out[c * kLanes + j] : simd::zero();
+    simd::transpose(rows);
+    for (int t = 0; t < l.count; ++t)
+      if (l.tops[t] + i < OH) {
+        float* p = plane + l.offsets[t] + i * OW + c * kLanes;
+        const simd::MaskBits bits = l.columns[t][c];
+        if (bits == simd::kAllBits)
+          simd::store(p, rows[t]);
+        else
+          simd::store(simd::from_bits(bits), p, rows[t]);
+      }
+  }
+}
+
+#endif
+
+// V[xi, c, kLanes g + lane] for one input channel (xc: its H x W plane in the block's first
+// image) and the block's groups of kLanes tiles: xi's blocks xi_stride apart. A channel's
 // groups are taken together, so its plane is read in order.
 template <class F>
 void transform_inputs(const float* xc, int64_t H, int64_t W,
@@ -357,48 +451,48 @@ void transform_inputs(const float* xc, int64_t H, int64_t W,
                                                         int64_t xi_stride) {
   constexpr int alpha = F::alpha;
   for (int64_t gi = 0; gi < ngroups; ++gi) {
-    __m512 rowt[alpha][alpha];  // rows of d B (each row of the patch times B)
+    Vec rowt[alpha][alpha];  // rows of d B (each row of the patch times B)
     for (int r = 0; r < alpha; ++r) {
-      __m512 d[alpha];
+      Vec d[alpha];
       read_row<F::m, alpha>(xc, groups[gi], r, H, W, d);
       apply<F::BT>(d, 1, rowt[r], 1);  // (d B)[r][b] = sum_j BT[b][j] d[r][j]
     }
-    float* v = V + gi * 16;
+    float* v = V + gi * kLanes;
     for (int b = 0; b < alpha; ++b) {
-      __m512 col[alpha];
+      Vec col[alpha];
       apply<F::BT>(&rowt[0][b], alpha, col, 1);  // (B^T d B)[a][b]
-      for (int a = 0; a < alpha; ++a) _mm512_storeu_ps(v + (a * alpha + b) * xi_stride, col[a]);
+      for (int a = 0; a < alpha; ++a) simd::store(v + (a * alpha + b) * xi_stride, col[a]);
     }
   }
 }
 
 // One output channel's tiles (yo: its OH x OW plane in the block's first image) from
-// M[xi, o, 16 g + lane] (mo: this channel's row of M, xi's blocks xi_stride apart), plus bias.
+// M[xi, o, kLanes g + lane] (mo: this channel's row of M, xi's blocks xi_stride apart), plus bias.
 template <class F>
 void transform_outputs(const float* mo, int64_t xi_stride, float bias, int64_t OH,
                                                          int64_t OW, const TileLanes* groups, int64_t ngroups,
                                                          float* yo) {
   constexpr int m = F::m, alpha = F::alpha;
-  const __m512 bv = _mm512_set1_ps(bias);
+  const Vec bv = simd::set1(bias);
   for (int64_t gi = 0; gi < ngroups; ++gi) {
-    __m512 mv[F::xi];
-    for (int xi = 0; xi < F::xi; ++xi) mv[xi] = _mm512_loadu_ps(mo + xi * xi_stride + gi * 16);
-    __m512 s[m][alpha];  // A^T M
+    Vec mv[F::xi];
+    for (int xi = 0; xi < F::xi; ++xi) mv[xi] = simd::load(mo + xi * xi_stride + gi * kLanes);
+    Vec s[m][alpha];  // A^T M
     for (int b = 0; b < alpha; ++b) {
-      __m512 col[m];
+      Vec col[m];
       apply<F::AT>(&mv[b], alpha, col, 1);
       for (int i = 0; i < m; ++i) s[i][b] = col[i];
     }
     for (int i = 0; i < m; ++i) {
-      __m512 out[m];
+      Vec out[m];
       apply<F::AT>(s[i], 1, out, 1);  // (A^T M A)[i][j]
-      for (int j = 0; j < m; ++j) out[j] = _mm512_add_ps(out[j], bv);
+      for (int j = 0; j < m; ++j) out[j] = simd::add(out[j], bv);
       write_row<m>(yo, groups[gi], i, OH, OW, out);
     }
   }
 }
 
-// D[xi, o, 16 g + lane] = (A dy A^T)[xi] for one output channel's m x m tiles of dy (dyo:
+// D[xi, o, kLanes g + lane] = (A dy A^T)[xi] for one output channel's m x m tiles of dy (dyo:
 // its OH x OW plane in the block's first image; 0 past the edges), the weight gradient's
 // counterpart of transform_inputs.
 template <class F>
@@ -407,85 +501,79 @@ void transform_grads(const float* dyo, int64_t OH, int64_t OW,
                                                        int64_t xi_stride) {
   constexpr int m = F::m, alpha = F::alpha;
   for (int64_t gi = 0; gi < ngroups; ++gi) {
-    __m512 u[m][alpha];  // rows of dy A^T
+    Vec u[m][alpha];  // rows of dy A^T
     for (int i = 0; i < m; ++i) {
-      __m512 d[m];
+      Vec d[m];
       read_row<m, m>(dyo, groups[gi], i, OH, OW, d);
       apply<F::A>(d, 1, u[i], 1);
     }
-    float* out = D + gi * 16;
+    float* out = D + gi * kLanes;
     for (int b = 0; b < alpha; ++b) {
-      __m512 col[alpha];
+      Vec col[alpha];
       apply<F::A>(&u[0][b], alpha, col, 1);  // (A dy A^T)[a][b]
-      for (int a = 0; a < alpha; ++a) _mm512_storeu_ps(out + (a * alpha + b) * xi_stride, col[a]);
+      for (int a = 0; a < alpha; ++a) simd::store(out + (a * alpha + b) * xi_stride, col[a]);
     }
   }
 }
 
-// dw[o, i, r, r] = G^T M[., o, i] G for 16 input channels i0.. at a time, M the sum of
-// the threads' parts (each [xi, O, I]), over lamina's threads. (Both weight transforms
-// split over the threads from 512 filters: CIFAR10-quick's 64x32 5x5 weights took 67 us
-// on one thread, 35 on two.)
+// dw[o, i, r, r] = G^T M[., o, i] G for a vector of input channels i0.. at a time, M the
+// sum of the threads' parts (each [xi, O, I]), over lamina's threads (from 512 filters).
 template <class F>
-void transform_weight_grads(const std::vector<std::vector<float>>& parts,
-                                                              int64_t O, int64_t I, float* dw) {
+void transform_weight_grads(const std::vector<std::vector<float>>& parts, int64_t O, int64_t I, float* dw) {
   constexpr int r = F::r, alpha = F::alpha;
-  const __m512i taps = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(r * r));
 #pragma omp parallel for if (O * I >= 512)
   for (int64_t o = 0; o < O; ++o)
-    for (int64_t i0 = 0; i0 < I; i0 += 16) {
-      const __mmask16 valid = lanes(0, I - i0);
-      __m512 mv[F::xi];
+    for (int64_t i0 = 0; i0 < I; i0 += kLanes) {
+      const int64_t n = std::min<int64_t>(kLanes, I - i0);
+      const Mask valid = simd::lanes(0, n);
+      Vec mv[F::xi];
       for (int xi = 0; xi < F::xi; ++xi) {
-        mv[xi] = _mm512_maskz_loadu_ps(valid, parts[0].data() + (xi * O + o) * I + i0);
+        mv[xi] = simd::load(valid, parts[0].data() + (xi * O + o) * I + i0);
         for (size_t part = 1; part < parts.size(); ++part)
-          mv[xi] = _mm512_add_ps(mv[xi], _mm512_maskz_loadu_ps(valid, parts[part].data() + (xi * O + o) * I + i0));
+          mv[xi] = simd::add(mv[xi], simd::load(valid, parts[part].data() + (xi * O + o) * I + i0));
       }
-      __m512 t[alpha][r];  // M G
+      Vec t[alpha][r];  // M G
       for (int a = 0; a < alpha; ++a) apply<F::GT>(&mv[a * alpha], 1, t[a], 1);
       float* out = dw + (o * I + i0) * r * r;
       for (int s = 0; s < r; ++s) {
-        __m512 col[r];
+        Vec col[r];
         apply<F::GT>(&t[0][s], r, col, 1);  // (G^T M G)[q][s]
-        for (int q = 0; q < r; ++q)
-          _mm512_mask_i32scatter_ps(out, valid, _mm512_add_epi32(taps, _mm512_set1_epi32(q * r + s)), col[q], 4);
+        for (int q = 0; q < r; ++q) {
+          float lane[kLanes];  // filter i's tap (q, s) is r^2 floats after filter i - 1's
+          simd::store(lane, col[q]);
+          for (int64_t i = 0; i < n; ++i) out[i * r * r + q * r + s] = lane[i];
+        }
       }
     }
 }
 
-// u[xi][o][i] = (G g G^T)[xi] for the filter g of (o, i), 16 filters i at a time: each xi's
-// [O, I] the A of a conv_gemm.
+// u[xi][o][i] = (G g G^T)[xi] for the filter g of (o, i), a vector of filters i at a time:
+// each xi's [O, I] the A of a conv_gemm.
 template <class F>
 void transform_weights(const float* w, int64_t O, int64_t I, bool adjoint, float* u) {
   constexpr int r = F::r, taps = r * r, alpha = F::alpha;
-  const int64_t blocks = (I + 15) / 16;
+  const int64_t blocks = (I + kLanes - 1) / kLanes;
 #pragma omp parallel for if (O * I >= 512)
   for (int64_t ob = 0; ob < O * blocks; ++ob) {
-    const int64_t o = ob / blocks, i0 = (ob % blocks) * 16;
+    const int64_t o = ob / blocks, i0 = (ob % blocks) * kLanes;
     [&]() {
-      const __mmask16 valid = lanes(0, I - i0);
+      const Mask valid = simd::lanes(0, I - i0);
       // Filter (o, i) is w[o, i] or, for the adjoint (the input gradient: an r x r
       // convolution of dy by the weights transposed and turned 180 degrees), w[i, o] reversed.
       const int64_t step = adjoint ? O * taps : taps;
       const float* first = adjoint ? w + (i0 * O + o) * taps : w + (o * I + i0) * taps;
-      const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                             _mm512_set1_epi32(static_cast<int32_t>(step)));
-      __m512 g[taps];
-      for (int k = 0; k < taps; ++k)
-        g[adjoint ? taps - 1 - k : k] =
-            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, _mm512_add_epi32(idx, _mm512_set1_epi32(k)), first, 4);
-      __m512 gt[alpha][r];  // G g
+      Vec g[taps];
+      for (int k = 0; k < taps; ++k) g[adjoint ? taps - 1 - k : k] = simd::gather(valid, first + k, step);
+      Vec gt[alpha][r];  // G g
       for (int c = 0; c < r; ++c) {
-        __m512 col[alpha];
+        Vec col[alpha];
         apply<F::G>(&g[c], r, col, 1);
         for (int a = 0; a < alpha; ++a) gt[a][c] = col[a];
       }
       for (int a = 0; a < alpha; ++a) {
-        __m512 row[alpha];
+        Vec row[alpha];
         apply<F::G>(gt[a], 1, row, 1);  // (G g G^T)[a][b] = sum_c G[b][c] (G g)[a][c]
-        for (int b = 0; b < alpha; ++b)
-          _mm512_mask_storeu_ps(u + ((a * alpha + b) * O + o) * I + i0, valid, row[b]);
+        for (int b = 0; b < alpha; ++b) simd::store(valid, u + ((a * alpha + b) * O + o) * I + i0, row[b]);
       }
     }();
   }
@@ -493,7 +581,7 @@ void transform_weights(const float* w, int64_t O, int64_t I, bool adjoint, float
 
 // Calls f(part, first_block_of_part, count, image, in_lanes, out_lanes) for each block of
 // slots [t0, t0 + count): each thread takes an equal share of the slots (whole blocks
-// left one thread idle a ninth of the time on 8x64x56x56), in whole groups, in blocks;
+// could leave one thread idle for long), in whole groups, in blocks;
 // `image` is the first tile's; the lanes are the tiles as input patches (images H x W,
 // x_image floats apart, padded) and as output tiles (OH x OW, y_image apart), a group per
 // entry.
@@ -502,14 +590,14 @@ void over_blocks(const TileBlocks& tb, int alpha, int64_t H, int64_t W, int64_t 
                  int64_t pad_w, int64_t OH, int64_t OW, int64_t y_image, Fn f) {
   const int parts = tb.parts();
   parallel_for(parts, parts > 1, [&](int, int64_t part) {
-    const int64_t begin = tb.slots * part / parts / 16 * 16;
-    const int64_t end = part + 1 == parts ? tb.slots : tb.slots * (part + 1) / parts / 16 * 16;
+    const int64_t begin = tb.slots * part / parts / kLanes * kLanes;
+    const int64_t end = part + 1 == parts ? tb.slots : tb.slots * (part + 1) / parts / kLanes * kLanes;
     std::vector<TileLanes> in_lanes, out_lanes;
     for (int64_t t0 = begin; t0 < end; t0 += tb.block) {
       const int64_t count = std::min(tb.block, end - t0), image = tb.image_of(t0);
       in_lanes.clear();
       out_lanes.clear();
-      for (int64_t t = t0; t < t0 + count; t += 16) {
+      for (int64_t t = t0; t < t0 + count; t += kLanes) {
         in_lanes.push_back(tile_lanes(tb, t, image, H, W, x_image, pad_h, pad_w, alpha));
         out_lanes.push_back(tile_lanes(tb, t, image, OH, OW, y_image, 0, 0, static_cast<int>(tb.tile)));
       }
@@ -522,13 +610,13 @@ template <class F>
 void convolve(const float* x, int64_t x_image, int64_t N, int64_t I, int64_t H, int64_t W, int64_t pad_h,
               int64_t pad_w, const float* u, int64_t O, const float* bias, float* y, int64_t y_image, int64_t OH,
               int64_t OW) {
-  // A block's V and M together near 512 KB (half the L2: measured 5-10 % faster than 2 MB on
-  // 100x32x16x16 5x5 and 8x64x56x56 3x3), in whole 32-column strips of the GEMM.
+  // A block's V and M together near 512 KB (half the L2, leaving room for the weights), in
+  // whole 32-column strips of the GEMM.
   const TileBlocks tb(F::m, N, OH, OW,
                       std::max<int64_t>(32, std::min<int64_t>(128, (512 << 10) / (4 * F::xi * (I + O)) / 32 * 32)));
   // xi's blocks one cache line more than a multiple of 4 KB apart: the transforms touch all
   // xi at once, which would otherwise share a few L1 sets.
-  const int64_t v_stride = I * tb.block + 16, m_stride = O * tb.block + 16;
+  const int64_t v_stride = I * tb.block + 16, m_stride = O * tb.block + 16;  // (16 floats: a line)
   over_blocks(tb, F::alpha, H, W, x_image, pad_h, pad_w, OH, OW, y_image,
               [&](int, bool, int64_t count, int64_t image, const std::vector<TileLanes>& in_lanes,
                   const std::vector<TileLanes>& out_lanes) {
@@ -629,7 +717,7 @@ void fill_winograd(Table& t) {
 
 #else
 
-void fill_winograd(Table&) {}
+void fill_winograd(Table&) {}  // (its entries stay empty: conv2d takes im2col + gemm)
 
 #endif
 
