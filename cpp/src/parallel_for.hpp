@@ -14,8 +14,7 @@
 namespace lamina {
 
 // Serial work runs outside any OpenMP region: an if(false) region would make the GEMMs
-// inside it open *nested* teams, whose threads then spin against the idle outer pool's
-// (ResNet-50 at batch 1 ran 1.8x slower on 2 threads than on 1 that way).
+// inside it open *nested* teams, whose threads then spin against the idle outer pool's.
 template <class F>
 void parallel_for(int64_t n, bool parallel, F f) {
 #ifdef LAMINA_HAVE_OPENMP

@@ -497,7 +497,7 @@ std::vector<Net::Timing> Net::time_layers(int iterations) {
     if (!recording()) continue;
     // Each layer's backward alone: its forward on detached bottoms, then grad of its tops,
     // to the bottoms whose gradient the net's own backward computes (as Caffe's time: not
-    // the data's, which took ResNet-50's conv1 from 3 to 6 ms).
+    // the data's, which would count an input gradient no one asked for).
     for (size_t i = 0; i < layers_.size(); ++i) {
       std::vector<Tensor> bottoms, sources;
       for (size_t k = 0; k < bottom_ids_[i].size(); ++k) {

@@ -56,12 +56,26 @@ struct RowBlock {
   int64_t first;  // the block's first output row
   int nout;       // its rows (kRows, fewer at the end)
   int64_t begin, nsrc;  // its sources in src_off
+  // KH when the block is a band: kRows rows from kRows + KH - 1 sources, source s reaching
+  // rows r with 0 <= s - r < KH (stride 1, no dilation, inside the image) through the same
+  // kernel row for the same s - r; else 0.
+  int band = 0;
 };
 
 struct RowPlan {
   std::vector<RowBlock> blocks;
   std::vector<int64_t> src_off;
   std::vector<int32_t> w_off;
+  // Marks the block a band of KH (RowBlock::band) if it is one.
+  void mark_band(RowBlock& blk, int64_t KH) const {
+    if (blk.nout != kRows || blk.nsrc != kRows + KH - 1) return;
+    for (int64_t s = 0; s < blk.nsrc; ++s)
+      for (int r = 0; r < kRows; ++r)
+        if ((w_off[(blk.begin + s) * kRows + r] >= 0) != (s - r >= 0 && s - r < KH) ||
+            (s - r >= 0 && s - r < KH && w_off[(blk.begin + s) * kRows + r] != w_off[(blk.begin + s - r) * kRows]))
+          return;
+    blk.band = static_cast<int>(KH);
+  }
   void add_source(int64_t off, const int32_t* w) {
     src_off.push_back(off);
     w_off.insert(w_off.end(), w, w + kRows);
@@ -72,11 +86,64 @@ struct RowPlan {
 // block's sources s and k < KW of wts[w_off[s, r] + k] * src[src_off[s] + i + k * step].
 // Source lanes outside the masks read as 0 and are never touched (so a source may start
 // before its row).
+// accumulate_rows for a band of KW x KW taps (RowBlock::band): which source reaches which
+// row, and through which kernel row, is known at compile time, so the loops unroll without
+// a test, the accumulators stay in registers and so do the weights, broadcast once per call
+// where the level's registers hold them all.
+template <int KW>
+void accumulate_band(const float* src, const float* wts, const int64_t* soff, const int32_t* woff, int64_t step,
+                     const MaskBits* masks, int64_t len, float bias, bool add, float* out, int64_t out_stride) {
+  constexpr int kSources = kRows + KW - 1;
+  constexpr bool kKeepWeights = KW * KW + kRows * kV + kV * KW <= simd::kRegisters;
+  Vec wv[kKeepWeights ? KW * KW : 1];  // wv[d * KW + k]: tap k of the kernel row for s - r = d
+  if constexpr (kKeepWeights)
+    for (int d = 0; d < KW; ++d)
+      for (int k = 0; k < KW; ++k) wv[d * KW + k] = simd::set1(wts[woff[d * kRows] + k]);
+  for (int64_t o0 = 0; o0 < len; o0 += kChunk) {
+    Mask m[kV][KW], t[kV];
+    bool whole = true;  // every tap's lanes inside the row: plain loads
+    for (int v = 0; v < kV; ++v) {
+      t[v] = simd::lanes(0, len - o0 - v * kLanes);
+      for (int k = 0; k < KW; ++k) {
+        const MaskBits bits = masks[(o0 / kLanes + v) * KW + k];
+        whole = whole && bits == simd::kAllBits;
+        m[v][k] = simd::from_bits(bits);
+      }
+    }
+    Vec a[kRows][kV];
+    for (int r = 0; r < kRows; ++r)
+      for (int v = 0; v < kV; ++v)
+        a[r][v] = add ? simd::load(t[v], out + r * out_stride + o0 + v * kLanes) : simd::set1(bias);
+#pragma GCC unroll 16
+    for (int s = 0; s < kSources; ++s) {
+      const float* p = src + soff[s] + o0;
+      Vec x[kV][KW];
+      for (int v = 0; v < kV; ++v)
+        for (int k = 0; k < KW; ++k)
+          x[v][k] = whole ? simd::load(p + v * kLanes + k * step) : simd::load(m[v][k], p + v * kLanes + k * step);
+#pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) {
+        if (s - r < 0 || s - r >= KW) continue;  // (constant once unrolled)
+        const float* wk = wts + woff[(s - r) * kRows];
+        for (int k = 0; k < KW; ++k) {
+          const Vec w = kKeepWeights ? wv[(s - r) * KW + k] : simd::set1(wk[k]);
+          for (int v = 0; v < kV; ++v) a[r][v] = simd::fma(w, x[v][k], a[r][v]);
+        }
+      }
+    }
+    for (int r = 0; r < kRows; ++r)
+      for (int v = 0; v < kV; ++v) simd::store(t[v], out + r * out_stride + o0 + v * kLanes, a[r][v]);
+  }
+}
+
 template <int KW>
 void accumulate_rows(const float* src, const float* wts, const RowPlan& plan, const RowBlock& blk, int64_t step,
                      const MaskBits* masks, int64_t len, float bias, bool add, float* out, int64_t out_stride) {
   const int64_t* soff = plan.src_off.data() + blk.begin;
   const int32_t* woff = plan.w_off.data() + blk.begin * kRows;
+  if constexpr (KW == 3 || KW == 5) {
+    if (blk.band == KW) return accumulate_band<KW>(src, wts, soff, woff, step, masks, len, bias, add, out, out_stride);
+  }
   for (int64_t o0 = 0; o0 < len; o0 += kChunk) {
     Mask m[kV][KW], t[kV];  // (worked out once for all the block's sources)
     for (int v = 0; v < kV; ++v) {
@@ -118,20 +185,22 @@ void weight_grad_rows(const float* x, const float* dy, int64_t nsrc, const int64
                       int64_t step, const MaskBits* masks, int64_t len, float* dw) {
   Vec acc[KH * KW];
   for (int t = 0; t < KH * KW; ++t) acc[t] = simd::zero();
-  for (int64_t o0 = 0; o0 < len; o0 += kLanes) {
-    Mask m[KW];  // (worked out once for all the sources)
-    for (int k = 0; k < KW; ++k) m[k] = simd::from_bits(masks[(o0 / kLanes) * KW + k]);
-    const Mask tail = simd::lanes(0, len - o0);
-    for (int64_t s = 0; s < nsrc; ++s) {
+  for (int64_t s = 0; s < nsrc; ++s)
+    for (int64_t o0 = 0; o0 < len; o0 += kLanes) {
+      const MaskBits* m = masks + (o0 / kLanes) * KW;
       Vec xv[KW];
-      for (int k = 0; k < KW; ++k) xv[k] = simd::load(m[k], x + x_off[s] + o0 + k * step);
+      for (int k = 0; k < KW; ++k) {
+        const float* p = x + x_off[s] + o0 + k * step;
+        xv[k] = m[k] == simd::kAllBits ? simd::load(p) : simd::load(simd::from_bits(m[k]), p);
+      }
+      const bool whole = o0 + kLanes <= len;
       for (int kh = 0; kh < KH; ++kh) {
         if (dy_off[s * KH + kh] < 0) continue;
-        const Vec dv = simd::load(tail, dy + dy_off[s * KH + kh] + o0);
+        const float* q = dy + dy_off[s * KH + kh] + o0;
+        const Vec dv = whole ? simd::load(q) : simd::load(simd::lanes(0, len - o0), q);
         for (int k = 0; k < KW; ++k) acc[kh * KW + k] = simd::fma(dv, xv[k], acc[kh * KW + k]);
       }
     }
-  }
   for (int t = 0; t < KH * KW; ++t) dw[t] += simd::reduce_add(acc[t]);
 }
 
@@ -192,6 +261,7 @@ RowPlan forward_plan(const ConvGeometry& g) {
       }
       if (any) plan.add_source(ih * g.W - g.pad_w, w), ++blk.nsrc;
     }
+    plan.mark_band(blk, g.KH);
     plan.blocks.push_back(blk);
   }
   return plan;
@@ -217,6 +287,7 @@ RowPlan input_grad_plan(const ConvGeometry& g, int64_t mult) {
         }
         if (any) plan.add_source((j * g.OH + oh) * g.OW + g.pad_w, w), ++blk.nsrc;
       }
+    plan.mark_band(blk, g.KH);
     plan.blocks.push_back(blk);
   }
   return plan;

@@ -10,9 +10,9 @@
 //
 // Threads: lamina has one thread pool, OpenMP's. The BLAS always runs single-threaded;
 // a large GEMM called outside a parallel region is split into row or column blocks, one
-// BLAS call per lamina thread. Two pools (OpenBLAS's pthreads and OpenMP) busy-wait
-// against each other on a small machine: a whole LeNet step ran 2.5x slower that way,
-// as each op handed the cores from one spinning pool to the other.
+// BLAS call per lamina thread. Two pools (OpenBLAS's pthreads and OpenMP) would busy-wait
+// against each other on a small machine, each op handing the cores from one spinning pool
+// to the other.
 #include <algorithm>
 #include <array>
 #include <climits>

@@ -32,7 +32,7 @@ inline __attribute__((always_inline)) int64_t avg_divisor(const PoolGeometry& g,
 
 // 2x2 windows with stride 2 tiling the input exactly (LeNet, VGG): the four taps of each
 // output read as two rows, compared in window order; the general sweep below does strided
-// loads per tap and ran ~4x slower on this, the most common pooling.
+// loads per tap, far slower on this, the most common pooling.
 // The generic level (one-lane vectors) keeps the plain loops below.
 #if !defined(LAMINA_LEVEL_GENERIC)
 namespace {

@@ -204,12 +204,17 @@ LAMINA_INLINE Vec load(Mask m, const float* p) {
   return m ? *p : 0.0f;
 #endif
 }
-// Stores the lanes of m; memory under the other lanes is not written.
+// Stores the lanes of m; memory under the other lanes is not written. (AVX2's masked store
+// is microcoded on some CPUs, several times slower than a plain one: a full mask takes the
+// plain store.)
 LAMINA_INLINE void store(Mask m, float* p, Vec v) {
 #if defined(LAMINA_LEVEL_AVX512)
   _mm512_mask_storeu_ps(p, m, v);
 #elif defined(LAMINA_LEVEL_AVX2)
-  _mm256_maskstore_ps(p, m, v);
+  if (_mm256_testc_si256(m, _mm256_set1_epi32(-1)))
+    _mm256_storeu_ps(p, v);
+  else
+    _mm256_maskstore_ps(p, m, v);
 #elif defined(LAMINA_LEVEL_NEON)
   uint32_t on[4];
   vst1q_u32(on, m);
@@ -489,7 +494,10 @@ LAMINA_INLINE void store(Mask m, int32_t* p, IVec v) {
 #if defined(LAMINA_LEVEL_AVX512)
   _mm512_mask_storeu_epi32(p, m, v);
 #elif defined(LAMINA_LEVEL_AVX2)
-  _mm256_maskstore_epi32(p, m, v);
+  if (_mm256_testc_si256(m, _mm256_set1_epi32(-1)))  // (as the float store above)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+  else
+    _mm256_maskstore_epi32(p, m, v);
 #elif defined(LAMINA_LEVEL_NEON)
   uint32_t on[4];
   vst1q_u32(on, m);
