@@ -32,6 +32,19 @@ struct ConvGeometry {
   int64_t OH, OW;             // output size
 };
 
+// A whole 2-d convolution, as the op validated it: x [N, C, H, W] by w [O, C / groups, KH,
+// KW] into y [N, O, OH, OW], OH = (H + 2 pad_h - dilation_h (KH - 1) - 1) / stride_h + 1
+// (OW alike).
+struct ConvShape {
+  int64_t N, C, H, W;
+  int64_t O, KH, KW;
+  int64_t stride_h, stride_w;
+  int64_t pad_h, pad_w;
+  int64_t dilation_h, dilation_w;
+  int64_t groups;
+  int64_t OH, OW;
+};
+
 // The geometry of 2-d pooling over `planes` independent H x W planes (N * C).
 struct PoolGeometry {
   int64_t planes, H, W;
@@ -117,6 +130,14 @@ struct Typed {
       binary_strided;
 
   // ---- convolution ----
+  // y = conv2d(x, w) + b (b [O] may be null), shapes as ConvShape says. The device picks the
+  // algorithm, the threads and the scratch memory (the CPU's: kernels/cpu/conv.cpp).
+  Kernel<void(const ConvShape& s, const T* x, const T* w, const T* b, T* y)> conv2d;
+  // conv2d's gradients from dy [N, O, OH, OW]: dx [N, C, H, W], dw [O, C / groups, KH, KW] and
+  // db [O], each overwritten, each null when not wanted; x is read only for dw (null
+  // without). conv_transpose2d runs on the same two: its forward is this dx.
+  Kernel<void(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db)> conv2d_backward;
+  // The parts the CPU's conv2d composes:
   // Depthwise convolution (one input channel per group): g.C is all N's input channels,
   // output channel o = c * mult + j reads input channel c. x [N, C, H, W], w [C*mult, 1, KH,
   // KW], b [C*mult] or null, y [N, C*mult, OH, OW]. The backward adds into dx (zeroed by

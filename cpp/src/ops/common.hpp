@@ -33,6 +33,12 @@ const kernels::Typed<T>& kernels_for(const char* op, const Tensor& x) {
   return device_kernels(op, x.device()).of<T>();
 }
 
+// t's elements, or null for an undefined (optional, or not wanted) tensor.
+template <class T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
 inline void check_defined(const char* op, const Tensor& x, const char* what = "input") {
   LAMINA_CHECK(x.defined(), op, ": the ", what, " is undefined");
 }

@@ -14,6 +14,7 @@ const Table& table() {
     k.device = "cpu (" LAMINA_STR(LAMINA_LEVEL) ")";
     fill_batch_norm(k);
     fill_binary(k);
+    fill_conv(k);
     fill_conv_gemm(k);
     fill_depthwise(k);
     fill_dot_gemm(k);
