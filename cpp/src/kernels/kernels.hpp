@@ -77,6 +77,20 @@ struct TransposedB {
   int64_t ldb;
 };
 
+// Caffe's update rules (SGDSolver and its subclasses) and one step's settings for one
+// parameter (Typed::update).
+enum class UpdateRule : uint8_t { sgd, nesterov, adagrad, rmsprop, adadelta, adam };
+struct UpdateStep {
+  UpdateRule rule;
+  double rate;          // the learning rate times the parameter's lr_mult
+  double weight_decay;  // times the parameter's decay_mult
+  bool l1;              // L1 regularisation: the decay term is weight_decay * sign(w), not * w
+  double grad_scale;    // the gradient's factor (global clipping / iter_size)
+  double momentum, momentum2, delta, rms_decay;  // Adam: beta1, beta2, epsilon
+  int iter;             // Adam's bias correction is for step iter + 1
+  double clip_weights;  // w clamped to [-clip_weights, clip_weights] after the step; < 0: not
+};
+
 // Elementwise binary functions (binary_* kernels): y = f(a, b).
 enum class Binary : uint8_t { add, sub, mul, div, greater, less, equal, first };
 
@@ -179,6 +193,14 @@ struct Typed {
   Kernel<void(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, const T* b, int64_t N, int64_t C,
               int64_t S, bool training, bool relu, T* dx, T* dw, T* db)>
       batch_norm_backward;
+  // invstd[c] = 1 / sqrt(var[c] + eps) for C channels (in double).
+  Kernel<void(const T* var, int64_t C, double eps, T* invstd)> batch_norm_invstd;
+  // The running statistics, r = (1 - momentum) r + momentum s per channel: running_mean from
+  // mean (s = mean), running_var from var (s = var * unbias, the unbiased variance for
+  // unbias = M / (M - 1)); either may be null.
+  Kernel<void(const T* mean, const T* var, int64_t C, double momentum, double unbias, T* running_mean,
+              T* running_var)>
+      batch_norm_running;
   // Local response normalisation across channels of x [N, C, S] (Caffe's ACROSS_CHANNELS):
   //   scale = k + alpha / size * (sum of x^2 over the `size` channels centred on c; zeros
   //   past the edges), y = x * scale^-beta (scale is kept for the backward);
@@ -206,6 +228,8 @@ struct Typed {
   Kernel<void(const T* x, int64_t outer, int64_t R, int64_t inner, T* out)> sum_middle;
   // out[c] = the sum of x [N, C, S] over N and S (a convolution's bias gradient).
   Kernel<void(const T* x, int64_t N, int64_t C, int64_t S, T* out)> channel_sums;
+  // The sum of x[i]^2 over n elements, in double.
+  Kernel<double(const T* x, int64_t n)> sum_squares;
 
   // ---- random fills: element i depends only on (seed, i), never on threads or level ----
   Kernel<void(uint64_t seed, int64_t n, T lo, T hi, T* out)> uniform;
@@ -221,6 +245,12 @@ struct Typed {
   Kernel<void(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner, int64_t ignore_label,
               T scale, T* dx)>
       softmax_cross_entropy_backward;
+
+  // ---- solver ----
+  // One parameter's update in place, Caffe's rule s.rule over n elements: the gradient g =
+  // grad * grad_scale (grad null: zeros) plus the decay term, the step from g and the
+  // history h (and h2 for AdaDelta and Adam; else null), then w -= step, clamped.
+  Kernel<void(const UpdateStep& s, int64_t n, T* w, const T* grad, T* h, T* h2)> update;
 };
 
 struct Table {

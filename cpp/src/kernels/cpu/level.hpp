@@ -19,6 +19,7 @@ void fill_pool(Table& t);
 void fill_random(Table& t);
 void fill_reduce(Table& t);
 void fill_softmax(Table& t);
+void fill_update(Table& t);
 void fill_winograd(Table& t);
 
 // The level's Table (table.cpp): what one kernel file calls of a kernel another file may

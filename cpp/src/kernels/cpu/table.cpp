@@ -26,6 +26,7 @@ const Table& table() {
     fill_random(k);
     fill_reduce(k);
     fill_softmax(k);
+    fill_update(k);
     fill_winograd(k);
     return k;
   }();
