@@ -228,12 +228,39 @@ struct Typed {
   Kernel<void(const T* x, int64_t outer, int64_t R, int64_t inner, T* out)> sum_middle;
   // out[c] = the sum of x [N, C, S] over N and S (a convolution's bias gradient).
   Kernel<void(const T* x, int64_t N, int64_t C, int64_t S, T* out)> channel_sums;
+  // Any other sum over axes: out[o] = the sum (in double, in memory order) of the elements of
+  // x (contiguous, `ndim` extents `shape`) whose offset in out is o, out_strides giving the
+  // offset along each axis (0 along the summed ones); out_n outputs.
+  Kernel<void(const T* x, int ndim, const int64_t* shape, const int64_t* out_strides, int64_t out_n, T* out)>
+      sum_axes;
   // The sum of x[i]^2 over n elements, in double.
   Kernel<double(const T* x, int64_t n)> sum_squares;
+  // The maximum along the middle axis of x [outer, C, inner] and the index of its first
+  // occurrence: values and index [outer, inner].
+  Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, T* values, int64_t* index)> max_along;
+  // dx [outer, C, inner] (overwritten) = dy [outer, inner] at each position's index, 0 elsewhere.
+  Kernel<void(const T* dy, const int64_t* index, int64_t outer, int64_t C, int64_t inner, T* dx)>
+      max_along_backward;
+  // y [outer, inner] = max_along's index, as T.
+  Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, T* y)> argmax;
 
   // ---- random fills: element i depends only on (seed, i), never on threads or level ----
   Kernel<void(uint64_t seed, int64_t n, T lo, T hi, T* out)> uniform;
   Kernel<void(uint64_t seed, int64_t n, T mean, T stddev, T* out)> gaussian;
+  // Inverted dropout's mask: out[i] = 1 / (1 - p) where uniform(seed, n, 0, 1)'s element i is
+  // >= p, else 0.
+  Kernel<void(uint64_t seed, int64_t n, double p, T* out)> dropout_mask;
+
+  // ---- rows and labels ----
+  // y [N, D] = table [V, D]'s rows rows[0..N); the backward dw [V, D] (overwritten) = the sum
+  // of dy [N, D]'s rows into the rows they came from (repeated rows accumulate).
+  Kernel<void(const T* table, const int64_t* rows, int64_t N, int64_t D, T* y)> embedding;
+  Kernel<void(const T* dy, const int64_t* rows, int64_t N, int64_t V, int64_t D, T* dw)> embedding_backward;
+  // index[i] = x[i] (truncated) for n class labels stored as T. Returns -1 when every x[i] is
+  // a whole number in [0, classes), or equals ignore_label if has_ignore; else the first i
+  // where it is not.
+  Kernel<int64_t(const T* x, int64_t n, int64_t classes, bool has_ignore, int64_t ignore_label, int64_t* index)>
+      class_indices;
 
   // ---- softmax ----
   // Softmax over the middle axis of [outer, C, inner], numerically stable (max subtracted).
@@ -245,6 +272,12 @@ struct Typed {
   Kernel<void(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner, int64_t ignore_label,
               T scale, T* dx)>
       softmax_cross_entropy_backward;
+  // The summed negative log-likelihood, -sum of logp[o, label, i] (in double) over the
+  // positions [outer, inner] whose label is not ignore_label, from log-softmax logp [outer,
+  // C, inner]; *counted = how many positions that is.
+  Kernel<double(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner, int64_t ignore_label,
+                int64_t* counted)>
+      softmax_cross_entropy_loss;
 
   // ---- solver ----
   // One parameter's update in place, Caffe's rule s.rule over n elements: the gradient g =

@@ -20,11 +20,14 @@ const Table& table() {
     fill_dot_gemm(k);
     fill_gemm(k);
     fill_im2col(k);
+    fill_index(k);
     fill_lrn(k);
+    fill_metrics(k);
     fill_pointwise(k);
     fill_pool(k);
     fill_random(k);
     fill_reduce(k);
+    fill_reduce_axes(k);
     fill_softmax(k);
     fill_update(k);
     fill_winograd(k);
