@@ -243,6 +243,10 @@ struct Typed {
       max_along_backward;
   // y [outer, inner] = max_along's index, as T.
   Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, T* y)> argmax;
+  // The top_k largest along the middle axis of x [outer, C, inner], largest first (equal
+  // values: the lower index first): their indices (as T) and values, each [outer, top_k,
+  // inner]; values may be null.
+  Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, int64_t top_k, T* indices, T* values)> top_k;
 
   // ---- random fills: element i depends only on (seed, i), never on threads or level ----
   Kernel<void(uint64_t seed, int64_t n, T lo, T hi, T* out)> uniform;
@@ -261,6 +265,15 @@ struct Typed {
   // where it is not.
   Kernel<int64_t(const T* x, int64_t n, int64_t classes, bool has_ignore, int64_t ignore_label, int64_t* index)>
       class_indices;
+  // Caffe's Accuracy of scores [outer, C, inner] against labels [outer, inner] (class indices
+  // stored as T, truncated): a position is a hit when fewer than top_k classes score higher
+  // than its label; positions labelled ignore_label are skipped if has_ignore. *accuracy =
+  // hits / positions counted, per_class [C] (may be null) the same per label (0 where
+  // none). Returns -1, or (nothing written) the first position whose label is outside
+  // [0, C).
+  Kernel<int64_t(const T* scores, const T* labels, int64_t outer, int64_t C, int64_t inner, int64_t top_k,
+                 bool has_ignore, int64_t ignore_label, double* accuracy, double* per_class)>
+      accuracy;
 
   // ---- softmax ----
   // Softmax over the middle axis of [outer, C, inner], numerically stable (max subtracted).

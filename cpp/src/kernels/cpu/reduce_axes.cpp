@@ -1,5 +1,5 @@
 // Reductions along axes that reduce.cpp's blocks do not cover: sums over any set of axes,
-// and the maximum and its index along one axis.
+// and the maximum, its index and the top k along one axis.
 #include <algorithm>
 #include <vector>
 
@@ -71,11 +71,29 @@ void argmax(const T* x, int64_t outer, int64_t C, int64_t inner, T* y) {
   each_max(x, outer, C, inner, [&](int64_t k, int64_t best, T) { y[k] = static_cast<T>(best); });
 }
 
+template <class T>
+void top_k(const T* x, int64_t outer, int64_t C, int64_t inner, int64_t k, T* indices, T* values) {
+  std::vector<int64_t> order(static_cast<size_t>(C));
+  for (int64_t a = 0; a < outer; ++a)
+    for (int64_t i = 0; i < inner; ++i) {
+      for (int64_t c = 0; c < C; ++c) order[static_cast<size_t>(c)] = c;
+      auto score = [&](int64_t c) { return x[(a * C + c) * inner + i]; };
+      std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                        [&](int64_t l, int64_t r) { return score(l) > score(r) || (score(l) == score(r) && l < r); });
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t at = (a * k + j) * inner + i, c = order[static_cast<size_t>(j)];
+        indices[at] = static_cast<T>(c);
+        if (values) values[at] = score(c);
+      }
+    }
+}
+
 void fill_reduce_axes(Table& t) {
   LAMINA_FILL(t, sum_axes);
   LAMINA_FILL(t, max_along);
   LAMINA_FILL(t, max_along_backward);
   LAMINA_FILL(t, argmax);
+  LAMINA_FILL(t, top_k);
 }
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
