@@ -58,12 +58,10 @@ Tensor dropout(const Tensor& x, double p, bool training, uint64_t seed) {
   if (!training || p == 0) return x;
   // Keep with probability 1 - p and scale by 1 / (1 - p) (inverted dropout, as Caffe and
   // PyTorch): the expectation of y is x, and inference needs no rescaling.
-  Tensor mask = rand(x.shape(), 0.0, 1.0, x.dtype(), seed);
+  Tensor mask = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto z) {
     using T = decltype(z);
-    T* m = mask.data<T>();
-    const T scale = T(1.0 / (1.0 - p)), thr = T(p);
-    for (int64_t i = 0; i < mask.numel(); ++i) m[i] = m[i] >= thr ? scale : T(0);
+    ops_detail::kernels_for<T>("dropout", x).dropout_mask(seed, mask.numel(), p, mask.data<T>());
   });
   return mul(x, mask);
 }

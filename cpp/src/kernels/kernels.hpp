@@ -32,6 +32,19 @@ struct ConvGeometry {
   int64_t OH, OW;             // output size
 };
 
+// A whole 2-d convolution, as the op validated it: x [N, C, H, W] by w [O, C / groups, KH,
+// KW] into y [N, O, OH, OW], OH = (H + 2 pad_h - dilation_h (KH - 1) - 1) / stride_h + 1
+// (OW alike).
+struct ConvShape {
+  int64_t N, C, H, W;
+  int64_t O, KH, KW;
+  int64_t stride_h, stride_w;
+  int64_t pad_h, pad_w;
+  int64_t dilation_h, dilation_w;
+  int64_t groups;
+  int64_t OH, OW;
+};
+
 // The geometry of 2-d pooling over `planes` independent H x W planes (N * C).
 struct PoolGeometry {
   int64_t planes, H, W;
@@ -62,6 +75,20 @@ struct ConvGemmA {
 struct TransposedB {
   const float* data;
   int64_t ldb;
+};
+
+// Caffe's update rules (SGDSolver and its subclasses) and one step's settings for one
+// parameter (Typed::update).
+enum class UpdateRule : uint8_t { sgd, nesterov, adagrad, rmsprop, adadelta, adam };
+struct UpdateStep {
+  UpdateRule rule;
+  double rate;          // the learning rate times the parameter's lr_mult
+  double weight_decay;  // times the parameter's decay_mult
+  bool l1;              // L1 regularisation: the decay term is weight_decay * sign(w), not * w
+  double grad_scale;    // the gradient's factor (global clipping / iter_size)
+  double momentum, momentum2, delta, rms_decay;  // Adam: beta1, beta2, epsilon
+  int iter;             // Adam's bias correction is for step iter + 1
+  double clip_weights;  // w clamped to [-clip_weights, clip_weights] after the step; < 0: not
 };
 
 // Elementwise binary functions (binary_* kernels): y = f(a, b).
@@ -117,6 +144,14 @@ struct Typed {
       binary_strided;
 
   // ---- convolution ----
+  // y = conv2d(x, w) + b (b [O] may be null), shapes as ConvShape says. The device picks the
+  // algorithm, the threads and the scratch memory (the CPU's: kernels/cpu/conv.cpp).
+  Kernel<void(const ConvShape& s, const T* x, const T* w, const T* b, T* y)> conv2d;
+  // conv2d's gradients from dy [N, O, OH, OW]: dx [N, C, H, W], dw [O, C / groups, KH, KW] and
+  // db [O], each overwritten, each null when not wanted; x is read only for dw (null
+  // without). conv_transpose2d runs on the same two: its forward is this dx.
+  Kernel<void(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db)> conv2d_backward;
+  // The parts the CPU's conv2d composes:
   // Depthwise convolution (one input channel per group): g.C is all N's input channels,
   // output channel o = c * mult + j reads input channel c. x [N, C, H, W], w [C*mult, 1, KH,
   // KW], b [C*mult] or null, y [N, C*mult, OH, OW]. The backward adds into dx (zeroed by
@@ -158,6 +193,14 @@ struct Typed {
   Kernel<void(const T* x, const T* dy, const T* mean, const T* invstd, const T* w, const T* b, int64_t N, int64_t C,
               int64_t S, bool training, bool relu, T* dx, T* dw, T* db)>
       batch_norm_backward;
+  // invstd[c] = 1 / sqrt(var[c] + eps) for C channels (in double).
+  Kernel<void(const T* var, int64_t C, double eps, T* invstd)> batch_norm_invstd;
+  // The running statistics, r = (1 - momentum) r + momentum s per channel: running_mean from
+  // mean (s = mean), running_var from var (s = var * unbias, the unbiased variance for
+  // unbias = M / (M - 1)); either may be null.
+  Kernel<void(const T* mean, const T* var, int64_t C, double momentum, double unbias, T* running_mean,
+              T* running_var)>
+      batch_norm_running;
   // Local response normalisation across channels of x [N, C, S] (Caffe's ACROSS_CHANNELS):
   //   scale = k + alpha / size * (sum of x^2 over the `size` channels centred on c; zeros
   //   past the edges), y = x * scale^-beta (scale is kept for the backward);
@@ -185,10 +228,52 @@ struct Typed {
   Kernel<void(const T* x, int64_t outer, int64_t R, int64_t inner, T* out)> sum_middle;
   // out[c] = the sum of x [N, C, S] over N and S (a convolution's bias gradient).
   Kernel<void(const T* x, int64_t N, int64_t C, int64_t S, T* out)> channel_sums;
+  // Any other sum over axes: out[o] = the sum (in double, in memory order) of the elements of
+  // x (contiguous, `ndim` extents `shape`) whose offset in out is o, out_strides giving the
+  // offset along each axis (0 along the summed ones); out_n outputs.
+  Kernel<void(const T* x, int ndim, const int64_t* shape, const int64_t* out_strides, int64_t out_n, T* out)>
+      sum_axes;
+  // The sum of x[i]^2 over n elements, in double.
+  Kernel<double(const T* x, int64_t n)> sum_squares;
+  // The maximum along the middle axis of x [outer, C, inner] and the index of its first
+  // occurrence: values and index [outer, inner].
+  Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, T* values, int64_t* index)> max_along;
+  // dx [outer, C, inner] (overwritten) = dy [outer, inner] at each position's index, 0 elsewhere.
+  Kernel<void(const T* dy, const int64_t* index, int64_t outer, int64_t C, int64_t inner, T* dx)>
+      max_along_backward;
+  // y [outer, inner] = max_along's index, as T.
+  Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, T* y)> argmax;
+  // The top_k largest along the middle axis of x [outer, C, inner], largest first (equal
+  // values: the lower index first): their indices (as T) and values, each [outer, top_k,
+  // inner]; values may be null.
+  Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, int64_t top_k, T* indices, T* values)> top_k;
 
   // ---- random fills: element i depends only on (seed, i), never on threads or level ----
   Kernel<void(uint64_t seed, int64_t n, T lo, T hi, T* out)> uniform;
   Kernel<void(uint64_t seed, int64_t n, T mean, T stddev, T* out)> gaussian;
+  // Inverted dropout's mask: out[i] = 1 / (1 - p) where uniform(seed, n, 0, 1)'s element i is
+  // >= p, else 0.
+  Kernel<void(uint64_t seed, int64_t n, double p, T* out)> dropout_mask;
+
+  // ---- rows and labels ----
+  // y [N, D] = table [V, D]'s rows rows[0..N); the backward dw [V, D] (overwritten) = the sum
+  // of dy [N, D]'s rows into the rows they came from (repeated rows accumulate).
+  Kernel<void(const T* table, const int64_t* rows, int64_t N, int64_t D, T* y)> embedding;
+  Kernel<void(const T* dy, const int64_t* rows, int64_t N, int64_t V, int64_t D, T* dw)> embedding_backward;
+  // index[i] = x[i] (truncated) for n class labels stored as T. Returns -1 when every x[i] is
+  // a whole number in [0, classes), or equals ignore_label if has_ignore; else the first i
+  // where it is not.
+  Kernel<int64_t(const T* x, int64_t n, int64_t classes, bool has_ignore, int64_t ignore_label, int64_t* index)>
+      class_indices;
+  // Caffe's Accuracy of scores [outer, C, inner] against labels [outer, inner] (class indices
+  // stored as T, truncated): a position is a hit when fewer than top_k classes score higher
+  // than its label; positions labelled ignore_label are skipped if has_ignore. *accuracy =
+  // hits / positions counted, per_class [C] (may be null) the same per label (0 where
+  // none). Returns -1, or (nothing written) the first position whose label is outside
+  // [0, C).
+  Kernel<int64_t(const T* scores, const T* labels, int64_t outer, int64_t C, int64_t inner, int64_t top_k,
+                 bool has_ignore, int64_t ignore_label, double* accuracy, double* per_class)>
+      accuracy;
 
   // ---- softmax ----
   // Softmax over the middle axis of [outer, C, inner], numerically stable (max subtracted).
@@ -200,6 +285,18 @@ struct Typed {
   Kernel<void(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner, int64_t ignore_label,
               T scale, T* dx)>
       softmax_cross_entropy_backward;
+  // The summed negative log-likelihood, -sum of logp[o, label, i] (in double) over the
+  // positions [outer, inner] whose label is not ignore_label, from log-softmax logp [outer,
+  // C, inner]; *counted = how many positions that is.
+  Kernel<double(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner, int64_t ignore_label,
+                int64_t* counted)>
+      softmax_cross_entropy_loss;
+
+  // ---- solver ----
+  // One parameter's update in place, Caffe's rule s.rule over n elements: the gradient g =
+  // grad * grad_scale (grad null: zeros) plus the decay term, the step from g and the
+  // history h (and h2 for AdaDelta and Adam; else null), then w -= step, clamped.
+  Kernel<void(const UpdateStep& s, int64_t n, T* w, const T* grad, T* h, T* h2)> update;
 };
 
 struct Table {

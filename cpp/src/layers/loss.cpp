@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "ops/metrics.hpp"
 
 namespace lamina::layers {
 
@@ -138,36 +139,13 @@ Forward accuracy(const LayerSpec& spec) {
   const bool per_class = spec.tops.size() > 1;
   return [=](const Tensors& b) {
     const int64_t axis = canonical_axis(spec, axis_field, b[0].dim());
-    const Tensor scores = b[0].detach().to(DType::f64).contiguous();
-    const int64_t c = scores.size(axis), outer = span(scores.shape(), 0, axis),
-                  inner = span(scores.shape(), axis + 1, scores.dim());
+    const int64_t c = b[0].size(axis);
     if (top_k > c) spec.fail("top_k " + std::to_string(top_k) + " exceeds the " + std::to_string(c) + " classes");
-    const Tensor labels = labels_for(spec, b[0], b[1], axis).to(DType::f64).contiguous();
-    const double* s = scores.data<double>();
-    const double* l = labels.data<double>();
-    std::vector<double> hits(c, 0), counts(c, 0);
-    double correct = 0, valid = 0;
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < inner; ++i) {
-        const int64_t label = static_cast<int64_t>(l[o * inner + i]);
-        if (has_ignore && label == ignore) continue;
-        if (label < 0 || label >= c)
-          throw ValueError("Accuracy: label " + std::to_string(label) + " is outside [0, " + std::to_string(c) + ")");
-        const double mine = s[(o * c + label) * inner + i];
-        int64_t better = 0;  // classes scoring strictly higher than the label's
-        for (int64_t k = 0; k < c; ++k) better += s[(o * c + k) * inner + i] > mine;
-        const bool hit = better < top_k;
-        correct += hit;
-        valid += 1;
-        hits[label] += hit;
-        counts[label] += 1;
-      }
-    Tensors out{Tensor::full({}, valid > 0 ? correct / valid : 0.0, b[0].dtype())};
-    if (per_class) {
-      Tensor t = Tensor::empty({c}, DType::f64);
-      for (int64_t k = 0; k < c; ++k) t.data<double>()[k] = counts[k] > 0 ? hits[k] / counts[k] : 0.0;
-      out.push_back(t.to(b[0].dtype()));
-    }
+    const Tensor labels = labels_for(spec, b[0], b[1], axis);
+    Tensor per_class_accuracy;
+    Tensors out{lamina::accuracy(b[0], labels, top_k, axis, has_ignore, ignore,
+                                 per_class ? &per_class_accuracy : nullptr)};
+    if (per_class) out.push_back(per_class_accuracy);
     return out;
   };
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common.hpp"
+#include "ops/metrics.hpp"
 
 namespace lamina::layers {
 
@@ -174,43 +175,21 @@ Forward reduction_forward(const LayerSpec& spec) {
 // axis each sample's flattened scores are ranked and the top is [N, 1 or 2, top_k].
 Forward argmax_forward(const LayerSpec& spec) {
   const auto p = spec.param_message("argmax_param");
-  const int64_t top_k = p.get_int("top_k");
+  const int64_t k = p.get_int("top_k");
   const bool values = p.get_bool("out_max_val"), has_axis = p.has("axis");
   return [=](const Tensors& b) {
-    const Tensor x = b[0].detach().to(DType::f64).contiguous();
+    const Tensor& x = b[0];
     const Shape& s = x.shape();
     const int64_t axis = has_axis ? canonical_axis(spec, p.get_int("axis"), x.dim()) : 1;
-    const int64_t outer = has_axis ? span(s, 0, axis) : s[0];
     const int64_t c = has_axis ? s[axis] : x.numel() / s[0];
-    const int64_t inner = has_axis ? span(s, axis + 1, x.dim()) : 1;
-    if (top_k > c) spec.fail("top_k " + std::to_string(top_k) + " exceeds " + std::to_string(c) + " candidates");
-    Shape out_shape;
+    if (k > c) spec.fail("top_k " + std::to_string(k) + " exceeds " + std::to_string(c) + " candidates");
     if (has_axis) {
-      out_shape = s;
-      out_shape[axis] = top_k;
-    } else {
-      out_shape = {s[0], values ? 2 : 1, top_k};
+      const auto [indices, maxima] = top_k(x, k, axis);
+      return Tensors{values ? maxima : indices};
     }
-    Tensor y = Tensor::empty(out_shape, DType::f64);
-    double* o = y.data<double>();
-    const double* in = x.data<double>();
-    std::vector<int64_t> order(c);
-    for (int64_t a = 0; a < outer; ++a)
-      for (int64_t i = 0; i < inner; ++i) {
-        for (int64_t k = 0; k < c; ++k) order[k] = k;
-        auto score = [&](int64_t k) { return in[(a * c + k) * inner + i]; };
-        std::partial_sort(order.begin(), order.begin() + top_k, order.end(),
-                          [&](int64_t l, int64_t r) { return score(l) > score(r) || (score(l) == score(r) && l < r); });
-        for (int64_t k = 0; k < top_k; ++k) {
-          if (has_axis) {
-            o[(a * top_k + k) * inner + i] = values ? score(order[k]) : double(order[k]);
-          } else {
-            o[a * (values ? 2 : 1) * top_k + k] = double(order[k]);
-            if (values) o[a * 2 * top_k + top_k + k] = score(order[k]);
-          }
-        }
-      }
-    return Tensors{y.to(b[0].dtype())};
+    const auto [indices, maxima] = top_k(x.reshape({s[0], c}), k, 1);
+    const Shape row{s[0], 1, k};
+    return Tensors{values ? concat({indices.reshape(row), maxima.reshape(row)}, 1) : indices.reshape(row)};
   };
 }
 

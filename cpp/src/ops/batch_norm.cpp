@@ -1,8 +1,6 @@
 // batch_norm: one op with a fused kernel (statistics, normalise, closed-form backward),
 // see kernels/cpu/batch_norm.cpp; scale_shift, the same kernels with a mean of 0 and an
 // inverse deviation of 1.
-#include <cmath>
-
 #include "kernels/kernels.hpp"
 #include "ops/common.hpp"
 
@@ -39,35 +37,23 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
+    const kernels::Typed<T>& k = kernels_for<T>(op, xc);
     T* pm = mean.data<T>();
     T* pi = invstd.data<T>();
     if (training) {
       Tensor var = Tensor::empty({C}, x.dtype());
-      kernels_for<T>(op, xc).batch_norm_stats(xc.data<T>(), N, C, S, pm, var.data<T>());
-      const T* pv = var.data<T>();
-      for (int64_t c = 0; c < C; ++c) pi[c] = static_cast<T>(1.0 / std::sqrt(double(pv[c]) + eps));
+      k.batch_norm_stats(xc.data<T>(), N, C, S, pm, var.data<T>());
+      k.batch_norm_invstd(var.data<T>(), C, eps, pi);
       // Running averages (buffers, outside the graph); the variance kept is unbiased.
-      NoGradGuard no_grad;
-      if (running_mean.defined()) {
-        T* r = running_mean.data<T>();
-        for (int64_t c = 0; c < C; ++c) r[c] = static_cast<T>((1 - momentum) * r[c] + momentum * pm[c]);
-        running_mean.storage()->bump_version();
-      }
-      if (running_var.defined()) {
-        T* r = running_var.data<T>();
-        const double unbias = static_cast<double>(M) / static_cast<double>(M - 1);
-        for (int64_t c = 0; c < C; ++c) r[c] = static_cast<T>((1 - momentum) * r[c] + momentum * pv[c] * unbias);
-        running_var.storage()->bump_version();
-      }
+      k.batch_norm_running(pm, var.data<T>(), C, momentum, static_cast<double>(M) / static_cast<double>(M - 1),
+                           data_or_null<T>(running_mean), data_or_null<T>(running_var));
+      for (const Tensor* r : {&running_mean, &running_var})
+        if (r->defined()) r->storage()->bump_version();
     } else {
-      Tensor rm = running_mean.contiguous(), rv = running_var.contiguous();
-      for (int64_t c = 0; c < C; ++c) {
-        pm[c] = rm.data<T>()[c];
-        pi[c] = static_cast<T>(1.0 / std::sqrt(double(rv.data<T>()[c]) + eps));
-      }
+      mean.copy_(running_mean);
+      k.batch_norm_invstd(running_var.data<T>(), C, eps, pi);
     }
-    kernels_for<T>(op, xc).batch_norm_apply(xc.data<T>(), pm, pi, w.defined() ? w.data<T>() : nullptr,
-                                   b.defined() ? b.data<T>() : nullptr, N, C, S, relu, y.data<T>());
+    k.batch_norm_apply(xc.data<T>(), pm, pi, data_or_null<T>(w), data_or_null<T>(b), N, C, S, relu, y.data<T>());
   });
   if (autograd::needs_grad({&x, &weight, &bias}))
     autograd::record(op, {x, weight, bias}, {y},
@@ -85,10 +71,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                        dispatch(xv.dtype(), [&](auto t) {
                          using T = decltype(t);
                          kernels_for<T>("batch_norm", xv).batch_norm_backward(
-                             xv.data<T>(), dy.data<T>(), mean.data<T>(), invstd.data<T>(),
-                             wv.defined() ? wv.data<T>() : nullptr, bv.defined() ? bv.data<T>() : nullptr, N, C, S,
-                             training, relu, nx ? dx.data<T>() : nullptr, nw ? dw.data<T>() : nullptr,
-                             nb ? db.data<T>() : nullptr);
+                             xv.data<T>(), dy.data<T>(), mean.data<T>(), invstd.data<T>(), data_or_null<T>(wv),
+                             data_or_null<T>(bv), N, C, S, training, relu, data_or_null<T>(dx), data_or_null<T>(dw),
+                             data_or_null<T>(db));
                        });
                        return std::vector<Tensor>{dx, dw, db};
                      });
@@ -121,7 +106,7 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, in
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
     kernels_for<T>(op, xc).batch_norm_apply(xc.data<T>(), zeros.data<T>(), ones.data<T>(), s.data<T>(),
-                                   b.defined() ? b.data<T>() : nullptr, N, C, S, false, y.data<T>());
+                                            data_or_null<T>(b), N, C, S, false, y.data<T>());
   });
   if (autograd::needs_grad({&x, &scale, &shift}))
     autograd::record(op, {x, scale, shift}, {y},
@@ -136,10 +121,9 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, in
                        Tensor db = nb ? Tensor::empty(shape, xv.dtype()) : Tensor();
                        dispatch(xv.dtype(), [&](auto t) {
                          using T = decltype(t);
-                         kernels_for<T>("scale_shift", xv).batch_norm_backward(xv.data<T>(), dy.data<T>(), zeros.data<T>(),
-                                                           ones.data<T>(), wv.data<T>(), static_cast<const T*>(nullptr), N, C, S, false,
-                                                           false, nx ? dx.data<T>() : nullptr,
-                                                           ns ? ds.data<T>() : nullptr, nb ? db.data<T>() : nullptr);
+                         kernels_for<T>("scale_shift", xv).batch_norm_backward(
+                             xv.data<T>(), dy.data<T>(), zeros.data<T>(), ones.data<T>(), wv.data<T>(), nullptr, N, C,
+                             S, false, false, data_or_null<T>(dx), data_or_null<T>(ds), data_or_null<T>(db));
                        });
                        return std::vector<Tensor>{dx, ds, db};
                      });

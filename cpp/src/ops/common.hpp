@@ -33,6 +33,23 @@ const kernels::Typed<T>& kernels_for(const char* op, const Tensor& x) {
   return device_kernels(op, x.device()).of<T>();
 }
 
+// t's elements, or null for an undefined (optional, or not wanted) tensor.
+template <class T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// x read as [outer, C, inner]: the extents before, along and after `axis` (in [0, dim)).
+struct AxisSplit {
+  int64_t axis, outer, C, inner;
+};
+inline AxisSplit split_at(const Tensor& x, int64_t axis) {
+  AxisSplit s{axis, 1, x.size(axis), 1};
+  for (int64_t d = 0; d < axis; ++d) s.outer *= x.size(d);
+  for (int64_t d = axis + 1; d < x.dim(); ++d) s.inner *= x.size(d);
+  return s;
+}
+
 inline void check_defined(const char* op, const Tensor& x, const char* what = "input") {
   LAMINA_CHECK(x.defined(), op, ": the ", what, " is undefined");
 }

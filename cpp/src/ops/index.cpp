@@ -1,6 +1,6 @@
 // Data movement along an axis: concat, slice (a range of one axis), and embedding
 // (a gather of rows, whose backward scatter-adds).
-#include <cstring>
+#include <memory>
 
 #include "ops/common.hpp"
 
@@ -85,33 +85,26 @@ Tensor embedding(const Tensor& indices, const Tensor& weight) {
   LAMINA_CHECK_SHAPE(weight.dim() == 2, op, ": weight must be [num_embeddings, dim], got ", weight.shape());
   const int64_t V = weight.size(0), D = weight.size(1);
   Tensor idx = indices.to(DType::f64).contiguous();
-  const double* pi = idx.data<double>();
   const int64_t n = idx.numel();
-  std::vector<int64_t> rows(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const auto k = static_cast<int64_t>(pi[i]);
-    LAMINA_CHECK_INDEX(pi[i] == static_cast<double>(k) && k >= 0 && k < V, op, ": index ", pi[i], " at position ",
-                       i, " is not a row of a table with ", V, " rows");
-    rows[static_cast<size_t>(i)] = k;
-  }
+  auto rows = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(n));
+  const int64_t bad = kernels_for<double>(op, idx).class_indices(idx.data<double>(), n, V, false, 0, rows->data());
+  LAMINA_CHECK_INDEX(bad < 0, op, ": index ", idx.data<double>()[bad], " at position ", bad,
+                     " is not a row of a table with ", V, " rows");
   Shape shape = indices.shape();
   shape.push_back(D);
   Tensor wc = weight.contiguous();
   Tensor y = Tensor::empty(shape, weight.dtype());
-  const size_t row_bytes = static_cast<size_t>(D) * dtype_size(weight.dtype());
-  for (int64_t i = 0; i < n; ++i)
-    std::memcpy(static_cast<char*>(y.raw_data()) + i * row_bytes,
-                static_cast<const char*>(wc.raw_data()) + rows[static_cast<size_t>(i)] * row_bytes, row_bytes);
+  dispatch(wc.dtype(), [&](auto z) {
+    using T = decltype(z);
+    kernels_for<T>(op, wc).embedding(wc.data<T>(), rows->data(), n, D, y.data<T>());
+  });
   if (autograd::needs_grad({&weight}))
-    autograd::record(op, {indices, weight}, {y}, [rows, V, D](const std::vector<Tensor>& g) {
+    autograd::record(op, {indices, weight}, {y}, [rows, n, V, D](const std::vector<Tensor>& g) {
       Tensor dy = g[0].contiguous();
-      Tensor dw = Tensor::zeros({V, D}, dy.dtype());
+      Tensor dw = Tensor::empty({V, D}, dy.dtype());
       dispatch(dy.dtype(), [&](auto z) {
         using T = decltype(z);
-        const T* src = dy.data<T>();
-        T* dst = dw.data<T>();
-        for (size_t i = 0; i < rows.size(); ++i)  // repeated indices accumulate
-          for (int64_t d = 0; d < D; ++d) dst[rows[i] * D + d] += src[static_cast<int64_t>(i) * D + d];
+        kernels_for<T>("embedding", dy).embedding_backward(dy.data<T>(), rows->data(), n, V, D, dw.data<T>());
       });
       return std::vector<Tensor>{Tensor(), dw};
     });

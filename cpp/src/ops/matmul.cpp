@@ -81,17 +81,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     LAMINA_CHECK_SHAPE(bias.dim() == 1 && bias.size(0) == O, "linear: bias must be [", O, "], got ", bias.shape());
   }
   Tensor xc = x.contiguous(), wc = weight.contiguous();
-  Tensor y = Tensor::empty({N, O}, x.dtype());
-  if (bias.defined()) {  // y starts as the bias in every row, then y += x @ W^T
-    Tensor bc = bias.contiguous();
-    dispatch(x.dtype(), [&](auto t) {
-      using T = decltype(t);
-      const T* pb = bc.data<T>();
-      T* py = y.data<T>();
-      for (int64_t i = 0; i < N; ++i)
-        for (int64_t o = 0; o < O; ++o) py[i * O + o] = pb[o];
-    });
-  }
+  // y starts as the bias in every row, then y += x @ W^T.
+  Tensor y = bias.defined() ? expand(bias.detach(), {N, O}) : Tensor::empty({N, O}, x.dtype());
   gemm(false, true, xc, wc, y, bias.defined() ? 1.0 : 0.0);
   if (autograd::needs_grad({&x, &weight, &bias}))
     autograd::record(

@@ -58,33 +58,14 @@ Tensor sum_keepdim(const char* op, const Tensor& x_in, const std::vector<bool>& 
     });
     return out;
   }
-  // One pass over the input in memory order; an odometer tracks the output offset, which
-  // moves only along the axes that are kept.
-  std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
+  // Any other set of axes: out's strides, 0 along the summed axes.
   Shape out_strides = out.strides();
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (reduce[i]) out_strides[i] = 0;
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    const T* px = x.data<T>();
-    const int64_t n = x.numel(), d = static_cast<int64_t>(shape.size());
-    if (n == 0) return;
-    Shape idx(static_cast<size_t>(d), 0);
-    int64_t o = 0;
-    for (int64_t k = 0; k < n; ++k) {
-      acc[static_cast<size_t>(o)] += static_cast<double>(px[k]);
-      for (int64_t i = d - 1; i >= 0; --i) {
-        if (++idx[i] < shape[i]) {
-          if (!reduce[i]) o += out_strides[i];
-          break;
-        }
-        if (!reduce[i]) o -= out_strides[i] * (shape[i] - 1);
-        idx[i] = 0;
-      }
-    }
-  });
-  dispatch(x.dtype(), [&](auto t) {
-    using T = decltype(t);
-    T* po = out.data<T>();
-    for (int64_t i = 0; i < out_n; ++i) po[i] = static_cast<T>(acc[static_cast<size_t>(i)]);
+    kernels_for<T>(op, x).sum_axes(x.data<T>(), static_cast<int>(shape.size()), shape.data(), out_strides.data(),
+                                   out_n, out.data<T>());
   });
   return out;
 }
@@ -155,33 +136,12 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 
 namespace {
 
-// The maximum and its first index along the middle axis of [outer, C, inner].
-template <class T>
-void max_along(const T* x, int64_t outer, int64_t C, int64_t inner, T* values, int64_t* index) {
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < inner; ++i) {
-      const T* xr = x + o * C * inner + i;
-      int64_t best = 0;
-      for (int64_t c = 1; c < C; ++c)
-        if (xr[c * inner] > xr[best * inner]) best = c;
-      values[o * inner + i] = xr[best * inner];
-      index[o * inner + i] = best;
-    }
-}
-
-struct AxisSplit {
-  int64_t axis, outer, C, inner;
-};
-
 AxisSplit split_axis(const char* op, const Tensor& x, int64_t axis_in) {
   check_defined(op, x);
   check_device(op, x);
   LAMINA_CHECK_SHAPE(x.dim() >= 1, op, ": needs at least one axis, got shape ", x.shape());
-  AxisSplit s{norm_axis(op, axis_in, x.dim()), 1, 0, 1};
-  s.C = x.size(s.axis);
+  const AxisSplit s = split_at(x, norm_axis(op, axis_in, x.dim()));
   LAMINA_CHECK_SHAPE(s.C > 0, op, ": axis ", s.axis, " of shape ", x.shape(), " is empty");
-  for (int64_t d = 0; d < s.axis; ++d) s.outer *= x.size(d);
-  for (int64_t d = s.axis + 1; d < x.dim(); ++d) s.inner *= x.size(d);
   return s;
 }
 
@@ -201,20 +161,16 @@ Tensor max(const Tensor& x, int64_t axis, bool keepdim) {
   auto index = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(s.outer * s.inner));
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    max_along(xc.data<T>(), s.outer, s.C, s.inner, y.data<T>(), index->data());
+    kernels_for<T>("max", xc).max_along(xc.data<T>(), s.outer, s.C, s.inner, y.data<T>(), index->data());
   });
   if (autograd::needs_grad({&x}))  // the gradient goes to the first maximum, like max pooling
     autograd::record("max", {x}, {y}, [s, index, shape = x.shape()](const std::vector<Tensor>& g) {
       Tensor dy = g[0].contiguous();
-      Tensor dx = Tensor::zeros(shape, dy.dtype());
+      Tensor dx = Tensor::empty(shape, dy.dtype());
       dispatch(dy.dtype(), [&](auto t) {
         using T = decltype(t);
-        const T* d = dy.data<T>();
-        T* o = dx.data<T>();
-        for (int64_t k = 0; k < s.outer * s.inner; ++k) {
-          const int64_t outer = k / s.inner, i = k % s.inner;
-          o[(outer * s.C + (*index)[static_cast<size_t>(k)]) * s.inner + i] = d[k];
-        }
+        kernels_for<T>("max", dy).max_along_backward(dy.data<T>(), index->data(), s.outer, s.C, s.inner,
+                                                     dx.data<T>());
       });
       return std::vector<Tensor>{dx};
     });
@@ -225,13 +181,9 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
   const AxisSplit s = split_axis("argmax", x, axis);
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(reduced_shape(x.shape(), s.axis, keepdim), x.dtype());
-  std::vector<int64_t> index(static_cast<size_t>(s.outer * s.inner));
   dispatch(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    std::vector<T> values(index.size());
-    max_along(xc.data<T>(), s.outer, s.C, s.inner, values.data(), index.data());
-    T* out = y.data<T>();
-    for (size_t k = 0; k < index.size(); ++k) out[k] = static_cast<T>(index[k]);
+    kernels_for<T>("argmax", xc).argmax(xc.data<T>(), s.outer, s.C, s.inner, y.data<T>());
   });
   return y;  // indices as floats, no gradient
 }

@@ -1,5 +1,4 @@
 // softmax, log_softmax, and softmax cross-entropy with Caffe's SoftmaxWithLoss semantics.
-#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -12,22 +11,12 @@ using namespace ops_detail;
 
 namespace {
 
-struct Split {
-  int64_t outer, C, inner;
-};
-Split split_at(const Tensor& x, int64_t axis) {
-  Split s{1, x.size(axis), 1};
-  for (int64_t i = 0; i < axis; ++i) s.outer *= x.size(i);
-  for (int64_t i = axis + 1; i < x.dim(); ++i) s.inner *= x.size(i);
-  return s;
-}
-
 Tensor softmax_impl(const char* op, const Tensor& x, int64_t axis_in, bool log) {
   check_defined(op, x);
   check_device(op, x);
   LAMINA_CHECK_SHAPE(x.dim() >= 1 && x.numel() > 0, op, ": needs a non-empty tensor, got shape ", x.shape());
   const int64_t axis = norm_axis(op, axis_in, x.dim());
-  const Split s = split_at(x, axis);
+  const AxisSplit s = split_at(x, axis);
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto t) {
@@ -60,7 +49,7 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
   check_device(op, logits);
   LAMINA_CHECK_SHAPE(logits.dim() >= 1 && logits.numel() > 0, op, ": needs non-empty logits, got ", logits.shape());
   const int64_t axis = norm_axis(op, o.axis, logits.dim());
-  const Split s = split_at(logits, axis);
+  const AxisSplit s = split_at(logits, axis);
   LAMINA_CHECK_SHAPE(labels.numel() == s.outer * s.inner, op, ": labels of shape ", labels.shape(), " (",
                      labels.numel(), " values) do not match logits ", logits.shape(), " with classes on axis ",
                      axis, " (", s.outer * s.inner, " positions)");
@@ -72,31 +61,20 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
   // Labels arrive as floats (Caffe's blobs are float); each must be a class index or the
   // ignore label. They are checked and converted once, here.
   Tensor lab = labels.to(DType::f64).contiguous();
-  const double* pl = lab.data<double>();
   const int64_t positions = s.outer * s.inner;
+  auto classes = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(positions));
+  const int64_t bad = kernels_for<double>(op, lab).class_indices(lab.data<double>(), positions, s.C,
+                                                                 o.has_ignore_label, o.ignore_label, classes->data());
+  LAMINA_CHECK(bad < 0, op, ": label ", lab.data<double>()[bad], " at position ", bad, " is not a class index in [0, ",
+               s.C, ")");
   // With no ignore label, use one no label can equal (labels are checked to be >= 0).
   const int64_t ignore = o.has_ignore_label ? o.ignore_label : -1;
-  auto classes = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(positions));
-  int64_t valid = 0;
-  for (int64_t j = 0; j < positions; ++j) {
-    const double v = pl[j];
-    const auto k = static_cast<int64_t>(v);
-    (*classes)[static_cast<size_t>(j)] = k;
-    if (o.has_ignore_label && k == o.ignore_label && v == static_cast<double>(k)) continue;
-    LAMINA_CHECK(v == static_cast<double>(k) && k >= 0 && k < s.C, op, ": label ", v, " at position ", j,
-                 " is not a class index in [0, ", s.C, ")");
-    ++valid;
-  }
   double total = 0;
+  int64_t valid = 0;
   dispatch(logp.dtype(), [&](auto t) {
     using T = decltype(t);
-    const T* lp = logp.data<T>();
-    for (int64_t j = 0; j < positions; ++j) {
-      const int64_t k = (*classes)[static_cast<size_t>(j)];
-      if (o.has_ignore_label && k == o.ignore_label) continue;
-      const int64_t o2 = j / s.inner, i = j % s.inner;
-      total -= static_cast<double>(lp[(o2 * s.C + k) * s.inner + i]);
-    }
+    total = kernels_for<T>(op, logp).softmax_cross_entropy_loss(logp.data<T>(), classes->data(), s.outer, s.C,
+                                                                s.inner, ignore, &valid);
   });
   double norm = 1;
   switch (o.normalization) {

@@ -1,8 +1,7 @@
 // Learning-rate policies and update rules with Caffe's formulas (SGDSolver and its
-// subclasses), in plain loops over each parameter.
+// subclasses); the updates themselves are the device's update kernel.
 #include "solver/update_rules.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -74,81 +73,22 @@ UpdateSettings update_settings(const schema::Params& p, const std::string& type,
 
 double sum_squares(const Tensor& t) {
   const Tensor c = t.contiguous();
-  double s = 0;
-  dispatch(c.dtype(), [&](auto z) {
+  return dispatch(c.dtype(), [&](auto z) {
     using T = decltype(z);
-    const T* x = c.data<T>();
-    for (int64_t i = 0; i < c.numel(); ++i) s += double(x[i]) * double(x[i]);
+    return kernels_for<T>("Solver", c).sum_squares(c.data<T>(), c.numel());
   });
-  return s;
 }
 
 namespace {
 
-enum class Rule { sgd, nesterov, adagrad, rmsprop, adadelta, adam };
-
-Rule rule_of(const std::string& type) {
-  if (type == "SGD") return Rule::sgd;
-  if (type == "Nesterov") return Rule::nesterov;
-  if (type == "AdaGrad") return Rule::adagrad;
-  if (type == "RMSProp") return Rule::rmsprop;
-  if (type == "AdaDelta") return Rule::adadelta;
-  return Rule::adam;
-}
-
-// One rule per instantiation, so the element loop has no branch on the type (it vectorises).
-template <Rule R, class T>
-void update(const UpdateSettings& s, int64_t n, T* w, const T* grad, T* h, T* h2, double lr_mult, double decay_mult) {
-  const T rate = T(s.rate * lr_mult), decay = T(s.weight_decay * decay_mult), scale = T(s.grad_scale);
-  const T m = T(s.momentum), m2 = T(s.momentum2), delta = T(s.delta), rms = T(s.rms_decay);
-  const bool l1 = s.l1, clamp = s.clip_weights >= 0;
-  const T limit = T(s.clip_weights);
-  // Adam's bias correction for step t = iter + 1 (Caffe's AdamSolver).
-  const double t = s.iter + 1;
-  const T correction = T(std::sqrt(1.0 - std::pow(s.momentum2, t)) / (1.0 - std::pow(s.momentum, t)));
-#pragma omp parallel for schedule(static) if (n >= (int64_t(1) << 16))
-  for (int64_t i = 0; i < n; ++i) {
-    T g = grad ? grad[i] * scale : T(0);
-    if (decay != T(0)) g += decay * (l1 ? T((w[i] > 0) - (w[i] < 0)) : w[i]);
-    T step;
-    if constexpr (R == Rule::sgd) {
-      h[i] = m * h[i] + rate * g;
-      step = h[i];
-    } else if constexpr (R == Rule::nesterov) {
-      const T previous = h[i];
-      h[i] = m * h[i] + rate * g;
-      step = (T(1) + m) * h[i] - m * previous;
-    } else if constexpr (R == Rule::adagrad) {
-      h[i] += g * g;
-      step = rate * g / (std::sqrt(h[i]) + delta);
-    } else if constexpr (R == Rule::rmsprop) {
-      h[i] = rms * h[i] + (T(1) - rms) * g * g;
-      step = rate * g / (std::sqrt(h[i]) + delta);
-    } else if constexpr (R == Rule::adadelta) {
-      h[i] = m * h[i] + (T(1) - m) * g * g;
-      const T u = g * std::sqrt((h2[i] + delta) / (h[i] + delta));
-      h2[i] = m * h2[i] + (T(1) - m) * u * u;
-      step = rate * u;
-    } else {  // Adam: momentum is beta1, momentum2 beta2, delta epsilon
-      h[i] = m * h[i] + (T(1) - m) * g;
-      h2[i] = m2 * h2[i] + (T(1) - m2) * g * g;
-      step = rate * correction * h[i] / (std::sqrt(h2[i]) + delta);
-    }
-    w[i] -= step;
-    if (clamp) w[i] = std::clamp(w[i], -limit, limit);
-  }
-}
-
-template <class T>
-void update_any(const UpdateSettings& s, int64_t n, T* w, const T* g, T* h, T* h2, double lr, double dm) {
-  switch (rule_of(s.type)) {
-    case Rule::sgd: return update<Rule::sgd>(s, n, w, g, h, h2, lr, dm);
-    case Rule::nesterov: return update<Rule::nesterov>(s, n, w, g, h, h2, lr, dm);
-    case Rule::adagrad: return update<Rule::adagrad>(s, n, w, g, h, h2, lr, dm);
-    case Rule::rmsprop: return update<Rule::rmsprop>(s, n, w, g, h, h2, lr, dm);
-    case Rule::adadelta: return update<Rule::adadelta>(s, n, w, g, h, h2, lr, dm);
-    case Rule::adam: return update<Rule::adam>(s, n, w, g, h, h2, lr, dm);
-  }
+kernels::UpdateRule rule_of(const std::string& type) {
+  using kernels::UpdateRule;
+  if (type == "SGD") return UpdateRule::sgd;
+  if (type == "Nesterov") return UpdateRule::nesterov;
+  if (type == "AdaGrad") return UpdateRule::adagrad;
+  if (type == "RMSProp") return UpdateRule::rmsprop;
+  if (type == "AdaDelta") return UpdateRule::adadelta;
+  return UpdateRule::adam;
 }
 
 }  // namespace
@@ -157,10 +97,12 @@ void update_param(const UpdateSettings& s, const Tensor& w, const Tensor& grad, 
                   double decay_mult) {
   LAMINA_CHECK(w.is_contiguous(), "Solver: parameter of shape ", w.shape(), " is not contiguous");
   const Tensor g = grad.defined() ? grad.contiguous().to(w.dtype()) : Tensor();
+  const kernels::UpdateStep step{rule_of(s.type), s.rate * lr_mult, s.weight_decay * decay_mult, s.l1, s.grad_scale,
+                                 s.momentum, s.momentum2, s.delta, s.rms_decay, s.iter, s.clip_weights};
   dispatch(w.dtype(), [&](auto z) {
     using T = decltype(z);
-    update_any<T>(s, w.numel(), w.data<T>(), g.defined() ? g.data<T>() : nullptr, history[0].data<T>(),
-              history.size() > 1 ? history[1].data<T>() : nullptr, lr_mult, decay_mult);
+    kernels_for<T>("Solver", w).update(step, w.numel(), w.data<T>(), data_or_null<T>(g), history[0].data<T>(),
+                                       history.size() > 1 ? history[1].data<T>() : nullptr);
   });
   w.storage()->bump_version();
 }

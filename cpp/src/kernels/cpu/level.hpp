@@ -7,18 +7,27 @@ namespace lamina::kernels::cpu::LAMINA_LEVEL {
 // Each kernel file fills the Table entries it defines.
 void fill_batch_norm(Table& t);
 void fill_binary(Table& t);
+void fill_conv(Table& t);
 void fill_conv_gemm(Table& t);
 void fill_depthwise(Table& t);
 void fill_dot_gemm(Table& t);
 void fill_gemm(Table& t);
 void fill_im2col(Table& t);
+void fill_index(Table& t);
 void fill_lrn(Table& t);
+void fill_metrics(Table& t);
 void fill_pointwise(Table& t);
 void fill_pool(Table& t);
 void fill_random(Table& t);
 void fill_reduce(Table& t);
+void fill_reduce_axes(Table& t);
 void fill_softmax(Table& t);
+void fill_update(Table& t);
 void fill_winograd(Table& t);
+
+// The level's Table (table.cpp): what one kernel file calls of a kernel another file may
+// leave empty at this level.
+const Table& table();
 
 // Used across files (Table says what each computes).
 template <class T>

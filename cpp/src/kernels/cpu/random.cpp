@@ -41,9 +41,18 @@ void gaussian(uint64_t seed, int64_t n, T mean, T stddev, T* out) {
   }
 }
 
+template <class T>
+void dropout_mask(uint64_t seed, int64_t n, double p, T* out) {
+  uniform(seed, n, T(0), T(1), out);
+  const T scale = T(1.0 / (1.0 - p)), thr = T(p);
+#pragma omp parallel for if (n >= kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) out[i] = out[i] >= thr ? scale : T(0);
+}
+
 void fill_random(Table& t) {
   LAMINA_FILL(t, uniform);
   LAMINA_FILL(t, gaussian);
+  LAMINA_FILL(t, dropout_mask);
 }
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
