@@ -160,18 +160,18 @@ inline bool stream_output(const ConvPlan& p) { return p.N * p.O * p.P * int64_t(
 template <class T>
 bool image_taps_fit(const ConvPlan& p) {
   if constexpr (std::is_same_v<T, float>) {
-    return conv_gemm_available() && !p.direct && p.g.stride_h == 1 && p.g.stride_w == 1 && p.g.OW % 16 == 0;
+    return conv_gemm_available() && !p.direct && p.g.stride_h == 1 && p.g.stride_w == 1 && p.g.OW % simd::kLanes == 0;
   }
   return false;
 }
 
 // The weight gradient by dot_gemm (kernels.hpp) rather than the BLAS: float32 where the
-// level has it, with each thread's partial sums (16 per weight) within 1 MB and rows of 256
-// positions or more; past 1 MB of sums it lost to the BLAS.
+// level has it, with each thread's partial sums (kLanes per weight) within 1 MB and rows of
+// 256 positions or more; past 1 MB of sums it lost to the BLAS.
 template <class T>
 bool use_dot_gemm(const ConvPlan& p) {
   if constexpr (std::is_same_v<T, float>) {
-    return conv_gemm_available() && p.O * p.K <= 16384 && p.P >= 256;
+    return conv_gemm_available() && p.O * p.K * simd::kLanes <= (int64_t(1) << 18) && p.P >= 256;
   }
   return false;
 }
