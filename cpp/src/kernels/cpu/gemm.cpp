@@ -41,12 +41,14 @@
 namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 namespace {
+// Used only by the vector levels' few-rows kernels and the BLAS path: the generic level of a
+// build without a BLAS (LAMINA_BLAS=none, as tests/run_aarch64.sh builds) calls neither.
 #ifdef _OPENMP
-bool in_parallel() { return omp_in_parallel(); }
-int max_threads() { return omp_get_max_threads(); }
+[[maybe_unused]] bool in_parallel() { return omp_in_parallel(); }
+[[maybe_unused]] int max_threads() { return omp_get_max_threads(); }
 #else
-bool in_parallel() { return false; }
-int max_threads() { return 1; }
+[[maybe_unused]] bool in_parallel() { return false; }
+[[maybe_unused]] int max_threads() { return 1; }
 #endif
 }  // namespace
 
