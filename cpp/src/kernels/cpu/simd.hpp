@@ -99,8 +99,9 @@ using IVec = int32_t;
 // The lanes [a, b) of a mask, a and b clamped to [0, kLanes]: lanes(0, n) is the first n
 // lanes; lanes(lo - o, hi - o) the part of [lo, hi) in the vector starting at element o.
 LAMINA_INLINE Mask lanes(int64_t a, int64_t b) {
-  a = a < 0 ? 0 : a;
-  b = b > kLanes ? kLanes : b;
+  // Each end clamped both ways: AVX2 and NEON narrow them to 32 bits, where 2^32 + 1 is 1.
+  a = a < 0 ? 0 : a > kLanes ? kLanes : a;
+  b = b < 0 ? 0 : b > kLanes ? kLanes : b;
 #if defined(LAMINA_LEVEL_AVX512)
   return b <= a ? Mask(0) : static_cast<Mask>(((1u << b) - 1u) & ~((1u << a) - 1u));
 #elif defined(LAMINA_LEVEL_AVX2)
@@ -664,7 +665,9 @@ LAMINA_INLINE void transpose(Vec* v) {
 // 2^n for integral n in [-126, 127] (a float holding an integer).
 LAMINA_INLINE Vec pow2i(Vec n) {
 #if defined(LAMINA_LEVEL_AVX512)
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+  const __m512i e =  // (masked: see half())
+      _mm512_add_epi32(_mm512_mask_cvtps_epi32(_mm512_setzero_si512(), 0xFFFF, n), _mm512_set1_epi32(127));
+  return _mm512_castsi512_ps(_mm512_mask_slli_epi32(e, 0xFFFF, e, 23));
 #elif defined(LAMINA_LEVEL_AVX2)
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
 #elif defined(LAMINA_LEVEL_NEON)
