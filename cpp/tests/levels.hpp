@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "lamina/cpu.hpp"
@@ -24,6 +25,9 @@ class AtEachLevel : public ::testing::TestWithParam<Isa> {
 };
 
 inline std::string level_name(const ::testing::TestParamInfo<Isa>& info) { return isa_name(info.param); }
+
+// How GoogleTest prints a level in a failure's message ("avx2", not "1-byte object <01>").
+inline void PrintTo(Isa isa, std::ostream* os) { *os << isa_name(isa); }
 
 }  // namespace lamina
 
