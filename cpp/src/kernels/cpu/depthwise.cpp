@@ -189,10 +189,7 @@ void weight_grad_rows(const float* x, const float* dy, int64_t nsrc, const int64
     for (int64_t o0 = 0; o0 < len; o0 += kLanes) {
       const MaskBits* m = masks + (o0 / kLanes) * KW;
       Vec xv[KW];
-      for (int k = 0; k < KW; ++k) {
-        const float* p = x + x_off[s] + o0 + k * step;
-        xv[k] = m[k] == simd::kAllBits ? simd::load(p) : simd::load(simd::from_bits(m[k]), p);
-      }
+      for (int k = 0; k < KW; ++k) xv[k] = simd::load_bits(m[k], x + x_off[s] + o0 + k * step);
       const bool whole = o0 + kLanes <= len;
       for (int kh = 0; kh < KH; ++kh) {
         if (dy_off[s * KH + kh] < 0) continue;

@@ -74,9 +74,10 @@ void max_pool2x2_row(const float* r0, const float* r1, int64_t OW, int32_t top, 
 
 // The load masks (lanes inside the image) of the 2 kLanes input columns under outputs
 // [o, o + kLanes) of a stride-2 pooling row that kernel columns kw and kw + 1 (kw even)
-// read, as their even and odd columns. Worked out once for all the window's rows: per row
-// and tap they were most of the instructions. Pairs past the first 8 (kernels over 16
-// wide) work theirs out when asked. (Kept as bits: see simd::MaskBits.)
+// read, one per vector of columns. Worked out once for all the window's rows: per row and
+// tap they were most of the instructions. Pairs past the first 8 (kernels over 16 wide)
+// work theirs out when asked. (Kept as bits and made into masks where used: held as vector
+// masks in this object, they slowed the stride-2 pools at avx2.)
 class PairMasks {
  public:
   PairMasks(const PoolGeometry& g, int64_t o) : g_(g), o_(o) {

@@ -96,6 +96,15 @@ using IVec = int32x4_t;
 using IVec = int32_t;
 #endif
 
+// A mask kept in memory as bits (lane l in bit l): vector masks are over-aligned types,
+// which std containers do not reliably align under a target pragma.
+using MaskBits = uint32_t;
+// lanes(a, b) as bits.
+LAMINA_INLINE MaskBits lane_bits(int64_t a, int64_t b) {
+  a = a < 0 ? 0 : a;
+  b = b > kLanes ? kLanes : b;
+  return b <= a ? 0u : static_cast<MaskBits>(((uint64_t(1) << b) - 1u) & ~((uint64_t(1) << a) - 1u));
+}
 // The lanes [a, b) of a mask, a and b clamped to [0, kLanes]: lanes(0, n) is the first n
 // lanes; lanes(lo - o, hi - o) the part of [lo, hi) in the vector starting at element o.
 LAMINA_INLINE Mask lanes(int64_t a, int64_t b) {
@@ -103,7 +112,7 @@ LAMINA_INLINE Mask lanes(int64_t a, int64_t b) {
   a = a < 0 ? 0 : a > kLanes ? kLanes : a;
   b = b < 0 ? 0 : b > kLanes ? kLanes : b;
 #if defined(LAMINA_LEVEL_AVX512)
-  return b <= a ? Mask(0) : static_cast<Mask>(((1u << b) - 1u) & ~((1u << a) - 1u));
+  return static_cast<Mask>(lane_bits(a, b));
 #elif defined(LAMINA_LEVEL_AVX2)
   const __m256i i = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_and_si256(_mm256_cmpgt_epi32(i, _mm256_set1_epi32(static_cast<int>(a) - 1)),
@@ -114,20 +123,13 @@ LAMINA_INLINE Mask lanes(int64_t a, int64_t b) {
   return vandq_u32(vcgeq_s32(i, vdupq_n_s32(static_cast<int32_t>(a))),
                    vcltq_s32(i, vdupq_n_s32(static_cast<int32_t>(b))));
 #else
-  return a < b;
+  return lane_bits(a, b) != 0;
 #endif
 }
 // Every lane.
 LAMINA_INLINE Mask all_lanes() { return lanes(0, kLanes); }
 
-// A mask kept in memory as bits (lane l in bit l): vector masks are over-aligned types,
-// which std containers do not reliably align under a target pragma.
-using MaskBits = uint32_t;
-LAMINA_INLINE MaskBits lane_bits(int64_t a, int64_t b) {
-  a = a < 0 ? 0 : a;
-  b = b > kLanes ? kLanes : b;
-  return b <= a ? 0u : static_cast<MaskBits>(((uint64_t(1) << b) - 1u) & ~((uint64_t(1) << a) - 1u));
-}
+// Every lane as bits, and bits back into a mask.
 constexpr MaskBits kAllBits = static_cast<MaskBits>((uint64_t(1) << kLanes) - 1u);
 LAMINA_INLINE Mask from_bits(MaskBits bits) {
 #if defined(LAMINA_LEVEL_AVX512)
@@ -226,6 +228,17 @@ LAMINA_INLINE void store(Mask m, float* p, Vec v) {
 #else
   if (m) *p = v;
 #endif
+}
+// load and store through a mask kept as bits; every lane set takes the plain form, without
+// building the mask.
+LAMINA_INLINE Vec load_bits(MaskBits bits, const float* p) {
+  return bits == kAllBits ? load(p) : load(from_bits(bits), p);
+}
+LAMINA_INLINE void store_bits(MaskBits bits, float* p, Vec v) {
+  if (bits == kAllBits)
+    store(p, v);
+  else
+    store(from_bits(bits), p, v);
 }
 // The first n lanes (n may pass kLanes: then all of them).
 LAMINA_INLINE Vec load_first(const float* p, int64_t n) { return n >= kLanes ? load(p) : load(lanes(0, n), p); }

@@ -409,11 +409,9 @@ inline void read_row(const float* plane, const TileLanes& l, int r, int64_t H, i
     Vec rows[kLanes];
     for (int t = 0; t < kLanes; ++t) {
       const int64_t ih = l.tops[t] + r;
-      const float* p = plane + l.offsets[t] + r * W + c * kLanes;
-      const simd::MaskBits bits = l.columns[t][c];
-      rows[t] = t >= l.count || ih < 0 || ih >= H ? simd::zero()
-                : bits == simd::kAllBits          ? simd::load(p)
-                                                  : simd::load(simd::from_bits(bits), p);
+      rows[t] = t >= l.count || ih < 0 || ih >= H
+                    ? simd::zero()
+                    : simd::load_bits(l.columns[t][c], plane + l.offsets[t] + r * W + c * kLanes);
     }
     simd::transpose(rows);
     for (int j = 0; j < kLanes && c * kLanes + j < n; ++j) d[c * kLanes + j] = rows[j];
@@ -429,14 +427,8 @@ inline void write_row(float* plane, const TileLanes& l, int i, int64_t OH, int64
     for (int j = 0; j < kLanes; ++j) rows[j] = c * kLanes + j < m ? out[c * kLanes + j] : simd::zero();
     simd::transpose(rows);
     for (int t = 0; t < l.count; ++t)
-      if (l.tops[t] + i < OH) {
-        float* p = plane + l.offsets[t] + i * OW + c * kLanes;
-        const simd::MaskBits bits = l.columns[t][c];
-        if (bits == simd::kAllBits)
-          simd::store(p, rows[t]);
-        else
-          simd::store(simd::from_bits(bits), p, rows[t]);
-      }
+      if (l.tops[t] + i < OH)
+        simd::store_bits(l.columns[t][c], plane + l.offsets[t] + i * OW + c * kLanes, rows[t]);
   }
 }
 
