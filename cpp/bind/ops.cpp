@@ -123,8 +123,11 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def("sum_to", [](const Tensor& x, py::handle shape) { return sum_to(x, to_shape(shape, "sum_to")); });
   ops.def("expand", [](const Tensor& x, py::handle shape) { return expand(x, to_shape(shape, "expand")); });
   ops.def("matmul", &matmul, py::arg("a"), py::arg("b"), Release(), "a [M, K] @ b [K, N] -> [M, N].");
-  ops.def("linear", &linear, py::arg("x"), py::arg("weight"), py::arg("bias") = Tensor(), Release(),
-          "x [N, K] @ weight[O, K]^T + bias [O] -> [N, O].");
+  ops.def("linear", [](const Tensor& x, const Tensor& w, py::object b) {
+    const Tensor bias = optional_tensor(b);
+    py::gil_scoped_release release;
+    return linear(x, w, bias);
+  }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), "x [N, K] @ weight[O, K]^T + bias [O] -> [N, O].");
   ops.def("conv2d", [](const Tensor& x, const Tensor& w, py::object b, py::object stride, py::object pad,
                        py::object dilation, int64_t groups) {
     Conv2dOptions o;

@@ -48,6 +48,7 @@ from .solver import Solver  # noqa: E402
 from .netspec import NetSpec  # noqa: E402
 from .netspec import layers, params  # noqa: E402
 from .autograd import Context, Function, grad, gradcheck, no_grad  # noqa: E402
+from . import nn  # noqa: E402
 
 __all__ = [
     "AutogradError",
@@ -56,6 +57,7 @@ __all__ = [
     "Layer",
     "Net",
     "NetSpec",
+    "nn",
     "layers",
     "params",
     "Solver",

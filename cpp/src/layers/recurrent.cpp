@@ -1,7 +1,9 @@
-// Caffe's recurrent layers, unrolled over time with lamina ops: LSTM and RNN.
+// Caffe's recurrent layers LSTM and RNN over the recurrent ops (ops.hpp).
 // Bottoms: x [T, N, ...], cont [T, N] (0 at the first step of a sequence, which resets the
 // state), optionally a static input [N, ...] seen at every step. Top: [T, N, num_output].
 // The initial state is zero (expose_hidden is not supported).
+#include <algorithm>
+
 #include "common.hpp"
 
 namespace lamina::layers {
@@ -38,36 +40,18 @@ class RecurrentLayer : public Layer {
   }
 
   Tensors forward(const Tensors& b) override {
-    const int64_t t_steps = b[0].size(0), n = b[0].size(1), h = p_.get_int("num_output");
-    const int64_t gates = lstm_ ? 4 * h : h;
+    const int64_t t_steps = b[0].size(0), n = b[0].size(1);
     const bool has_static = b.size() > 2;
-    const Tensor& w_hidden = blobs_[has_static ? 3 : 2];
-    const Tensor x_all = linear(b[0].reshape({t_steps * n, b[0].numel() / (t_steps * n)}), blobs_[0], blobs_[1])
-                             .reshape({t_steps, n, gates});
+    const Tensor x = b[0].reshape({t_steps, n, b[0].numel() / std::max<int64_t>(t_steps * n, 1)});
+    const RecurrentWeights w{blobs_[0], blobs_[1], blobs_[has_static ? 3 : 2], Tensor()};
     Tensor static_term;
     if (has_static) static_term = linear(b[2].reshape({n, b[2].numel() / n}), blobs_[2]);
-    const Tensor cont = b[1].detach().to(x_all.dtype());
-    Tensor state = Tensor::zeros({n, h}, x_all.dtype()), cell = Tensor::zeros({n, h}, x_all.dtype());
-    Tensors outputs;
-    for (int64_t t = 0; t < t_steps; ++t) {
-      const Tensor keep = cont.select(t).reshape({n, 1});
-      Tensor g = add(x_all.select(t), linear(mul(state, keep), w_hidden));
-      if (has_static) g = add(g, static_term);
-      Tensor out;
-      if (lstm_) {
-        // Gate order i, f, o, g as in Caffe's LSTMUnit.
-        const Tensor i = sigmoid(slice(g, 1, 0, h)), f = sigmoid(slice(g, 1, h, 2 * h));
-        const Tensor o = sigmoid(slice(g, 1, 2 * h, 3 * h)), cand = tanh(slice(g, 1, 3 * h, 4 * h));
-        cell = add(mul(keep, mul(f, cell)), mul(i, cand));
-        state = mul(o, tanh(cell));
-        out = state;
-      } else {
-        state = tanh(g);
-        out = tanh(linear(state, blobs_[blobs_.size() - 2], blobs_.back()));
-      }
-      outputs.push_back(out.reshape({1, n, h}));
-    }
-    return {concat(outputs, 0)};
+    if (lstm_) return {lamina::lstm(x, w, Tensor(), Tensor(), b[1], LstmGates::caffe, static_term).y};
+    // Caffe's RNN: h_t = tanh(...), and the top is o_t = tanh(W_ho h_t + b_o).
+    const Tensor h = rnn(x, w, Tensor(), b[1], false, static_term).y;
+    const int64_t hidden = h.size(2);
+    return {tanh(linear(h.reshape({t_steps * n, hidden}), blobs_[blobs_.size() - 2], blobs_.back()))
+                .reshape({t_steps, n, hidden})};
   }
 
  private:
