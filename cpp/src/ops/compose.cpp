@@ -64,6 +64,7 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 Tensor prelu(const Tensor& x, const Tensor& slope) {
   check_defined("prelu", x);
   check_defined("prelu", slope, "slope");
+  check_device("prelu", x);
   LAMINA_CHECK_SHAPE(slope.dim() == 1 && (slope.numel() == 1 || (x.dim() >= 2 && slope.numel() == x.size(1))),
                      "prelu: slope must be [1] or [C] for input ", x.shape(), ", got ", slope.shape());
   Tensor a = slope.numel() == 1 ? slope.reshape({}) : per_channel(slope, x);
@@ -71,11 +72,15 @@ Tensor prelu(const Tensor& x, const Tensor& slope) {
 }
 
 Tensor mse_loss(const Tensor& a, const Tensor& b) {
+  check_defined("mse_loss", a);
+  check_device("mse_loss", a);
   LAMINA_CHECK_SHAPE(a.shape() == b.shape(), "mse_loss: shapes differ: ", a.shape(), " and ", b.shape());
   return mean(square(sub(a, b)));
 }
 
 Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets, LossNormalization normalization) {
+  check_defined("sigmoid_cross_entropy", logits);
+  check_device("sigmoid_cross_entropy", logits);
   LAMINA_CHECK_SHAPE(logits.shape() == targets.shape(), "sigmoid_cross_entropy: logits ", logits.shape(),
                      " and targets ", targets.shape(), " differ");
   LAMINA_CHECK_SHAPE(logits.dim() >= 1 && logits.numel() > 0, "sigmoid_cross_entropy: empty logits ",
