@@ -40,6 +40,37 @@ def np_softplus(x):
     return np.logaddexp(0, x)
 
 
+def put(x, key, v):  # x with x[key] = v, without touching x (lamina and torch alike)
+    y = x * 1.0
+    y[key] = v
+    return y
+
+
+def np_put(x, key, v):
+    y = x.copy()
+    y[key] = v
+    return y
+
+
+def isub(a, b):
+    y = a * 1.0
+    y -= b
+    return y
+
+
+def sq_in_place(a):
+    y = a * 1.0
+    y *= y
+    return y
+
+
+def accumulate(lib, a, b):  # a leaf buffer that does not require grad takes a history
+    acc = lib.zeros(tuple(a.shape), dtype=a.dtype)
+    acc += a * b
+    acc += a
+    return acc
+
+
 # name, lamina fn, NumPy reference, torch fn, [(input shape, generator), ...]
 ROWS = [
     ("relu", L.relu, lambda x: np.maximum(x, 0), lambda t, x: t.relu(x), [((4, 5), away_from_zero)]),
@@ -94,6 +125,84 @@ ROWS = [
     ("transpose_2d", lambda x: x.T, lambda x: x.T, lambda t, x: x.T, [((2, 5), std)]),
     ("slice", lambda x: x[1:4:2], lambda x: x[1:4:2], lambda t, x: x[1:4:2], [((5, 2), std)]),
     ("select", lambda x: x[-2], lambda x: x[-2], lambda t, x: x[-2], [((4, 3), std)]),
+    # axis views (Tensor methods and lamina.ops functions)
+    ("permute", lambda x: x.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1), lambda t, x: x.permute(2, 0, 1),
+     [((2, 3, 4), std)]),
+    ("permute_op_negative_axes", lambda x: L.permute(x, [-1, 0, -2]), lambda x: x.transpose(2, 0, 1),
+     lambda t, x: x.permute(-1, 0, -2), [((2, 3, 4), std)]),
+    ("transpose_two_axes", lambda x: x.transpose(0, -1), lambda x: np.swapaxes(x, 0, -1),
+     lambda t, x: x.transpose(0, -1), [((2, 3, 4), std)]),
+    ("transpose_op_two_axes", lambda x: L.transpose(x, 1, 2), lambda x: np.swapaxes(x, 1, 2),
+     lambda t, x: t.transpose(x, 1, 2), [((2, 3, 4), std)]),
+    ("movedim", lambda x: x.movedim(0, -1), lambda x: np.moveaxis(x, 0, -1), lambda t, x: x.movedim(0, -1),
+     [((2, 3, 4), std)]),
+    ("squeeze_axis", lambda x: x.squeeze(1), lambda x: x.squeeze(1), lambda t, x: x.squeeze(1), [((3, 1, 2), std)]),
+    ("squeeze_all", lambda x: L.squeeze(x), np.squeeze, lambda t, x: x.squeeze(), [((1, 3, 1, 2, 1), std)]),
+    ("unsqueeze", lambda x: x.unsqueeze(-1), lambda x: np.expand_dims(x, -1), lambda t, x: x.unsqueeze(-1),
+     [((3, 2), std)]),
+    ("unsqueeze_op_front", lambda x: L.unsqueeze(x, 0), lambda x: x[None], lambda t, x: x.unsqueeze(0),
+     [((3, 2), std)]),
+    ("flatten_middle", lambda x: x.flatten(1, 2), lambda x: x.reshape(2, 12, 5), lambda t, x: x.flatten(1, 2),
+     [((2, 3, 4, 5), std)]),
+    ("flatten_of_permuted_view", lambda x: L.flatten(x.permute(1, 0, 2)), lambda x: x.transpose(1, 0, 2).reshape(-1),
+     lambda t, x: x.permute(1, 0, 2).flatten(), [((2, 3, 4), std)]),
+    ("stack", lambda a, b, c: L.stack([a, b, c], 1), lambda a, b, c: np.stack([a, b, c], 1),
+     lambda t, a, b, c: t.stack([a, b, c], 1), [((2, 3), std)] * 3),
+    ("stack_last_axis", lambda a, b: L.stack([a, b], -1), lambda a, b: np.stack([a, b], -1),
+     lambda t, a, b: t.stack([a, b], -1), [((4,), std)] * 2),
+    ("cat", lambda a, b: L.cat([a, b]), lambda a, b: np.concatenate([a, b]), lambda t, a, b: t.cat([a, b]),
+     [((2, 3), std), ((4, 3), std)]),
+    # basic indexing: views on any axis
+    ("index_int_and_step", lambda x: x[1, ::2], lambda x: x[1, ::2], lambda t, x: x[1, ::2], [((3, 5, 2), std)]),
+    ("index_column", lambda x: x[:, -1], lambda x: x[:, -1], lambda t, x: x[:, -1], [((4, 3), std)]),
+    ("index_none_ellipsis", lambda x: x[None, ..., 1:3, None], lambda x: x[None, ..., 1:3, None],
+     lambda t, x: x[None, ..., 1:3, None], [((2, 3, 4), std)]),
+    ("index_negative_bounds", lambda x: x[-1, -3:, 1:-1:2], lambda x: x[-1, -3:, 1:-1:2],
+     lambda t, x: x[-1, -3:, 1:-1:2], [((2, 4, 6), std)]),
+    ("index_of_transposed_view", lambda x: x.T[1:, 0], lambda x: x.T[1:, 0], lambda t, x: x.T[1:, 0],
+     [((3, 4), std)]),
+    # assignment through an index (recorded: the value's gradient is its region's)
+    ("setitem_broadcast_value", lambda x, v: put(x, (slice(None), 1), v),
+     lambda x, v: np_put(x, (slice(None), 1), v), lambda t, x, v: put(x, (slice(None), 1), v),
+     [((3, 4, 2), std), ((2,), std)]),
+    ("setitem_leading_ones_and_step", lambda x, v: put(x, (slice(None, None, 2), Ellipsis), v),
+     lambda x, v: np_put(x, (slice(None, None, 2), Ellipsis), v),
+     lambda t, x, v: put(x, (slice(None, None, 2), Ellipsis), v), [((5, 3), std), ((1, 1, 3), std)]),
+    ("setitem_number", lambda x: put(x, (0, Ellipsis), 2.5), lambda x: np_put(x, (0, Ellipsis), 2.5),
+     lambda t, x: put(x, (0, Ellipsis), 2.5), [((2, 3), std)]),
+    ("setitem_twice", lambda x, v, w: put(put(x, 1, v), (Ellipsis, 0), w),
+     lambda x, v, w: np_put(np_put(x, 1, v), (Ellipsis, 0), w),
+     lambda t, x, v, w: put(put(x, 1, v), (Ellipsis, 0), w), [((3, 4), std), ((4,), std), ((3,), std)]),
+    # in-place arithmetic (recorded on a non-leaf), right side broadcast
+    ("add_", lambda a, b: (a * 1.0).add_(b), np.add, lambda t, a, b: (a * 1.0).add_(b), [((2, 3), std), ((3,), std)]),
+    ("sub_operator", lambda a, b: isub(a, b), np.subtract, lambda t, a, b: isub(a, b), [((2, 3), std), ((2, 1), std)]),
+    ("mul_", lambda a, b: (a * 1.0).mul_(b), np.multiply, lambda t, a, b: (a * 1.0).mul_(b),
+     [((2, 3), std), ((1, 3), std)]),
+    # torch refuses y *= y under autograd (its mul_ saves y, then overwrites it); lamina reads
+    # y into a copy first
+    ("mul_by_itself", lambda a: sq_in_place(a), np.square, lambda t, a: a * a, [((5,), std)]),
+    ("div_number_then_tensor", lambda a, b: (a * 1.0).div_(2.0).div_(b), lambda a, b: a / 2.0 / b,
+     lambda t, a, b: (a * 1.0).div_(2.0).div_(b), [((3, 2), std), ((2,), pos)]),
+    ("clamp_", lambda x: (x * 1.0).clamp_(-0.5, 0.5), lambda x: np.clip(x, -0.5, 0.5),
+     lambda t, x: (x * 1.0).clamp_(-0.5, 0.5), [((5, 4), away_from_zero)]),
+    ("residual_add_in_place", lambda x, w: L.relu((x @ w).add_(x)), lambda x, w: np.maximum(x @ w + x, 0),
+     lambda t, x, w: t.relu((x @ w).add_(x)), [((4, 3), away_from_zero), ((3, 3), std)]),
+    ("accumulate_into_zeros", lambda a, b: accumulate(lamina, a, b), lambda a, b: a * b + a,
+     lambda t, a, b: accumulate(t, a, b), [((2, 3), std), ((2, 3), std)]),
+    # operators and one-sided clamps
+    ("pow_tensor_exponent", L.pow, np.power, lambda t, a, b: a**b, [((2, 3), pos), ((3,), std)]),
+    ("pow_operator_tensor", lambda a, b: a**b, np.power, lambda t, a, b: a**b, [((4,), pos), ((), std)]),
+    ("rpow", lambda x: 2.0**x, lambda x: 2.0**x, lambda t, x: 2.0**x, [((4,), std)]),
+    ("pow_operator_number", lambda x: x**2, np.square, lambda t, x: x**2, [((3, 2), std)]),
+    ("clamp_min", lambda x: x.clamp(min=-0.5), lambda x: np.maximum(x, -0.5), lambda t, x: x.clamp(min=-0.5),
+     [((5, 4), away_from_zero)]),
+    ("clamp_max_op", lambda x: L.clamp(x, max=0.5), lambda x: np.minimum(x, 0.5), lambda t, x: t.clamp(x, max=0.5),
+     [((5, 4), away_from_zero)]),
+    ("abs_builtin", abs, np.abs, lambda t, x: abs(x), [((6,), away_from_zero)]),
+    ("max_all_method", lambda x: x.max(), np.max, lambda t, x: x.max(), [((3, 4), std)]),
+    ("methods_chain", lambda x: x.exp().log().tanh().sigmoid().softmax(0),
+     lambda x: np.exp(1 / (1 + np.exp(-np.tanh(x)))) / np.exp(1 / (1 + np.exp(-np.tanh(x)))).sum(0),
+     lambda t, x: x.exp().log().tanh().sigmoid().softmax(0), [((3, 2), std)]),
     ("composite_mlp", lambda x, w1, w2: L.sigmoid(L.relu(x @ w1) @ w2).mean(),
      lambda x, w1, w2: np.mean(1 / (1 + np.exp(-(np.maximum(x @ w1, 0) @ w2)))),
      lambda t, x, w1, w2: t.sigmoid(t.relu(x @ w1) @ w2).mean(),

@@ -2,6 +2,7 @@
 // (Tensor.backward, .grad, no_grad's switch, grad(), custom functions).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <tuple>
 
 #include "bind.hpp"
@@ -70,6 +71,40 @@ std::pair<int64_t, int64_t> pair_arg(py::handle v, const char* op, const char* w
 
 Tensor optional_tensor(py::handle v) { return v.is_none() ? Tensor() : v.cast<Tensor>(); }
 
+std::optional<double> optional_double(py::handle v) {
+  return v.is_none() ? std::nullopt : std::optional<double>(v.cast<double>());
+}
+
+// base ** exponent: a number exponent is pow(x, double); otherwise both become tensors.
+Tensor pow_arg(py::handle base, py::handle exponent) {
+  if (py::isinstance<Tensor>(base) && !py::isinstance<Tensor>(exponent))
+    return pow(base.cast<Tensor>(), as_tensor(exponent, base.cast<Tensor>()).item());
+  if (py::isinstance<Tensor>(base)) return pow(base.cast<Tensor>(), exponent.cast<Tensor>());
+  const Tensor e = exponent.cast<Tensor>();
+  return pow(as_tensor(base, e), e);
+}
+
+// x.method(other) in place for a tensor or a number; returns the same Python object.
+template <Tensor& (Tensor::*method)(const Tensor&)>
+py::object in_place(py::object self, py::handle other) {
+  Tensor& t = self.cast<Tensor&>();
+  (t.*method)(as_tensor(other, t));
+  return self;
+}
+
+// x.max(axis) / x.argmax(axis); no axis: over all elements (argmax: the flat index).
+template <Tensor (*fn)(const Tensor&, int64_t, bool)>
+Tensor over_axis(const Tensor& x, py::handle axis, bool keepdim) {
+  if (!axis.is_none()) return fn(x, axis.cast<int64_t>(), keepdim);
+  Tensor y = fn(x.reshape({-1}), 0, false);
+  return keepdim ? y.reshape(Shape(static_cast<size_t>(x.dim()), 1)) : y;
+}
+
+// Axis lists given as ints, one sequence, or varargs (permute(2, 0, 1) or permute((2, 0, 1))).
+std::vector<int64_t> axes_args(const py::args& args, const char* what) {
+  return args.size() == 1 ? to_shape(args[0], what, true) : to_shape(args, what, true);
+}
+
 LossNormalization normalization_arg(const std::string& name) {
   if (name == "valid") return LossNormalization::valid;
   if (name == "full") return LossNormalization::full;
@@ -102,8 +137,11 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def("leaky_relu", &leaky_relu, py::arg("x"), py::arg("negative_slope") = 0.01, Release());
   ops.def("elu", &elu, py::arg("x"), py::arg("alpha") = 1.0, Release());
   ops.def("power", &power, py::arg("x"), py::arg("power"), py::arg("scale") = 1.0, py::arg("shift") = 0.0, Release());
-  ops.def("pow", py::overload_cast<const Tensor&, double>(&lamina::pow), py::arg("x"), py::arg("exponent"), Release());
+  ops.def("pow", &pow_arg, py::arg("x"), py::arg("exponent"),
+          "x ** exponent; either may be a tensor (broadcast) or a number.");
   ops.def("clip", &clip, py::arg("x"), py::arg("lo"), py::arg("hi"), Release());
+  ops.def("clamp", [](const Tensor& x, py::object lo, py::object hi) { return clamp(x, optional_double(lo), optional_double(hi)); },
+          py::arg("x"), py::arg("min") = py::none(), py::arg("max") = py::none());
   ops.def("threshold", &threshold, py::arg("x"), py::arg("threshold") = 0.0, Release());
   ops.def("affine", &affine, py::arg("x"), py::arg("scale"), py::arg("shift") = 0.0, Release());
   ops.def("add", &add, py::arg("a"), py::arg("b"), Release());
@@ -204,6 +242,8 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   }, py::arg("x"), py::arg("p") = 0.5, py::arg("training") = true, py::arg("seed") = py::none(),
      "Inverted dropout; the same seed gives the same mask whatever the thread count.");
   ops.def("concat", &concat, py::arg("tensors"), py::arg("axis") = 1, Release());
+  ops.def("cat", &cat, py::arg("tensors"), py::arg("axis") = 0, Release());
+  ops.def("stack", &stack, py::arg("tensors"), py::arg("axis") = 0, Release());
   ops.def("slice", &lamina::slice, py::arg("x"), py::arg("axis"), py::arg("start"), py::arg("stop"), Release());
   ops.def("embedding", &embedding, py::arg("indices"), py::arg("weight"), Release());
   m.def("manual_seed", &manual_seed, py::arg("seed"), "Seeds the generator behind dropout, rand and randn.");
@@ -216,11 +256,23 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   }, py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("dtype") = py::none(),
      py::arg("seed") = py::none());
   ops.def("reshape", [](const Tensor& x, py::handle shape) { return reshape(x, to_shape(shape, "reshape", true)); });
-  ops.def("transpose", [](const Tensor& x, py::object perm) {
+  ops.def("transpose", [](const Tensor& x, py::object perm, py::object b) {
+    if (!b.is_none()) return transpose(x, perm.cast<int64_t>(), b.cast<int64_t>());  // two axes: a swapping view
     return transpose(x, perm.is_none() ? std::vector<int64_t>{} : perm.cast<std::vector<int64_t>>());
-  }, py::arg("x"), py::arg("perm") = py::none());
+  }, py::arg("x"), py::arg("perm") = py::none(), py::arg("b") = py::none(),
+     "transpose(x, perm): a copy with the axes in perm's order; transpose(x, a, b): a view with axes a, b swapped.");
+  ops.def("permute", [](const Tensor& x, py::handle dims) { return permute(x, to_shape(dims, "permute", true)); },
+          py::arg("x"), py::arg("dims"));
+  ops.def("movedim", &movedim, py::arg("x"), py::arg("source"), py::arg("destination"));
+  ops.def("squeeze", [](const Tensor& x, py::object axis) { return squeeze(x, axes_arg(axis)); }, py::arg("x"),
+          py::arg("axis") = py::none());
+  ops.def("unsqueeze", &unsqueeze, py::arg("x"), py::arg("axis"));
+  ops.def("flatten", &flatten, py::arg("x"), py::arg("start") = 0, py::arg("end") = -1);
 
-  // ---- operators and autograd on Tensor ----
+  // ---- operators, methods and autograd on Tensor ----
+#define LAMINA_UNARY(name, fwd, bwd) tensor.def(#name, py::overload_cast<const Tensor&>(&lamina::name));
+#include "lamina/pointwise.def"
+#undef LAMINA_UNARY
   tensor
       .def("__add__", [](const Tensor& a, py::handle b) { return add(a, as_tensor(b, a)); }, py::is_operator())
       .def("__radd__", [](const Tensor& a, py::handle b) { return add(as_tensor(b, a), a); }, py::is_operator())
@@ -233,6 +285,45 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
       .def("__gt__", [](const Tensor& a, py::handle b) { return greater(a, as_tensor(b, a)); }, py::is_operator())
       .def("__lt__", [](const Tensor& a, py::handle b) { return less(a, as_tensor(b, a)); }, py::is_operator())
       .def("__neg__", [](const Tensor& a) { return neg(a); })
+      .def("__abs__", [](const Tensor& a) { return abs(a); })
+      .def("__pow__", [](py::handle a, py::handle b) { return pow_arg(a, b); }, py::is_operator())
+      .def("__rpow__", [](py::handle a, py::handle b) { return pow_arg(b, a); }, py::is_operator())
+      .def("__iadd__", &in_place<&Tensor::add_>, py::is_operator())
+      .def("__isub__", &in_place<&Tensor::sub_>, py::is_operator())
+      .def("__imul__", &in_place<&Tensor::mul_>, py::is_operator())
+      .def("__itruediv__", &in_place<&Tensor::div_>, py::is_operator())
+      .def("add_", &in_place<&Tensor::add_>, py::arg("other"))
+      .def("sub_", &in_place<&Tensor::sub_>, py::arg("other"))
+      .def("mul_", &in_place<&Tensor::mul_>, py::arg("other"))
+      .def("div_", &in_place<&Tensor::div_>, py::arg("other"))
+      .def("copy_", [](py::object self, const Tensor& src) {
+        self.cast<Tensor&>().copy_(src);
+        return self;
+      }, py::arg("src"))
+      .def("zero_", [](py::object self) {
+        self.cast<Tensor&>().zero_();
+        return self;
+      })
+      .def("clamp_", [](py::object self, py::object lo, py::object hi) {
+        self.cast<Tensor&>().clamp_(optional_double(lo), optional_double(hi));
+        return self;
+      }, py::arg("min") = py::none(), py::arg("max") = py::none())
+      .def("clamp", [](const Tensor& x, py::object lo, py::object hi) { return clamp(x, optional_double(lo), optional_double(hi)); },
+           py::arg("min") = py::none(), py::arg("max") = py::none())
+      .def("pow", [](py::handle x, py::handle e) { return pow_arg(x, e); }, py::arg("exponent"))
+      .def("max", &over_axis<&lamina::max>, py::arg("axis") = py::none(), py::arg("keepdim") = false,
+           "The maximum along axis (all elements when None); values only (no indices, unlike PyTorch).")
+      .def("argmax", &over_axis<&argmax>, py::arg("axis") = py::none(), py::arg("keepdim") = false)
+      .def("softmax", &softmax, py::arg("axis") = -1)
+      .def("log_softmax", &log_softmax, py::arg("axis") = -1)
+      .def("matmul", &matmul, py::arg("other"), Release())
+      .def("t", &Tensor::t)
+      .def("permute", [](const Tensor& x, py::args dims) { return x.permute(axes_args(dims, "permute")); })
+      .def("transpose", &Tensor::transpose, py::arg("a"), py::arg("b"))
+      .def("movedim", &Tensor::movedim, py::arg("source"), py::arg("destination"))
+      .def("squeeze", [](const Tensor& x, py::object axis) { return x.squeeze(axes_arg(axis)); }, py::arg("axis") = py::none())
+      .def("unsqueeze", &Tensor::unsqueeze, py::arg("axis"))
+      .def("flatten", &Tensor::flatten, py::arg("start") = 0, py::arg("end") = -1)
       .def("__matmul__", &matmul, Release())
       .def("sum", [](const Tensor& x, py::object axis, bool keepdim) { return sum(x, axes_arg(axis), keepdim); },
            py::arg("axis") = py::none(), py::arg("keepdim") = false)

@@ -115,18 +115,54 @@ static py::object item(const Tensor& t) {
   return py::int_(t.item_int());
 }
 
-static Tensor getitem(const Tensor& t, py::handle key) {
-  if (py::isinstance<py::tuple>(key) && py::len(key) == 1) key = key.cast<py::tuple>()[0];
-  if (py::isinstance<py::int_>(key)) return t.select(key.cast<int64_t>());
-  if (py::isinstance<py::slice>(key)) {
-    LAMINA_CHECK_INDEX(t.dim() >= 1, "Tensor index: cannot slice a 0-d tensor");
-    auto s = key.cast<py::slice>();
-    auto get = [](py::handle h, int64_t dflt) { return h.is_none() ? dflt : h.cast<int64_t>(); };
-    int64_t step = get(s.attr("step"), 1);
-    return t.slice(get(s.attr("start"), 0), get(s.attr("stop"), t.size(0)), step);
+// Python's index items -> IndexItem: ints (anything with __index__), slices, None, ...;
+// tensors pass through (Tensor::index says they are not supported yet).
+static IndexItem index_item(py::handle h) {
+  if (h.is_none()) return NewAxis{};
+  if (h.ptr() == Py_Ellipsis) return Ellipsis{};
+  if (py::isinstance<Tensor>(h)) return h.cast<Tensor>();
+  auto integer = [](py::handle v) { return py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr())).cast<int64_t>(); };
+  if (py::isinstance<py::slice>(h)) {
+    Slice s;
+    auto part = [&](const char* name) -> std::optional<int64_t> {
+      py::object v = h.attr(name);
+      if (v.is_none()) return std::nullopt;
+      LAMINA_CHECK_INDEX(PyIndex_Check(v.ptr()), "Tensor index: slice bounds must be ints or None, got ",
+                         py::repr(h).cast<std::string>());
+      return integer(v);
+    };
+    s.start = part("start");
+    s.stop = part("stop");
+    s.step = part("step");
+    return s;
   }
-  throw ValueError("Tensor index: only the first (batch) axis can be indexed, with an int or a "
-                   "slice; got " + py::repr(key).cast<std::string>());
+  const bool sequence = py::isinstance<py::array>(h) || py::isinstance<py::list>(h);
+  LAMINA_CHECK_INDEX(!sequence && !py::isinstance<py::bool_>(h), "Tensor index: indexing with ",
+                     py::repr(h).cast<std::string>(), " (integer indices or a mask) is not supported yet");
+  LAMINA_CHECK_INDEX(PyIndex_Check(h.ptr()), "Tensor index: ", py::repr(h).cast<std::string>(),
+                     " is not an index: use ints, slices, None, ... (tuples of them)");
+  return integer(h);
+}
+
+static std::vector<IndexItem> index_items(py::handle key) {
+  std::vector<IndexItem> items;
+  if (py::isinstance<py::tuple>(key)) {
+    for (py::handle h : key) items.push_back(index_item(h));
+  } else {
+    items.push_back(index_item(key));
+  }
+  return items;
+}
+
+static void setitem(Tensor& t, py::handle key, py::handle value) {
+  std::vector<IndexItem> items = index_items(key);
+  if (py::isinstance<Tensor>(value)) {
+    t.index_put_(items, value.cast<Tensor>());
+  } else if (py::isinstance<py::float_>(value) || py::isinstance<py::int_>(value)) {
+    t.index_put_(items, value.cast<double>());
+  } else {  // array-likes: a copy in the tensor's dtype
+    t.index_put_(items, tensor_from_data(value, numpy_dtype(t.dtype())));
+  }
 }
 
 static Shape shape_args(const py::args& args, const char* what, bool allow_infer = false) {
@@ -189,7 +225,8 @@ np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
         if (t.dim() == 0) throw py::type_error("len() of a 0-d tensor");
         return t.size(0);
       })
-      .def("__getitem__", &getitem)
+      .def("__getitem__", [](const Tensor& t, py::handle key) { return t.index(index_items(key)); })
+      .def("__setitem__", &setitem)
       .def("__repr__", &Tensor::repr);
 
   m.def("from_numpy", &from_numpy, py::arg("array"), R"doc(

@@ -31,18 +31,39 @@ const Tensor& SavedTensor::get(const char* op) const {
 
 namespace autograd {
 
+namespace {
+
+// A view taken before a recorded in-place write into the tensor it views has an out-of-date
+// history (tensor.hpp): refused before an op builds on it.
+void check_current(const Tensor& t) {
+  const TensorImpl& impl = *t.impl_ptr();
+  LAMINA_CHECK_AS(AutogradError, !impl.is_view || impl.history_seen == impl.storage->history(),
+                  "a view of shape ", impl.shape, " was taken before an in-place write that autograd recorded "
+                  "into the tensor it views, so its history is out of date; take the view again after the write");
+}
+
+}  // namespace
+
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   if (!GradMode::enabled()) return false;
-  for (const Tensor* t : inputs)
-    if (t->defined() && t->requires_grad()) return true;
-  return false;
+  bool needs = false;
+  for (const Tensor* t : inputs) {
+    if (!t->defined()) continue;
+    check_current(*t);
+    needs = needs || t->requires_grad();
+  }
+  return needs;
 }
 
 bool needs_grad(const std::vector<Tensor>& inputs) {
   if (!GradMode::enabled()) return false;
-  for (const Tensor& t : inputs)
-    if (t.defined() && t.requires_grad()) return true;
-  return false;
+  bool needs = false;
+  for (const Tensor& t : inputs) {
+    if (!t.defined()) continue;
+    check_current(t);
+    needs = needs || t.requires_grad();
+  }
+  return needs;
 }
 
 void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,

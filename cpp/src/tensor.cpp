@@ -250,8 +250,15 @@ void* Tensor::raw_data() const {
 
 // ---- views --------------------------------------------------------------------------
 
+Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset) {
+  Tensor y = Tensor::from_storage(x.storage(), shape, strides, offset, x.dtype());
+  y.impl_ptr()->is_view = true;
+  y.impl_ptr()->history_seen = x.storage()->history();
+  return y;
+}
+
 // Views are differentiable: their backward routes the gradient back into the input's shape.
-static Tensor record_view(const char* op, const Tensor& x, Tensor y, std::function<Tensor(const Tensor&)> back) {
+Tensor record_view(const char* op, const Tensor& x, Tensor y, std::function<Tensor(const Tensor&)> back) {
   if (autograd::needs_grad({&x}))
     autograd::record(op, {x}, {y}, [back](const std::vector<Tensor>& g) { return std::vector<Tensor>{back(g[0])}; });
   return y;
@@ -286,7 +293,7 @@ Tensor Tensor::view_as(const char* op, const Shape& shape) const {
   Shape out = infer_shape(op, shape, numel(), this->shape());
   LAMINA_CHECK_SHAPE(is_contiguous(), op, ": a tensor of shape ", this->shape(), " with strides ",
                      strides(), " is not contiguous; use reshape, which copies");
-  Tensor y = from_storage(storage(), out, contiguous_strides(out), offset(), dtype());
+  Tensor y = make_view(*this, out, contiguous_strides(out), offset());
   return record_view(op, *this, y, [from = this->shape()](const Tensor& g) { return g.reshape(from); });
 }
 
@@ -310,7 +317,7 @@ Tensor Tensor::slice(int64_t start, int64_t stop, int64_t step) const {
   Shape sh = shape(), st = strides();
   sh[0] = count;
   st[0] *= step;
-  Tensor y = from_storage(storage(), sh, st, offset() + (count > 0 ? start * strides()[0] : 0), dtype());
+  Tensor y = make_view(*this, sh, st, offset() + (count > 0 ? start * strides()[0] : 0));
   return record_view("slice", *this, y, [from = shape(), start, stop, step](const Tensor& g) {
     Tensor dx = zeros(from, g.dtype());
     dx.slice(start, stop, step).copy_(g);
@@ -320,7 +327,7 @@ Tensor Tensor::slice(int64_t start, int64_t stop, int64_t step) const {
 
 Tensor Tensor::t() const {
   LAMINA_CHECK_SHAPE(dim() == 2, "t: expected a 2-d tensor, got ", shape());
-  Tensor y = from_storage(storage(), {shape()[1], shape()[0]}, {strides()[1], strides()[0]}, offset(), dtype());
+  Tensor y = make_view(*this, {shape()[1], shape()[0]}, {strides()[1], strides()[0]}, offset());
   return record_view("t", *this, y, [](const Tensor& g) { return g.t(); });
 }
 
@@ -331,7 +338,7 @@ Tensor Tensor::select(int64_t index) const {
                      " is out of range for axis 0 of size ", n, " (shape ", shape(), ")");
   if (index < 0) index += n;
   Shape sh(shape().begin() + 1, shape().end()), st(strides().begin() + 1, strides().end());
-  Tensor y = from_storage(storage(), sh, st, offset() + index * strides()[0], dtype());
+  Tensor y = make_view(*this, sh, st, offset() + index * strides()[0]);
   return record_view("select", *this, y, [from = shape(), index](const Tensor& g) {
     Tensor dx = zeros(from, g.dtype());
     dx.select(index).copy_(g);
@@ -421,10 +428,11 @@ static void copy_typed(const Tensor& src, const Tensor& dst) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
-  // Writing into a leaf that requires grad would make its gradient meaningless.
-  LAMINA_CHECK_AS(AutogradError, !(GradMode::enabled() && is_leaf() && requires_grad()),
-                  "copy_: in-place write to a leaf tensor of shape ", shape(), " that requires grad");
-  return copy_data(src);
+  LAMINA_CHECK(src.defined(), "copy_: the source is undefined");
+  LAMINA_CHECK_SHAPE(src.shape() == shape(), "copy_: source shape ", src.shape(),
+                     " differs from destination shape ", shape());
+  if (!inplace::must_record("copy_", *this, {&src})) return copy_data(src);
+  return index_put_({}, src);  // the recorded form: the whole tensor is the indexed region
 }
 
 Tensor& Tensor::copy_data(const Tensor& src) {
@@ -468,12 +476,15 @@ static void fill_typed(const Tensor& t, double value) {
 
 Tensor& Tensor::fill_(double value) {
   check_device(device(), "fill_");
-  LAMINA_CHECK_AS(AutogradError, !(GradMode::enabled() && is_leaf() && requires_grad()),
-                  "fill_: in-place write to a leaf tensor of shape ", shape(), " that requires grad");
+  const bool record = inplace::must_record("fill_", *this, {});
   visit_dtype(dtype(), [&](auto t) { fill_typed<decltype(t)>(*this, value); });
   storage()->bump_version();
+  // A constant now: no gradient reaches the old history (but the tensor still requires grad).
+  if (record) inplace::record("fill_", *this, {*this}, [](const std::vector<Tensor>&) { return std::vector<Tensor>{Tensor()}; });
   return *this;
 }
+
+Tensor& Tensor::zero_() { return fill_(0.0); }
 
 // The element at a full index of t, as R (bounds-checked, naming op).
 template <class R>

@@ -7,6 +7,7 @@
 // its backward rule on the tape (autograd.hpp); outputs are new, contiguous tensors.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "lamina/autograd.hpp"
@@ -28,6 +29,8 @@ Tensor power(const Tensor& x, double power, double scale = 1.0, double shift = 0
 Tensor pow(const Tensor& x, double exponent);
 // y = min(max(x, lo), hi); the gradient passes where lo < x < hi.
 Tensor clip(const Tensor& x, double lo, double hi);
+// clip with either bound absent (PyTorch's clamp); ValueError when both are.
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
 // y = 1 if x > threshold else 0 (no gradient: Caffe's Threshold).
 Tensor threshold(const Tensor& x, double threshold);
 // y = scale * x + shift.
@@ -40,6 +43,9 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
+// a ^ b. Gradients b a^(b-1) and a^b log(a), each taken as 0 where PyTorch takes it so
+// (b = 0; a = 0 with b >= 0); a negative base gives NaN unless b is a whole number.
+Tensor pow(const Tensor& a, const Tensor& b);
 Shape broadcast_shape(const char* op, const Shape& a, const Shape& b);
 // Comparisons give 0/1 masks of a's dtype, with no gradient.
 Tensor greater(const Tensor& a, const Tensor& b);
@@ -178,8 +184,13 @@ Tensor randn(const Shape& shape, double mean, double stddev, DType dtype, uint64
 Tensor dropout(const Tensor& x, double p, bool training, uint64_t seed);
 
 // ---- data movement ---------------------------------------------------------------------------
-// Joins tensors along axis (other extents equal).
+// Joins tensors along axis (other extents equal). cat is PyTorch's name (axis 0 by
+// default); concat is Caffe's (axis 1).
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis = 1);
+Tensor cat(const std::vector<Tensor>& xs, int64_t axis = 0);
+// Joins tensors of one shape along a new axis at position axis, in [-dim-1, dim]:
+// [*shape[:axis], len(xs), *shape[axis:]].
+Tensor stack(const std::vector<Tensor>& xs, int64_t axis = 0);
 // x restricted to [start, stop) along axis (negative counts from the end), a copy.
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop);
 // weight [V, D] rows picked by indices (class ids stored as floats, any shape) ->
@@ -221,7 +232,16 @@ RecurrentResult rnn(const Tensor& x, const RecurrentWeights& w, const Tensor& h0
 // ---- shape -----------------------------------------------------------------------------
 // Differentiable views and copies (Tensor::reshape/slice/select also record).
 Tensor reshape(const Tensor& x, const Shape& shape);
-// Permutes the axes (a copy): y.shape[i] = x.shape[perm[i]]. Empty perm reverses 2-d.
+// Permutes the axes (a copy, contiguous): y.shape[i] = x.shape[perm[i]]. Empty perm
+// reverses 2-d. permute is the same order as a view.
 Tensor transpose(const Tensor& x, const std::vector<int64_t>& perm = {});
+// The views of Tensor (tensor.hpp: permute, transpose, movedim, squeeze, unsqueeze,
+// flatten) as functions. transpose(x, a, b) swaps two axes (a view, as PyTorch's).
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor transpose(const Tensor& x, int64_t a, int64_t b);
+Tensor movedim(const Tensor& x, int64_t from, int64_t to);
+Tensor squeeze(const Tensor& x, const std::vector<int64_t>& axes = {});
+Tensor unsqueeze(const Tensor& x, int64_t axis);
+Tensor flatten(const Tensor& x, int64_t start = 0, int64_t end = -1);
 
 }  // namespace lamina

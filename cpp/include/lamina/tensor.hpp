@@ -8,6 +8,7 @@
 //   Tensor b = a.reshape({2, 6});           // a view: same Storage, other shape
 //   Tensor c = a.slice(1, 3);               // rows 1..2 of a, a view
 //   Tensor d = a.select(0);                 // row 0 of a, shape [3], a view
+//   Tensor e = a.index({Slice{}, 1});       // column 1 of a (Python's a[:, 1]), a view
 //
 // The storage stays alive while any tensor (or a NumPy array viewing it) refers to it.
 // Shapes and strides are in elements; strides may be any non-negative values (views of
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -93,6 +95,11 @@ class Storage {
   bool owned() const { return owned_; }
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
+  // Counts the in-place writes into this storage that autograd recorded (each gave the
+  // written tensor a new history): a view taken before one no longer describes its data's
+  // history, and ops refuse it (AutogradError).
+  uint64_t history() const { return history_; }
+  void bump_history() { ++history_; }
 
  private:
   Storage(void* data, size_t nbytes, Device device, std::function<void()> release);
@@ -100,12 +107,14 @@ class Storage {
   size_t nbytes_;
   Device device_;
   uint64_t version_ = 0;
+  uint64_t history_ = 0;
   bool owned_ = false;
   std::function<void()> release_;
 };
 
 struct TensorImpl;
 struct Node;
+class IndexItem;
 
 class Tensor {
  public:
@@ -155,6 +164,41 @@ class Tensor {
   Tensor select(int64_t index) const;
   Tensor t() const;
 
+  // More views, each differentiable (its backward maps the gradient back to this shape).
+  // Axes count from the end when negative; a bad axis throws IndexError.
+  //   permute(dims):   y.shape[i] = shape[dims[i]] (dims a permutation of the axes)
+  //   transpose(a, b): axes a and b swapped (PyTorch's Tensor.transpose)
+  //   movedim(from, to): axis `from` moved to position `to`, the others in order
+  //   squeeze(axes):   the listed axes removed; an axis whose extent is not 1 is left as
+  //                    it is (as PyTorch). Empty: every axis of extent 1.
+  //   unsqueeze(axis): a new axis of extent 1 at position axis, in [-dim-1, dim]
+  //   flatten(start, end): axes start..end (inclusive) merged into one; a view when
+  //                    reshape gives one (a copy otherwise, as reshape). A 0-d tensor
+  //                    becomes [1].
+  Tensor permute(const std::vector<int64_t>& dims) const;
+  Tensor transpose(int64_t a, int64_t b) const;
+  Tensor movedim(int64_t from, int64_t to) const;
+  Tensor squeeze(const std::vector<int64_t>& axes = {}) const;
+  Tensor unsqueeze(int64_t axis) const;
+  Tensor flatten(int64_t start = 0, int64_t end = -1) const;
+
+  // Indexing with NumPy's and PyTorch's basic rules (Python's t[...]): items are ints,
+  // slices, NewAxis (None) and at most one Ellipsis (...), consumed left to right over the
+  // axes; axes left over are kept whole. An int removes its axis, a slice keeps it, NewAxis
+  // inserts an axis of extent 1. The result is a view, and its backward writes the
+  // gradient into zeros of this shape. Errors: an int outside [-n, n) throws IndexError
+  // naming the axis, the index and the extent; more items than axes, two ellipses and
+  // tensor items (integer indices and masks: not supported yet) throw IndexError; a zero
+  // or negative slice step throws ValueError (PyTorch has no negative steps either).
+  Tensor index(const std::vector<IndexItem>& items) const;
+  // t[items] = value: value (a tensor of any dtype, or a number) is broadcast to the
+  // indexed view's shape (leading extents of 1 may be dropped, as NumPy) and copied into
+  // it; a value sharing memory with this tensor is read before anything is written. The
+  // in-place rules below apply; the recorded backward sends the gradient of the written
+  // region to value (summed over broadcast axes) and the rest to this tensor's old history.
+  Tensor& index_put_(const std::vector<IndexItem>& items, const Tensor& value);
+  Tensor& index_put_(const std::vector<IndexItem>& items, double value);
+
   // Copies. Conversions between any two dtypes are NumPy's astype: a float becomes an
   // integer by truncation toward zero (NaN and values outside the integer's range become
   // its minimum, as on x86), anything becomes bool as x != 0, bool becomes 0 or 1, int64
@@ -163,11 +207,39 @@ class Tensor {
   Tensor clone() const;       // always a new storage
   Tensor to(DType dtype) const;
 
-  // In place: bump the storage's version. Writing into a leaf that requires grad throws
-  // AutogradError while grad mode is on (wrap initialisation in a NoGradGuard). fill_
-  // converts value as to() does (a double holds integers exactly up to 2^53).
+  // ---- in place ----
+  // Every in-place write bumps the storage's version, so a tensor an op saved for its
+  // backward and then overwritten makes that backward throw AutogradError.
+  //
+  // Autograd rules (grad mode on; under NoGradGuard none apply and nothing is recorded):
+  //  - Writing into a leaf that requires grad throws AutogradError (initialise parameters
+  //    inside a NoGradGuard).
+  //  - When this tensor or the other operand requires grad, the write is recorded: the
+  //    tensor's history is rewritten, as in PyTorch, so that later ops see the gradient
+  //    through the write (`out += identity` in a residual block, `acc = zeros; acc += x`,
+  //    `buf[i] = x`); a leaf that did not require grad becomes a non-leaf that does.
+  //  - Such a recorded write into a view (of another tensor) throws AutogradError: the
+  //    tensor it views would keep its old history. Write through that tensor instead
+  //    (t.index_put_, Python's t[i] = v) or clone() the view.
+  //  - A view taken before a recorded write into the tensor it views describes an old
+  //    history: ops that get it throw AutogradError (take the view again after the write).
+  // Right-hand tensors broadcast to this tensor's shape (ShapeError otherwise) and share
+  // its dtype (DTypeError); a number is taken in this tensor's dtype. One that shares
+  // memory with this tensor is read in full before anything is written.
+  // fill_ converts value as to() does (a double holds integers exactly up to 2^53).
   Tensor& fill_(double value);
+  Tensor& zero_();
   Tensor& copy_(const Tensor& src);  // shapes must match; dtypes may differ
+  Tensor& add_(const Tensor& other);
+  Tensor& add_(double other);
+  Tensor& sub_(const Tensor& other);
+  Tensor& sub_(double other);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double other);
+  Tensor& div_(const Tensor& other);
+  Tensor& div_(double other);
+  // min(max(x, lo), hi), either bound absent; the gradient passes where lo < x < hi.
+  Tensor& clamp_(std::optional<double> lo, std::optional<double> hi);
 
   // The value of a one-element tensor, as double.
   double item() const;
@@ -214,6 +286,42 @@ class Tensor {
   Tensor& copy_data(const Tensor& src);  // copy_ without the autograd check
   const TensorImpl& impl() const;
   std::shared_ptr<TensorImpl> impl_;
+};
+
+// One item of an index (Tensor::index, index_put_): Python's i, a:b:c, None, ... and
+// (not supported yet) integer or boolean tensors:
+//   x.index({0, Slice{1, std::nullopt, 2}, NewAxis{}, Ellipsis{}})   // x[0, 1::2, None, ...]
+// A Slice's absent start, stop and step take Python's defaults (0, the extent, 1).
+struct Slice {
+  explicit Slice(std::optional<int64_t> start = std::nullopt, std::optional<int64_t> stop = std::nullopt,
+                 std::optional<int64_t> step = std::nullopt)
+      : start(start), stop(stop), step(step) {}
+  std::optional<int64_t> start, stop, step;
+};
+struct NewAxis {};
+struct Ellipsis {};
+
+class IndexItem {
+ public:
+  enum class Kind : uint8_t { integer, slice, new_axis, ellipsis, tensor };
+  IndexItem(int64_t i) : kind_(Kind::integer), integer_(i) {}
+  IndexItem(const Slice& s) : kind_(Kind::slice), slice_(s) {}
+  IndexItem(NewAxis) : kind_(Kind::new_axis) {}
+  IndexItem(Ellipsis) : kind_(Kind::ellipsis) {}
+  IndexItem(const Tensor& t) : kind_(Kind::tensor), tensor_(t) {}
+
+  Kind kind() const { return kind_; }
+  int64_t integer() const { return integer_; }
+  const Slice& slice() const { return slice_; }
+  const Tensor& tensor() const { return tensor_; }
+  // "3", "1:4:2", "None", "...", "Tensor(shape=[2], ...)": for error messages.
+  std::string repr() const;
+
+ private:
+  Kind kind_;
+  int64_t integer_ = 0;
+  Slice slice_;
+  Tensor tensor_;
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);

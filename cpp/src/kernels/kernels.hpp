@@ -92,7 +92,7 @@ struct UpdateStep {
 };
 
 // Elementwise binary functions (binary_* kernels): y = f(a, b).
-enum class Binary : uint8_t { add, sub, mul, div, greater, less, equal, first };
+enum class Binary : uint8_t { add, sub, mul, div, pow, greater, less, equal, first };
 
 // Throws DeviceError naming the op that asked (the last ops_detail::kernels_for on this
 // thread) and its device: the device's table left the entry it called empty.

@@ -23,15 +23,6 @@ Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
 
 namespace {
 
-// Strides that read `x` as if broadcast to `out` (0 along broadcast axes).
-Shape broadcast_strides(const Tensor& x, const Shape& out) {
-  Shape s(out.size(), 0);
-  const size_t off = out.size() - x.shape().size();
-  for (size_t i = 0; i < x.shape().size(); ++i)
-    s[off + i] = x.shape()[i] == 1 ? 0 : x.strides()[i];
-  return s;
-}
-
 // out = f(a, b) elementwise with broadcasting; a and b may be strided.
 Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f) {
   check_defined(op, a, "first input");
@@ -100,6 +91,28 @@ Tensor div(const Tensor& a, const Tensor& b) {
       Tensor ga = div(g[0], bv);  // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b = -y/b
       return std::vector<Tensor>{n.a ? sum_to(ga, av.shape()) : Tensor(),
                                  n.b ? sum_to(neg(mul(ga, Y.get("div"))), bv.shape()) : Tensor()};
+    });
+  return y;
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor y = apply("pow", a, b, kernels::Binary::pow);
+  if (autograd::needs_grad({&a, &b}))
+    autograd::record("pow", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), Y = SavedTensor(y), n = needs(a, b)](const std::vector<Tensor>& g) {
+      const Tensor& av = A.get("pow");
+      const Tensor& bv = B.get("pow");
+      const Tensor zero = Tensor::zeros({}, av.dtype()), one = Tensor::full({}, 1.0, av.dtype());
+      Tensor da, db;
+      // da = g b a^(b-1), taken as 0 where b = 0 (a^(b-1) may be infinite there): the
+      // exponent b - 1 + [b = 0] gives b a^0 = 0 at those points.
+      if (n.a) da = sum_to(mul(g[0], mul(bv, pow(av, add(sub(bv, one), equal(bv, zero))))), av.shape());
+      // db = g y log(a), taken as 0 where a = 0 and b >= 0 (y is 0 or 1 there; log(a) is
+      // -inf): log(a + [a = 0 and b >= 0]) is log(1) = 0 at those points. As PyTorch.
+      if (n.b) {
+        Tensor at_zero = mul(equal(av, zero), sub(one, less(bv, zero)));
+        db = sum_to(mul(mul(g[0], Y.get("pow")), log(add(av, at_zero))), bv.shape());
+      }
+      return std::vector<Tensor>{da, db};
     });
   return y;
 }

@@ -65,6 +65,15 @@ inline AxisSplit split_at(const Tensor& x, int64_t axis) {
   return s;
 }
 
+// Strides that read `x` as if broadcast to `out` (0 along broadcast axes).
+inline Shape broadcast_strides(const Tensor& x, const Shape& out) {
+  Shape s(out.size(), 0);
+  const size_t off = out.size() - x.shape().size();
+  for (size_t i = 0; i < x.shape().size(); ++i)
+    s[off + i] = x.shape()[i] == 1 ? 0 : x.strides()[i];
+  return s;
+}
+
 inline void check_defined(const char* op, const Tensor& x, const char* what = "input") {
   LAMINA_CHECK(x.defined(), op, ": the ", what, " is undefined");
 }

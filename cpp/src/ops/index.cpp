@@ -40,7 +40,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis_in) {
   std::vector<int64_t> sizes;
   int64_t at = 0;
   for (const Tensor& x : xs) {
-    narrow(y, axis, at, x.size(axis)).copy_(x);
+    narrow(y, axis, at, x.size(axis)).copy_(x.detach());  // concat records, not the copy
     sizes.push_back(x.size(axis));
     at += x.size(axis);
   }
@@ -56,6 +56,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis_in) {
     });
   return y;
 }
+
+Tensor cat(const std::vector<Tensor>& xs, int64_t axis) { return concat(xs, axis); }
 
 Tensor slice(const Tensor& x, int64_t axis_in, int64_t start, int64_t stop) {
   const char* op = "slice";

@@ -1,6 +1,8 @@
 // Unary pointwise ops: the table rows of pointwise.def, and the ones with parameters.
 // Forward y = f(x); backward dx = g(x, y, dy), each a kernel of the device's Table
 // (kernels/cpu/pointwise.cpp on the CPU).
+#include <limits>
+
 #include "ops/common.hpp"
 
 namespace lamina {
@@ -75,6 +77,12 @@ Tensor pow(const Tensor& x, double exponent) { return power(x, exponent, 1.0, 0.
 Tensor clip(const Tensor& x, double lo, double hi) {
   LAMINA_CHECK(lo <= hi, "clip: lower bound ", lo, " is above upper bound ", hi);
   return LAMINA_PARAM_OP(clip, lo, hi);
+}
+
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  LAMINA_CHECK(lo || hi, "clamp: needs a lower bound, an upper bound, or both");
+  return clip(x, lo.value_or(-std::numeric_limits<double>::infinity()),
+              hi.value_or(std::numeric_limits<double>::infinity()));
 }
 
 Tensor threshold(const Tensor& x, double t) {

@@ -1,4 +1,5 @@
-// Shape ops: reshape (a view) and transpose (a copy with permuted axes).
+// Shape ops: reshape and the axis views (Tensor's, as functions), transpose (a copy with
+// permuted axes), and stack.
 #include <algorithm>
 #include <numeric>
 
@@ -44,6 +45,25 @@ Tensor transpose(const Tensor& x, const std::vector<int64_t>& perm_in) {
     });
   }
   return y;
+}
+
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) { return x.permute(dims); }
+Tensor transpose(const Tensor& x, int64_t a, int64_t b) { return x.transpose(a, b); }
+Tensor movedim(const Tensor& x, int64_t from, int64_t to) { return x.movedim(from, to); }
+Tensor squeeze(const Tensor& x, const std::vector<int64_t>& axes) { return x.squeeze(axes); }
+Tensor unsqueeze(const Tensor& x, int64_t axis) { return x.unsqueeze(axis); }
+Tensor flatten(const Tensor& x, int64_t start, int64_t end) { return x.flatten(start, end); }
+
+Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
+  LAMINA_CHECK(!xs.empty(), "stack: needs at least one tensor");
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    check_defined("stack", xs[i]);
+    LAMINA_CHECK_SHAPE(xs[i].shape() == xs[0].shape(), "stack: tensor ", i, " has shape ", xs[i].shape(),
+                       ", tensor 0 has ", xs[0].shape(), "; stacked tensors share one shape");
+    parts.push_back(xs[i].unsqueeze(axis));  // a view (throws IndexError for a bad axis)
+  }
+  return concat(parts, axis < 0 ? axis + xs[0].dim() + 1 : axis);
 }
 
 }  // namespace lamina

@@ -1,5 +1,7 @@
 // Binary elementwise kernels, same-shape (map2) and broadcast (broadcast_map2), each
 // function a loop of its own so that it vectorises.
+#include <cmath>
+
 #include "kernels/kernels.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
@@ -17,6 +19,7 @@ void with_function(Binary op, F f) {
     case Binary::sub: return f([](T a, T b) { return a - b; });
     case Binary::mul: return f([](T a, T b) { return a * b; });
     case Binary::div: return f([](T a, T b) { return a / b; });
+    case Binary::pow: return f([](T a, T b) { return std::pow(a, b); });
     case Binary::greater: return f([](T a, T b) { return a > b ? T(1) : T(0); });
     case Binary::less: return f([](T a, T b) { return a < b ? T(1) : T(0); });
     case Binary::equal: return f([](T a, T b) { return a == b ? T(1) : T(0); });
