@@ -48,6 +48,7 @@ from .solver import Solver  # noqa: E402
 from .netspec import NetSpec  # noqa: E402
 from .netspec import layers, params  # noqa: E402
 from .autograd import Context, Function, grad, gradcheck, no_grad  # noqa: E402
+from . import functional  # noqa: E402
 
 __all__ = [
     "AutogradError",
@@ -86,6 +87,7 @@ __all__ = [
     "float64",
     "from_numpy",
     "full",
+    "functional",
     "manual_seed",
     "num_threads",
     "ones",
