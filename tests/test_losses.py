@@ -28,7 +28,7 @@ BAD = [
     (lambda: L.mse_loss(z(2, 3), z(4)),                                   lamina.ShapeError,        "mse_loss: shapes [2, 3] and [4] do not broadcast"),
     (lambda: L.l1_loss(z(2, 3), z(2, 3, dtype="float64")),                lamina.DTypeError,        "l1_loss: dtypes differ: float32 and float64"),
     (lambda: L.l1_loss(z(2), z(2), reduction="avg"),                      lamina.InvalidValueError, "l1_loss: reduction must be 'none', 'mean' or 'sum', got 'avg'"),
-    (lambda: L.kl_div(z(2), z(2), reduction="avg"),                       lamina.InvalidValueError, "kl_div: reduction must be 'none', 'mean' or 'sum' or 'batchmean', got 'avg'"),
+    (lambda: L.kl_div(z(2), z(2), reduction="avg"),                       lamina.InvalidValueError, "kl_div: reduction must be 'none', 'mean', 'sum' or 'batchmean', got 'avg'"),
     (lambda: L.mse_loss(z(2), z(2), reduction="batchmean"),               lamina.InvalidValueError, "mse_loss: reduction 'batchmean' is kl_div's only"),
     (lambda: L.smooth_l1_loss(z(2), z(2), beta=-1.0),                     lamina.InvalidValueError, "smooth_l1_loss: beta must be >= 0, got -1"),
     (lambda: L.huber_loss(z(2), z(2), delta=0.0),                         lamina.InvalidValueError, "huber_loss: delta must be > 0, got 0"),

@@ -82,8 +82,8 @@ Tensor class_nll(const char* op, const Tensor& x, bool from_logits, const ClassL
           k.softmax_cross_entropy_backward(P.get(op).data<T>(), labels.index->data(), data_or_null<T>(w), dyp, s.outer,
                                            s.C, s.inner, labels.ignore, scale, dx.data<T>());
         else
-          k.nll_loss_backward(labels.index->data(), data_or_null<T>(w), dyp, s.outer, s.C, s.inner, labels.ignore, scale,
-                              dx.data<T>());
+          k.nll_loss_backward(labels.index->data(), data_or_null<T>(w), dyp, s.outer, s.C, s.inner, labels.ignore,
+                              scale, dx.data<T>());
       });
       return std::vector<Tensor>{dx};
     });

@@ -26,8 +26,9 @@ const char* reduction_name(Reduction reduction) {
 Reduction reduction_from_name(const char* op, const std::string& name) {
   for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum, Reduction::batch_mean})
     if (name == reduction_name(r)) return r;
-  throw ValueError(std::string(op) + ": reduction must be 'none', 'mean' or 'sum'" +
-                   (std::string(op) == "kl_div" ? " or 'batchmean'" : "") + ", got '" + name + "'");
+  const bool kl = std::string(op) == "kl_div";  // the only loss that takes batchmean
+  const char* choices = kl ? "'none', 'mean', 'sum' or 'batchmean'" : "'none', 'mean' or 'sum'";
+  throw ValueError(std::string(op) + ": reduction must be " + choices + ", got '" + name + "'");
 }
 
 namespace ops_detail {
