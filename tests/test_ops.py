@@ -5,6 +5,7 @@ and every input gradient, float32, rtol 1e-5) when torch is installed."""
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -437,6 +438,221 @@ ROWS += [
      lambda t, x: x.max(-1, keepdim=True).values, [((4, 3), distinct)]),
     ("l2_normalize", lambda x: L.l2_normalize(x, 1), lambda x: x / np.sqrt((x**2).sum(1, keepdims=True) + 1e-12),
      lambda t, x: t.nn.functional.normalize(x, dim=1, eps=0), [((3, 4), std)]),
+]
+
+# ---- losses (PyTorch's): each reduction, weights, ignore_index, label smoothing, pos_weight --
+
+
+def labels(a):
+    """Class labels as the class losses take them."""
+    return lamina.tensor(np.asarray(a, dtype=np.float64))
+
+
+def unit(shape, rng):  # probabilities and soft targets
+    return rng.uniform(0.05, 0.95, shape)
+
+
+def signs(shape, rng):  # +1 / -1 targets
+    return rng.choice([-1.0, 1.0], shape)
+
+
+def np_reduce(loss, reduction, divisor=None):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / (loss.size if divisor is None else divisor)
+
+
+def np_nll(logp, y, weight=None, ignore_index=-100, reduction="mean"):
+    y = np.asarray(y).astype(int)
+    keep = y != ignore_index
+    safe = np.where(keep, y, 0)
+    w = (np.ones(logp.shape[1]) if weight is None else weight)[safe] * keep
+    picked = np.take_along_axis(logp, safe[:, None], 1)[:, 0]
+    return np_reduce(-w * picked, reduction, w.sum())
+
+
+def np_cross_entropy(x, y, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    lp = np_log_softmax(x, 1)
+    loss = np_nll(lp, y, weight, ignore_index, reduction)
+    if not label_smoothing:
+        return loss
+    C = x.shape[1]
+    w = np.ones(C) if weight is None else weight
+    keep = np.asarray(y) != ignore_index
+    smooth = -(lp * w.reshape((1, C) + (1,) * (x.ndim - 2))).sum(1) * keep
+    weight_sum = (w[np.where(keep, np.asarray(y).astype(int), 0)] * keep).sum()
+    return (1 - label_smoothing) * loss + label_smoothing / C * np_reduce(smooth, reduction, weight_sum)
+
+
+def np_bce(p, t, w=1.0):
+    return -w * (t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log(1 - p), -100))
+
+
+def np_bce_logits(x, t, w=1.0, pos_weight=1.0):
+    return w * ((1 - t) * x + (1 + (pos_weight - 1) * t) * np.logaddexp(0, -x))
+
+
+def np_huber(d, delta):
+    a = np.abs(d)
+    return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+
+
+def np_distance(u, v, p, eps):
+    return (np.abs(u - v + eps) ** p).sum(-1) ** (1 / p)
+
+
+def np_triplet(a, p, n, margin=1.0, norm=2.0, eps=1e-6, swap=False):
+    d_neg = np_distance(a, n, norm, eps)
+    if swap:
+        d_neg = np.minimum(d_neg, np_distance(p, n, norm, eps))
+    return np.maximum(np_distance(a, p, norm, eps) - d_neg + margin, 0)
+
+
+def np_cosine_embedding(x1, x2, y, margin=0.0):
+    cos = (x1 * x2).sum(-1) / np.sqrt(((x1**2).sum(-1) + 1e-12) * ((x2**2).sum(-1) + 1e-12))
+    return np.where(y == 1, 1 - cos, 0) + np.where(y == -1, np.maximum(cos - margin, 0), 0)
+
+
+def np_kl_div(x, t, log_target=False):
+    return np.exp(t) * (t - x) if log_target else t * (np.log(t) - x)
+
+
+def torch_kl_div_mean(t, x, y):  # PyTorch warns that its default is not the true KL divergence
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return t.nn.functional.kl_div(x, y)
+
+
+CLASS_W = np.array([0.5, 1.0, 2.0, 0.25, 1.5])
+SPATIAL = np.array([[3, 0, -100], [1, 1, 2]], dtype=np.float64)  # [2, 3] labels, one ignored
+IGNORE_1 = np.array([3, 1, 4, 1, 0, 2], dtype=np.float64)
+PAIR_Y = np.array([1.0, -1.0, -1.0, 1.0])
+HINGE_Y = np.array([[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0], [1.0, 1.0, -1.0], [-1.0, 1.0, 1.0]])
+
+
+def w_like(a, x):  # a constant of x's dtype (lamina), or the torch tensor of x's dtype
+    return lamina.tensor(a, dtype=x.dtype) if isinstance(x, lamina.Tensor) else torch.tensor(a, dtype=x.dtype)
+
+
+def class_row(name, op, ref, shape, y, **kw):
+    """A row of nll_loss or cross_entropy on fixed labels y (the weight becomes x's dtype)."""
+    def args(x):
+        return {k: w_like(v, x) if k == "weight" else v for k, v in kw.items()}
+
+    return (f"{op}_{name}", lambda x: getattr(L, op)(x, labels(y), **args(x)), lambda x: ref(x, y, **kw),
+            lambda t, x: getattr(t.nn.functional, op)(x, t.tensor(y).long(), **args(x)), [(shape, std)])
+
+
+ROWS += [
+    class_row("mean", "nll_loss", np_nll, (6, 5), LABELS),
+    class_row("weighted_ignore_sum", "nll_loss", np_nll, (6, 5), IGNORE_1, weight=CLASS_W, ignore_index=1,
+              reduction="sum"),
+    class_row("weighted_mean", "nll_loss", np_nll, (6, 5), LABELS, weight=CLASS_W),
+    class_row("spatial_none", "nll_loss", np_nll, (2, 4, 3), SPATIAL, reduction="none"),
+    class_row("mean", "cross_entropy", np_cross_entropy, (6, 5), LABELS),
+    class_row("spatial_weighted_ignore", "cross_entropy", np_cross_entropy, (2, 5, 3), SPATIAL, weight=CLASS_W),
+    class_row("weighted_none", "cross_entropy", np_cross_entropy, (6, 5), LABELS, weight=CLASS_W, reduction="none"),
+    class_row("sum", "cross_entropy", np_cross_entropy, (6, 5), LABELS, reduction="sum"),
+    class_row("smoothing", "cross_entropy", np_cross_entropy, (6, 5), LABELS, label_smoothing=0.2),
+    class_row("smoothing_weighted_ignore", "cross_entropy", np_cross_entropy, (2, 5, 3), SPATIAL, weight=CLASS_W,
+              label_smoothing=0.3),
+    class_row("smoothing_weighted_sum", "cross_entropy", np_cross_entropy, (6, 5), IGNORE_1, weight=CLASS_W,
+              ignore_index=1, reduction="sum", label_smoothing=0.1),
+    class_row("smoothing_none", "cross_entropy", np_cross_entropy, (2, 5, 3), SPATIAL, reduction="none",
+              label_smoothing=0.4),
+    ("cross_entropy_unbatched", lambda x: L.cross_entropy(x, labels(2.0)),
+     lambda x: -np_log_softmax(x, 0)[2], lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(2)), [((5,), std)]),
+    ("binary_cross_entropy", L.binary_cross_entropy, lambda p, t: np.mean(np_bce(p, t)),
+     lambda t, p, y: t.nn.functional.binary_cross_entropy(p, y), [((4, 3), unit), ((4, 3), unit)]),
+    ("binary_cross_entropy_weighted_sum",
+     lambda p, y: L.binary_cross_entropy(p, y, w_like([0.5, 2.0, 1.0], p), reduction="sum"),
+     lambda p, y: np.sum(np_bce(p, y, np.array([0.5, 2.0, 1.0]))),
+     lambda t, p, y: t.nn.functional.binary_cross_entropy(p, y, w_like([0.5, 2.0, 1.0], p), reduction="sum"),
+     [((4, 3), unit), ((4, 3), unit)]),
+    ("binary_cross_entropy_none", lambda p, y: L.binary_cross_entropy(p, y, reduction="none"), np_bce,
+     lambda t, p, y: t.nn.functional.binary_cross_entropy(p, y, reduction="none"), [((2, 3, 2), unit), ((2, 3, 2), unit)]),
+    ("binary_cross_entropy_with_logits", L.binary_cross_entropy_with_logits, lambda x, y: np.mean(np_bce_logits(x, y)),
+     lambda t, x, y: t.nn.functional.binary_cross_entropy_with_logits(x, y), [((4, 3), std), ((4, 3), unit)]),
+    ("binary_cross_entropy_with_logits_pos_weight_weighted",
+     lambda x, y: L.binary_cross_entropy_with_logits(x, y, w_like([[2.0], [0.5], [1.0], [1.5]], x),
+                                                     pos_weight=w_like([3.0, 0.5, 1.0], x)),
+     lambda x, y: np.mean(np_bce_logits(x, y, np.array([[2.0], [0.5], [1.0], [1.5]]), np.array([3.0, 0.5, 1.0]))),
+     lambda t, x, y: t.nn.functional.binary_cross_entropy_with_logits(
+         x, y, w_like([[2.0], [0.5], [1.0], [1.5]], x), pos_weight=w_like([3.0, 0.5, 1.0], x)),
+     [((4, 3), std), ((4, 3), unit)]),
+    ("binary_cross_entropy_with_logits_pos_weight_none",
+     lambda x, y: L.binary_cross_entropy_with_logits(x, y, reduction="none", pos_weight=w_like([3.0, 0.5, 1.0], x)),
+     lambda x, y: np_bce_logits(x, y, 1.0, np.array([3.0, 0.5, 1.0])),
+     lambda t, x, y: t.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none",
+                                                                      pos_weight=w_like([3.0, 0.5, 1.0], x)),
+     [((2, 3), std), ((2, 3), unit)]),
+    ("binary_cross_entropy_with_logits_large_sum",
+     lambda x, y: L.binary_cross_entropy_with_logits(x, y, reduction="sum"),
+     lambda x, y: np.sum(np_bce_logits(x, y)),
+     lambda t, x, y: t.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="sum"),
+     [((4,), lambda s, r: np.array([-800.0, -30.0, 30.0, 800.0])), ((4,), unit)]),
+    ("mse_loss_sum", lambda a, b: L.mse_loss(a, b, reduction="sum"), lambda a, b: np.sum((a - b) ** 2),
+     lambda t, a, b: t.nn.functional.mse_loss(a, b, reduction="sum"), [((3, 4), std), ((3, 4), std)]),
+    ("mse_loss_none_broadcast", lambda a, b: L.mse_loss(a, b, reduction="none"), lambda a, b: (a - b) ** 2,
+     lambda t, a, b: (a - b) ** 2, [((3, 4), std), ((4,), std)]),
+    ("l1_loss", L.l1_loss, lambda a, b: np.mean(np.abs(a - b)), lambda t, a, b: t.nn.functional.l1_loss(a, b),
+     [((3, 4), std), ((3, 4), std)]),
+    ("l1_loss_none", lambda a, b: L.l1_loss(a, b, reduction="none"), lambda a, b: np.abs(a - b),
+     lambda t, a, b: t.nn.functional.l1_loss(a, b, reduction="none"), [((5,), std), ((5,), std)]),
+    ("smooth_l1_loss", L.smooth_l1_loss, lambda a, b: np.mean(np_huber(a - b, 1.0)),
+     lambda t, a, b: t.nn.functional.smooth_l1_loss(a, b), [((4, 5), std), ((4, 5), std)]),
+    ("smooth_l1_loss_beta_sum", lambda a, b: L.smooth_l1_loss(a, b, reduction="sum", beta=0.5),
+     lambda a, b: np.sum(np_huber(a - b, 0.5)) / 0.5,
+     lambda t, a, b: t.nn.functional.smooth_l1_loss(a, b, reduction="sum", beta=0.5), [((4, 5), std), ((4, 5), std)]),
+    ("smooth_l1_loss_beta0_none", lambda a, b: L.smooth_l1_loss(a, b, reduction="none", beta=0.0),
+     lambda a, b: np.abs(a - b), lambda t, a, b: t.nn.functional.smooth_l1_loss(a, b, reduction="none", beta=0.0),
+     [((6,), std), ((6,), std)]),
+    ("huber_loss", L.huber_loss, lambda a, b: np.mean(np_huber(a - b, 1.0)),
+     lambda t, a, b: t.nn.functional.huber_loss(a, b), [((4, 5), std), ((4, 5), std)]),
+    ("huber_loss_delta_none", lambda a, b: L.huber_loss(a, b, "none", 0.7), lambda a, b: np_huber(a - b, 0.7),
+     lambda t, a, b: t.nn.functional.huber_loss(a, b, "none", 0.7), [((3, 5), std), ((3, 5), std)]),
+    ("hinge_embedding_loss", lambda x: L.hinge_embedding_loss(x, w_like(HINGE_Y, x)),
+     lambda x: np.mean(np.where(HINGE_Y == 1, x, np.maximum(0, 1 - x))),
+     lambda t, x: t.nn.functional.hinge_embedding_loss(x, w_like(HINGE_Y, x)), [((4, 3), std)]),
+    ("hinge_embedding_loss_margin_sum", lambda x: L.hinge_embedding_loss(x, w_like(HINGE_Y, x), 0.5, reduction="sum"),
+     lambda x: np.sum(np.where(HINGE_Y == 1, x, np.maximum(0, 0.5 - x))),
+     lambda t, x: t.nn.functional.hinge_embedding_loss(x, w_like(HINGE_Y, x), 0.5, reduction="sum"), [((4, 3), std)]),
+    ("margin_ranking_loss", lambda a, b, y: L.margin_ranking_loss(a, b, y, 0.5),
+     lambda a, b, y: np.mean(np.maximum(0, -y * (a - b) + 0.5)),
+     lambda t, a, b, y: t.nn.functional.margin_ranking_loss(a, b, y, 0.5), [((6,), std), ((6,), std), ((6,), signs)]),
+    ("margin_ranking_loss_none", lambda a, b, y: L.margin_ranking_loss(a, b, y, reduction="none"),
+     lambda a, b, y: np.maximum(0, -y * (a - b)),
+     lambda t, a, b, y: t.nn.functional.margin_ranking_loss(a, b, y, reduction="none"),
+     [((6,), std), ((6,), std), ((6,), signs)]),
+    ("triplet_margin_loss", L.triplet_margin_loss, lambda a, p, n: np.mean(np_triplet(a, p, n)),
+     lambda t, a, p, n: t.nn.functional.triplet_margin_loss(a, p, n), [((5, 4), std)] * 3),
+    ("triplet_margin_loss_p1_swap_none", lambda a, p, n: L.triplet_margin_loss(a, p, n, 3.0, 1, swap=True,
+                                                                               reduction="none"),
+     lambda a, p, n: np_triplet(a, p, n, 3.0, 1.0, swap=True),
+     lambda t, a, p, n: t.nn.functional.triplet_margin_loss(a, p, n, 3.0, 1, swap=True, reduction="none"),
+     [((5, 4), std)] * 3),
+    ("triplet_margin_loss_p3_unbatched", lambda a, p, n: L.triplet_margin_loss(a, p, n, 2.0, 3),
+     lambda a, p, n: np_triplet(a, p, n, 2.0, 3.0),
+     lambda t, a, p, n: t.nn.functional.triplet_margin_loss(a, p, n, 2.0, 3), [((4,), std)] * 3),
+    ("cosine_embedding_loss", lambda a, b: L.cosine_embedding_loss(a, b, w_like(PAIR_Y, a), 0.2),
+     lambda a, b: np.mean(np_cosine_embedding(a, b, PAIR_Y, 0.2)),
+     lambda t, a, b: t.nn.functional.cosine_embedding_loss(a, b, w_like(PAIR_Y, a), 0.2), [((4, 5), std)] * 2),
+    ("cosine_embedding_loss_none", lambda a, b: L.cosine_embedding_loss(a, b, w_like(PAIR_Y, a), reduction="none"),
+     lambda a, b: np_cosine_embedding(a, b, PAIR_Y),
+     lambda t, a, b: t.nn.functional.cosine_embedding_loss(a, b, w_like(PAIR_Y, a), reduction="none"),
+     [((4, 5), std)] * 2),
+    ("kl_div", L.kl_div, lambda x, y: np.mean(np_kl_div(x, y)), torch_kl_div_mean,
+     [((3, 4), std), ((3, 4), unit)]),
+    ("kl_div_batchmean", lambda x, y: L.kl_div(x, y, reduction="batchmean"),
+     lambda x, y: np.sum(np_kl_div(x, y)) / 3,
+     lambda t, x, y: t.nn.functional.kl_div(x, y, reduction="batchmean"), [((3, 4), std), ((3, 4), unit)]),
+    ("kl_div_log_target_sum", lambda x, y: L.kl_div(x, y, reduction="sum", log_target=True),
+     lambda x, y: np.sum(np_kl_div(x, y, True)),
+     lambda t, x, y: t.nn.functional.kl_div(x, y, reduction="sum", log_target=True), [((3, 4), std), ((3, 4), std)]),
+    ("kl_div_none_broadcast", lambda x, y: L.kl_div(x, y, reduction="none"), np_kl_div,
+     lambda t, x, y: t.nn.functional.kl_div(x, y.expand(3, 4), reduction="none"), [((3, 4), std), ((4,), unit)]),
 ]
 
 LENET_LABELS = np.array([3, 0, 9], dtype=np.float64)

@@ -14,6 +14,7 @@ namespace py = pybind11;
 void bind_errors(py::module_& m);
 py::class_<Tensor> bind_tensor(py::module_& m);
 void bind_ops(py::module_& m, py::class_<Tensor>& tensor);
+void bind_losses(py::module_& ops);  // into lamina.ops
 void bind_prototxt(py::module_& m);
 void bind_net(py::module_& m);
 void bind_nn(py::module_& m);  // after bind_ops: adds to lamina.ops
@@ -27,5 +28,7 @@ DType to_dtype(py::handle obj, const char* what, DType fallback = DType::f32);
 // allow_infer: keep -1 entries (for reshape), otherwise negative extents raise ShapeError.
 Shape to_shape(py::handle obj, const char* what, bool allow_infer = false);
 py::dtype numpy_dtype(DType dtype);
+// None -> an undefined tensor (an optional argument).
+inline Tensor optional_tensor(py::handle v) { return v.is_none() ? Tensor() : v.cast<Tensor>(); }
 
 }  // namespace lamina::bind

@@ -69,8 +69,6 @@ std::pair<int64_t, int64_t> pair_arg(py::handle v, const char* op, const char* w
                    py::repr(v).cast<std::string>());
 }
 
-Tensor optional_tensor(py::handle v) { return v.is_none() ? Tensor() : v.cast<Tensor>(); }
-
 std::optional<double> optional_double(py::handle v) {
   return v.is_none() ? std::nullopt : std::optional<double>(v.cast<double>());
 }
@@ -103,15 +101,6 @@ Tensor over_axis(const Tensor& x, py::handle axis, bool keepdim) {
 // Axis lists given as ints, one sequence, or varargs (permute(2, 0, 1) or permute((2, 0, 1))).
 std::vector<int64_t> axes_args(const py::args& args, const char* what) {
   return args.size() == 1 ? to_shape(args[0], what, true) : to_shape(args, what, true);
-}
-
-LossNormalization normalization_arg(const std::string& name) {
-  if (name == "valid") return LossNormalization::valid;
-  if (name == "full") return LossNormalization::full;
-  if (name == "batch_size") return LossNormalization::batch_size;
-  if (name == "none") return LossNormalization::none;
-  throw ValueError("softmax_cross_entropy: normalization must be one of valid, full, batch_size, none; got '" +
-                   name + "'");
 }
 
 Pool2dOptions pool_args(const char* op, py::handle kernel, py::handle stride, py::handle pad, bool ceil_mode,
@@ -190,18 +179,6 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   }
   ops.def("softmax", &softmax, py::arg("x"), py::arg("axis") = -1, Release());
   ops.def("log_softmax", &log_softmax, py::arg("x"), py::arg("axis") = -1, Release());
-  ops.def("softmax_cross_entropy", [](const Tensor& logits, const Tensor& labels, int64_t axis,
-                                      py::object ignore_label, const std::string& normalization) {
-    CrossEntropyOptions o;
-    o.axis = axis;
-    o.has_ignore_label = !ignore_label.is_none();
-    if (o.has_ignore_label) o.ignore_label = ignore_label.cast<int64_t>();
-    o.normalization = normalization_arg(normalization);
-    py::gil_scoped_release release;
-    return softmax_cross_entropy(logits, labels, o);
-  }, py::arg("logits"), py::arg("labels"), py::arg("axis") = 1, py::arg("ignore_label") = py::none(),
-     py::arg("normalization") = "valid",
-     "Mean (by normalization) of -log softmax(logits)[label]; labels are class indices stored as floats.");
   ops.def("conv_transpose2d", [](const Tensor& x, const Tensor& w, py::object b, py::object stride, py::object pad,
                                  py::object dilation, int64_t groups, py::object output_pad) {
     Conv2dOptions o;
@@ -216,10 +193,6 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("pad") = 0,
      py::arg("dilation") = 1, py::arg("groups") = 1, py::arg("output_pad") = 0,
      "x [N, C_in, H, W], weight [C_in, C_out/groups, KH, KW], bias [C_out] -> [N, C_out, OH, OW].");
-  ops.def("sigmoid_cross_entropy", [](const Tensor& x, const Tensor& t, const std::string& normalization) {
-    return sigmoid_cross_entropy(x, t, normalization_arg(normalization));
-  }, py::arg("logits"), py::arg("targets"), py::arg("normalization") = "valid");
-  ops.def("mse_loss", &mse_loss, py::arg("a"), py::arg("b"), Release());
   ops.def("prelu", &prelu, py::arg("x"), py::arg("slope"), Release());
   ops.def("batch_norm", [](const Tensor& x, py::object rm, py::object rv, py::object w, py::object b, bool training,
                            double momentum, double eps, bool relu) {
@@ -246,6 +219,7 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def("stack", &stack, py::arg("tensors"), py::arg("axis") = 0, Release());
   ops.def("slice", &lamina::slice, py::arg("x"), py::arg("axis"), py::arg("start"), py::arg("stop"), Release());
   ops.def("embedding", &embedding, py::arg("indices"), py::arg("weight"), Release());
+  bind_losses(ops);
   m.def("manual_seed", &manual_seed, py::arg("seed"), "Seeds the generator behind dropout, rand and randn.");
   m.def("rand", [](py::handle shape, double lo, double hi, py::object dtype, py::object seed) {
     return rand(to_shape(shape, "rand"), lo, hi, to_dtype(dtype, "rand"), seed.is_none() ? next_seed() : seed.cast<uint64_t>());

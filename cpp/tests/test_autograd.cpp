@@ -86,3 +86,27 @@ TEST(Autograd, InPlaceWriteToSavedTensorIsCaught) {
 }
 
 }  // namespace lamina
+
+namespace lamina {
+
+// The losses from C++: mse_loss's two-argument form is the mean, nll_loss's weighted mean
+// divides by the labels' weights and its gradient is -w[label] / that sum at each label.
+TEST(Losses, CppSignaturesAndWeightedMean) {
+  Tensor a = leaf({1.0, 2.0}), b = leaf({0.0, 4.0});
+  EXPECT_DOUBLE_EQ(mse_loss(a, b).item(), 2.5);
+  EXPECT_DOUBLE_EQ(mse_loss(a, b, Reduction::sum).item(), 5.0);
+  Tensor x = leaf({-1.0, -2.0, -3.0, -4.0}), logp = x.reshape({2, 2});
+  Tensor labels = Tensor::empty({2}, DType::f64), weight = Tensor::empty({2}, DType::f64);
+  labels.data<double>()[0] = 1, labels.data<double>()[1] = 0;
+  weight.data<double>()[0] = 3, weight.data<double>()[1] = 1;
+  Tensor loss = nll_loss(logp, labels, weight);
+  EXPECT_DOUBLE_EQ(loss.item(), (1 * 2.0 + 3 * 3.0) / 4);
+  loss.backward();
+  const double want[] = {0.0, -1.0 / 4, -3.0 / 4, 0.0};
+  for (int64_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(x.grad().at({i}), want[i]);
+  EXPECT_EQ(reduction_from_name("nll_loss", "batchmean"), Reduction::batch_mean);
+  EXPECT_THROW(reduction_from_name("nll_loss", "avg"), ValueError);
+  EXPECT_THROW(nll_loss(logp, labels, weight, -100, Reduction::batch_mean), ValueError);
+}
+
+}  // namespace lamina

@@ -54,6 +54,7 @@ from .netspec import NetSpec  # noqa: E402
 from .netspec import layers, params  # noqa: E402
 from .autograd import Context, Function, grad, gradcheck, no_grad  # noqa: E402
 from . import nn  # noqa: E402
+from . import functional  # noqa: E402
 
 __all__ = [
     "AutogradError",
@@ -96,6 +97,7 @@ __all__ = [
     "int32",
     "int64",
     "full",
+    "functional",
     "manual_seed",
     "num_threads",
     "ones",

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "lamina/autograd.hpp"
@@ -119,10 +120,47 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
               int64_t pad = 0, int64_t dilation = 1, int64_t groups = 1);
 
-// ---- softmax and losses ------------------------------------------------------------------
+// ---- softmax ------------------------------------------------------------------------------
 // Over `axis`, numerically stable.
 Tensor softmax(const Tensor& x, int64_t axis = -1);
 Tensor log_softmax(const Tensor& x, int64_t axis = -1);
+
+// ---- losses -------------------------------------------------------------------------------
+// PyTorch's losses (torch.nn.functional: the same names, arguments and results), and the
+// two Caffe normalises its own way (softmax_cross_entropy, sigmoid_cross_entropy). Caffe's
+// loss layers call these ops: one forward for a module and its layer.
+//
+// A loss is computed per element (per sample, per labelled position) and then reduced:
+//   none        the unreduced losses, shaped as the op says;
+//   mean        their mean, a 0-d tensor (nll_loss and cross_entropy: the weighted mean);
+//   sum         their sum, a 0-d tensor;
+//   batch_mean  their sum divided by the first extent of the input (kl_div's 'batchmean';
+//               other losses throw ValueError).
+// Inputs share a dtype (DTypeError otherwise); inputs that broadcast broadcast as add does
+// (ShapeError naming the op and both shapes otherwise). Gradients flow to every floating
+// input the op differentiates (targets included, as in PyTorch); never to labels, per-class
+// weights or masks.
+enum class Reduction { none, mean, sum, batch_mean };
+// PyTorch's names: "none", "mean", "sum", "batchmean". reduction_from_name throws
+// ValueError naming `op` for any other string.
+const char* reduction_name(Reduction reduction);
+Reduction reduction_from_name(const char* op, const std::string& name);
+
+// The negative log-likelihood of class labels. log_probs [N, C, d1, ...] (or [C]), labels
+// [N, d1, ...] (or 0-d): class indices in [0, C) or ignore_index (IndexError otherwise),
+// as floats holding whole numbers. weight [C] (undefined: all 1) weighs each class.
+// Per position j: l_j = -weight[y_j] * log_probs[n, y_j, d...], 0 where y_j == ignore_index;
+// none gives l [N, d1, ...]; mean gives sum(l) / sum(weight[y_j]) over positions not ignored
+// (NaN when every position is ignored, as in PyTorch). Gradient for log_probs only.
+Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& weight = Tensor(),
+                int64_t ignore_index = -100, Reduction reduction = Reduction::mean);
+// nll_loss(log_softmax(logits, 1), labels, weight, ignore_index, reduction), with one fused
+// backward (softmax - one hot). label_smoothing e in [0, 1]: (1 - e) * that + e / C * the
+// same reduction of s_j = -sum over c of weight[c] * log_softmax(logits)[n, c, d...] (0 at
+// ignored positions; mean divides by the same weight sum), as PyTorch.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& weight = Tensor(),
+                     int64_t ignore_index = -100, Reduction reduction = Reduction::mean,
+                     double label_smoothing = 0.0);
 
 // Caffe's LossParameter.NormalizationMode: the loss is divided by all positions, the
 // non-ignored ones (Caffe's default), the batch size (outer extent), or nothing.
@@ -133,17 +171,67 @@ struct CrossEntropyOptions {
   int64_t ignore_label = -1;
   LossNormalization normalization = LossNormalization::valid;
 };
-// -sum(log softmax(logits)[label]) / normalizer, a scalar. logits [N, C, ...] (classes on
-// `axis`), labels [N, ...] holding class indices as floats (one per position). A label
-// outside [0, C) that is not the ignore label throws ValueError. No gradient for labels.
+// Caffe's SoftmaxWithLoss: -sum(log softmax(logits)[label]) / normalizer (never below 1),
+// a scalar. logits [N, C, ...] (classes on `axis`), labels [N, ...] holding class indices
+// as floats (one per position). A label outside [0, C) that is not the ignore label throws
+// ValueError. No gradient for labels. cross_entropy's forward and backward.
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const CrossEntropyOptions& options = {});
 
-// -sum(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))) / normalizer, computed stably as
-// softplus(x) - t x. valid and full divide by the number of elements, batch_size by N.
+// Binary cross-entropy of probabilities p against targets t (one shape): -weight * (t log p
+// + (1 - t) log(1 - p)), each log clamped below at -100 (PyTorch's); weight broadcasts to p
+// or is undefined.
+Tensor binary_cross_entropy(const Tensor& p, const Tensor& t, const Tensor& weight = Tensor(),
+                            Reduction reduction = Reduction::mean);
+// The same from logits x, without overflow: weight * ((1 - t) x + (1 + (pos_weight - 1) t)
+// softplus(-x)), i.e. -weight * (pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))).
+// x and t of one shape; weight and pos_weight broadcast to it (pos_weight [C] weighs the
+// positives of each class along the last axis); either may be undefined.
+Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& t, const Tensor& weight = Tensor(),
+                                        const Tensor& pos_weight = Tensor(), Reduction reduction = Reduction::mean);
+// Caffe's SigmoidCrossEntropyLoss: binary_cross_entropy_with_logits summed, divided by the
+// number of elements (valid, full), N (batch_size) or 1 (none).
 Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets,
                              LossNormalization normalization = LossNormalization::valid);
-// mean((a - b)^2).
-Tensor mse_loss(const Tensor& a, const Tensor& b);
+
+// Regression losses of d = input - target (the two broadcast): mse d^2; l1 |d|; smooth_l1
+// 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta >= 0; 0 gives l1); huber
+// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (delta > 0). ValueError for a
+// negative beta or a delta <= 0.
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+                      double beta = 1.0);
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+                  double delta = 1.0);
+
+// Margin losses. y holds +1 / -1 (broadcasting with the inputs; no gradient for it in
+// hinge_embedding_loss and cosine_embedding_loss, whose y only selects a term).
+// hinge_embedding_loss: x where y == 1, max(0, margin - x) where y == -1 (a y that is
+// neither gets both terms, as in PyTorch).
+Tensor hinge_embedding_loss(const Tensor& x, const Tensor& y, double margin = 1.0,
+                            Reduction reduction = Reduction::mean);
+// max(0, -y (x1 - x2) + margin).
+Tensor margin_ranking_loss(const Tensor& x1, const Tensor& x2, const Tensor& y, double margin = 0.0,
+                           Reduction reduction = Reduction::mean);
+// max(d(a, p) - d(a, n) + margin, 0) per sample, d(u, v) = ||u - v + eps||_p over the last
+// axis (PyTorch's pairwise_distance); swap: d(a, n) is min(d(a, n), d(p, n)). anchor,
+// positive, negative [N, D] (or [D]), broadcasting; none gives [N] (or 0-d). p > 0.
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
+                           double margin = 1.0, double p = 2.0, double eps = 1e-6, bool swap = false,
+                           Reduction reduction = Reduction::mean);
+// 1 - cos(x1, x2) where y == 1, max(0, cos(x1, x2) - margin) where y == -1, 0 elsewhere;
+// cos over the last axis of x1, x2 [N, D] (or [D]), each squared norm plus 1e-12
+// (PyTorch's); y [N] (or 0-d); none gives [N] (or 0-d).
+Tensor cosine_embedding_loss(const Tensor& x1, const Tensor& x2, const Tensor& y, double margin = 0.0,
+                             Reduction reduction = Reduction::mean);
+
+// The Kullback-Leibler divergence of target from input (log-probabilities), elementwise:
+// target (log target - input), 0 where target is 0; with log_target (target given as
+// log-probabilities) e^target (target - input). input and target broadcast. PyTorch's
+// default reduction mean averages over all elements; batch_mean (the true KL divergence
+// per sample) divides the sum by N.
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+              bool log_target = false);
 
 // ---- activations with parameters, normalisation ------------------------------------------
 // x > 0 ? x : slope * x, slope [1] (shared) or [C] (per channel of x [N, C, ...]).

@@ -280,17 +280,27 @@ struct Typed {
   Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, bool log, T* y)> softmax;
   // dx from y and dy: softmax dx = y * (dy - sum(dy * y)); log-softmax dx = dy - e^y * sum(dy).
   Kernel<void(const T* y, const T* dy, int64_t outer, int64_t C, int64_t inner, bool log, T* dx)> softmax_backward;
-  // d(mean NLL)/d logits = scale * (softmax - onehot(label)), from log-softmax `logp`;
-  // positions whose label is ignore_label get 0.
-  Kernel<void(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner, int64_t ignore_label,
-              T scale, T* dx)>
+  // The gradient of cross-entropy in the logits, from their log-softmax logp [outer, C,
+  // inner] and labels [outer, inner]: dx = scale * dy[j] * w[label] * (softmax - onehot(label))
+  // at each position j, 0 where the label is ignore_label; weight [C] and dy (one per
+  // position) may be null (all 1).
+  Kernel<void(const T* logp, const int64_t* labels, const T* weight, const T* dy, int64_t outer, int64_t C,
+              int64_t inner, int64_t ignore_label, T scale, T* dx)>
       softmax_cross_entropy_backward;
-  // The summed negative log-likelihood, -sum of logp[o, label, i] (in double) over the
-  // positions [outer, inner] whose label is not ignore_label, from log-softmax logp [outer,
-  // C, inner]; *counted = how many positions that is.
-  Kernel<double(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner, int64_t ignore_label,
-                int64_t* counted)>
-      softmax_cross_entropy_loss;
+
+  // ---- class-label losses ----
+  // The weighted negative log-likelihood of log-probabilities logp [outer, C, inner] at
+  // labels [outer, inner]: loss[j] = -w[label_j] * logp[o, label_j, i] (w = 1 where weight
+  // is null), 0 where label_j is ignore_label; loss may be null. Returns the sum of the
+  // losses (in double); *weight_total = the sum of w[label_j] over the positions not ignored.
+  Kernel<double(const T* logp, const int64_t* labels, const T* weight, int64_t outer, int64_t C, int64_t inner,
+                int64_t ignore_label, T* loss, double* weight_total)>
+      nll_loss;
+  // Its gradient: dx [outer, C, inner] (overwritten) = -scale * dy[j] * w[label_j] at each
+  // position's label, 0 elsewhere; weight and dy may be null (all 1).
+  Kernel<void(const int64_t* labels, const T* weight, const T* dy, int64_t outer, int64_t C, int64_t inner,
+              int64_t ignore_label, T scale, T* dx)>
+      nll_loss_backward;
 
   // ---- solver ----
   // One parameter's update in place, Caffe's rule s.rule over n elements: the gradient g =

@@ -56,19 +56,19 @@ Forward euclidean(const LayerSpec& spec) {
   return [spec](const Tensors& b) {
     if (b[0].numel() != b[1].numel())
       spec.fail("bottoms " + shape_str(b[0].shape()) + " and " + shape_str(b[1].shape()) + " differ in size");
-    const Tensor d = sub(b[0], b[1].reshape(b[0].shape()));
-    return Tensors{affine(sum(square(d)), 0.5 / batch(b[0]))};
+    return Tensors{affine(mse_loss(b[0], b[1].reshape(b[0].shape()), Reduction::sum), 0.5 / batch(b[0]))};
   };
 }
 
-// sum over n, k of max(0, 1 - t_nk x_nk)^p / N, t = +1 at the label and -1 elsewhere.
+// sum over n, k of max(0, 1 - t_nk x_nk)^p / N, t = +1 at the label and -1 elsewhere: the
+// margin ranking loss of x against 0 with margin 1.
 Forward hinge(const LayerSpec& spec) {
   const bool l2 = spec.param_message("hinge_loss_param").get_string("norm") == "L2";
   return [=](const Tensors& b) {
     const int64_t n = b[0].size(0);
     const Tensor x = b[0].reshape({n, b[0].numel() / n});
     const Tensor t = affine(one_hot(labels_for(spec, x, b[1], 1), x.size(1), x.dtype()), 2.0, -1.0);
-    const Tensor margin = relu(affine(mul(t, x), -1.0, 1.0));
+    const Tensor margin = margin_ranking_loss(x, Tensor::zeros({}, x.dtype()), t, 1.0, Reduction::none);
     return Tensors{affine(sum(l2 ? square(margin) : margin), 1.0 / double(n))};
   };
 }
@@ -105,7 +105,8 @@ Forward contrastive(const LayerSpec& spec) {
   };
 }
 
-// -sum over n of sum_k w_nk log(max(p_nk, 1e-20)) / N, w = one-hot labels or H[label].
+// -sum over n of sum_k w_nk log(max(p_nk, 1e-20)) / N, w = one-hot labels (nll_loss of the
+// labels) or H[label].
 Forward logistic(const LayerSpec& spec, bool infogain) {
   if (infogain && spec.bottoms.size() < 3)
     spec.fail("needs the infogain matrix H as its third bottom (reading infogain_loss_param.source is not supported)");
@@ -116,15 +117,11 @@ Forward logistic(const LayerSpec& spec, bool infogain) {
     const int64_t n = b[0].size(0), c = b[0].numel() / n;
     const Tensor p = b[0].reshape({n, c});
     const Tensor labels = labels_for(spec, p, b[1], 1);
-    Tensor w;
-    if (infogain) {
-      if (b[2].numel() != c * c) spec.fail("H must be " + std::to_string(c) + "x" + std::to_string(c) + ", got " +
-                                           shape_str(b[2].shape()));
-      w = embedding(labels, b[2].detach().reshape({c, c}));
-    } else {
-      w = one_hot(labels, c, p.dtype());
-    }
     const Tensor logp = log(clip(p, 1e-20, std::numeric_limits<double>::max()));
+    if (!infogain) return Tensors{affine(nll_loss(logp, labels, Tensor(), -100, Reduction::sum), 1.0 / double(n))};
+    if (b[2].numel() != c * c)
+      spec.fail("H must be " + std::to_string(c) + "x" + std::to_string(c) + ", got " + shape_str(b[2].shape()));
+    const Tensor w = embedding(labels, b[2].detach().reshape({c, c}));
     return Tensors{affine(sum(mul(w, logp)), -1.0 / double(n))};
   };
 }

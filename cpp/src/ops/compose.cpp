@@ -71,28 +71,4 @@ Tensor prelu(const Tensor& x, const Tensor& slope) {
   return sub(relu(x), mul(a, relu(neg(x))));  // x > 0 ? x : a * x
 }
 
-Tensor mse_loss(const Tensor& a, const Tensor& b) {
-  check_defined("mse_loss", a);
-  check_device("mse_loss", a);
-  LAMINA_CHECK_SHAPE(a.shape() == b.shape(), "mse_loss: shapes differ: ", a.shape(), " and ", b.shape());
-  return mean(square(sub(a, b)));
-}
-
-Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets, LossNormalization normalization) {
-  check_defined("sigmoid_cross_entropy", logits);
-  check_device("sigmoid_cross_entropy", logits);
-  LAMINA_CHECK_SHAPE(logits.shape() == targets.shape(), "sigmoid_cross_entropy: logits ", logits.shape(),
-                     " and targets ", targets.shape(), " differ");
-  LAMINA_CHECK_SHAPE(logits.dim() >= 1 && logits.numel() > 0, "sigmoid_cross_entropy: empty logits ",
-                     logits.shape());
-  // -(t log s(x) + (1 - t) log(1 - s(x))) = softplus(x) - t x, stable for any x.
-  Tensor total = sum(sub(softplus(logits), mul(targets, logits)));
-  double norm = 1;
-  if (normalization == LossNormalization::full || normalization == LossNormalization::valid)
-    norm = static_cast<double>(logits.numel());
-  else if (normalization == LossNormalization::batch_size)
-    norm = static_cast<double>(logits.size(0));
-  return affine(total, 1.0 / norm);
-}
-
 }  // namespace lamina

@@ -1,5 +1,4 @@
-// softmax, log_softmax, and softmax cross-entropy with Caffe's SoftmaxWithLoss semantics.
-#include <memory>
+// softmax and log_softmax over one axis.
 #include <vector>
 
 #include "kernels/kernels.hpp"
@@ -41,64 +40,5 @@ Tensor softmax_impl(const char* op, const Tensor& x, int64_t axis_in, bool log) 
 
 Tensor softmax(const Tensor& x, int64_t axis) { return softmax_impl("softmax", x, axis, false); }
 Tensor log_softmax(const Tensor& x, int64_t axis) { return softmax_impl("log_softmax", x, axis, true); }
-
-Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const CrossEntropyOptions& o) {
-  const char* op = "softmax_cross_entropy";
-  check_defined(op, logits);
-  check_defined(op, labels, "labels");
-  check_device(op, logits);
-  LAMINA_CHECK_SHAPE(logits.dim() >= 1 && logits.numel() > 0, op, ": needs non-empty logits, got ", logits.shape());
-  const int64_t axis = norm_axis(op, o.axis, logits.dim());
-  const AxisSplit s = split_at(logits, axis);
-  LAMINA_CHECK_SHAPE(labels.numel() == s.outer * s.inner, op, ": labels of shape ", labels.shape(), " (",
-                     labels.numel(), " values) do not match logits ", logits.shape(), " with classes on axis ",
-                     axis, " (", s.outer * s.inner, " positions)");
-  Tensor logp;
-  {
-    NoGradGuard no_grad;
-    logp = log_softmax(logits.detach(), axis);
-  }
-  // Labels arrive as floats (Caffe's blobs are float); each must be a class index or the
-  // ignore label. They are checked and converted once, here.
-  Tensor lab = labels.to(DType::f64).contiguous();
-  const int64_t positions = s.outer * s.inner;
-  auto classes = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(positions));
-  const int64_t bad = kernels_for<double>(op, lab).class_indices(lab.data<double>(), positions, s.C,
-                                                                 o.has_ignore_label, o.ignore_label, classes->data());
-  LAMINA_CHECK(bad < 0, op, ": label ", lab.data<double>()[bad], " at position ", bad, " is not a class index in [0, ",
-               s.C, ")");
-  // With no ignore label, use one no label can equal (labels are checked to be >= 0).
-  const int64_t ignore = o.has_ignore_label ? o.ignore_label : -1;
-  double total = 0;
-  int64_t valid = 0;
-  dispatch(logp.dtype(), [&](auto t) {
-    using T = decltype(t);
-    total = kernels_for<T>(op, logp).softmax_cross_entropy_loss(logp.data<T>(), classes->data(), s.outer, s.C,
-                                                                s.inner, ignore, &valid);
-  });
-  double norm = 1;
-  switch (o.normalization) {
-    case LossNormalization::full: norm = static_cast<double>(positions); break;
-    case LossNormalization::valid: norm = static_cast<double>(valid); break;
-    case LossNormalization::batch_size: norm = static_cast<double>(s.outer); break;
-    case LossNormalization::none: norm = 1; break;
-  }
-  norm = norm < 1 ? 1 : norm;  // Caffe: never divide by less than 1 (all labels ignored)
-  Tensor loss = Tensor::full({}, total / norm, logits.dtype());
-  if (autograd::needs_grad({&logits}))
-    autograd::record(op, {logits, labels}, {loss}, [s, ignore, norm, classes, P = SavedTensor(logp)](
-                                                       const std::vector<Tensor>& g) {
-      const Tensor& lp = P.get("softmax_cross_entropy");
-      Tensor dx = Tensor::empty(lp.shape(), lp.dtype());
-      const double scale = g[0].item() / norm;
-      dispatch(lp.dtype(), [&](auto t) {
-        using T = decltype(t);
-        kernels_for<T>("softmax_cross_entropy", lp).softmax_cross_entropy_backward(lp.data<T>(), classes->data(), s.outer, s.C, s.inner,
-                                                        ignore, static_cast<T>(scale), dx.data<T>());
-      });
-      return std::vector<Tensor>{dx, Tensor()};
-    });
-  return loss;
-}
 
 }  // namespace lamina

@@ -1,5 +1,6 @@
-// Losses and scores read from class labels: softmax cross-entropy's loss value and Caffe's
-// Accuracy.
+// Losses and scores read from class labels: the negative log-likelihood (nll_loss,
+// cross_entropy) and its gradient, and Caffe's Accuracy.
+#include <algorithm>
 #include <vector>
 
 #include "kernels/kernels.hpp"
@@ -9,18 +10,34 @@
 namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 template <class T>
-double softmax_cross_entropy_loss(const T* logp, const int64_t* labels, int64_t outer, int64_t C, int64_t inner,
-                                  int64_t ignore_label, int64_t* counted) {
-  double total = 0;
-  int64_t n = 0;
+double nll_loss(const T* logp, const int64_t* labels, const T* weight, int64_t outer, int64_t C, int64_t inner,
+                int64_t ignore_label, T* loss, double* weight_total) {
+  double total = 0, weights = 0;
+  for (int64_t j = 0; j < outer * inner; ++j) {
+    const int64_t k = labels[j];
+    if (k == ignore_label) {
+      if (loss) loss[j] = T(0);
+      continue;
+    }
+    const T w = weight ? weight[k] : T(1);
+    const T l = -w * logp[(j / inner * C + k) * inner + j % inner];
+    if (loss) loss[j] = l;
+    total += static_cast<double>(l);
+    weights += static_cast<double>(w);
+  }
+  *weight_total = weights;
+  return total;
+}
+
+template <class T>
+void nll_loss_backward(const int64_t* labels, const T* weight, const T* dy, int64_t outer, int64_t C, int64_t inner,
+                       int64_t ignore_label, T scale, T* dx) {
+  std::fill(dx, dx + outer * C * inner, T(0));
   for (int64_t j = 0; j < outer * inner; ++j) {
     const int64_t k = labels[j];
     if (k == ignore_label) continue;
-    total -= static_cast<double>(logp[(j / inner * C + k) * inner + j % inner]);
-    ++n;
+    dx[(j / inner * C + k) * inner + j % inner] = -scale * (weight ? weight[k] : T(1)) * (dy ? dy[j] : T(1));
   }
-  *counted = n;
-  return total;
 }
 
 template <class T>
@@ -51,7 +68,8 @@ int64_t accuracy(const T* scores, const T* labels, int64_t outer, int64_t C, int
 }
 
 void fill_metrics(Table& t) {
-  LAMINA_FILL(t, softmax_cross_entropy_loss);
+  LAMINA_FILL(t, nll_loss);
+  LAMINA_FILL(t, nll_loss_backward);
   LAMINA_FILL(t, accuracy);
 }
 

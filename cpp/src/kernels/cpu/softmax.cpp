@@ -175,13 +175,13 @@ inline __attribute__((always_inline)) void cross_entropy_backward_row(const T* l
 }
 
 template <class T>
-void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, int64_t outer, int64_t C,
-                                                     int64_t inner, int64_t ignore_label, T scale, T* dx) {
+void softmax_cross_entropy_backward(const T* logp, const int64_t* labels, const T* weight, const T* dy, int64_t outer,
+                                    int64_t C, int64_t inner, int64_t ignore_label, T scale, T* dx) {
 #pragma omp parallel for if (outer * C * inner >= kParallelGrain)
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
-      const int64_t base = o * C * inner + i, k = labels[o * inner + i];
-      const T sc = k == ignore_label ? T(0) : scale;
+      const int64_t j = o * inner + i, base = o * C * inner + i, k = labels[j];
+      const T sc = k == ignore_label ? T(0) : scale * (weight ? weight[k] : T(1)) * (dy ? dy[j] : T(1));
       // Contiguous rows with a constant step of 1, which vectorises (see softmax_backward_row).
       if (inner == 1)
         cross_entropy_backward_row(logp + base, C, 1, sc, dx + base);
