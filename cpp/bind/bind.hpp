@@ -16,6 +16,7 @@ py::class_<Tensor> bind_tensor(py::module_& m);
 void bind_ops(py::module_& m, py::class_<Tensor>& tensor);
 void bind_prototxt(py::module_& m);
 void bind_net(py::module_& m);
+void bind_optim(py::module_& m);
 
 // Zero-copy in both directions (tensor.cpp): `owner` keeps the tensor's memory alive.
 py::array to_numpy(const Tensor& t, py::handle owner);

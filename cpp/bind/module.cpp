@@ -12,6 +12,7 @@ PYBIND11_MODULE(_lamina, m) {
   bind_ops(m, tensor);
   bind_prototxt(m);
   bind_net(m);
+  bind_optim(m);
 
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Number of threads lamina's kernels use (>= 1).");
