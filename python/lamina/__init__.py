@@ -50,6 +50,7 @@ from ._lamina import layer_types, ops, prototxt, schema  # noqa: E402
 bool = bool_  # lamina.bool, as torch.bool (not in __all__: it would shadow the builtin)
 from .net import Layer, Net, register_layer  # noqa: E402
 from .solver import Solver  # noqa: E402
+from . import optim  # noqa: E402
 from .netspec import NetSpec  # noqa: E402
 from .netspec import layers, params  # noqa: E402
 from .autograd import Context, Function, grad, gradcheck, no_grad  # noqa: E402
@@ -67,6 +68,7 @@ __all__ = [
     "layers",
     "params",
     "Solver",
+    "optim",
     "layer_types",
     "register_layer",
     "schema",

@@ -5,6 +5,7 @@
 #include "lamina/error.hpp"
 #include "lamina/layer.hpp"
 #include "lamina/net.hpp"
+#include "lamina/optim.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/cpu.hpp"
 #include "lamina/parallel.hpp"

@@ -11,10 +11,12 @@
 // weight decay (L2: wd * decay_mult * w, L1: wd * decay_mult * sign(w)), compute the step
 // of the solver type with rate = lr_policy(iter) * lr_mult, and subtract it. Types: SGD,
 // Nesterov, AdaGrad, RMSProp, AdaDelta, Adam. Policies: fixed, step, exp, inv, multistep,
-// poly, sigmoid, and lamina's cosine (with warmup_iter linear warm-up).
+// poly, sigmoid, and lamina's cosine (with warmup_iter linear warm-up). The update and the
+// policies are lamina::optim's (optim.hpp, Caffe's semantics): the Solver's optimizer()
+// has one group per learnable parameter, in learnable_params() order.
 //
-// lamina extends the format with clip_weights (weights clamped after each update) and
-// warmup_iter; both are documented in caffe_schema.cpp.
+// lamina extends the format with clip_weights (weights clamped after each update),
+// warmup_iter and type "AdamW"; all are documented in caffe_schema.cpp.
 #pragma once
 
 #include <functional>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "lamina/net.hpp"
+#include "lamina/optim.hpp"
 
 namespace lamina {
 
@@ -80,6 +83,7 @@ class Solver {
   std::vector<Net>& test_nets() { return test_nets_; }
   const std::string& type() const { return type_; }
   const schema::Params& param() const { return param_; }
+  const optim::Optimizer& optimizer() const { return optimizer_; }
 
  private:
   void build_nets(const Options& options);
@@ -96,7 +100,8 @@ class Solver {
   bool quiet_ = false;
   std::unique_ptr<Net> net_;
   std::vector<Net> test_nets_;
-  std::vector<std::vector<Tensor>> history_;  // per learnable param: 1 slot, 2 for AdaDelta/Adam
+  optim::Optimizer optimizer_;  // one group per learnable param
+  optim::LrPolicy policy_;
   int iter_ = 0;
   int current_step_ = 0;  // multistep position
   std::vector<double> losses_;

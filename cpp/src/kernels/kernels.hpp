@@ -77,9 +77,9 @@ struct TransposedB {
   int64_t ldb;
 };
 
-// Caffe's update rules (SGDSolver and its subclasses) and one step's settings for one
-// parameter (Typed::update).
-enum class UpdateRule : uint8_t { sgd, nesterov, adagrad, rmsprop, adadelta, adam };
+// The update rules of lamina::optim (optim.hpp gives each one's formula) and one step's
+// settings for one parameter (Typed::update).
+enum class UpdateRule : uint8_t { sgd, nesterov, adagrad, rmsprop, adadelta, adam, adamw };
 struct UpdateStep {
   UpdateRule rule;
   double rate;          // the learning rate times the parameter's lr_mult
@@ -87,8 +87,10 @@ struct UpdateStep {
   bool l1;              // L1 regularisation: the decay term is weight_decay * sign(w), not * w
   double grad_scale;    // the gradient's factor (global clipping / iter_size)
   double momentum, momentum2, delta, rms_decay;  // Adam: beta1, beta2, epsilon
-  int iter;             // Adam's bias correction is for step iter + 1
+  int64_t iter;         // Adam's bias correction is for step iter + 1
   double clip_weights;  // w clamped to [-clip_weights, clip_weights] after the step; < 0: not
+  bool torch_momentum;  // SGD, Nesterov: the history sums gradients, the rate applied after
+  bool torch_eps;       // Adam, AdamW: epsilon added after sqrt(v)'s bias correction
 };
 
 // Elementwise binary functions (binary_* kernels): y = f(a, b).
@@ -303,9 +305,10 @@ struct Typed {
       nll_loss_backward;
 
   // ---- solver ----
-  // One parameter's update in place, Caffe's rule s.rule over n elements: the gradient g =
-  // grad * grad_scale (grad null: zeros) plus the decay term, the step from g and the
-  // history h (and h2 for AdaDelta and Adam; else null), then w -= step, clamped.
+  // One parameter's update in place, rule s.rule over n elements: the gradient g = grad *
+  // grad_scale (grad null: zeros) plus the decay term (AdamW: w shrunk instead), the step
+  // from g and the history h (and h2 for AdaDelta, Adam, AdamW; else null), then w -= step,
+  // clamped.
   Kernel<void(const UpdateStep& s, int64_t n, T* w, const T* grad, T* h, T* h2)> update;
 };
 

@@ -453,7 +453,7 @@ message SolverParameter
   SolverMode solver_mode = GPU
   int32 device_id = 0
   int64 random_seed = -1
-  string type = "SGD" {SGD Nesterov AdaGrad RMSProp AdaDelta Adam}
+  string type = "SGD" {SGD Nesterov AdaGrad RMSProp AdaDelta Adam AdamW}
   float delta = 1e-8
   float momentum2 = 0.999
   float rms_decay = 0.99
@@ -464,7 +464,8 @@ message SolverParameter
   repeated string weights
   # lamina's extensions of the format (Caffe rejects them): weights clamped to
   # [-clip_weights, clip_weights] after each update (WGAN-style; < 0 = off), and the
-  # cosine policy's linear warm-up over the first warmup_iter iterations.
+  # cosine policy's linear warm-up over the first warmup_iter iterations; type "AdamW"
+  # (Adam with decoupled weight decay, lamina/optim.hpp).
   float clip_weights = -1
   int32 warmup_iter = 0
 )SCHEMA";

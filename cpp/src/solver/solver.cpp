@@ -1,5 +1,5 @@
 // Solver: nets from a SolverParameter, Caffe's training loop, tests and snapshots. The
-// learning-rate policies and update rules are in update_rules.cpp.
+// learning-rate policies and update rules are lamina::optim's (settings.cpp translates).
 #include "lamina/solver.hpp"
 
 #include <chrono>
@@ -11,7 +11,7 @@
 
 #include "lamina/ops.hpp"
 #include "lamina/safetensors.hpp"
-#include "solver/update_rules.hpp"
+#include "solver/settings.hpp"
 
 namespace lamina {
 
@@ -48,11 +48,14 @@ Solver::Solver(const prototxt::Message& solver_parameter, const std::string& fil
   check_solver_parameter(param_, type_);
   if (param_.get_int("random_seed") >= 0) manual_seed(static_cast<uint64_t>(param_.get_int("random_seed")));
   build_nets(options);
-  const int slots = history_slots(type_);
+  policy_ = lr_policy_of(param_);
+  optimizer_ = optim::Optimizer({}, optimizer_options_of(param_, type_));
+  const optim::GroupOptions group = group_options_of(param_);
   for (const auto& p : net_->learnable_params()) {
-    std::vector<Tensor> h;
-    for (int k = 0; k < slots; ++k) h.push_back(Tensor::zeros(p.value.shape(), p.value.dtype()));
-    history_.push_back(h);
+    optim::GroupOptions o = group;
+    o.lr_mult = p.lr_mult;
+    o.decay_mult = p.decay_mult;
+    optimizer_.add_param_group({{p.value}, o});
   }
 }
 
@@ -141,7 +144,7 @@ int Solver::max_iter() const { return static_cast<int>(param_.get_int("max_iter"
 
 double Solver::learning_rate() const {
   int step = current_step_;  // multistep advances in apply_update, not here
-  return policy_rate(param_, iter_, step);
+  return optim::policy_rate(policy_, iter_, step);
 }
 
 void Solver::log(const std::string& line) const {
@@ -266,30 +269,13 @@ std::vector<std::pair<std::string, double>> Solver::test(size_t i) {
 }
 
 void Solver::apply_update() {
-  const double rate = policy_rate(param_, iter_, current_step_);
-  const auto& params = net_->learnable_params();
-  UpdateSettings s = update_settings(param_, type_, rate, iter_);
-  // Global gradient clipping over every learnable blob (Caffe's ClipGradients).
-  const double clip = param_.get_float("clip_gradients");
-  if (clip >= 0) {
-    double sumsq = 0;
-    for (const auto& p : params)
-      if (p.lr_mult != 0 && p.value.grad().defined()) sumsq += sum_squares(p.value.grad());
-    const double norm = std::sqrt(sumsq);
-    if (norm > clip) {
-      s.grad_scale *= clip / norm;
-      std::ostringstream m;
-      m << "Gradient clipping: scaling down gradients (L2 norm " << norm << " > " << clip << ") by scale factor "
-        << clip / norm;
-      log(m.str());
-    }
-  }
-  s.grad_scale /= double(std::max<int64_t>(1, param_.get_int("iter_size")));
-  NoGradGuard no_grad;
-  for (size_t i = 0; i < params.size(); ++i) {
-    const auto& p = params[i];
-    if (p.lr_mult == 0) continue;  // frozen (and BatchNorm's statistics): Caffe's update is zero too
-    update_param(s, p.value, p.value.grad(), history_[i], p.lr_mult, p.decay_mult);
+  optimizer_.set_lr(optim::policy_rate(policy_, iter_, current_step_));
+  const auto clip = optimizer_.step(std::max<int64_t>(1, param_.get_int("iter_size")));
+  if (clip.clip_scale != 1) {
+    std::ostringstream m;
+    m << "Gradient clipping: scaling down gradients (L2 norm " << clip.grad_norm << " > "
+      << optimizer_.options().clip_gradients << ") by scale factor " << clip.clip_scale;
+    log(m.str());
   }
 }
 
@@ -303,9 +289,10 @@ std::string Solver::snapshot() {
   const std::string weights = base + ".safetensors", state = base + ".solverstate";
   net_->save(weights);
   std::vector<std::pair<std::string, Tensor>> tensors;
-  for (size_t i = 0; i < history_.size(); ++i)
-    for (size_t k = 0; k < history_[i].size(); ++k)
-      tensors.emplace_back("history/" + std::to_string(i) + "/" + std::to_string(k), history_[i][k]);
+  const auto& states = optimizer_.state();
+  for (size_t i = 0; i < states.size(); ++i)
+    for (size_t k = 0; k < states[i].history.size(); ++k)
+      tensors.emplace_back("history/" + std::to_string(i) + "/" + std::to_string(k), states[i].history[k]);
   Tensor losses = Tensor::empty({static_cast<int64_t>(losses_.size())}, DType::f64);
   for (size_t k = 0; k < losses_.size(); ++k) losses.data<double>()[k] = losses_[k];
   tensors.emplace_back("losses", losses);
@@ -336,7 +323,10 @@ void Solver::restore(const std::string& state_path) {
                   " has unknown format '", need("format"), "'");
   LAMINA_CHECK_AS(FormatError, need("type") == type_, "Solver.restore: ", state_path, " is a ", need("type"),
                   " state, this solver is ", type_);
-  std::vector<std::vector<Tensor>> history = history_;
+  // Every parameter has had one update per iteration (Caffe's semantics: also without a gradient).
+  std::vector<optim::ParamState> state = optimizer_.state();
+  const int iter = std::stoi(need("iter"));
+  for (auto& s : state) s.step = iter;
   Tensor losses;
   for (const auto& [name, t] : tensors) {
     if (name == "losses") {
@@ -345,15 +335,15 @@ void Solver::restore(const std::string& state_path) {
     }
     size_t i = 0, k = 0;
     const bool parsed = std::sscanf(name.c_str(), "history/%zu/%zu", &i, &k) == 2;
-    LAMINA_CHECK_AS(FormatError, parsed && i < history.size() && k < history[i].size() &&
-                                     history[i][k].shape() == t.shape(),
+    LAMINA_CHECK_AS(FormatError, parsed && i < state.size() && k < state[i].history.size() &&
+                                     state[i].history[k].shape() == t.shape(),
                     "Solver.restore: ", state_path, ": '", name, "' does not match this solver's net");
-    history[i][k] = t.to(history[i][k].dtype());
+    state[i].history[k] = t;
   }
   const std::string weights = (fs::path(state_path).parent_path() / need("weights")).string();
   net_->load(weights);  // checks everything before changing anything
-  history_ = std::move(history);
-  iter_ = std::stoi(need("iter"));
+  optimizer_.load_state(state);
+  iter_ = iter;
   current_step_ = std::stoi(need("current_step"));
   set_rng_state({std::stoull(need("rng_seed")), std::stoull(need("rng_draws"))});
   losses_.clear();

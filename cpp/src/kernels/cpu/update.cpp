@@ -16,27 +16,37 @@ namespace lamina::kernels::cpu::LAMINA_LEVEL {
 namespace {
 
 // One rule per instantiation, so the element loop has no branch on the rule (it vectorises).
+// The Caffe forms are Caffe's SGDSolver and subclasses; the torch_* forms torch.optim's.
 template <UpdateRule R, class T>
 void update_by(const UpdateStep& s, int64_t n, T* w, const T* grad, T* h, T* h2) {
+  constexpr bool kAdam = R == UpdateRule::adam || R == UpdateRule::adamw;
   const T rate = T(s.rate), decay = T(s.weight_decay), scale = T(s.grad_scale);
   const T m = T(s.momentum), m2 = T(s.momentum2), delta = T(s.delta), rms = T(s.rms_decay);
-  const bool l1 = s.l1, clamp = s.clip_weights >= 0;
+  const bool l1 = s.l1, clamp = s.clip_weights >= 0, torch_momentum = s.torch_momentum, torch_eps = s.torch_eps;
   const T limit = T(s.clip_weights);
-  // Adam's bias correction for step t = iter + 1 (Caffe's AdamSolver).
-  const double t = s.iter + 1;
-  const T correction = T(std::sqrt(1.0 - std::pow(s.momentum2, t)) / (1.0 - std::pow(s.momentum, t)));
+  // AdamW's decoupled decay: w * (1 - rate * decay), the factor rounded once as torch.optim does.
+  const T keep = T(1.0 - s.rate * s.weight_decay), shrink = T(s.rate * s.weight_decay);
+  // Adam's bias corrections for step t = iter + 1: Caffe folds both into the rate
+  // (AdamSolver); torch.optim divides the rate by the first and sqrt(v) by the second's root.
+  const double t = double(s.iter) + 1;
+  const double c1 = 1.0 - std::pow(s.momentum, t), c2 = 1.0 - std::pow(s.momentum2, t);
+  const T correction = T(std::sqrt(c2) / c1), step_size = T(s.rate / c1), root_c2 = T(std::sqrt(c2));
 #pragma omp parallel for schedule(static) if (n >= (int64_t(1) << 16))
   for (int64_t i = 0; i < n; ++i) {
     T g = grad ? grad[i] * scale : T(0);
-    if (decay != T(0)) g += decay * (l1 ? T((w[i] > 0) - (w[i] < 0)) : w[i]);
+    if (decay != T(0)) {
+      const T sign = T((w[i] > 0) - (w[i] < 0));
+      if constexpr (R == UpdateRule::adamw) w[i] = l1 ? w[i] - shrink * sign : w[i] * keep;
+      else g += decay * (l1 ? sign : w[i]);
+    }
     T step;
     if constexpr (R == UpdateRule::sgd) {
-      h[i] = m * h[i] + rate * g;
-      step = h[i];
+      h[i] = m * h[i] + (torch_momentum ? g : rate * g);
+      step = torch_momentum ? rate * h[i] : h[i];
     } else if constexpr (R == UpdateRule::nesterov) {
       const T previous = h[i];
-      h[i] = m * h[i] + rate * g;
-      step = (T(1) + m) * h[i] - m * previous;
+      h[i] = m * h[i] + (torch_momentum ? g : rate * g);
+      step = torch_momentum ? rate * (g + m * h[i]) : (T(1) + m) * h[i] - m * previous;
     } else if constexpr (R == UpdateRule::adagrad) {
       h[i] += g * g;
       step = rate * g / (std::sqrt(h[i]) + delta);
@@ -48,10 +58,12 @@ void update_by(const UpdateStep& s, int64_t n, T* w, const T* grad, T* h, T* h2)
       const T u = g * std::sqrt((h2[i] + delta) / (h[i] + delta));
       h2[i] = m * h2[i] + (T(1) - m) * u * u;
       step = rate * u;
-    } else {  // Adam: momentum is beta1, momentum2 beta2, delta epsilon
+    } else {
+      static_assert(kAdam);  // momentum is beta1, momentum2 beta2, delta epsilon
       h[i] = m * h[i] + (T(1) - m) * g;
       h2[i] = m2 * h2[i] + (T(1) - m2) * g * g;
-      step = rate * correction * h[i] / (std::sqrt(h2[i]) + delta);
+      step = torch_eps ? step_size * (h[i] / (std::sqrt(h2[i]) / root_c2 + delta))
+                       : rate * correction * h[i] / (std::sqrt(h2[i]) + delta);
     }
     w[i] -= step;
     if (clamp) w[i] = std::clamp(w[i], -limit, limit);
@@ -69,6 +81,7 @@ void update(const UpdateStep& s, int64_t n, T* w, const T* grad, T* h, T* h2) {
     case UpdateRule::rmsprop: return update_by<UpdateRule::rmsprop>(s, n, w, grad, h, h2);
     case UpdateRule::adadelta: return update_by<UpdateRule::adadelta>(s, n, w, grad, h, h2);
     case UpdateRule::adam: return update_by<UpdateRule::adam>(s, n, w, grad, h, h2);
+    case UpdateRule::adamw: return update_by<UpdateRule::adamw>(s, n, w, grad, h, h2);
   }
 }
 

@@ -1,0 +1,124 @@
+// lamina._Optimizer and the learning-rate policies (wrapped by python/lamina/optim.py,
+// which maps PyTorch's argument names onto lamina/optim.hpp's fields).
+#include "bind.hpp"
+
+namespace lamina::bind {
+
+namespace {
+
+// Group options travel as dicts of optim::GroupOptions' field names.
+struct Field {
+  const char* name;
+  double optim::GroupOptions::*member;
+};
+constexpr Field kFields[] = {
+    {"lr", &optim::GroupOptions::lr},
+    {"lr_mult", &optim::GroupOptions::lr_mult},
+    {"weight_decay", &optim::GroupOptions::weight_decay},
+    {"decay_mult", &optim::GroupOptions::decay_mult},
+    {"momentum", &optim::GroupOptions::momentum},
+    {"momentum2", &optim::GroupOptions::momentum2},
+    {"delta", &optim::GroupOptions::delta},
+    {"rms_decay", &optim::GroupOptions::rms_decay},
+};
+
+optim::GroupOptions group_options(const py::dict& d) {
+  optim::GroupOptions o;
+  for (const auto& [key, value] : d) {
+    const std::string name = py::str(key);
+    if (name == "l1") {
+      o.l1 = value.cast<bool>();
+      continue;
+    }
+    const Field* f = nullptr;
+    for (const Field& k : kFields)
+      if (name == k.name) f = &k;
+    if (!f) throw ValueError("Optimizer: unknown group option '" + name + "'");
+    o.*(f->member) = value.cast<double>();
+  }
+  return o;
+}
+
+py::dict group_dict(const optim::GroupOptions& o) {
+  py::dict d;
+  for (const Field& k : kFields) d[k.name] = o.*(k.member);
+  d["l1"] = o.l1;
+  return d;
+}
+
+optim::LrPolicy lr_policy(const py::dict& d) {
+  optim::LrPolicy p;
+  for (const auto& [key, value] : d) {
+    const std::string name = py::str(key);
+    if (name == "policy") p.policy = value.cast<std::string>();
+    else if (name == "base_lr") p.base_lr = value.cast<double>();
+    else if (name == "gamma") p.gamma = value.cast<double>();
+    else if (name == "power") p.power = value.cast<double>();
+    else if (name == "stepsize") p.stepsize = value.cast<int64_t>();
+    else if (name == "max_iter") p.max_iter = value.cast<int64_t>();
+    else if (name == "warmup_iter") p.warmup_iter = value.cast<int64_t>();
+    else if (name == "stepvalue") p.stepvalue = value.cast<std::vector<int64_t>>();
+    else throw ValueError("lr policy: unknown field '" + name + "'");
+  }
+  return p;
+}
+
+using StateList = std::vector<std::pair<int64_t, std::vector<Tensor>>>;
+
+}  // namespace
+
+void bind_optim(py::module_& m) {
+  py::class_<optim::Optimizer>(m, "_Optimizer")
+      .def(py::init([](const std::string& rule, bool torch_momentum, bool torch_eps, double clip_gradients,
+                       double clip_weights, bool missing_grad_as_zero) {
+             optim::Options o;
+             o.rule = optim::rule_from_name(rule);
+             o.torch_momentum = torch_momentum;
+             o.torch_eps = torch_eps;
+             o.clip_gradients = clip_gradients;
+             o.clip_weights = clip_weights;
+             o.missing_grad_as_zero = missing_grad_as_zero;
+             return optim::Optimizer({}, o);
+           }),
+           py::arg("rule"), py::arg("torch_momentum"), py::arg("torch_eps"), py::arg("clip_gradients"),
+           py::arg("clip_weights"), py::arg("missing_grad_as_zero"))
+      .def("add_param_group", [](optim::Optimizer& o, const std::vector<Tensor>& params, const py::dict& options) {
+        o.add_param_group({params, group_options(options)});
+      })
+      .def("set_group_options", [](optim::Optimizer& o, size_t i, const py::dict& options) {
+        o.set_group_options(i, group_options(options));
+      })
+      .def("group_options", [](const optim::Optimizer& o, size_t i) {
+        LAMINA_CHECK_INDEX(i < o.groups().size(), "Optimizer: no group ", i);
+        return group_dict(o.groups()[i].options);
+      })
+      .def("step", [](optim::Optimizer& o, int64_t iter_size) {
+        const auto info = o.step(iter_size);
+        return py::make_tuple(info.grad_norm, info.clip_scale);
+      }, py::arg("iter_size") = 1)
+      .def("zero_grad", &optim::Optimizer::zero_grad, py::arg("set_to_none") = true)
+      .def_property_readonly("history_names", [](const optim::Optimizer& o) { return optim::history_names(o.options().rule); })
+      .def("state", [](const optim::Optimizer& o) {
+        StateList out;
+        for (const auto& s : o.state()) out.emplace_back(s.step, s.history);
+        return out;
+      }, "Each parameter's (step, history tensors): the live tensors.")
+      .def("load_state", [](optim::Optimizer& o, const StateList& state) {
+        std::vector<optim::ParamState> in;
+        for (const auto& [step, history] : state) in.push_back({step, history});
+        o.load_state(in);
+      });
+
+  m.def("_lr_rate", [](const py::dict& policy, int64_t iter, int step) {
+    const double rate = optim::policy_rate(lr_policy(policy), iter, step);
+    return py::make_tuple(rate, step);
+  }, py::arg("policy"), py::arg("iter"), py::arg("step"),
+     "(rate, step): Caffe's lr policy at iteration iter, multistep's position advanced.");
+  m.def("_lr_policy_problem", [](const py::dict& policy) {
+    std::string field;
+    const std::string problem = optim::policy_problem(lr_policy(policy), &field);
+    return py::make_tuple(problem, field);
+  }, py::arg("policy"));
+}
+
+}  // namespace lamina::bind
