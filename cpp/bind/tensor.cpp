@@ -1,8 +1,8 @@
 // lamina.Tensor and the conversions to and from NumPy, both without copying:
 //  - Tensor -> NumPy through the buffer protocol (np.asarray(t)) or t.numpy(); the
 //    array's base holds the Tensor, which holds the storage.
-//  - NumPy -> Tensor through from_numpy(a): a C-contiguous, writeable float32/float64
-//    array with its natural alignment is wrapped; the storage holds a reference to the
+//  - NumPy -> Tensor through from_numpy(a): a C-contiguous, writeable float32, float64,
+//    int32, int64 or bool array with its natural alignment is wrapped; the storage holds a reference to the
 //    array and drops it (under the GIL) when the last tensor goes.
 #include <cstring>
 
@@ -10,23 +10,23 @@
 
 namespace lamina::bind {
 
+static const char* const kDTypes = "lamina tensors are float32, float64, int32, int64 or bool";
+
 DType to_dtype(py::handle obj, const char* what, DType fallback) {
   if (obj.is_none()) return fallback;
   py::dtype dt;
   try {
     dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(obj));
   } catch (py::error_already_set&) {
-    throw DTypeError(std::string(what) + ": unsupported dtype " + py::str(obj).cast<std::string>() +
-                     ": lamina tensors are float32 or float64");
+    throw DTypeError(std::string(what) + ": unsupported dtype " + py::str(obj).cast<std::string>() + ": " + kDTypes);
   }
-  if (dt.kind() == 'f' && dt.itemsize() == 4) return DType::f32;
-  if (dt.kind() == 'f' && dt.itemsize() == 8) return DType::f64;
-  throw DTypeError(std::string(what) + ": unsupported dtype " + py::str(dt).cast<std::string>() +
-                   ": lamina tensors are float32 or float64");
+  for (DType d : {DType::f32, DType::f64, DType::i32, DType::i64, DType::b8})
+    if (dt.equal(numpy_dtype(d))) return d;
+  throw DTypeError(std::string(what) + ": unsupported dtype " + py::str(dt).cast<std::string>() + ": " + kDTypes);
 }
 
 py::dtype numpy_dtype(DType dtype) {
-  return dtype == DType::f32 ? py::dtype::of<float>() : py::dtype::of<double>();
+  return visit_dtype(dtype, [](auto t) { return py::dtype::of<decltype(t)>(); });
 }
 
 Shape to_shape(py::handle obj, const char* what, bool allow_infer) {
@@ -81,18 +81,38 @@ Tensor from_numpy(py::array a) {
   return Tensor::from_storage(std::move(storage), shape, strides, 0, dtype);
 }
 
+// The dtype lamina.tensor gives data without a dtype: as PyTorch, integers become int64
+// (int32 stays int32), booleans bool; float64 stays float64, other floats become float32.
+static DType natural_dtype(const py::dtype& dt) {
+  switch (dt.kind()) {
+    case 'b': return DType::b8;
+    case 'i': return dt.itemsize() == 4 ? DType::i32 : DType::i64;
+    case 'u': return DType::i64;
+    default: return dt.itemsize() == 8 ? DType::f64 : DType::f32;
+  }
+}
+
 static Tensor tensor_from_data(py::handle data, py::handle dtype_obj) {
+  if (py::isinstance<Tensor>(data)) {  // a copy, converted when a dtype is given
+    const Tensor& src = data.cast<const Tensor&>();
+    return src.detach().to(to_dtype(dtype_obj, "tensor", src.dtype())).clone();
+  }
   py::array a = py::array::ensure(data);
   LAMINA_CHECK_DTYPE(a, "tensor: cannot convert ", py::repr(data).cast<std::string>(), " to an array");
   char kind = a.dtype().kind();
   LAMINA_CHECK_DTYPE(kind == 'f' || kind == 'i' || kind == 'u' || kind == 'b', "tensor: data of dtype ",
-                     py::str(a.dtype()).cast<std::string>(), " cannot become a float tensor");
-  DType fallback = (kind == 'f' && a.dtype().itemsize() == 8) ? DType::f64 : DType::f32;
-  DType dtype = to_dtype(dtype_obj, "tensor", fallback);
+                     py::str(a.dtype()).cast<std::string>(), " cannot become a tensor: ", kDTypes);
+  DType dtype = to_dtype(dtype_obj, "tensor", natural_dtype(a.dtype()));
   py::array c = py::array::ensure(a.attr("astype")(numpy_dtype(dtype)), py::array::c_style);
   Tensor t = Tensor::empty(Shape(c.shape(), c.shape() + c.ndim()), dtype);
   std::memcpy(t.raw_data(), c.data(), static_cast<size_t>(c.nbytes()));
   return t;
+}
+
+static py::object item(const Tensor& t) {
+  if (is_floating(t.dtype())) return py::float_(t.item());
+  if (t.dtype() == DType::b8) return py::bool_(t.item_int() != 0);
+  return py::int_(t.item_int());
 }
 
 static Tensor getitem(const Tensor& t, py::handle key) {
@@ -117,9 +137,12 @@ static Shape shape_args(const py::args& args, const char* what, bool allow_infer
 py::class_<Tensor> bind_tensor(py::module_& m) {
   m.attr("float32") = numpy_dtype(DType::f32);
   m.attr("float64") = numpy_dtype(DType::f64);
+  m.attr("int32") = numpy_dtype(DType::i32);
+  m.attr("int64") = numpy_dtype(DType::i64);
+  m.attr("bool_") = numpy_dtype(DType::b8);
 
   py::class_<Tensor> cls(m, "Tensor", py::buffer_protocol(), R"doc(
-An n-d float32/float64 array on a device. Views (reshape, t[i], t[a:b]) share storage.
+An n-d float32, float64, int32, int64 or bool array on a device. Views (reshape, t[i], t[a:b]) share storage.
 np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
   cls.def_buffer([](Tensor& t) -> py::buffer_info {
         LAMINA_CHECK_AS(DeviceError, t.device() == Device::cpu, "buffer: tensor is on ", t.device());
@@ -127,8 +150,7 @@ np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
         for (int64_t s : t.strides())
           strides.push_back(s * static_cast<py::ssize_t>(dtype_size(t.dtype())));
         return py::buffer_info(t.raw_data(), static_cast<py::ssize_t>(dtype_size(t.dtype())),
-                               t.dtype() == DType::f32 ? py::format_descriptor<float>::format()
-                                                       : py::format_descriptor<double>::format(),
+                               visit_dtype(t.dtype(), [](auto z) { return py::format_descriptor<decltype(z)>::format(); }),
                                t.dim(), shape, strides);
       })
       .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
@@ -147,9 +169,22 @@ np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
       .def("contiguous", &Tensor::contiguous)
       .def("clone", &Tensor::clone)
       .def("to", [](const Tensor& t, py::handle dtype) { return t.to(to_dtype(dtype, "Tensor.to")); }, py::arg("dtype"))
+      .def("float", [](const Tensor& t) { return t.to(DType::f32); })
+      .def("double", [](const Tensor& t) { return t.to(DType::f64); })
+      .def("int", [](const Tensor& t) { return t.to(DType::i32); })
+      .def("long", [](const Tensor& t) { return t.to(DType::i64); })
+      .def("bool", [](const Tensor& t) { return t.to(DType::b8); })
+      .def_property_readonly("is_floating_point", [](const Tensor& t) { return is_floating(t.dtype()); })
       .def("fill_", [](Tensor& t, double v) { return t.fill_(v); }, py::arg("value"))
-      .def("item", &Tensor::item)
+      .def("item", &item, "The value of a one-element tensor: a float, an int or a bool by the dtype.")
+      .def("tolist", [](py::object self) { return py::module_::import("numpy").attr("asarray")(self).attr("tolist")(); })
       .def("__float__", &Tensor::item)
+      .def("__int__", [](const Tensor& t) { return is_floating(t.dtype()) ? py::int_(py::float_(t.item())) : py::int_(t.item_int()); })
+      .def("__bool__", [](const Tensor& t) {
+        LAMINA_CHECK(t.numel() == 1, "bool(Tensor): the truth value of a tensor of shape ", t.shape(),
+                     " is ambiguous; use .any() or .all() of a comparison");
+        return is_floating(t.dtype()) ? t.item() != 0 : t.item_int() != 0;
+      })
       .def("__len__", [](const Tensor& t) {
         if (t.dim() == 0) throw py::type_error("len() of a 0-d tensor");
         return t.size(0);
@@ -158,12 +193,13 @@ np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
       .def("__repr__", &Tensor::repr);
 
   m.def("from_numpy", &from_numpy, py::arg("array"), R"doc(
-Wraps a NumPy array as a Tensor. A C-contiguous, writeable float32/float64 array with its
-natural alignment is shared without copying (writes show on both sides, and the tensor
-keeps the array's memory alive); any other float array is copied into a new 64-byte
-aligned tensor. Other dtypes raise DTypeError.)doc");
+Wraps a NumPy array as a Tensor. A C-contiguous, writeable float32, float64, int32, int64
+or bool array with its natural alignment is shared without copying (writes show on both
+sides, and the tensor keeps the array's memory alive); any other array of those dtypes is
+copied into a new 64-byte aligned tensor. Other dtypes raise DTypeError.)doc");
   m.def("tensor", &tensor_from_data, py::arg("data"), py::arg("dtype") = py::none(),
-        "A new tensor holding a copy of data (float64 stays float64, other numbers become float32).");
+        "A new tensor holding a copy of data. Without a dtype, as PyTorch: ints become int64 "
+        "(int32 arrays stay int32), bools bool, float64 stays float64, other floats float32.");
   m.def("empty", [](py::args shape, py::object dtype) { return Tensor::empty(shape_args(shape, "empty"), to_dtype(dtype, "empty")); },
         py::kw_only(), py::arg("dtype") = py::none(), "A new tensor with uninitialised data.");
   m.def("zeros", [](py::args shape, py::object dtype) { return Tensor::zeros(shape_args(shape, "zeros"), to_dtype(dtype, "zeros")); },

@@ -65,10 +65,11 @@ void record(const char* name, const std::vector<Tensor>& inputs, const std::vect
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     TensorImpl& impl = *outputs[i].impl_ptr();
-    impl.grad_fn = node;
-    impl.output_nr = static_cast<int>(i);
     node->output_shapes.push_back(impl.shape);
     node->output_dtypes.push_back(impl.dtype);
+    if (!is_floating(impl.dtype)) continue;  // an integer or bool output (indices) has no gradient
+    impl.grad_fn = node;
+    impl.output_nr = static_cast<int>(i);
   }
 }
 
@@ -79,6 +80,8 @@ void record(const char* name, const std::vector<Tensor>& inputs, const std::vect
 bool Tensor::requires_grad() const { return impl_ && (impl_->requires_grad || impl_->grad_fn); }
 
 Tensor& Tensor::set_requires_grad(bool requires_grad) {
+  LAMINA_CHECK_DTYPE(!requires_grad || is_floating(dtype()), "requires_grad_: a tensor of dtype ",
+                     dtype_name(dtype()), " cannot require grad; only float32 and float64 tensors have gradients");
   LAMINA_CHECK_AS(AutogradError, is_leaf(), "requires_grad_: the tensor is the output of ",
                   impl_->grad_fn->name, "; only leaves can be marked (use detach() first)");
   impl_->requires_grad = requires_grad;

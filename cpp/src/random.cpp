@@ -34,6 +34,7 @@ uint64_t next_seed() {
 
 Tensor rand(const Shape& shape, double lo, double hi, DType dtype, uint64_t seed) {
   LAMINA_CHECK(lo <= hi, "rand: lower bound ", lo, " is above upper bound ", hi);
+  ops_detail::check_float("rand", dtype);
   Tensor t = Tensor::empty(shape, dtype);
   dispatch(dtype, [&](auto z) {
     using T = decltype(z);
@@ -44,6 +45,7 @@ Tensor rand(const Shape& shape, double lo, double hi, DType dtype, uint64_t seed
 
 Tensor randn(const Shape& shape, double mean, double stddev, DType dtype, uint64_t seed) {
   LAMINA_CHECK(stddev >= 0, "randn: standard deviation must be >= 0, got ", stddev);
+  ops_detail::check_float("randn", dtype);
   Tensor t = Tensor::empty(shape, dtype);
   dispatch(dtype, [&](auto z) {
     using T = decltype(z);
@@ -54,6 +56,7 @@ Tensor randn(const Shape& shape, double mean, double stddev, DType dtype, uint64
 
 Tensor dropout(const Tensor& x, double p, bool training, uint64_t seed) {
   check_defined("dropout", x);
+  ops_detail::check_float("dropout", x.dtype());
   LAMINA_CHECK(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got ", p);
   if (!training || p == 0) return x;
   // Keep with probability 1 - p and scale by 1 / (1 - p) (inverted dropout, as Caffe and

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
 
 #include "lamina/autograd.hpp"
@@ -14,8 +15,19 @@ namespace lamina {
 
 // ---- dtype, device, shape helpers -------------------------------------------------
 
-size_t dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 8; }
-const char* dtype_name(DType dtype) { return dtype == DType::f32 ? "float32" : "float64"; }
+size_t dtype_size(DType dtype) {
+  return visit_dtype(dtype, [](auto t) { return sizeof(t); });
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::f64: return "float64";
+    case DType::i32: return "int32";
+    case DType::i64: return "int64";
+    case DType::b8: return "bool";
+    default: return "float32";
+  }
+}
 const char* device_name(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
 
 std::ostream& operator<<(std::ostream& os, DType dtype) { return os << dtype_name(dtype); }
@@ -353,6 +365,21 @@ static void for_each_offset(const Shape& shape, const Shape& sa, const Shape& sb
   }
 }
 
+// One element converted as NumPy's astype does. A float outside an integer's range (or
+// NaN) has no defined C++ conversion; it becomes the integer's minimum, what x86's
+// truncating conversion (and so NumPy there) gives.
+template <class D, class S>
+static inline D convert(S v) {
+  if constexpr (std::is_same_v<D, bool>) {
+    return v != S(0);
+  } else if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
+    constexpr S lo = static_cast<S>(std::numeric_limits<D>::min());  // -2^31 or -2^63, exact
+    return v >= lo && v < -lo ? static_cast<D>(v) : std::numeric_limits<D>::min();
+  } else {
+    return static_cast<D>(v);
+  }
+}
+
 // The odometer runs over all but the last axis (or last two); the inner loops are plain.
 // When the last two axes are a transposed pair (source stride 1 on the second-to-last),
 // they go in 16 x 16 blocks so that both sides stay in cache (blocks of 32 would put 32
@@ -366,7 +393,7 @@ static void copy_typed(const Tensor& src, const Tensor& dst) {
   const Shape& ds = dst.strides();
   const size_t r = sh.size();
   if (r == 0) {
-    d[0] = static_cast<D>(s[0]);
+    d[0] = convert<D>(s[0]);
     return;
   }
   const int64_t n = sh[r - 1], sn = ss[r - 1], dn = ds[r - 1];
@@ -381,7 +408,7 @@ static void copy_typed(const Tensor& src, const Tensor& dst) {
           for (int64_t j = j0; j < j1; ++j) {  // the source runs along i
             const S* from = s + os + j * sn;
             D* to = d + od + j * dn;
-            for (int64_t i = i0; i < i1; ++i) to[i * dm] = static_cast<D>(from[i]);
+            for (int64_t i = i0; i < i1; ++i) to[i * dm] = convert<D>(from[i]);
           }
         }
     });
@@ -389,7 +416,7 @@ static void copy_typed(const Tensor& src, const Tensor& dst) {
   }
   const Shape outer(sh.begin(), sh.end() - 1), so(ss.begin(), ss.end() - 1), dout(ds.begin(), ds.end() - 1);
   for_each_offset(outer, so, dout, [&](int64_t os, int64_t od) {
-    for (int64_t j = 0; j < n; ++j) d[od + j * dn] = static_cast<D>(s[os + j * sn]);
+    for (int64_t j = 0; j < n; ++j) d[od + j * dn] = convert<D>(s[os + j * sn]);
   });
 }
 
@@ -407,10 +434,10 @@ Tensor& Tensor::copy_data(const Tensor& src) {
   check_device(src.device(), "copy_");
   if (src.dtype() == dtype() && src.is_contiguous() && is_contiguous()) {
     std::memmove(raw_data(), src.raw_data(), static_cast<size_t>(numel()) * dtype_size(dtype()));
-  } else if (src.dtype() == DType::f32) {
-    dtype() == DType::f32 ? copy_typed<float, float>(src, *this) : copy_typed<float, double>(src, *this);
   } else {
-    dtype() == DType::f32 ? copy_typed<double, float>(src, *this) : copy_typed<double, double>(src, *this);
+    visit_dtype(src.dtype(), [&](auto s) {
+      visit_dtype(dtype(), [&](auto d) { copy_typed<decltype(s), decltype(d)>(src, *this); });
+    });
   }
   storage()->bump_version();
   return *this;
@@ -428,13 +455,14 @@ Tensor Tensor::to(DType dtype) const {
   if (dtype == this->dtype()) return *this;
   Tensor out = empty(shape(), dtype, device());
   out.copy_data(*this);
+  if (!is_floating(dtype)) return out;  // an integer result has no gradient
   return record_view("to", *this, out, [from = this->dtype()](const Tensor& g) { return g.to(from); });
 }
 
 template <class T>
 static void fill_typed(const Tensor& t, double value) {
   T* p = static_cast<T*>(t.raw_data());
-  T v = static_cast<T>(value);
+  T v = convert<T>(value);
   for_each_offset(t.shape(), t.strides(), t.strides(), [&](int64_t o, int64_t) { p[o] = v; });
 }
 
@@ -442,28 +470,45 @@ Tensor& Tensor::fill_(double value) {
   check_device(device(), "fill_");
   LAMINA_CHECK_AS(AutogradError, !(GradMode::enabled() && is_leaf() && requires_grad()),
                   "fill_: in-place write to a leaf tensor of shape ", shape(), " that requires grad");
-  dtype() == DType::f32 ? fill_typed<float>(*this, value) : fill_typed<double>(*this, value);
+  visit_dtype(dtype(), [&](auto t) { fill_typed<decltype(t)>(*this, value); });
   storage()->bump_version();
   return *this;
 }
 
-double Tensor::at(const Shape& index) const {
-  check_device(device(), "at");
-  LAMINA_CHECK_INDEX(index.size() == shape().size(), "at: index ", index, " has ", index.size(),
-                     " entries for a tensor of shape ", shape());
+// The element at a full index of t, as R (bounds-checked, naming op).
+template <class R>
+static R element_at(const char* op, const Tensor& t, const Shape& index) {
+  check_device(t.device(), op);
+  LAMINA_CHECK_INDEX(index.size() == t.shape().size(), op, ": index ", index, " has ", index.size(),
+                     " entries for a tensor of shape ", t.shape());
   int64_t o = 0;
   for (size_t i = 0; i < index.size(); ++i) {
-    LAMINA_CHECK_INDEX(index[i] >= 0 && index[i] < shape()[i], "at: index ", index,
-                       " is out of range for shape ", shape());
-    o += index[i] * strides()[i];
+    LAMINA_CHECK_INDEX(index[i] >= 0 && index[i] < t.shape()[i], op, ": index ", index,
+                       " is out of range for shape ", t.shape());
+    o += index[i] * t.strides()[i];
   }
-  return dtype() == DType::f32 ? static_cast<const float*>(raw_data())[o]
-                               : static_cast<const double*>(raw_data())[o];
+  return visit_dtype(t.dtype(), [&](auto z) { return static_cast<R>(static_cast<const decltype(z)*>(t.raw_data())[o]); });
 }
 
-double Tensor::item() const {
-  LAMINA_CHECK_SHAPE(numel() == 1, "item: needs a tensor with one element, got shape ", shape());
-  return at(Shape(shape().size(), 0));
+static Shape only_element(const char* op, const Tensor& t) {
+  LAMINA_CHECK_SHAPE(t.numel() == 1, op, ": needs a tensor with one element, got shape ", t.shape());
+  return Shape(t.shape().size(), 0);
+}
+
+double Tensor::at(const Shape& index) const { return element_at<double>("at", *this, index); }
+
+double Tensor::item() const { return element_at<double>("item", *this, only_element("item", *this)); }
+
+int64_t Tensor::at_int(const Shape& index) const {
+  LAMINA_CHECK_DTYPE(!is_floating(dtype()), "at_int: the tensor is ", dtype_name(dtype()),
+                     ", not an integer or bool tensor");
+  return element_at<int64_t>("at_int", *this, index);
+}
+
+int64_t Tensor::item_int() const {
+  LAMINA_CHECK_DTYPE(!is_floating(dtype()), "item_int: the tensor is ", dtype_name(dtype()),
+                     ", not an integer or bool tensor");
+  return element_at<int64_t>("item_int", *this, only_element("item_int", *this));
 }
 
 std::string Tensor::repr() const {

@@ -28,9 +28,12 @@ from ._lamina import (  # noqa: E402
     __version__,
     empty,
     empty_cache,
+    bool_,
     float32,
     float64,
     from_numpy,
+    int32,
+    int64,
     full,
     manual_seed,
     num_threads,
@@ -43,6 +46,8 @@ from ._lamina import (  # noqa: E402
     zeros,
 )
 from ._lamina import layer_types, ops, prototxt, schema  # noqa: E402
+
+bool = bool_  # lamina.bool, as torch.bool (not in __all__: it would shadow the builtin)
 from .net import Layer, Net, register_layer  # noqa: E402
 from .solver import Solver  # noqa: E402
 from .netspec import NetSpec  # noqa: E402
@@ -83,9 +88,12 @@ __all__ = [
     "cmake_dir",
     "empty",
     "empty_cache",
+    "bool_",
     "float32",
     "float64",
     "from_numpy",
+    "int32",
+    "int64",
     "full",
     "functional",
     "manual_seed",

@@ -12,12 +12,13 @@
 
 namespace lamina {
 
-// Writes the tensors (float32 or float64, any strides) to `path` atomically: a temporary
+// Writes the tensors (any dtype: F32, F64, I32, I64, BOOL; any strides) to `path` atomically: a temporary
 // file in the same directory, flushed, then renamed over `path`. Names must be unique.
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-// Reads a file written by save_safetensors (or any safetensors file of F32/F64 tensors).
+// Reads a file written by save_safetensors (or any safetensors file of F32, F64, I32, I64 and
+// BOOL tensors).
 // The header is checked completely (sizes, offsets inside the file, shapes matching byte
 // ranges) before any tensor is allocated; a bad file throws FormatError naming it.
 std::vector<std::pair<std::string, Tensor>> load_safetensors(const std::string& path,

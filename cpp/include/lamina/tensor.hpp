@@ -1,4 +1,4 @@
-// lamina::Tensor: an n-d array of float32 or float64 on a device.
+// lamina::Tensor: an n-d array of float32, float64, int32, int64 or bool on a device.
 //
 // A Tensor is a handle: copying it copies a reference (like a Python object), and two
 // handles to one tensor see the same data. The data lives in a Storage, a reference
@@ -13,7 +13,10 @@
 // Shapes and strides are in elements; strides may be any non-negative values (views of
 // a slice with a step), and is_contiguous() says whether the layout is dense row-major.
 //
-// dtypes: float32 everywhere, float64 on the CPU (gradient checks run in double).
+// dtypes: float32 everywhere, float64 on the CPU (gradient checks run in double); int32 and
+// int64 (labels, indices) and bool (masks, one byte holding 0 or 1) carry no gradient: the
+// float ops reject them with a DTypeError naming the op, and only the ops whose comments
+// say so (ops.hpp) take them.
 // Devices: CPU now; Device::cuda is reserved for the CUDA backend and rejected today.
 #pragma once
 
@@ -29,13 +32,15 @@
 
 namespace lamina {
 
-enum class DType : uint8_t { f32, f64 };
+enum class DType : uint8_t { f32, f64, i32, i64, b8 };
 enum class Device : uint8_t { cpu, cuda };
 
 using Shape = std::vector<int64_t>;
 
 size_t dtype_size(DType dtype);
-const char* dtype_name(DType dtype);    // "float32", "float64"
+const char* dtype_name(DType dtype);    // "float32", "float64", "int32", "int64", "bool"
+// float32 and float64: the dtypes that compute gradients and the float ops accept.
+inline bool is_floating(DType dtype) { return dtype == DType::f32 || dtype == DType::f64; }
 const char* device_name(Device device); // "cpu", "cuda"
 // The number of elements of a shape. Throws ShapeError for a negative extent or overflow.
 int64_t shape_numel(const Shape& shape);
@@ -43,6 +48,21 @@ int64_t shape_numel(const Shape& shape);
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };
+template <> struct dtype_of<int32_t> { static constexpr DType value = DType::i32; };
+template <> struct dtype_of<int64_t> { static constexpr DType value = DType::i64; };
+template <> struct dtype_of<bool> { static constexpr DType value = DType::b8; };
+
+// Calls f(T{}) with T the element type of dtype: float, double, int32_t, int64_t or bool.
+template <class F>
+decltype(auto) visit_dtype(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::f64: return f(double{});
+    case DType::i32: return f(int32_t{});
+    case DType::i64: return f(int64_t{});
+    case DType::b8: return f(bool{});
+    default: return f(float{});
+  }
+}
 
 // Frees the blocks lamina keeps for reuse. Blocks of 64 KiB or more are not returned to the
 // system when their last tensor goes but kept (by size, up to LAMINA_CACHE_MB megabytes,
@@ -135,13 +155,17 @@ class Tensor {
   Tensor select(int64_t index) const;
   Tensor t() const;
 
-  // Copies.
+  // Copies. Conversions between any two dtypes are NumPy's astype: a float becomes an
+  // integer by truncation toward zero (NaN and values outside the integer's range become
+  // its minimum, as on x86), anything becomes bool as x != 0, bool becomes 0 or 1, int64
+  // to int32 wraps. to() into a float dtype is differentiable; into int or bool it is not.
   Tensor contiguous() const;  // *this when already contiguous
   Tensor clone() const;       // always a new storage
   Tensor to(DType dtype) const;
 
   // In place: bump the storage's version. Writing into a leaf that requires grad throws
-  // AutogradError while grad mode is on (wrap initialisation in a NoGradGuard).
+  // AutogradError while grad mode is on (wrap initialisation in a NoGradGuard). fill_
+  // converts value as to() does (a double holds integers exactly up to 2^53).
   Tensor& fill_(double value);
   Tensor& copy_(const Tensor& src);  // shapes must match; dtypes may differ
 
@@ -149,6 +173,10 @@ class Tensor {
   double item() const;
   // Element at a full index, as double (bounds-checked). For tests and debugging.
   double at(const Shape& index) const;
+  // The same for an integer or bool tensor, exact (a double rounds int64 past 2^53); a
+  // float tensor throws DTypeError.
+  int64_t item_int() const;
+  int64_t at_int(const Shape& index) const;
 
   // "Tensor(shape=[2, 3], dtype=float32, device=cpu)"
   std::string repr() const;
@@ -159,7 +187,8 @@ class Tensor {
   // ---- autograd (see autograd.hpp) ----
   // A tensor requires grad when it is a leaf marked so, or the output of a recorded op.
   bool requires_grad() const;
-  // Marks a leaf; throws AutogradError on a non-leaf (use detach() first).
+  // Marks a leaf; throws AutogradError on a non-leaf (use detach() first) and DTypeError on
+  // an integer or bool tensor (only float tensors have gradients).
   Tensor& set_requires_grad(bool requires_grad = true);
   bool is_leaf() const;
   // The accumulated gradient (undefined until a backward reaches this tensor).

@@ -109,6 +109,20 @@ class JsonReader {
   size_t i_ = 0;
 };
 
+// safetensors' dtype names for lamina's dtypes.
+struct DTypeTag {
+  DType dtype;
+  const char* tag;
+};
+constexpr DTypeTag kTags[] = {{DType::f32, "F32"}, {DType::f64, "F64"}, {DType::i32, "I32"},
+                              {DType::i64, "I64"}, {DType::b8, "BOOL"}};
+
+const char* dtype_tag(DType dtype) {
+  for (const auto& t : kTags)
+    if (t.dtype == dtype) return t.tag;
+  return "?";
+}
+
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -136,12 +150,10 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   uint64_t offset = 0;
   std::vector<Tensor> data;
   for (const auto& [name, t] : tensors) {
-    LAMINA_CHECK_DTYPE(t.dtype() == DType::f32 || t.dtype() == DType::f64, "save_safetensors: '", name,
-                       "' must be float32 or float64");
     Tensor c = t.detach().contiguous();
-    const uint64_t bytes = uint64_t(c.numel()) * (c.dtype() == DType::f32 ? 4 : 8);
+    const uint64_t bytes = uint64_t(c.numel()) * dtype_size(c.dtype());
     header << (metadata.empty() && data.empty() ? "" : ",") << json_string(name) << ":{\"dtype\":\""
-           << (c.dtype() == DType::f32 ? "F32" : "F64") << "\",\"shape\":[";
+           << dtype_tag(c.dtype()) << "\",\"shape\":[";
     for (size_t k = 0; k < c.shape().size(); ++k) header << (k ? "," : "") << c.shape()[k];
     header << "],\"data_offsets\":[" << offset << "," << offset + bytes << "]}";
     offset += bytes;
@@ -160,7 +172,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     out.write(h.data(), static_cast<std::streamsize>(h.size()));
     for (const auto& c : data)
       out.write(static_cast<const char*>(c.raw_data()),
-                static_cast<std::streamsize>(c.numel() * (c.dtype() == DType::f32 ? 4 : 8)));
+                static_cast<std::streamsize>(uint64_t(c.numel()) * dtype_size(c.dtype())));
     out.flush();
     if (!out) {
       std::remove(tmp.c_str());
@@ -205,9 +217,12 @@ std::vector<std::pair<std::string, Tensor>> load_safetensors(const std::string& 
     bool has_dtype = false, has_shape = false, has_offsets = false;
     for (const auto& [key, v] : j.members) {
       if (key == "dtype") {
-        if (v.text != "F32" && v.text != "F64") bad("'", name, "' has dtype ", v.text, " (lamina reads F32 and F64)");
-        e.dtype = v.text == "F32" ? DType::f32 : DType::f64;
-        has_dtype = true;
+        for (const auto& t : kTags)
+          if (v.text == t.tag) {
+            e.dtype = t.dtype;
+            has_dtype = true;
+          }
+        if (!has_dtype) bad("'", name, "' has dtype ", v.text, " (lamina reads F32, F64, I32, I64 and BOOL)");
       } else if (key == "shape") {
         if (v.kind != Json::Kind::array || v.items.size() > 16) bad("'", name, "' has a bad shape");
         for (const auto& d : v.items) {
@@ -230,7 +245,7 @@ std::vector<std::pair<std::string, Tensor>> load_safetensors(const std::string& 
       if (d != 0 && count > (uint64_t(1) << 40) / uint64_t(d)) bad("'", name, "' is too large");
       count *= uint64_t(d);
     }
-    const uint64_t bytes = count * (e.dtype == DType::f32 ? 4 : 8);
+    const uint64_t bytes = count * dtype_size(e.dtype);
     if (e.begin > e.end || e.end > buffer || e.end - e.begin != bytes)
       bad("'", name, "' claims bytes [", e.begin, ", ", e.end, ") for ", shape_str(e.shape), " but the data holds ",
           buffer, " bytes");
@@ -242,6 +257,10 @@ std::vector<std::pair<std::string, Tensor>> load_safetensors(const std::string& 
     in.seekg(static_cast<std::streamoff>(8 + n + e.begin));
     in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(e.end - e.begin));
     if (!in) bad("reading '", e.name, "' failed");
+    if (e.dtype == DType::b8) {  // a bool is one byte holding 0 or 1; another writer's nonzero byte means true
+      auto* b = static_cast<unsigned char*>(t.raw_data());
+      for (int64_t i = 0; i < t.numel(); ++i) b[i] = b[i] != 0;
+    }
     out.emplace_back(e.name, t);
   }
   return out;

@@ -7,9 +7,18 @@
 
 namespace lamina::ops_detail {
 
-// Calls f(T{}) with T = float or double, the dtype of the op's inputs.
+// An op that computes in floating point names itself and the dtype it was given when
+// that is an integer or bool dtype (DTypeError).
+inline void check_float(const char* op, DType dtype) {
+  LAMINA_CHECK_DTYPE(is_floating(dtype), op, ": expected a float32 or float64 tensor, got ", dtype_name(dtype));
+}
+
+// Calls f(T{}) with T = float or double, the dtype of the op's inputs. The ops validated
+// the dtype first (check_device); an integer or bool dtype reaching here still throws
+// DTypeError rather than being read as a float.
 template <class F>
 auto dispatch(DType dtype, F&& f) {
+  check_float("dispatch", dtype);
   return dtype == DType::f32 ? f(float{}) : f(double{});
 }
 
@@ -24,8 +33,14 @@ inline void check_same(const char* op, const Tensor& a, const Tensor& b) {
 // a device lamina has no kernels for throws DeviceError naming the op and the device.
 const kernels::Table& device_kernels(const char* op, Device device);
 
-// Validation: x's device has kernels (before the op allocates anything).
-inline void check_device(const char* op, const Tensor& x) { device_kernels(op, x.device()); }
+// Validation before the op allocates anything: x is a float tensor (DTypeError naming op
+// and the dtype: integer and bool tensors reach only the ops that say they take them,
+// which call check_any_device) on a device that has kernels.
+inline void check_any_device(const char* op, const Tensor& x) { device_kernels(op, x.device()); }
+inline void check_device(const char* op, const Tensor& x) {
+  check_float(op, x.dtype());
+  check_any_device(op, x);
+}
 
 // The kernels for element type T on x's device.
 template <class T>

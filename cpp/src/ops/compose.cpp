@@ -18,6 +18,7 @@ Tensor per_channel(const Tensor& v, const Tensor& x) {
 Tensor prelu(const Tensor& x, const Tensor& slope) {
   check_defined("prelu", x);
   check_defined("prelu", slope, "slope");
+  check_device("prelu", x);
   LAMINA_CHECK_SHAPE(slope.dim() == 1 && (slope.numel() == 1 || (x.dim() >= 2 && slope.numel() == x.size(1))),
                      "prelu: slope must be [1] or [C] for input ", x.shape(), ", got ", slope.shape());
   Tensor a = slope.numel() == 1 ? slope.reshape({}) : per_channel(slope, x);

@@ -29,7 +29,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis_in) {
   shape[axis] = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
     check_same(op, first, xs[i]);
-    check_device(op, xs[i]);
+    check_any_device(op, xs[i]);
     bool fits = xs[i].dim() == first.dim();
     for (int64_t d = 0; fits && d < first.dim(); ++d) fits = d == axis || xs[i].size(d) == first.size(d);
     LAMINA_CHECK_SHAPE(fits, op, ": tensor ", i, " has shape ", xs[i].shape(), ", which does not match ",

@@ -94,6 +94,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   check_defined("mean", x);
+  check_device("mean", x);  // an integer mean is a DTypeError, as PyTorch's
   std::vector<bool> reduce = axis_mask("mean", axes, x.dim());
   int64_t count = 1;
   for (size_t i = 0; i < reduce.size(); ++i)
@@ -190,6 +191,7 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
 
 Tensor l2_normalize(const Tensor& x, int64_t axis, double eps) {
   check_defined("l2_normalize", x);
+  check_device("l2_normalize", x);
   LAMINA_CHECK(eps > 0, "l2_normalize: eps must be > 0, got ", eps);
   const int64_t a = norm_axis("l2_normalize", axis, x.dim());
   return div(x, sqrt(affine(sum(square(x), {a}, true), 1.0, eps)));
