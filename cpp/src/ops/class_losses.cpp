@@ -3,7 +3,6 @@
 // over log-probabilities, or, from logits, their log-softmax with the fused gradient
 // (softmax - one hot); they differ only in checks and in what divides the sum.
 #include <functional>
-#include <limits>
 #include <memory>
 #include <vector>
 
