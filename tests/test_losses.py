@@ -20,7 +20,7 @@ def z(*shape, dtype="float32"):
 
 
 def labels(a):
-    return lamina.tensor(np.asarray(a, dtype=np.float64))
+    return lamina.tensor(np.asarray(a, dtype=np.int64))
 
 
 BAD = [
@@ -34,7 +34,11 @@ BAD = [
     (lambda: L.huber_loss(z(2), z(2), delta=0.0),                         lamina.InvalidValueError, "huber_loss: delta must be > 0, got 0"),
     (lambda: L.nll_loss(z(2, 5), labels([0, 5])),                         lamina.OutOfRangeError,   "nll_loss: label 5 at position 1 is not a class index in [0, 5)"),
     (lambda: L.cross_entropy(z(2, 5), labels([-1, 0])),                   lamina.OutOfRangeError,   "cross_entropy: label -1 at position 0 is not a class index in [0, 5)"),
-    (lambda: L.cross_entropy(z(2, 5), labels([1.5, 0])),                  lamina.OutOfRangeError,   "cross_entropy: label 1.5 at position 0"),
+    (lambda: L.cross_entropy(z(2, 5), lamina.tensor([1.0, 0.0])),        lamina.DTypeError,        "cross_entropy: the target must hold class indices as int64 or int32, got float64"),
+    (lambda: L.nll_loss(z(2, 5), lamina.tensor([True, False])),           lamina.DTypeError,        "nll_loss: the target must hold class indices as int64 or int32, got bool"),
+    (lambda: L.nll_loss(z(2, 5, dtype="int64"), labels([0, 1])),          lamina.DTypeError,        "nll_loss: expected a float32 or float64 tensor, got int64"),
+    (lambda: L.mse_loss(z(2, dtype="int32"), z(2, dtype="int32")),        lamina.DTypeError,        "mse_loss: expected a float32 or float64 tensor, got int32"),
+    (lambda: L.softmax_cross_entropy(z(2, 5), lamina.tensor([True, False])), lamina.DTypeError,     "softmax_cross_entropy: the target must hold class indices as int64 or int32 or floats, got bool"),
     (lambda: L.cross_entropy(z(2, 5), labels([0, 1, 2])),                 lamina.ShapeError,        "cross_entropy: target [3] does not match input [2, 5] (expected [2])"),
     (lambda: L.nll_loss(z(2, 5, 3), labels(np.zeros((2, 5)))),            lamina.ShapeError,        "nll_loss: target [2, 5] does not match input [2, 5, 3] (expected [2, 3])"),
     (lambda: L.cross_entropy(z(2, 5), labels([0, 1]), z(4)),              lamina.ShapeError,        "cross_entropy: weight must be [5], got [4]"),

@@ -444,8 +444,8 @@ ROWS += [
 
 
 def labels(a):
-    """Class labels as the class losses take them."""
-    return lamina.tensor(np.asarray(a, dtype=np.float64))
+    """Class labels as the class losses take them: int64."""
+    return lamina.tensor(np.asarray(a, dtype=np.int64))
 
 
 def unit(shape, rng):  # probabilities and soft targets

@@ -96,8 +96,8 @@ TEST(Losses, CppSignaturesAndWeightedMean) {
   EXPECT_DOUBLE_EQ(mse_loss(a, b).item(), 2.5);
   EXPECT_DOUBLE_EQ(mse_loss(a, b, Reduction::sum).item(), 5.0);
   Tensor x = leaf({-1.0, -2.0, -3.0, -4.0}), logp = x.reshape({2, 2});
-  Tensor labels = Tensor::empty({2}, DType::f64), weight = Tensor::empty({2}, DType::f64);
-  labels.data<double>()[0] = 1, labels.data<double>()[1] = 0;
+  Tensor labels = Tensor::empty({2}, DType::i64), weight = Tensor::empty({2}, DType::f64);
+  labels.data<int64_t>()[0] = 1, labels.data<int64_t>()[1] = 0;
   weight.data<double>()[0] = 3, weight.data<double>()[1] = 1;
   Tensor loss = nll_loss(logp, labels, weight);
   EXPECT_DOUBLE_EQ(loss.item(), (1 * 2.0 + 3 * 3.0) / 4);
@@ -107,6 +107,7 @@ TEST(Losses, CppSignaturesAndWeightedMean) {
   EXPECT_EQ(reduction_from_name("nll_loss", "batchmean"), Reduction::batch_mean);
   EXPECT_THROW(reduction_from_name("nll_loss", "avg"), ValueError);
   EXPECT_THROW(nll_loss(logp, labels, weight, -100, Reduction::batch_mean), ValueError);
+  EXPECT_THROW(nll_loss(logp, labels.to(DType::f64), weight), DTypeError);  // labels are integers
 }
 
 }  // namespace lamina

@@ -148,7 +148,8 @@ Reduction reduction_from_name(const char* op, const std::string& name);
 
 // The negative log-likelihood of class labels. log_probs [N, C, d1, ...] (or [C]), labels
 // [N, d1, ...] (or 0-d): class indices in [0, C) or ignore_index (IndexError otherwise),
-// as floats holding whole numbers. weight [C] (undefined: all 1) weighs each class.
+// int64 or int32 (DTypeError for any other dtype). weight [C] (undefined: all 1) weighs each
+// class.
 // Per position j: l_j = -weight[y_j] * log_probs[n, y_j, d...], 0 where y_j == ignore_index;
 // none gives l [N, d1, ...]; mean gives sum(l) / sum(weight[y_j]) over positions not ignored
 // (NaN when every position is ignored, as in PyTorch). Gradient for log_probs only.
@@ -173,8 +174,8 @@ struct CrossEntropyOptions {
 };
 // Caffe's SoftmaxWithLoss: -sum(log softmax(logits)[label]) / normalizer (never below 1),
 // a scalar. logits [N, C, ...] (classes on `axis`), labels [N, ...] holding class indices
-// as floats (one per position). A label outside [0, C) that is not the ignore label throws
-// ValueError. No gradient for labels. cross_entropy's forward and backward.
+// as floats or integers (one per position). A label outside [0, C) that is not the ignore
+// label throws ValueError. No gradient for labels. cross_entropy's forward and backward.
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const CrossEntropyOptions& options = {});
 
 // Binary cross-entropy of probabilities p against targets t (one shape): -weight * (t log p

@@ -118,7 +118,10 @@ Forward logistic(const LayerSpec& spec, bool infogain) {
     const Tensor p = b[0].reshape({n, c});
     const Tensor labels = labels_for(spec, p, b[1], 1);
     const Tensor logp = log(clip(p, 1e-20, std::numeric_limits<double>::max()));
-    if (!infogain) return Tensors{affine(nll_loss(logp, labels, Tensor(), -100, Reduction::sum), 1.0 / double(n))};
+    if (!infogain) {  // Caffe's labels are floats; nll_loss takes integers (a float label is truncated, as Caffe's)
+      const Tensor classes = labels.to(DType::i64);
+      return Tensors{affine(nll_loss(logp, classes, Tensor(), -100, Reduction::sum), 1.0 / double(n))};
+    }
     if (b[2].numel() != c * c)
       spec.fail("H must be " + std::to_string(c) + "x" + std::to_string(c) + ", got " + shape_str(b[2].shape()));
     const Tensor w = embedding(labels, b[2].detach().reshape({c, c}));

@@ -3,7 +3,6 @@
 // over log-probabilities, or, from logits, their log-softmax with the fused gradient
 // (softmax - one hot); they differ only in checks and in what divides the sum.
 #include <functional>
-#include <limits>
 #include <memory>
 #include <vector>
 
@@ -24,10 +23,16 @@ struct ClassLabels {
 };
 
 // Each label must be a class of x (classes on `axis`) or, if has_ignore, the ignore label;
-// the first that is neither throws E naming op.
+// the first that is neither throws E naming op. PyTorch's losses take integer labels only
+// (DTypeError otherwise); Caffe's blobs hold them as floats. Either way they are read
+// through float64, which holds every index exactly.
 template <class E>
 ClassLabels class_labels(const char* op, const Tensor& x, int64_t axis, const Tensor& labels, bool has_ignore,
-                         int64_t ignore) {
+                         int64_t ignore, bool integer_labels) {
+  LAMINA_CHECK_DTYPE(labels.dtype() == DType::i64 || labels.dtype() == DType::i32 ||
+                         (!integer_labels && is_floating(labels.dtype())),
+                     op, ": the target must hold class indices as int64 or int32", integer_labels ? "" : " or floats",
+                     ", got ", dtype_name(labels.dtype()));
   const AxisSplit s = split_at(x, axis);
   Tensor lab = labels.to(DType::f64).contiguous();
   const int64_t positions = s.outer * s.inner;
@@ -123,7 +128,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& wei
                 Reduction reduction) {
   const char* op = "nll_loss";
   const Tensor x = class_input(op, log_probs, labels, weight, reduction);
-  const ClassLabels classes = class_labels<IndexError>(op, x, 1, labels, true, ignore_index);
+  const ClassLabels classes = class_labels<IndexError>(op, x, 1, labels, true, ignore_index, true);
   return class_nll(op, x, false, classes, weight, reduction == Reduction::none, labels.shape(),
                    [reduction](double w) { return torch_divisor(reduction, w); });
 }
@@ -134,7 +139,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& w
   LAMINA_CHECK(label_smoothing >= 0 && label_smoothing <= 1, op, ": label_smoothing must be in [0, 1], got ",
                label_smoothing);
   const Tensor x = class_input(op, logits, labels, weight, reduction);
-  const ClassLabels classes = class_labels<IndexError>(op, x, 1, labels, true, ignore_index);
+  const ClassLabels classes = class_labels<IndexError>(op, x, 1, labels, true, ignore_index, true);
   const bool none = reduction == Reduction::none;
   double weight_total = 0;
   const Tensor loss = class_nll(op, x, true, classes, weight, none, labels.shape(),
@@ -166,7 +171,8 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
   LAMINA_CHECK_SHAPE(labels.numel() == s.outer * s.inner, op, ": labels of shape ", labels.shape(), " (",
                      labels.numel(), " values) do not match logits ", logits.shape(), " with classes on axis ",
                      axis, " (", s.outer * s.inner, " positions)");
-  const ClassLabels classes = class_labels<ValueError>(op, logits, axis, labels, o.has_ignore_label, o.ignore_label);
+  const ClassLabels classes = class_labels<ValueError>(op, logits, axis, labels, o.has_ignore_label, o.ignore_label,
+                                                             false);
   const auto divisor = [&](double valid) {
     double norm = 1;
     switch (o.normalization) {

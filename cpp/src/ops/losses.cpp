@@ -55,6 +55,7 @@ void check_pair(const char* op, const Tensor& a, const Tensor& b, const char* a_
                 bool same_shape = false) {
   check_defined(op, a, a_name);
   check_defined(op, b, b_name);
+  check_device(op, a);
   check_same(op, a, b);
   if (same_shape)
     LAMINA_CHECK_SHAPE(a.shape() == b.shape(), op, ": ", a_name, " ", a.shape(), " and ", b_name, " ", b.shape(),
