@@ -259,3 +259,41 @@ def test_net_module_parameters_and_gradients_mix_with_python_code():
     (y * y).sum().backward()
     for k, t in zip(["0.inner.conv1/0", "0.inner.conv1/1", "0.inner.ip1/0", "0.inner.ip1/1", "1.weight", "1.bias"], T):
         np.testing.assert_allclose(np.asarray(w[k].grad), t.grad.numpy(), rtol=2e-4, atol=1e-5, err_msg=k)
+
+
+def labels(n, c):
+    return np.random.default_rng(4).integers(0, c, n)
+
+
+# name, lamina loss module, torch loss module, inputs (the first one gets a gradient)
+LOSS_ROWS = [
+    ("cross_entropy", lambda: nn.CrossEntropyLoss(label_smoothing=0.1), lambda: torch.nn.CrossEntropyLoss(label_smoothing=0.1),
+     [rand(5, 4), labels(5, 4)]),
+    ("cross_entropy_weighted_sum", lambda: nn.CrossEntropyLoss(weight=lamina.tensor(np.arange(1.0, 5.0)), reduction="sum"),
+     lambda: torch.nn.CrossEntropyLoss(weight=torch.arange(1.0, 5.0, dtype=torch.float64), reduction="sum"),
+     [rand(5, 4), labels(5, 4)]),
+    ("nll", lambda: nn.NLLLoss(ignore_index=1), lambda: torch.nn.NLLLoss(ignore_index=1), [rand(6, 3), labels(6, 3)]),
+    ("mse", lambda: nn.MSELoss(), lambda: torch.nn.MSELoss(), [rand(3, 4), rand(3, 4) + 1]),
+    ("l1_sum", lambda: nn.L1Loss(reduction="sum"), lambda: torch.nn.L1Loss(reduction="sum"), [rand(3, 4), rand(3, 4) + 0.1]),
+    ("smooth_l1", lambda: nn.SmoothL1Loss(beta=0.5), lambda: torch.nn.SmoothL1Loss(beta=0.5), [rand(7), rand(7) * 2]),
+    ("bce_logits", lambda: nn.BCEWithLogitsLoss(pos_weight=lamina.tensor(np.array([2.0, 0.5, 1.0]))),
+     lambda: torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0, 0.5, 1.0], dtype=torch.float64)),
+     [rand(4, 3), (rand(4, 3) > 0).astype(np.float64)]),
+    ("triplet", lambda: nn.TripletMarginLoss(margin=0.5), lambda: torch.nn.TripletMarginLoss(margin=0.5),
+     [rand(4, 5), rand(4, 5) * 0.5, rand(4, 5) * 2]),
+    ("kl_div_batchmean", lambda: nn.KLDivLoss(reduction="batchmean"), lambda: torch.nn.KLDivLoss(reduction="batchmean"),
+     [np.log(np.full((3, 4), 0.25)) + rand(3, 4) * 0.1, np.full((3, 4), 0.25)]),
+]
+
+
+@pytest.mark.parametrize("name,make,make_torch,inputs", LOSS_ROWS, ids=[r[0] for r in LOSS_ROWS])
+def test_loss_module_matches_torch(name, make, make_torch, inputs):
+    lx = [lamina.tensor(a) for a in inputs]
+    tx = [torch.from_numpy(np.array(a)) for a in inputs]
+    lx[0].requires_grad_()
+    tx[0].requires_grad_()
+    y, yt = make()(*lx), make_torch()(*tx)
+    y.backward()
+    yt.backward()
+    np.testing.assert_allclose(float(y), yt.item(), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(lx[0].grad), tx[0].grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -412,3 +412,37 @@ def test_bad_state_dicts_name_the_key():
         optim.lr_scheduler.Step(opt, stepsize=0)
     with pytest.raises(lamina.InvalidValueError, match="eta_min"):
         optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=0.1)
+
+
+@pytest.mark.parametrize("settings", [s[0] for s in SOLVERS], ids=[s[0].split('"')[1] for s in SOLVERS])
+def test_from_solver_gives_the_solvers_update_for_any_tensors(settings):
+    text = (f'base_lr: 0.05 {settings} {POLICY} weight_decay: 0.02 regularization_type: "L1" clip_gradients: 0.8 '
+            'max_iter: 10')
+    solver = lamina.Solver(text, net=NET, quiet=True)
+    solver.feed = lambda net, phase: {"x": X, "y": Y}
+    net = lamina.Net(NET, phase="train")
+    params = net.learnable_params()
+    for (_, mine, _, _), (_, theirs, _, _) in zip(params, solver.net.learnable_params()):
+        np.asarray(mine)[...] = np.asarray(theirs)
+    opt, sched = optim.from_solver(
+        [{"params": [t], "lr_mult": lr_mult, "decay_mult": decay_mult} for _, t, lr_mult, decay_mult in params], text)
+    for it in range(6):
+        assert opt.param_groups[0]["lr"] == solver.learning_rate
+        solver.step(1)
+        opt.zero_grad()
+        net.forward(x=X, y=Y)
+        net.backward()
+        opt.step()
+        sched.step()
+        for (_, mine, _, _), (_, theirs, _, _) in zip(params, solver.net.learnable_params()):
+            np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs), err_msg=f"iteration {it}")
+
+
+def test_from_solver_reads_files_and_rejects_bad_settings(tmp_path):
+    path = tmp_path / "solver.prototxt"
+    path.write_text('type: "Adam" base_lr: 0.001 momentum: 0.9 momentum2: 0.999 lr_policy: "fixed"\n')
+    w = lamina.zeros(3).requires_grad_()
+    opt, _ = optim.from_solver([w], path)
+    assert isinstance(opt, optim.Adam) and opt.param_groups[0]["betas"] == (0.9, 0.999)
+    with pytest.raises(lamina.PrototxtError, match="no_such_field"):
+        optim.from_solver([w], 'base_lr: 0.1 no_such_field: 3')

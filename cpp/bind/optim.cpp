@@ -63,11 +63,31 @@ optim::LrPolicy lr_policy(const py::dict& d) {
   return p;
 }
 
+py::dict policy_dict(const optim::LrPolicy& p) {
+  py::dict d;
+  d["policy"] = p.policy;
+  d["gamma"] = p.gamma;
+  d["power"] = p.power;
+  d["stepsize"] = p.stepsize;
+  d["max_iter"] = p.max_iter;
+  d["warmup_iter"] = p.warmup_iter;
+  d["stepvalue"] = p.stepvalue;
+  return d;
+}
+
 using StateList = std::vector<std::pair<int64_t, std::vector<Tensor>>>;
 
 }  // namespace
 
 void bind_optim(py::module_& m) {
+  // A solver.prototxt's update settings as the Solver reads them (solver/settings.hpp), for
+  // lamina.optim.from_solver: (type, group options, clip_gradients, clip_weights, lr policy).
+  m.def("_solver_settings", [](const std::string& source, bool is_text) {
+    const prototxt::Message tree = is_text ? prototxt::parse(source) : prototxt::parse_file(source);
+    const SolverUpdate u = solver_update(tree, is_text ? "<string>" : source);
+    return py::make_tuple(u.type, group_dict(u.group), u.options.clip_gradients, u.options.clip_weights,
+                          policy_dict(u.policy));
+  }, py::arg("source"), py::arg("is_text"));
   py::class_<optim::Optimizer>(m, "_Optimizer")
       .def(py::init([](const std::string& rule, bool torch_momentum, bool torch_eps, double clip_gradients,
                        double clip_weights, bool missing_grad_as_zero) {

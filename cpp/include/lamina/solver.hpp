@@ -30,6 +30,19 @@
 
 namespace lamina {
 
+// The update a solver.prototxt describes, as the lamina::optim values the Solver trains
+// with: its type (from `type`, or the deprecated `solver_type`), the optimizer options,
+// one group's options (base_lr, weight_decay, ...) and the lr policy. For optimizers over
+// tensors of the user's own (lamina.optim.from_solver). Throws PrototxtError at a field
+// the type or policy cannot use.
+struct SolverUpdate {
+  std::string type;
+  optim::Options options;
+  optim::GroupOptions group;
+  optim::LrPolicy policy;
+};
+SolverUpdate solver_update(const prototxt::Message& solver_parameter, const std::string& file);
+
 class Solver {
  public:
   // Inputs for one forward of `net` (the train net, or a test net): blob name -> tensor.

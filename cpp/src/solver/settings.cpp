@@ -2,6 +2,8 @@
 // field).
 #include "solver/settings.hpp"
 
+#include "lamina/solver.hpp"
+
 #include <map>
 
 namespace lamina {
@@ -57,6 +59,15 @@ optim::GroupOptions group_options_of(const schema::Params& p) {
   g.delta = p.get_float("delta");
   g.rms_decay = p.get_float("rms_decay");
   return g;
+}
+
+SolverUpdate solver_update(const prototxt::Message& solver_parameter, const std::string& file) {
+  schema::validate(solver_parameter, "SolverParameter", file);
+  const schema::Params p(&solver_parameter, "SolverParameter", file);
+  std::string type = p.get_string("type");
+  if (!p.has("type") && p.has("solver_type")) type = solver_type_name(p.get_string("solver_type"));
+  check_solver_parameter(p, type);
+  return SolverUpdate{type, optimizer_options_of(p, type), group_options_of(p), lr_policy_of(p)};
 }
 
 }  // namespace lamina

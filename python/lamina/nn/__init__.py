@@ -11,6 +11,8 @@ InnerProduct, Conv2d and Convolution, LSTM and Caffe's LSTM, ...); fillers are C
 from . import init
 from .activation import ELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HingeEmbeddingLoss,
+                   HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, NLLLoss, SmoothL1Loss, TripletMarginLoss)
 from .linear import Dropout, Embedding, Flatten, Identity, Linear
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential, load, save
 from .net_module import NetModule
@@ -26,4 +28,6 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "LRN", "LocalResponseNorm",
     "ReLU", "LeakyReLU", "ELU", "PReLU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax",
     "LSTM", "GRU", "RNN",
+    "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
+    "HingeEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss", "CosineEmbeddingLoss", "KLDivLoss",
 ]

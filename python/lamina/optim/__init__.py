@@ -10,7 +10,8 @@ updates and the policies are the C++ code lamina.Solver trains with (lamina/opti
 """
 
 from . import lr_scheduler
+from .from_solver import from_solver
 from .optimizer import SGD, AdaDelta, Adadelta, AdaGrad, Adagrad, Adam, AdamW, Optimizer, RMSProp, RMSprop
 
 __all__ = ["Optimizer", "SGD", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "AdaDelta", "Adadelta", "Adam", "AdamW",
-           "lr_scheduler"]
+           "lr_scheduler", "from_solver"]
