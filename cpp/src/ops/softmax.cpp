@@ -1,5 +1,6 @@
 // softmax, log_softmax, and softmax cross-entropy with Caffe's SoftmaxWithLoss semantics.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernels/kernels.hpp"
@@ -58,15 +59,11 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
     NoGradGuard no_grad;
     logp = log_softmax(logits.detach(), axis);
   }
-  // Labels arrive as floats (Caffe's blobs are float); each must be a class index or the
-  // ignore label. They are checked and converted once, here.
-  Tensor lab = labels.to(DType::f64).contiguous();
+  // Labels arrive as floats (Caffe's blobs are float) or integers; each must be a class index
+  // or the ignore label. They are checked and converted once, here.
   const int64_t positions = s.outer * s.inner;
-  auto classes = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(positions));
-  const int64_t bad = kernels_for<double>(op, lab).class_indices(lab.data<double>(), positions, s.C,
-                                                                 o.has_ignore_label, o.ignore_label, classes->data());
-  LAMINA_CHECK(bad < 0, op, ": label ", lab.data<double>()[bad], " at position ", bad, " is not a class index in [0, ",
-               s.C, ")");
+  auto classes = std::make_shared<std::vector<int64_t>>(label_indices(
+      op, labels, s.C, o.has_ignore_label, o.ignore_label, "label", "a class index in [0, " + std::to_string(s.C) + ")"));
   // With no ignore label, use one no label can equal (labels are checked to be >= 0).
   const int64_t ignore = o.has_ignore_label ? o.ignore_label : -1;
   double total = 0;
