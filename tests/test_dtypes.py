@@ -198,6 +198,8 @@ def test_tensors_stay_hashable_by_identity():
     assert len({a, b, a}) == 2
     assert {a: 1, b: 2}[b] == 2 and a in {a: 0}
     assert hash(a) == hash(a) and hash(a) != hash(b)
+    assert (a == None) is False and (a != "x") is True  # noqa: E711 - identity for non-numbers
+    assert a in [None, a] and None not in [a]
 
 
 def test_accuracy_idiom_counts_in_int64():

@@ -34,6 +34,14 @@ template <Tensor (*F)(const Tensor&, const Tensor&)>
 Tensor with_number_reflected(const Tensor& a, py::handle b) {
   return F(as_tensor(b, a), a);
 }
+// == and != with something that is neither a tensor nor a number (None, a string) are
+// Python's identity comparisons (False, True), as PyTorch's.
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+py::object equality(const Tensor& a, py::handle b) {
+  if (!py::isinstance<Tensor>(b) && !py::isinstance<py::int_>(b) && !py::isinstance<py::float_>(b))
+    return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+  return py::cast(F(a, as_tensor(b, a)));
+}
 
 std::vector<int64_t> axes_arg(py::handle axis) {
   if (axis.is_none()) return {};
@@ -257,8 +265,8 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
       .def("__lt__", &with_number<less>, py::is_operator())
       .def("__ge__", &with_number<greater_equal>, py::is_operator())
       .def("__le__", &with_number<less_equal>, py::is_operator())
-      .def("__eq__", &with_number<equal>, py::is_operator())
-      .def("__ne__", &with_number<not_equal>, py::is_operator())
+      .def("__eq__", &equality<equal>, py::is_operator())
+      .def("__ne__", &equality<not_equal>, py::is_operator())
       .def("__and__", &with_number<logical_and>, py::is_operator())
       .def("__rand__", &with_number_reflected<logical_and>, py::is_operator())
       .def("__or__", &with_number<logical_or>, py::is_operator())
