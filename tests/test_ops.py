@@ -322,6 +322,13 @@ ROWS += [
     ("softmax_cross_entropy", lambda x: L.softmax_cross_entropy(x, lamina.tensor(LABELS, dtype=x.dtype)),
      lambda x: -np.mean(np_log_softmax(x, 1)[np.arange(6), LABELS.astype(int)]),
      lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(LABELS).long()), [((6, 5), std)]),
+    ("softmax_cross_entropy_int64_labels", lambda x: L.softmax_cross_entropy(x, lamina.tensor(LABELS.astype(np.int64))),
+     lambda x: -np.mean(np_log_softmax(x, 1)[np.arange(6), LABELS.astype(int)]),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor(LABELS).long()), [((6, 5), std)]),
+    ("softmax_cross_entropy_int32_labels_ignore",
+     lambda x: L.softmax_cross_entropy(x, lamina.tensor(np.array([3, -1, 4, 1, 1, 2], np.int32)), ignore_label=-1),
+     lambda x: -np.mean(np_log_softmax(x, 1)[[0, 2, 3, 4, 5], [3, 4, 1, 1, 2]]),
+     lambda t, x: t.nn.functional.cross_entropy(x, t.tensor([3, -1, 4, 1, 1, 2]), ignore_index=-1), [((6, 5), std)]),
     ("softmax_cross_entropy_spatial_ignore",
      lambda x: L.softmax_cross_entropy(x, lamina.tensor(LABELS.reshape(2, 3) * [[1, 1, 0], [1, 1, 1]] - [[0, 0, 1], [0, 0, 0]], dtype=x.dtype), ignore_label=-1),
      lambda x: -np.mean(np.delete(np.take_along_axis(np_log_softmax(x, 1), np.array([[3, 0, 0], [1, 1, 2]])[:, None], 1).reshape(-1), 2)),
@@ -430,6 +437,8 @@ ROWS += [
      lambda t, a, b: t.cat([a, b], 0), [((1, 3), std), ((2, 3), std)]),
     ("slice_axis", lambda x: L.slice(x, 1, 1, -1), lambda x: x[:, 1:-1], lambda t, x: x[:, 1:-1], [((2, 5, 2), std)]),
     ("embedding", lambda w: L.embedding(lamina.tensor(IDX, dtype=w.dtype), w), lambda w: w[IDX.astype(int)],
+     lambda t, w: t.nn.functional.embedding(t.tensor(IDX).long(), w), [((4, 3), std)]),
+    ("embedding_int32", lambda w: L.embedding(lamina.tensor(IDX.astype(np.int32)), w), lambda w: w[IDX.astype(int)],
      lambda t, w: t.nn.functional.embedding(t.tensor(IDX).long(), w), [((4, 3), std)]),
 ]
 ROWS += [
@@ -653,6 +662,38 @@ ROWS += [
      lambda t, x, y: t.nn.functional.kl_div(x, y, reduction="sum", log_target=True), [((3, 4), std), ((3, 4), std)]),
     ("kl_div_none_broadcast", lambda x, y: L.kl_div(x, y, reduction="none"), np_kl_div,
      lambda t, x, y: t.nn.functional.kl_div(x, y.expand(3, 4), reduction="none"), [((3, 4), std), ((4,), unit)]),
+]
+
+COND = np.array([[True, False, True], [False, False, True]])
+SEL = np.array([2, 0, 2, 1])  # repeated: their gradients add up
+GATHER = np.array([[[0, 2], [1, 1], [2, 0]], [[2, 2], [0, 1], [1, 0]]])  # [2, 3, 2], axis 1 of [2, 3, 2]
+GATHER_PART = np.array([[3, 0, 3], [1, 1, 2]])  # [2, 3] into axis 1 of [3, 4]: rows past 2 unread
+
+
+def take_along(x, index, axis):  # NumPy's gather for an index no larger than x outside axis
+    part = tuple(slice(0, n) if d != axis else slice(None) for d, n in enumerate(index.shape))
+    return np.take_along_axis(x[part], index, axis)
+
+
+ROWS += [
+    ("where", lambda a, b: L.where(lamina.tensor(COND), a, b), lambda a, b: np.where(COND, a, b),
+     lambda t, a, b: t.where(t.tensor(COND), a, b), [((2, 3), std), ((3,), std)]),
+    ("where_broadcast_cond", lambda a, b: L.where(lamina.tensor(COND[:, :1]), a, b),
+     lambda a, b: np.where(COND[:, :1], a, b), lambda t, a, b: t.where(t.tensor(COND[:, :1]), a, b),
+     [((2, 3), std), ((2, 1), std)]),
+    ("index_select_axis1_repeats", lambda x: L.index_select(x, 1, lamina.tensor(SEL)), lambda x: np.take(x, SEL, 1),
+     lambda t, x: t.index_select(x, 1, t.tensor(SEL)), [((2, 3, 4), std)]),
+    ("index_select_axis0_int32", lambda x: L.index_select(x, 0, lamina.tensor(SEL.astype(np.int32))),
+     lambda x: x[SEL], lambda t, x: t.index_select(x, 0, t.tensor(SEL.astype(np.int32))), [((3, 2), std)]),
+    ("index_select_last_axis", lambda x: L.index_select(x, -1, lamina.tensor(SEL)), lambda x: x[..., SEL],
+     lambda t, x: t.index_select(x, -1, t.tensor(SEL)), [((2, 3), std)]),
+    ("gather_axis1", lambda x: L.gather(x, 1, lamina.tensor(GATHER)), lambda x: np.take_along_axis(x, GATHER, 1),
+     lambda t, x: t.gather(x, 1, t.tensor(GATHER)), [((2, 3, 2), std)]),
+    ("gather_axis0", lambda x: L.gather(x, 0, lamina.tensor(GATHER[:, :, 0] % 2)),
+     lambda x: np.take_along_axis(x, GATHER[:, :, 0] % 2, 0), lambda t, x: t.gather(x, 0, t.tensor(GATHER[:, :, 0] % 2)),
+     [((2, 3), std)]),
+    ("gather_smaller_index", lambda x: L.gather(x, 1, lamina.tensor(GATHER_PART)), lambda x: take_along(x, GATHER_PART, 1),
+     lambda t, x: t.gather(x, 1, t.tensor(GATHER_PART)), [((3, 4), std)]),
 ]
 
 LENET_LABELS = np.array([3, 0, 9], dtype=np.float64)

@@ -107,9 +107,32 @@ def test_clone_to_and_fill():
     assert np.asarray(t).sum() == 12.0 and np.asarray(c).sum() == 15.0
 
 
-def test_repr():
-    assert repr(lamina.zeros(2, 3)) == "Tensor(shape=[2, 3], dtype=float32, device=cpu)"
-    assert repr(lamina.zeros(4, dtype="float64")) == "Tensor(shape=[4], dtype=float64, device=cpu)"
+def test_repr_shows_values_like_numpy():
+    assert repr(lamina.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=lamina.float32)) == (
+        "tensor([[1., 2.],\n        [3., 4.]], dtype=float32)")
+    assert repr(lamina.tensor([0.5, -12.25])) == "tensor([  0.5000, -12.2500], dtype=float64)"
+    assert repr(lamina.tensor([1e-6, 1.0])) == "tensor([1.0000e-06, 1.0000e+00], dtype=float64)"
+    assert repr(lamina.tensor([np.nan, np.inf, 1.0])) == "tensor([nan, inf,  1.], dtype=float64)"
+    assert repr(lamina.tensor([[1, -20], [300, 4]])) == "tensor([[  1, -20],\n        [300,   4]], dtype=int64)"
+    assert repr(lamina.tensor([True, False])) == "tensor([ True, False], dtype=bool)"
+    assert repr(lamina.tensor(7, dtype=lamina.int32)) == "tensor(7, dtype=int32)"
+    assert repr(lamina.zeros(0, 3)) == "tensor([], size=[0, 3], dtype=float32)"
+    assert repr(lamina.zeros(2, 1, 2, dtype=lamina.int64)) == (
+        "tensor([[[0, 0]],\n\n        [[0, 0]]], dtype=int64)")
+    x = lamina.ones(2).requires_grad_()
+    assert repr(x) == "tensor([1., 1.], dtype=float32, requires_grad=True)"
+    assert repr(x * 2) == "tensor([2., 2.], dtype=float32, grad_fn=<mul>)"
+    assert str(x.T if x.ndim == 2 else x) == repr(x)
+
+
+def test_repr_abbreviates_big_tensors():
+    t = lamina.from_numpy(np.arange(2000, dtype=np.int64).reshape(40, 50))
+    r = repr(t)
+    a = np.arange(2000).reshape(40, 50)
+    assert r == "tensor(" + np.array2string(a, separator=", ", prefix="tensor(") + ", dtype=int64)"
+    assert r.count("...") == 7 and len(r) < 500  # one per shown row, one for the rows left out
+    small = lamina.from_numpy(np.arange(1000, dtype=np.int32))  # 1000 elements: all shown
+    assert "..." not in repr(small)
 
 
 def test_matmul_matches_numpy(rng):

@@ -14,11 +14,34 @@ namespace {
 using Release = py::call_guard<py::gil_scoped_release>;
 
 // A Python number becomes a 0-d tensor of the other operand's dtype (broadcasts anywhere).
+// A float beside an integer or bool tensor would be truncated: a DTypeError instead (lamina
+// does not promote; convert the tensor with .float()). An int is exact up to 2^53 (a double).
 Tensor as_tensor(py::handle v, const Tensor& like) {
   if (py::isinstance<Tensor>(v)) return v.cast<Tensor>();
-  if (py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v))
+  if (py::isinstance<py::float_>(v) && !is_floating(like.dtype()))
+    throw DTypeError("a float operand (" + py::repr(v).cast<std::string>() + ") for a tensor of dtype " +
+                     dtype_name(like.dtype()) + "; convert the tensor with .float() first");
+  if (py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v))  // bool is an int
     return Tensor::full({}, v.cast<double>(), like.dtype());
   throw DTypeError("expected a lamina.Tensor or a number, got " + py::str(py::type::of(v)).cast<std::string>());
+}
+
+// A binary op with a Python number on either side (reflected: the number comes first).
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+Tensor with_number(const Tensor& a, py::handle b) {
+  return F(a, as_tensor(b, a));
+}
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+Tensor with_number_reflected(const Tensor& a, py::handle b) {
+  return F(as_tensor(b, a), a);
+}
+// == and != with something that is neither a tensor nor a number (None, a string) are
+// Python's identity comparisons (False, True), as PyTorch's.
+template <Tensor (*F)(const Tensor&, const Tensor&)>
+py::object equality(const Tensor& a, py::handle b) {
+  if (!py::isinstance<Tensor>(b) && !py::isinstance<py::int_>(b) && !py::isinstance<py::float_>(b))
+    return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+  return py::cast(F(a, as_tensor(b, a)));
 }
 
 std::vector<int64_t> axes_arg(py::handle axis) {
@@ -137,9 +160,19 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def("sub", &sub, py::arg("a"), py::arg("b"), Release());
   ops.def("mul", &mul, py::arg("a"), py::arg("b"), Release());
   ops.def("div", &div, py::arg("a"), py::arg("b"), Release());
-  ops.def("greater", &greater, py::arg("a"), py::arg("b"), Release());
-  ops.def("less", &less, py::arg("a"), py::arg("b"), Release());
-  ops.def("equal", &equal, py::arg("a"), py::arg("b"), Release());
+  for (auto [name, fn] : {std::pair{"greater", &greater}, std::pair{"less", &less}, std::pair{"equal", &equal},
+                          std::pair{"greater_equal", &greater_equal}, std::pair{"less_equal", &less_equal},
+                          std::pair{"not_equal", &not_equal}, std::pair{"logical_and", &logical_and},
+                          std::pair{"logical_or", &logical_or}})
+    ops.def(name, fn, py::arg("a"), py::arg("b"), Release());
+  ops.def("logical_not", &logical_not, py::arg("x"), Release());
+  ops.def("where", &where, py::arg("cond"), py::arg("a"), py::arg("b"), Release(),
+          "cond (bool) ? a : b elementwise, broadcasting; the gradient goes to a where cond holds, else to b.");
+  ops.def("index_select", &index_select, py::arg("x"), py::arg("axis"), py::arg("index"), Release(),
+          "x's slices index[0..K) (a 1-d int32/int64 tensor) along axis.");
+  ops.def("gather", &gather, py::arg("x"), py::arg("axis"), py::arg("index"), Release(),
+          "PyTorch's gather: y[i][j][k] = x[i][index[i][j][k]][k] for axis 1.");
+  ops.def("nonzero", &nonzero, py::arg("x"), Release(), "The indices of x's nonzero elements: int64 [K, x.ndim].");
   ops.def("sum", [](const Tensor& x, py::object axis, bool keepdim) { return sum(x, axes_arg(axis), keepdim); },
           py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false);
   ops.def("mean", [](const Tensor& x, py::object axis, bool keepdim) { return mean(x, axes_arg(axis), keepdim); },
@@ -256,8 +289,24 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
       .def("__rmul__", [](const Tensor& a, py::handle b) { return mul(as_tensor(b, a), a); }, py::is_operator())
       .def("__truediv__", [](const Tensor& a, py::handle b) { return div(a, as_tensor(b, a)); }, py::is_operator())
       .def("__rtruediv__", [](const Tensor& a, py::handle b) { return div(as_tensor(b, a), a); }, py::is_operator())
-      .def("__gt__", [](const Tensor& a, py::handle b) { return greater(a, as_tensor(b, a)); }, py::is_operator())
-      .def("__lt__", [](const Tensor& a, py::handle b) { return less(a, as_tensor(b, a)); }, py::is_operator())
+      .def("__gt__", &with_number<greater>, py::is_operator())
+      .def("__lt__", &with_number<less>, py::is_operator())
+      .def("__ge__", &with_number<greater_equal>, py::is_operator())
+      .def("__le__", &with_number<less_equal>, py::is_operator())
+      .def("__eq__", &equality<equal>, py::is_operator())
+      .def("__ne__", &equality<not_equal>, py::is_operator())
+      .def("__and__", &with_number<logical_and>, py::is_operator())
+      .def("__rand__", &with_number_reflected<logical_and>, py::is_operator())
+      .def("__or__", &with_number<logical_or>, py::is_operator())
+      .def("__ror__", &with_number_reflected<logical_or>, py::is_operator())
+      .def("__invert__", [](const Tensor& a) {
+        LAMINA_CHECK_DTYPE(a.dtype() == DType::b8, "~: the tensor is ", dtype_name(a.dtype()),
+                           "; ~ is logical_not of a bool tensor");
+        return logical_not(a);
+      })
+      // == gives a tensor, so hashing falls back to identity, as PyTorch's (tensors stay
+      // usable as dict keys and set members).
+      .def("__hash__", [](py::handle self) { return static_cast<py::ssize_t>(reinterpret_cast<uintptr_t>(self.ptr()) >> 4); })
       .def("__neg__", [](const Tensor& a) { return neg(a); })
       .def("__abs__", [](const Tensor& a) { return abs(a); })
       .def("__pow__", [](py::handle a, py::handle b) { return pow_arg(a, b); }, py::is_operator())
@@ -301,6 +350,11 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
       .def("__matmul__", &matmul, Release())
       .def("sum", [](const Tensor& x, py::object axis, bool keepdim) { return sum(x, axes_arg(axis), keepdim); },
            py::arg("axis") = py::none(), py::arg("keepdim") = false)
+      .def("argmax", &argmax, py::arg("axis"), py::arg("keepdim") = false, Release())
+      .def("any", [](const Tensor& x) { return greater(sum(logical_not(logical_not(x))), Tensor::zeros({}, DType::i64)); },
+           "True when some element is nonzero (a 0-d bool tensor).")
+      .def("all", [](const Tensor& x) { return equal(sum(logical_not(x)), Tensor::zeros({}, DType::i64)); },
+           "True when every element is nonzero (a 0-d bool tensor).")
       .def("mean", [](const Tensor& x, py::object axis, bool keepdim) { return mean(x, axes_arg(axis), keepdim); },
            py::arg("axis") = py::none(), py::arg("keepdim") = false)
       .def_property_readonly("T", [](const Tensor& x) { return x.dim() == 2 ? x.t() : transpose(x); })

@@ -522,10 +522,4 @@ int64_t Tensor::item_int() const {
   return element_at<int64_t>("item_int", *this, only_element("item_int", *this));
 }
 
-std::string Tensor::repr() const {
-  if (!defined()) return "Tensor(undefined)";
-  return std::string("Tensor(shape=") + shape_str(shape()) + ", dtype=" + dtype_name(dtype()) +
-         ", device=" + device_name(device()) + ")";
-}
-
 }  // namespace lamina

@@ -166,4 +166,54 @@ TEST(DTypes, SafetensorsKeepIntegerAndBoolTensors) {
   EXPECT_EQ(loaded[2].second.at_int({1, 0}), 1);
 }
 
+TEST(DTypes, ComparisonsGiveBoolAndSumsCountInInt64) {
+  Tensor x = from_values({1.5, -2, 3}, DType::f32);
+  Tensor g = greater(x, Tensor::zeros({}, DType::f32));
+  EXPECT_EQ(g.dtype(), DType::b8);
+  EXPECT_EQ(g.at_int({1}), 0);
+  Tensor n = sum(g);
+  EXPECT_EQ(n.dtype(), DType::i64);
+  EXPECT_EQ(n.item_int(), 2);
+  Tensor i = from_values({4, 5, 6}, DType::i32);
+  EXPECT_EQ(sum(less_equal(i, from_values({5}, DType::i32))).item_int(), 2);
+  EXPECT_EQ(sum(mul(i, i)).item_int(), 16 + 25 + 36);
+  EXPECT_EQ(neg(i).at_int({2}), -6);
+  EXPECT_EQ(logical_not(g).at_int({1}), 1);
+  EXPECT_THROW(greater(x, i), DTypeError);  // no promotion
+  EXPECT_THROW(mean(i), DTypeError);
+  Tensor a = argmax(from_values({1, 7, 7, 0}, DType::f64).reshape({2, 2}), 1);
+  EXPECT_EQ(a.dtype(), DType::i64);
+  EXPECT_EQ(a.at_int({0}), 1);
+  EXPECT_EQ(a.at_int({1}), 0);
+}
+
+TEST(DTypes, WhereIndexSelectGatherNonzero) {
+  Tensor x = from_values({0, 1, 2, 3, 4, 5}, DType::f64).reshape({2, 3}).set_requires_grad();
+  Tensor mask = greater(x.detach(), from_values({2}, DType::f64));
+  Tensor w = where(mask, x, Tensor::zeros({}, DType::f64));
+  EXPECT_EQ(w.at({1, 0}), 3.0);
+  EXPECT_EQ(w.at({0, 2}), 0.0);
+  Tensor idx = from_values({2, 2, 0}, DType::i64);
+  Tensor s = index_select(x, 1, idx);
+  EXPECT_EQ(s.shape(), (Shape{2, 3}));
+  EXPECT_EQ(s.at({1, 0}), 5.0);
+  sum(s).backward();
+  EXPECT_EQ(x.grad().at({0, 2}), 2.0);  // picked twice
+  EXPECT_EQ(x.grad().at({0, 1}), 0.0);
+  Tensor gi = from_values({1, 0}, DType::i32).reshape({2, 1});
+  Tensor g = gather(x.detach(), 1, gi);
+  EXPECT_EQ(g.shape(), (Shape{2, 1}));
+  EXPECT_EQ(g.at({0, 0}), 1.0);
+  EXPECT_EQ(g.at({1, 0}), 3.0);
+  Tensor nz = nonzero(mask);
+  EXPECT_EQ(nz.dtype(), DType::i64);
+  EXPECT_EQ(nz.shape(), (Shape{3, 2}));
+  EXPECT_EQ(nz.at_int({0, 0}), 1);
+  EXPECT_EQ(nz.at_int({2, 1}), 2);
+  const std::string msg = message_of<IndexError>([&] { index_select(x, 0, from_values({2}, DType::i64)); });
+  EXPECT_NE(msg.find("index_select: index 2 is out of range for axis 0 of size 2"), std::string::npos) << msg;
+  EXPECT_THROW(gather(x, 1, from_values({0.0}, DType::f32).reshape({1, 1})), DTypeError);
+  EXPECT_THROW(where(x, x, x), DTypeError);
+}
+
 }  // namespace lamina

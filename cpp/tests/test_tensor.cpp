@@ -167,8 +167,10 @@ TEST(Tensor, HugeAllocationFailsCleanly) {
 }
 
 TEST(Tensor, Repr) {
-  EXPECT_EQ(Tensor::zeros({2, 3}, DType::f64).repr(), "Tensor(shape=[2, 3], dtype=float64, device=cpu)");
-  EXPECT_EQ(Tensor().repr(), "Tensor(undefined)");
+  EXPECT_EQ(Tensor::zeros({2, 3}, DType::f64).repr(),
+            "tensor([[0., 0., 0.],\n        [0., 0., 0.]], dtype=float64)");
+  EXPECT_EQ(Tensor::full({}, 2.5).repr(), "tensor(2.5000, dtype=float32)");
+  EXPECT_EQ(Tensor().repr(), "tensor(undefined)");
 }
 
 }  // namespace lamina

@@ -3,7 +3,8 @@
 //
 // Every op validates its arguments before any kernel runs and throws ShapeError /
 // DTypeError / ValueError naming the op and the offending shapes. Inputs of one op share
-// a dtype and a device. When grad mode is on and an input requires grad, the op records
+// a dtype and a device. Ops compute on float32 and float64; an int32, int64 or bool input
+// is a DTypeError naming the op and the dtype, except where an op says it takes them. When grad mode is on and an input requires grad, the op records
 // its backward rule on the tape (autograd.hpp); outputs are new, contiguous tensors.
 #pragma once
 
@@ -16,7 +17,7 @@
 
 namespace lamina {
 
-// ---- pointwise (pointwise.def) -------------------------------------------------------
+// ---- pointwise (pointwise.def; neg also takes int32 and int64) -------------------------
 #define LAMINA_UNARY(name, fwd, bwd) Tensor name(const Tensor& x);
 #include "lamina/pointwise.def"
 #undef LAMINA_UNARY
@@ -39,7 +40,8 @@ Tensor affine(const Tensor& x, double scale, double shift = 0.0);
 
 // ---- binary, with NumPy broadcasting ---------------------------------------------------
 // Shapes broadcast from the right: extents equal, or one of them 1. The gradient of a
-// broadcast input is summed back to its shape.
+// broadcast input is summed back to its shape. add, sub and mul also take int32 and int64
+// (wrapping on overflow), add and mul bool (as logical or / and); div is float only.
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
@@ -48,22 +50,33 @@ Tensor div(const Tensor& a, const Tensor& b);
 // (b = 0; a = 0 with b >= 0); a negative base gives NaN unless b is a whole number.
 Tensor pow(const Tensor& a, const Tensor& b);
 Shape broadcast_shape(const char* op, const Shape& a, const Shape& b);
-// Comparisons give 0/1 masks of a's dtype, with no gradient.
+// Comparisons of any dtype (a and b alike), broadcasting: bool tensors, no gradient.
 Tensor greater(const Tensor& a, const Tensor& b);
 Tensor less(const Tensor& a, const Tensor& b);
 Tensor equal(const Tensor& a, const Tensor& b);
+Tensor greater_equal(const Tensor& a, const Tensor& b);
+Tensor less_equal(const Tensor& a, const Tensor& b);
+Tensor not_equal(const Tensor& a, const Tensor& b);
+// Logical ops of any dtype (a nonzero element is true), broadcasting: bool tensors.
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& x);
+// cond (bool) ? a : b elementwise, the three broadcast together; a and b of one dtype
+// (any). The gradient goes to a where cond holds and to b elsewhere.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 // ---- reductions ------------------------------------------------------------------------
-// Over `axes` (negative counts from the end; empty = all axes).
+// Over `axes` (negative counts from the end; empty = all axes). sum takes int32, int64 and
+// bool and gives int64 for them (exact); mean is float only.
 Tensor sum(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
 // Sums x down to `shape` (the inverse of broadcasting `shape` to x's shape).
 Tensor sum_to(const Tensor& x, const Shape& shape);
-// Broadcasts x to `shape` (a copy).
+// Broadcasts x (any dtype) to `shape` (a copy).
 Tensor expand(const Tensor& x, const Shape& shape);
 // The maximum along one axis; its gradient goes to the first maximum.
 Tensor max(const Tensor& x, int64_t axis, bool keepdim = false);
-// The index of the first maximum along one axis, as floats (no gradient).
+// The index of the first maximum along one axis (x of any dtype), as int64 (no gradient).
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim = false);
 // x / sqrt(sum(x^2 along axis) + eps).
 Tensor l2_normalize(const Tensor& x, int64_t axis = 1, double eps = 1e-12);
@@ -174,8 +187,9 @@ struct CrossEntropyOptions {
 };
 // Caffe's SoftmaxWithLoss: -sum(log softmax(logits)[label]) / normalizer (never below 1),
 // a scalar. logits [N, C, ...] (classes on `axis`), labels [N, ...] holding class indices
-// as floats or integers (one per position). A label outside [0, C) that is not the ignore
-// label throws ValueError. No gradient for labels. cross_entropy's forward and backward.
+// (one per position): int32, int64, or whole numbers in a float tensor (Caffe's blobs); bool
+// is a DTypeError. A label outside [0, C) that is not the ignore label, or a float one that
+// is not whole, throws ValueError. No gradient for labels. cross_entropy's forward and backward.
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const CrossEntropyOptions& options = {});
 
 // Binary cross-entropy of probabilities p against targets t (one shape): -weight * (t log p
@@ -282,8 +296,9 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t axis = 0);
 Tensor stack(const std::vector<Tensor>& xs, int64_t axis = 0);
 // x restricted to [start, stop) along axis (negative counts from the end), a copy.
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop);
-// weight [V, D] rows picked by indices (class ids stored as floats, any shape) ->
-// [*indices.shape, D]. The backward sums the gradients of repeated indices.
+// weight [V, D] rows picked by indices (any shape; int32, int64, or whole numbers in a float
+// tensor) -> [*indices.shape, D]. An index outside [0, V) is an IndexError. The backward
+// sums the gradients of repeated indices.
 Tensor embedding(const Tensor& indices, const Tensor& weight);
 
 // ---- recurrent ------------------------------------------------------------------------------
@@ -317,6 +332,17 @@ RecurrentResult gru(const Tensor& x, const RecurrentWeights& w, const Tensor& h0
 // h_t = tanh (or relu) of the gates (Elman's RNN; Caffe's RNN layer adds its output layer).
 RecurrentResult rnn(const Tensor& x, const RecurrentWeights& w, const Tensor& h0 = Tensor(),
                     const Tensor& cont = Tensor(), bool relu = false, const Tensor& extra = Tensor());
+// Picking by index (x of any dtype; index int32 or int64, a float index is a DTypeError;
+// an index outside [0, extent) is an IndexError naming the op, the index and the extent).
+// The backward adds the gradient into the positions picked (repeated indices add up).
+// index_select: index 1-d [K] -> x with extent K on axis: y[..., k, ...] = x[..., index[k], ...].
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index);
+// gather (PyTorch's): index has x's number of axes, extents no larger than x's outside
+// axis; y has index's shape, y[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (alike for
+// the others).
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& index);
+// The indices of x's nonzero elements (any dtype), in row-major order: int64 [K, x.dim()].
+Tensor nonzero(const Tensor& x);
 
 // ---- shape -----------------------------------------------------------------------------
 // Differentiable views and copies (Tensor::reshape/slice/select also record).

@@ -250,7 +250,11 @@ class Tensor {
   int64_t item_int() const;
   int64_t at_int(const Shape& index) const;
 
-  // "Tensor(shape=[2, 3], dtype=float32, device=cpu)"
+  // The values as NumPy prints them, then the dtype and the autograd state:
+  //   tensor([[1., 2.],
+  //           [3., 4.]], dtype=float32, requires_grad=True)
+  // Past 1000 elements only the first and last 3 entries of each axis show ("..." between);
+  // an empty tensor is "tensor([], size=[0, 3], dtype=float32)".
   std::string repr() const;
 
   // True when both handles refer to the same tensor (not merely the same storage).

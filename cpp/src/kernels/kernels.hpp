@@ -9,7 +9,9 @@
 // same entries and arguments.
 //
 // Matrices are row-major with a leading dimension (elements between rows). Entries under
-// Typed<T> exist for float and double; the rest are float32 only.
+// Typed<T> exist for float and double; those marked "every dtype" also for int32_t, int64_t
+// and bool (Table::i32, i64, b8), "integers" for int32_t and int64_t; the rest are float32
+// only.
 #pragma once
 
 #include <cstddef>
@@ -93,8 +95,11 @@ struct UpdateStep {
   bool torch_eps;       // Adam, AdamW: epsilon added after sqrt(v)'s bias correction
 };
 
-// Elementwise binary functions (binary_* kernels): y = f(a, b).
-enum class Binary : uint8_t { add, sub, mul, div, pow, greater, less, equal, first };
+// Elementwise binary functions (binary_* kernels): y = f(a, b). logical_and and logical_or
+// read a nonzero operand as true and give 0 or 1.
+enum class Binary : uint8_t { add, sub, mul, div, pow, first, logical_and, logical_or };
+// Elementwise comparisons (compare): y = a OP b as bool.
+enum class Compare : uint8_t { greater, less, equal, greater_equal, less_equal, not_equal };
 
 // Throws DeviceError naming the op that asked (the last ops_detail::kernels_for on this
 // thread) and its device: the device's table left the entry it called empty.
@@ -120,7 +125,8 @@ class Kernel<R(A...)> {
   R (*f_)(A...) = nullptr;
 };
 
-// The kernels that exist for float and for double.
+// The kernels for element type T: float and double have them all; int32_t, int64_t and
+// bool the ones marked so.
 template <class T>
 struct Typed {
   // ---- pointwise (pointwise.def's rows: y = f(x); dx = g(x, y, dy)), n elements ----
@@ -136,7 +142,7 @@ struct Typed {
   Kernel<void(int64_t n, const T* x, const T* y, const T* dy, T* dx, const double* p)> leaky_relu_backward,
       elu_backward, power_backward, clip_backward, threshold_backward, affine_backward;
 
-  // ---- binary elementwise ----
+  // ---- binary elementwise (every dtype) ----
   // y[i] = f(a[i], b[i]) for n elements.
   Kernel<void(Binary f, int64_t n, const T* a, const T* b, T* y)> binary;
   // y = f(a, b) over an output of `ndim` extents `shape` (row-major), a and b read
@@ -144,6 +150,34 @@ struct Typed {
   Kernel<void(Binary f, int ndim, const int64_t* shape, const T* a, const int64_t* sa, const T* b,
               const int64_t* sb, T* y)>
       binary_strided;
+  // y = (a OP b) as bool, shapes and strides as binary_strided's.
+  Kernel<void(Compare op, int ndim, const int64_t* shape, const T* a, const int64_t* sa, const T* b,
+              const int64_t* sb, bool* y)>
+      compare;
+
+  // ---- picking by index or mask (every dtype; the backward entries float and double) ----
+  // x read as [outer, C, inner]. index_select: y [outer, K, inner] = x's rows index[0..K)
+  // along the middle axis. gather: y [outer, K, inner] = x[o, index[o, k, i], i] for index
+  // [outer, K, inner]. Both check every index first and return -1, or (nothing written) the
+  // position of the first index outside [0, C). Their backward: dx [outer, C, inner]
+  // (overwritten) = dy added into the positions it was picked from.
+  Kernel<int64_t(const T* x, int64_t outer, int64_t C, int64_t inner, const int64_t* index, int64_t K, T* y)>
+      index_select;
+  Kernel<void(const T* dy, int64_t outer, int64_t C, int64_t inner, const int64_t* index, int64_t K, T* dx)>
+      index_select_backward;
+  Kernel<int64_t(const T* x, int64_t outer, int64_t C, int64_t inner, const int64_t* index, int64_t K, T* y)>
+      gather;
+  Kernel<void(const T* dy, int64_t outer, int64_t C, int64_t inner, const int64_t* index, int64_t K, T* dx)>
+      gather_backward;
+  // y = c ? a : b over an output of `ndim` extents `shape`, each input read through its
+  // strides (0 along broadcast axes).
+  Kernel<void(int ndim, const int64_t* shape, const bool* c, const int64_t* sc, const T* a, const int64_t* sa,
+              const T* b, const int64_t* sb, T* y)>
+      where;
+  // The number of nonzero elements of x [n]; nonzero writes the index (ndim entries) of
+  // each, in row-major order, into out [count, ndim].
+  Kernel<int64_t(const T* x, int64_t n)> count_nonzero;
+  Kernel<void(const T* x, int ndim, const int64_t* shape, int64_t* out)> nonzero;
 
   // ---- convolution ----
   // y = conv2d(x, w) + b (b [O] may be null), shapes as ConvShape says. The device picks the
@@ -226,7 +260,8 @@ struct Typed {
   Kernel<void(const T* dy, const PoolGeometry& g, T* dx)> avg_pool2d_backward;
 
   // ---- reductions ----
-  // out[o, j] = sum over r of x[o, r, j] for x [outer, R, inner] (double accumulation).
+  // out[o, j] = sum over r of x[o, r, j] for x [outer, R, inner] (double accumulation; in
+  // int64 for the integers, which have this and sum_axes).
   Kernel<void(const T* x, int64_t outer, int64_t R, int64_t inner, T* out)> sum_middle;
   // out[c] = the sum of x [N, C, S] over N and S (a convolution's bias gradient).
   Kernel<void(const T* x, int64_t N, int64_t C, int64_t S, T* out)> channel_sums;
@@ -243,8 +278,8 @@ struct Typed {
   // dx [outer, C, inner] (overwritten) = dy [outer, inner] at each position's index, 0 elsewhere.
   Kernel<void(const T* dy, const int64_t* index, int64_t outer, int64_t C, int64_t inner, T* dx)>
       max_along_backward;
-  // y [outer, inner] = max_along's index, as T.
-  Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, T* y)> argmax;
+  // y [outer, inner] = max_along's index (every dtype).
+  Kernel<void(const T* x, int64_t outer, int64_t C, int64_t inner, int64_t* y)> argmax;
   // The top_k largest along the middle axis of x [outer, C, inner], largest first (equal
   // values: the lower index first): their indices (as T) and values, each [outer, top_k,
   // inner]; values may be null.
@@ -262,9 +297,9 @@ struct Typed {
   // of dy [N, D]'s rows into the rows they came from (repeated rows accumulate).
   Kernel<void(const T* table, const int64_t* rows, int64_t N, int64_t D, T* y)> embedding;
   Kernel<void(const T* dy, const int64_t* rows, int64_t N, int64_t V, int64_t D, T* dw)> embedding_backward;
-  // index[i] = x[i] (truncated) for n class labels stored as T. Returns -1 when every x[i] is
-  // a whole number in [0, classes), or equals ignore_label if has_ignore; else the first i
-  // where it is not.
+  // index[i] = x[i] (truncated) for n class labels stored as T (also the integers). Returns -1
+  // when every x[i] is a whole number in [0, classes), or equals ignore_label if has_ignore;
+  // else the first i where it is not.
   Kernel<int64_t(const T* x, int64_t n, int64_t classes, bool has_ignore, int64_t ignore_label, int64_t* index)>
       class_indices;
   // Caffe's Accuracy of scores [outer, C, inner] against labels [outer, inner] (class indices
@@ -316,6 +351,9 @@ struct Table {
   const char* device = "?";  // "cpu (avx2)", ...
   Typed<float> f32;
   Typed<double> f64;
+  Typed<int32_t> i32;  // only the entries Typed marks "every dtype" or "integers"
+  Typed<int64_t> i64;
+  Typed<bool> b8;
   template <class T> const Typed<T>& of() const;
 
   // ---- float32 only ----
@@ -383,6 +421,9 @@ struct Table {
 
 template <> inline const Typed<float>& Table::of<float>() const { return f32; }
 template <> inline const Typed<double>& Table::of<double>() const { return f64; }
+template <> inline const Typed<int32_t>& Table::of<int32_t>() const { return i32; }
+template <> inline const Typed<int64_t>& Table::of<int64_t>() const { return i64; }
+template <> inline const Typed<bool>& Table::of<bool>() const { return b8; }
 
 }  // namespace lamina::kernels
 

@@ -84,14 +84,12 @@ inline Tensor broadcast_from(const Tensor& p, int64_t axis, int64_t ndim) {
   return p.reshape(s);
 }
 
-// 0/1 mask [N, C] with a 1 at each row's label (labels [N] as floats); no gradient.
+// 0/1 mask [N, C] of `dtype` with a 1 at each row's label (labels [N], floats or
+// integers); no gradient.
 inline Tensor one_hot(const Tensor& labels, int64_t classes, DType dtype) {
-  Tensor classes_row = Tensor::empty({1, classes}, dtype);
-  for (int64_t k = 0; k < classes; ++k) {
-    if (dtype == DType::f32) classes_row.data<float>()[k] = float(k);
-    else classes_row.data<double>()[k] = double(k);
-  }
-  return equal(labels.detach().to(dtype).reshape({labels.numel(), 1}), classes_row);
+  Tensor classes_row = Tensor::empty({1, classes}, DType::f64);
+  for (int64_t k = 0; k < classes; ++k) classes_row.data<double>()[k] = double(k);
+  return equal(labels.detach().to(DType::f64).reshape({labels.numel(), 1}), classes_row).to(dtype);
 }
 
 }  // namespace lamina::layers

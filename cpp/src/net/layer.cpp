@@ -109,7 +109,7 @@ void fill(Tensor& t, const schema::Params& filler) {
       LAMINA_CHECK(s.size() >= 1 && s[0] > 0, "gaussian filler: sparse needs a blob with outputs, got ",
                    shape_str(s));
       const double keep = std::min(1.0, double(sparse) / double(s[0]));
-      g = mul(g, less(rand(s, 0.0, 1.0, dt, next_seed()), Tensor::full({}, keep, dt)));
+      g = mul(g, less(rand(s, 0.0, 1.0, dt, next_seed()), Tensor::full({}, keep, dt)).to(dt));
     }
     t.copy_(g);
   } else if (type == "xavier") {

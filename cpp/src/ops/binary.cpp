@@ -1,4 +1,5 @@
-// Binary element-wise ops with NumPy broadcasting. Backward: each input's gradient is
+// Binary element-wise ops with NumPy broadcasting: arithmetic (add, sub, mul also on
+// integers), comparisons into bool, and the logical ops. Backward: each input's gradient is
 // the pointwise rule summed back over the axes it was broadcast along (sum_to).
 #include <algorithm>
 
@@ -23,15 +24,26 @@ Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
 
 namespace {
 
-// out = f(a, b) elementwise with broadcasting; a and b may be strided.
-Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f) {
+// Which dtypes an elementwise op takes besides float32 and float64.
+enum class Takes { floats, numbers, all };  // numbers: and the integers; all: and bool
+
+// Validates a binary op's inputs (defined, one dtype the op takes, one device) and
+// returns the broadcast shape.
+Shape check_binary(const char* op, const Tensor& a, const Tensor& b, Takes takes) {
   check_defined(op, a, "first input");
   check_defined(op, b, "second input");
   check_same(op, a, b);
-  check_device(op, a);
-  Shape shape = broadcast_shape(op, a.shape(), b.shape());
+  const DType d = a.dtype();
+  if (takes == Takes::floats || (takes == Takes::numbers && d == DType::b8)) check_float(op, d);
+  check_any_device(op, a);
+  return broadcast_shape(op, a.shape(), b.shape());
+}
+
+// out = f(a, b) elementwise with broadcasting; a and b may be strided.
+Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f, Takes takes) {
+  Shape shape = check_binary(op, a, b, takes);
   Tensor out = Tensor::empty(shape, a.dtype());
-  dispatch(a.dtype(), [&](auto t) {
+  visit_dtype(a.dtype(), [&](auto t) {
     using T = decltype(t);
     const auto& k = kernels_for<T>(op, a);
     if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
@@ -45,6 +57,19 @@ Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f
   return out;
 }
 
+// out = (a OP b) as bool, with broadcasting.
+Tensor comparison(const char* op, const Tensor& a, const Tensor& b, kernels::Compare c) {
+  Shape shape = check_binary(op, a, b, Takes::all);
+  Tensor out = Tensor::empty(shape, DType::b8);
+  Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+  visit_dtype(a.dtype(), [&](auto t) {
+    using T = decltype(t);
+    kernels_for<T>(op, a).compare(c, static_cast<int>(shape.size()), shape.data(), a.data<T>(), sa.data(),
+                                  b.data<T>(), sb.data(), out.data<bool>());
+  });
+  return out;
+}
+
 struct Needs {
   bool a, b;
 };
@@ -53,7 +78,7 @@ Needs needs(const Tensor& a, const Tensor& b) { return {a.requires_grad(), b.req
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor y = apply("add", a, b, kernels::Binary::add);
+  Tensor y = apply("add", a, b, kernels::Binary::add, Takes::all);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("add", {a, b}, {y}, [sa = a.shape(), sb = b.shape(), n = needs(a, b)](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{n.a ? sum_to(g[0], sa) : Tensor(), n.b ? sum_to(g[0], sb) : Tensor()};
@@ -62,7 +87,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor y = apply("sub", a, b, kernels::Binary::sub);
+  Tensor y = apply("sub", a, b, kernels::Binary::sub, Takes::numbers);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("sub", {a, b}, {y}, [sa = a.shape(), sb = b.shape(), n = needs(a, b)](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{n.a ? sum_to(g[0], sa) : Tensor(), n.b ? sum_to(neg(g[0]), sb) : Tensor()};
@@ -71,7 +96,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor y = apply("mul", a, b, kernels::Binary::mul);
+  Tensor y = apply("mul", a, b, kernels::Binary::mul, Takes::all);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("mul", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), n = needs(a, b)](const std::vector<Tensor>& g) {
       const Tensor& av = A.get("mul");
@@ -83,7 +108,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor y = apply("div", a, b, kernels::Binary::div);
+  Tensor y = apply("div", a, b, kernels::Binary::div, Takes::floats);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("div", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), Y = SavedTensor(y), n = needs(a, b)](const std::vector<Tensor>& g) {
       const Tensor& av = A.get("div");
@@ -96,7 +121,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
-  Tensor y = apply("pow", a, b, kernels::Binary::pow);
+  Tensor y = apply("pow", a, b, kernels::Binary::pow, Takes::floats);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("pow", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), Y = SavedTensor(y), n = needs(a, b)](const std::vector<Tensor>& g) {
       const Tensor& av = A.get("pow");
@@ -105,11 +130,11 @@ Tensor pow(const Tensor& a, const Tensor& b) {
       Tensor da, db;
       // da = g b a^(b-1), taken as 0 where b = 0 (a^(b-1) may be infinite there): the
       // exponent b - 1 + [b = 0] gives b a^0 = 0 at those points.
-      if (n.a) da = sum_to(mul(g[0], mul(bv, pow(av, add(sub(bv, one), equal(bv, zero))))), av.shape());
+      if (n.a) da = sum_to(mul(g[0], mul(bv, pow(av, add(sub(bv, one), equal(bv, zero).to(av.dtype()))))), av.shape());
       // db = g y log(a), taken as 0 where a = 0 and b >= 0 (y is 0 or 1 there; log(a) is
       // -inf): log(a + [a = 0 and b >= 0]) is log(1) = 0 at those points. As PyTorch.
       if (n.b) {
-        Tensor at_zero = mul(equal(av, zero), sub(one, less(bv, zero)));
+        Tensor at_zero = mul(equal(av, zero).to(av.dtype()), sub(one, less(bv, zero).to(av.dtype())));
         db = sum_to(mul(mul(g[0], Y.get("pow")), log(add(av, at_zero))), bv.shape());
       }
       return std::vector<Tensor>{da, db};
@@ -117,24 +142,39 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor greater(const Tensor& a, const Tensor& b) {
-  return apply("greater", a, b, kernels::Binary::greater);
+Tensor greater(const Tensor& a, const Tensor& b) { return comparison("greater", a, b, kernels::Compare::greater); }
+Tensor less(const Tensor& a, const Tensor& b) { return comparison("less", a, b, kernels::Compare::less); }
+Tensor equal(const Tensor& a, const Tensor& b) { return comparison("equal", a, b, kernels::Compare::equal); }
+Tensor greater_equal(const Tensor& a, const Tensor& b) {
+  return comparison("greater_equal", a, b, kernels::Compare::greater_equal);
 }
-Tensor less(const Tensor& a, const Tensor& b) {
-  return apply("less", a, b, kernels::Binary::less);
+Tensor less_equal(const Tensor& a, const Tensor& b) {
+  return comparison("less_equal", a, b, kernels::Compare::less_equal);
 }
-Tensor equal(const Tensor& a, const Tensor& b) {
-  return apply("equal", a, b, kernels::Binary::equal);
+Tensor not_equal(const Tensor& a, const Tensor& b) {
+  return comparison("not_equal", a, b, kernels::Compare::not_equal);
+}
+
+// The logical ops read any dtype as x != 0 (the kernels do), and give bool.
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+  return apply("logical_and", a, b, kernels::Binary::logical_and, Takes::all).to(DType::b8);
+}
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  return apply("logical_or", a, b, kernels::Binary::logical_or, Takes::all).to(DType::b8);
+}
+Tensor logical_not(const Tensor& x) {
+  check_defined("logical_not", x);
+  return comparison("logical_not", x, Tensor::zeros({}, x.dtype()), kernels::Compare::equal);
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
   Shape out = broadcast_shape("expand", x.shape(), shape);
   LAMINA_CHECK_SHAPE(out == shape, "expand: cannot expand shape ", x.shape(), " to ", shape);
-  check_device("expand", x);
+  check_any_device("expand", x);
   // x read through its broadcast strides, straight into the output (no second operand).
   Tensor y = Tensor::empty(shape, x.dtype());
   const Shape sx = broadcast_strides(x, shape);
-  dispatch(x.dtype(), [&](auto t) {
+  visit_dtype(x.dtype(), [&](auto t) {
     using T = decltype(t);
     kernels_for<T>("expand", x).binary_strided(kernels::Binary::first, static_cast<int>(shape.size()), shape.data(),
                                                x.data<T>(), sx.data(), x.data<T>(), sx.data(), y.data<T>());

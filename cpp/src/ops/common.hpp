@@ -1,6 +1,9 @@
 // Helpers shared by the op files: argument checks and the dtype switch.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "kernels/kernels.hpp"
 #include "lamina/autograd.hpp"
 #include "lamina/ops.hpp"
@@ -22,11 +25,14 @@ auto dispatch(DType dtype, F&& f) {
   return dtype == DType::f32 ? f(float{}) : f(double{});
 }
 
-// Inputs of one op share dtype and device.
-inline void check_same(const char* op, const Tensor& a, const Tensor& b) {
-  LAMINA_CHECK_DTYPE(a.dtype() == b.dtype(), op, ": dtypes differ: ", a.dtype(), " and ", b.dtype());
+// Inputs of one op share device, and (check_same) dtype.
+inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
   LAMINA_CHECK_AS(DeviceError, a.device() == b.device(), op, ": devices differ: ", a.device(), " and ",
                   b.device());
+}
+inline void check_same(const char* op, const Tensor& a, const Tensor& b) {
+  LAMINA_CHECK_DTYPE(a.dtype() == b.dtype(), op, ": dtypes differ: ", a.dtype(), " and ", b.dtype());
+  check_same_device(op, a, b);
 }
 
 // The one place an op's device picks its kernels (dispatch.cpp): the Table of `device`;
@@ -65,18 +71,27 @@ inline AxisSplit split_at(const Tensor& x, int64_t axis) {
   return s;
 }
 
-// Strides that read `x` as if broadcast to `out` (0 along broadcast axes).
+// Strides that read x as if broadcast to `out` (0 along broadcast axes); x's shape
+// broadcasts to out (broadcast_shape checked it).
 inline Shape broadcast_strides(const Tensor& x, const Shape& out) {
   Shape s(out.size(), 0);
   const size_t off = out.size() - x.shape().size();
-  for (size_t i = 0; i < x.shape().size(); ++i)
-    s[off + i] = x.shape()[i] == 1 ? 0 : x.strides()[i];
+  for (size_t i = 0; i < x.shape().size(); ++i) s[off + i] = x.shape()[i] == 1 ? 0 : x.strides()[i];
   return s;
 }
 
 inline void check_defined(const char* op, const Tensor& x, const char* what = "input") {
   LAMINA_CHECK(x.defined(), op, ": the ", what, " is undefined");
 }
+
+// Class labels (or embedding rows) read once as int64 indices for the kernels: labels of a
+// float dtype must hold whole numbers (Caffe's blobs are float), int32 and int64 are taken
+// as they are; bool is a DTypeError. Each must lie in [0, classes) or equal the ignore label
+// (has_ignore); the first that does not throws E: "<op>: <noun> <value> at position <i> is
+// not <what>" (what, e.g. "a class index in [0, 10)").
+template <class E = ValueError>
+std::vector<int64_t> label_indices(const char* op, const Tensor& labels, int64_t classes, bool has_ignore,
+                                   int64_t ignore_label, const char* noun, const std::string& what);
 
 // Normalises an axis (negative counts from the end); throws IndexError naming op.
 inline int64_t norm_axis(const char* op, int64_t axis, int64_t ndim) {

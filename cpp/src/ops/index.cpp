@@ -1,6 +1,9 @@
 // Data movement along an axis: concat, slice (a range of one axis), and embedding
 // (a gather of rows, whose backward scatter-adds).
 #include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 #include "ops/common.hpp"
 
@@ -79,6 +82,36 @@ Tensor slice(const Tensor& x, int64_t axis_in, int64_t start, int64_t stop) {
   return y;
 }
 
+namespace ops_detail {
+
+template <class E>
+std::vector<int64_t> label_indices(const char* op, const Tensor& labels, int64_t classes, bool has_ignore,
+                                   int64_t ignore_label, const char* noun, const std::string& what) {
+  check_defined(op, labels, "labels");
+  LAMINA_CHECK_DTYPE(labels.dtype() != DType::b8, op, ": ", noun, "s must be int32, int64, or whole numbers in a "
+                     "float tensor, got a bool tensor");
+  // One conversion: floats read as double (whole numbers checked), integers as int64.
+  const Tensor lab = labels.detach().to(is_floating(labels.dtype()) ? DType::f64 : DType::i64).contiguous();
+  check_any_device(op, lab);
+  std::vector<int64_t> index(static_cast<size_t>(lab.numel()));
+  visit_dtype(lab.dtype(), [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_same_v<T, double> || std::is_same_v<T, int64_t>) {
+      const int64_t bad = kernels_for<T>(op, lab).class_indices(lab.data<T>(), lab.numel(), classes, has_ignore,
+                                                                ignore_label, index.data());
+      if (bad >= 0) detail::raise<E>(op, ": ", noun, " ", lab.data<T>()[bad], " at position ", bad, " is not ", what);
+    }
+  });
+  return index;
+}
+
+template std::vector<int64_t> label_indices<ValueError>(const char*, const Tensor&, int64_t, bool, int64_t,
+                                                        const char*, const std::string&);
+template std::vector<int64_t> label_indices<IndexError>(const char*, const Tensor&, int64_t, bool, int64_t,
+                                                        const char*, const std::string&);
+
+}  // namespace ops_detail
+
 Tensor embedding(const Tensor& indices, const Tensor& weight) {
   const char* op = "embedding";
   check_defined(op, indices, "indices");
@@ -86,12 +119,9 @@ Tensor embedding(const Tensor& indices, const Tensor& weight) {
   check_device(op, weight);
   LAMINA_CHECK_SHAPE(weight.dim() == 2, op, ": weight must be [num_embeddings, dim], got ", weight.shape());
   const int64_t V = weight.size(0), D = weight.size(1);
-  Tensor idx = indices.to(DType::f64).contiguous();
-  const int64_t n = idx.numel();
-  auto rows = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(n));
-  const int64_t bad = kernels_for<double>(op, idx).class_indices(idx.data<double>(), n, V, false, 0, rows->data());
-  LAMINA_CHECK_INDEX(bad < 0, op, ": index ", idx.data<double>()[bad], " at position ", bad,
-                     " is not a row of a table with ", V, " rows");
+  const int64_t n = indices.numel();
+  auto rows = std::make_shared<std::vector<int64_t>>(label_indices<IndexError>(
+      op, indices, V, false, 0, "index", "a row of a table with " + std::to_string(V) + " rows"));
   Shape shape = indices.shape();
   shape.push_back(D);
   Tensor wc = weight.contiguous();

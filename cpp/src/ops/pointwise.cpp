@@ -2,6 +2,7 @@
 // Forward y = f(x); backward dx = g(x, y, dy), each a kernel of the device's Table
 // (kernels/cpu/pointwise.cpp on the CPU).
 #include <limits>
+#include <cstring>
 
 #include "ops/common.hpp"
 
@@ -16,6 +17,9 @@ namespace {
 template <class F, class B>
 Tensor unary_op(const char* name, const Tensor& x_in, F fwd, B bwd) {
   check_defined(name, x_in);
+  // neg is the one row integers take: 0 - x (bool has none, as in PyTorch: use logical_not).
+  if (x_in.dtype() == DType::i32 || x_in.dtype() == DType::i64)
+    if (std::strcmp(name, "neg") == 0) return sub(Tensor::zeros({}, x_in.dtype()), x_in);
   check_device(name, x_in);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype());

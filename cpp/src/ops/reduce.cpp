@@ -22,10 +22,10 @@ std::vector<bool> axis_mask(const char* op, const std::vector<int64_t>& axes, in
   return reduce;
 }
 
-// Sums x over the masked axes into a keepdim-shaped result. Accumulates in double, so
-// float32 sums of many terms keep their precision.
+// Sums x (float, or int64) over the masked axes into a keepdim-shaped result. Accumulates
+// in double, so float32 sums of many terms keep their precision (int64: in int64).
 Tensor sum_keepdim(const char* op, const Tensor& x_in, const std::vector<bool>& reduce) {
-  check_device(op, x_in);
+  check_any_device(op, x_in);
   Tensor x = x_in.contiguous();
   const Shape& shape = x.shape();
   Shape out_shape = shape;
@@ -52,7 +52,7 @@ Tensor sum_keepdim(const char* op, const Tensor& x_in, const std::vector<bool>& 
       else if (first < 0 || at < first) outer *= shape[i];
       else inner *= shape[i];
     }
-    dispatch(x.dtype(), [&](auto t) {
+    visit_dtype(x.dtype(), [&](auto t) {
       using T = decltype(t);
       kernels_for<T>(op, x).sum_middle(x.data<T>(), outer, R, inner, out.data<T>());
     });
@@ -62,7 +62,7 @@ Tensor sum_keepdim(const char* op, const Tensor& x_in, const std::vector<bool>& 
   Shape out_strides = out.strides();
   for (size_t i = 0; i < shape.size(); ++i)
     if (reduce[i]) out_strides[i] = 0;
-  dispatch(x.dtype(), [&](auto t) {
+  visit_dtype(x.dtype(), [&](auto t) {
     using T = decltype(t);
     kernels_for<T>(op, x).sum_axes(x.data<T>(), static_cast<int>(shape.size()), shape.data(), out_strides.data(),
                                    out_n, out.data<T>());
@@ -82,7 +82,8 @@ Shape drop_axes(const Shape& shape, const std::vector<bool>& reduce) {
 Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   check_defined("sum", x);
   std::vector<bool> reduce = axis_mask("sum", axes, x.dim());
-  Tensor y = sum_keepdim("sum", x, reduce);
+  // Integers and bools sum into int64, as in PyTorch and NumPy (a count of true values).
+  Tensor y = sum_keepdim("sum", is_floating(x.dtype()) ? x : x.to(DType::i64), reduce);
   Shape keep_shape = y.shape();
   if (!keepdim) y = y.view(drop_axes(x.shape(), reduce));
   if (autograd::needs_grad({&x}))
@@ -137,9 +138,11 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 
 namespace {
 
-AxisSplit split_axis(const char* op, const Tensor& x, int64_t axis_in) {
+// any_dtype: the op takes integer and bool tensors too.
+AxisSplit split_axis(const char* op, const Tensor& x, int64_t axis_in, bool any_dtype = false) {
   check_defined(op, x);
-  check_device(op, x);
+  if (any_dtype) check_any_device(op, x);
+  else check_device(op, x);
   LAMINA_CHECK_SHAPE(x.dim() >= 1, op, ": needs at least one axis, got shape ", x.shape());
   const AxisSplit s = split_at(x, norm_axis(op, axis_in, x.dim()));
   LAMINA_CHECK_SHAPE(s.C > 0, op, ": axis ", s.axis, " of shape ", x.shape(), " is empty");
@@ -179,14 +182,14 @@ Tensor max(const Tensor& x, int64_t axis, bool keepdim) {
 }
 
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
-  const AxisSplit s = split_axis("argmax", x, axis);
+  const AxisSplit s = split_axis("argmax", x, axis, true);
   Tensor xc = x.contiguous();
-  Tensor y = Tensor::empty(reduced_shape(x.shape(), s.axis, keepdim), x.dtype());
-  dispatch(x.dtype(), [&](auto t) {
+  Tensor y = Tensor::empty(reduced_shape(x.shape(), s.axis, keepdim), DType::i64);
+  visit_dtype(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    kernels_for<T>("argmax", xc).argmax(xc.data<T>(), s.outer, s.C, s.inner, y.data<T>());
+    kernels_for<T>("argmax", xc).argmax(xc.data<T>(), s.outer, s.C, s.inner, y.data<int64_t>());
   });
-  return y;  // indices as floats, no gradient
+  return y;  // int64 indices, no gradient
 }
 
 Tensor l2_normalize(const Tensor& x, int64_t axis, double eps) {

@@ -21,6 +21,7 @@ void fill_pool(Table& t);
 void fill_random(Table& t);
 void fill_reduce(Table& t);
 void fill_reduce_axes(Table& t);
+void fill_select(Table& t);
 void fill_softmax(Table& t);
 void fill_update(Table& t);
 void fill_winograd(Table& t);
@@ -50,5 +51,8 @@ bool has_conv_gemm();
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
 
-// t.f32.name = name<float>, t.f64.name = name<double> (a kernel file's fill_*).
+// t.f32.name = name<float>, t.f64.name = name<double> (a kernel file's fill_*); the
+// integers' entries (i32, i64), and every dtype's (those and b8).
 #define LAMINA_FILL(t, name) ((t).f32.name = &name<float>, (t).f64.name = &name<double>)
+#define LAMINA_FILL_INTEGERS(t, name) ((t).i32.name = &name<int32_t>, (t).i64.name = &name<int64_t>)
+#define LAMINA_FILL_ALL(t, name) (LAMINA_FILL(t, name), LAMINA_FILL_INTEGERS(t, name), (t).b8.name = &name<bool>)

@@ -40,15 +40,15 @@ void map3(int64_t n, const T* a, const T* b, const T* c, T* y, F f) {
   for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i], c[i]);
 }
 
-// y[i] = f(a[ia], b[ib]) over an output of `ndim` extents `shape` (row-major), where ia
+// y[i] = f(a[ia], b[ib]) (y of its own type: a comparison's is bool) over an output of `ndim` extents `shape` (row-major), where ia
 // and ib follow the strides sa, sb (0 along broadcast axes). Axes that both inputs walk
 // contiguously are merged first (x [1, 256, 56, 56] times a per-channel [1, 256, 1, 1]
 // becomes 256 rows of 3136), so rows are long. Rows (the last axis) are the unit of work:
 // their start offsets are computed once, then the row loop is plain, with the common
 // strides (1 and 1, 1 and 0, 0 and 1) as their own loops so they vectorise.
-template <class T, class F>
+template <class T, class Y, class F>
 void broadcast_map2(int ndim, const int64_t* shape_in, const T* a, const int64_t* sa_in, const T* b,
-                                     const int64_t* sb_in, T* y, F f) {
+                    const int64_t* sb_in, Y* y, F f) {
   if (ndim == 0) {
     y[0] = f(a[0], b[0]);
     return;
@@ -94,7 +94,7 @@ void broadcast_map2(int ndim, const int64_t* shape_in, const T* a, const int64_t
       oa += i * sa[d];
       ob += i * sb[d];
     }
-    T* yr = y + r * cols;
+    Y* yr = y + r * cols;
     const T* ar = a + oa;
     const T* br = b + ob;
     if (sa_col == 1 && sb_col == 1) {

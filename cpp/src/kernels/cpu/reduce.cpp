@@ -1,7 +1,8 @@
 // Sums over the middle axis of [outer, R, inner]: every reduction whose reduced axes form
 // one contiguous block (leading axes: outer = 1; trailing: inner = 1). Accumulates in
-// double so float32 sums of many terms keep their precision.
+// double so float32 sums of many terms keep their precision; integers in int64, exactly.
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/kernels.hpp"
@@ -13,11 +14,12 @@ namespace lamina::kernels::cpu::LAMINA_LEVEL {
 
 template <class T>
 void sum_middle(const T* x, int64_t outer, int64_t R, int64_t inner, T* out) {
+  using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
   if (inner == 1) {  // each output is one contiguous run
 #pragma omp parallel for if (outer * R >= kParallelGrain && outer > 1)
     for (int64_t o = 0; o < outer; ++o) {
       const T* p = x + o * R;
-      double s = 0;
+      Acc s = 0;
 #pragma omp simd reduction(+ : s)
       for (int64_t r = 0; r < R; ++r) s += p[r];
       out[o] = static_cast<T>(s);
@@ -31,8 +33,8 @@ void sum_middle(const T* x, int64_t outer, int64_t R, int64_t inner, T* out) {
   for (int64_t k = 0; k < chunks; ++k) {
     const int64_t o = outer > 1 ? k : 0;
     const int64_t j0 = outer > 1 ? 0 : inner * k / chunks, j1 = outer > 1 ? inner : inner * (k + 1) / chunks;
-    std::vector<double> acc(static_cast<size_t>(j1 - j0), 0.0);
-    double* a = acc.data();
+    std::vector<Acc> acc(static_cast<size_t>(j1 - j0), Acc(0));
+    Acc* a = acc.data();
     for (int64_t r = 0; r < R; ++r) {
       const T* p = x + (o * R + r) * inner + j0;
 #pragma omp simd
@@ -67,6 +69,7 @@ template double plane_sum<double>(const double*, int64_t);
 
 void fill_reduce(Table& t) {
   LAMINA_FILL(t, sum_middle);
+  LAMINA_FILL_INTEGERS(t, sum_middle);
   LAMINA_FILL(t, channel_sums);
 }
 

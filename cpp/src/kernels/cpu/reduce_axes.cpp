@@ -1,6 +1,7 @@
 // Reductions along axes that reduce.cpp's blocks do not cover: sums over any set of axes,
 // and the maximum, its index and the top k along one axis.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/kernels.hpp"
@@ -13,14 +14,15 @@ namespace lamina::kernels::cpu::LAMINA_LEVEL {
 // along the axes that are kept.
 template <class T>
 void sum_axes(const T* x, int ndim, const int64_t* shape, const int64_t* out_strides, int64_t out_n, T* out) {
-  std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
+  using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;  // integers: exact
+  std::vector<Acc> acc(static_cast<size_t>(out_n), Acc(0));
   int64_t n = 1;
   for (int d = 0; d < ndim; ++d) n *= shape[d];
   if (n > 0) {
     std::vector<int64_t> idx(static_cast<size_t>(ndim), 0);
     int64_t o = 0;
     for (int64_t k = 0; k < n; ++k) {
-      acc[static_cast<size_t>(o)] += static_cast<double>(x[k]);
+      acc[static_cast<size_t>(o)] += static_cast<Acc>(x[k]);
       for (int i = ndim - 1; i >= 0; --i) {
         if (++idx[static_cast<size_t>(i)] < shape[i]) {
           o += out_strides[i];
@@ -67,8 +69,8 @@ void max_along_backward(const T* dy, const int64_t* index, int64_t outer, int64_
 }
 
 template <class T>
-void argmax(const T* x, int64_t outer, int64_t C, int64_t inner, T* y) {
-  each_max(x, outer, C, inner, [&](int64_t k, int64_t best, T) { y[k] = static_cast<T>(best); });
+void argmax(const T* x, int64_t outer, int64_t C, int64_t inner, int64_t* y) {
+  each_max(x, outer, C, inner, [&](int64_t k, int64_t best, T) { y[k] = best; });
 }
 
 template <class T>
@@ -90,9 +92,10 @@ void top_k(const T* x, int64_t outer, int64_t C, int64_t inner, int64_t k, T* in
 
 void fill_reduce_axes(Table& t) {
   LAMINA_FILL(t, sum_axes);
+  LAMINA_FILL_INTEGERS(t, sum_axes);
   LAMINA_FILL(t, max_along);
   LAMINA_FILL(t, max_along_backward);
-  LAMINA_FILL(t, argmax);
+  LAMINA_FILL_ALL(t, argmax);
   LAMINA_FILL(t, top_k);
 }
 

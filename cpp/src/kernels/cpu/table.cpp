@@ -28,6 +28,7 @@ const Table& table() {
     fill_random(k);
     fill_reduce(k);
     fill_reduce_axes(k);
+    fill_select(k);
     fill_softmax(k);
     fill_update(k);
     fill_winograd(k);
