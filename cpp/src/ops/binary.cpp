@@ -98,11 +98,12 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = apply("mul", a, b, kernels::Binary::mul, Takes::all);
   if (autograd::needs_grad({&a, &b}))
-    autograd::record("mul", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), n = needs(a, b)](const std::vector<Tensor>& g) {
-      const Tensor& av = A.get("mul");
-      const Tensor& bv = B.get("mul");
-      return std::vector<Tensor>{n.a ? sum_to(mul(g[0], bv), av.shape()) : Tensor(),
-                                 n.b ? sum_to(mul(g[0], av), bv.shape()) : Tensor()};
+    // Each input is saved only for the other's gradient: x * 2 keeps nothing of x, so
+    // writing x in place afterwards leaves this backward valid.
+    autograd::record("mul", {a, b}, {y}, [A = SavedTensor(needs(a, b).b ? a : Tensor()), B = SavedTensor(needs(a, b).a ? b : Tensor()),
+                                          sa = a.shape(), sb = b.shape(), n = needs(a, b)](const std::vector<Tensor>& g) {
+      return std::vector<Tensor>{n.a ? sum_to(mul(g[0], B.get("mul")), sa) : Tensor(),
+                                 n.b ? sum_to(mul(g[0], A.get("mul")), sb) : Tensor()};
     });
   return y;
 }
@@ -110,11 +111,11 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = apply("div", a, b, kernels::Binary::div, Takes::floats);
   if (autograd::needs_grad({&a, &b}))
-    autograd::record("div", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), Y = SavedTensor(y), n = needs(a, b)](const std::vector<Tensor>& g) {
-      const Tensor& av = A.get("div");
+    autograd::record("div", {a, b}, {y}, [B = SavedTensor(b), Y = SavedTensor(needs(a, b).b ? y : Tensor()), sa = a.shape(),
+                                          n = needs(a, b)](const std::vector<Tensor>& g) {
       const Tensor& bv = B.get("div");
       Tensor ga = div(g[0], bv);  // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b = -y/b
-      return std::vector<Tensor>{n.a ? sum_to(ga, av.shape()) : Tensor(),
+      return std::vector<Tensor>{n.a ? sum_to(ga, sa) : Tensor(),
                                  n.b ? sum_to(neg(mul(ga, Y.get("div"))), bv.shape()) : Tensor()};
     });
   return y;

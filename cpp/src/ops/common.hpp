@@ -71,6 +71,15 @@ inline AxisSplit split_at(const Tensor& x, int64_t axis) {
   return s;
 }
 
+// Whether shape `from` broadcasts to `to` without changing it (an in-place right side).
+inline bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  const size_t off = to.size() - from.size();
+  for (size_t i = 0; i < from.size(); ++i)
+    if (from[i] != 1 && from[i] != to[off + i]) return false;
+  return true;
+}
+
 // Strides that read x as if broadcast to `out` (0 along broadcast axes); x's shape
 // broadcasts to out (broadcast_shape checked it).
 inline Shape broadcast_strides(const Tensor& x, const Shape& out) {

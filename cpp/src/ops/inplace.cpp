@@ -26,7 +26,7 @@ Tensor& binary_in_place(const char* op, Tensor& x, const Tensor& other, kernels:
   check_defined(op, other, "other operand");
   check_same(op, x, other);
   check_device(op, x);
-  LAMINA_CHECK_SHAPE(broadcast_shape(op, x.shape(), other.shape()) == x.shape(), op, ": cannot broadcast ",
+  LAMINA_CHECK_SHAPE(broadcasts_to(other.shape(), x.shape()), op, ": cannot broadcast ",
                      other.shape(), " to ", x.shape(), ", the shape of the tensor written in place");
   const bool record = inplace::must_record(op, x, {&other});
   const Tensor y = other.storage() == x.storage() ? other.clone() : other;  // read before any write

@@ -1,0 +1,334 @@
+"""Indexing (t[...] and t[...] = v) against NumPy, and in-place ops with the tape's safety."""
+
+import numpy as np
+import pytest
+
+import lamina
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - CI installs the test extra
+    torch = None
+
+E = Ellipsis
+A = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)
+
+KEYS = [
+    0, -1, 1, (1, 2), (-2, -3, 3), (0, 0, 0, 0), (1, -1, -1, -5),
+    slice(None), slice(1, None), slice(None, -1), slice(-100, 100), slice(2, 1), slice(None, None, 2),
+    (slice(None), 1), (slice(None), slice(None), 2), (E, 0), (E, slice(1, None, 2)), (0, E, 4),
+    (None,), (None, 0), (0, None, None, 1), (E, None), (slice(None), None, E, None),
+    (slice(None, None, 3), E, slice(1, -1, 2), None), (1, slice(0, 3, 2), E, slice(None, None, 4)),
+    (np.int64(1), np.int32(-1)), (), E, (E,), (1, 2, 3, E),
+]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=[repr(k) for k in KEYS])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_getitem_matches_numpy_and_shares_memory(key, dtype):
+    a = A.astype(dtype)
+    t = lamina.from_numpy(a)
+    got = t[key]
+    want = a[key]
+    assert got.shape == np.shape(want) and got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(np.asarray(got), want)
+    if got.size:
+        assert np.shares_memory(np.asarray(got), a)  # a view, never a copy
+
+
+def test_index_of_views_and_writes_through_them():
+    a = np.arange(12.0).reshape(3, 4)
+    t = lamina.from_numpy(a)
+    np.testing.assert_array_equal(np.asarray(t.T[1:, 0]), a.T[1:, 0])
+    np.testing.assert_array_equal(np.asarray(t[:, ::2][1:, -1]), a[:, ::2][1:, -1])
+    np.testing.assert_array_equal(np.asarray(t.permute(1, 0)[::3]), a.T[::3])
+    col = t[:, 2]
+    col.fill_(-1.0)  # the view writes into the tensor (and the NumPy array it wraps)
+    assert (a[:, 2] == -1).all()
+    t[1][2:].zero_()
+    assert (a[1, 2:] == 0).all() and a[1, 1] == 5
+
+
+BAD_KEYS = [
+    (5, lamina.OutOfRangeError, "index 5 is out of bounds for axis 0 with size 2"),
+    ((0, -4), lamina.OutOfRangeError, "index -4 is out of bounds for axis 1 with size 3"),
+    ((0, 0, 0, 0, 0), lamina.OutOfRangeError, "too many indices for a tensor of shape [2, 3, 4, 5]"),
+    ((E, 0, E), lamina.OutOfRangeError, "only one ellipsis"),
+    (slice(None, None, -1), lamina.InvalidValueError, "has a negative step"),
+    ((0, slice(None, None, 0)), lamina.InvalidValueError, "slice step cannot be zero"),
+    (1.0, IndexError, "1.0 is not an index"),
+    ("a", IndexError, "is not an index"),
+    (slice(0.5, 2), IndexError, "slice bounds must be ints or None"),
+    ([0, 1], lamina.OutOfRangeError, "is not supported yet"),
+    (np.array([0, 1]), lamina.OutOfRangeError, "is not supported yet"),
+    (True, lamina.OutOfRangeError, "is not supported yet"),
+    (lamina.tensor([0.0]), lamina.OutOfRangeError, "indexing with a tensor"),
+]
+
+
+@pytest.mark.parametrize("key,error,message", BAD_KEYS, ids=[m for _, _, m in BAD_KEYS])
+def test_bad_keys_raise_index_errors_naming_the_axis(key, error, message):
+    t = lamina.from_numpy(A.copy())
+    with pytest.raises(error) as info:
+        t[key]
+    assert message in str(info.value)
+    with pytest.raises(error) as info:
+        t[key] = 0.0
+    assert message in str(info.value)
+
+
+SET = [
+    ((slice(None), 1), 7.0),
+    ((E, 2), np.arange(6.0).reshape(2, 3, 1)),  # broadcast along the last axis
+    ((0, slice(1, None, 2)), np.arange(5.0)),
+    ((None, 1, E, 0), np.ones((1, 1, 1, 4))),  # leading extents of 1 dropped, as NumPy
+    (-1, np.arange(60.0).reshape(3, 4, 5)),
+    ((), 3.5),
+    ((1, 2, 3, 4), -2),
+]
+
+
+@pytest.mark.parametrize("key,value", SET, ids=[repr(k) for k, _ in SET])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_setitem_matches_numpy(key, value, as_tensor):
+    a = A.copy()
+    t = lamina.from_numpy(a.copy())
+    before = t.numpy()
+    v = lamina.tensor(np.asarray(value, dtype=np.float32)) if as_tensor else value  # float32 into float64
+    t[key] = v
+    a[key] = value
+    np.testing.assert_array_equal(np.asarray(t), a)
+    assert np.shares_memory(before, np.asarray(t))  # written in place
+
+
+def test_setitem_reads_an_overlapping_value_before_writing():
+    a = np.arange(10.0)
+    t = lamina.from_numpy(a.copy())
+    t[1:] = t[:-1]
+    a[1:] = a[:-1].copy()
+    np.testing.assert_array_equal(np.asarray(t), a)
+    m = lamina.from_numpy(np.arange(9.0).reshape(3, 3))
+    m[:, :] = m.T  # the value is the same memory read another way
+    np.testing.assert_array_equal(np.asarray(m), np.arange(9.0).reshape(3, 3).T)
+
+
+def test_setitem_errors():
+    t = lamina.zeros(2, 3)
+    with pytest.raises(lamina.ShapeError, match=r"a value of shape \[2\] does not broadcast to the indexed shape \[3\]"):
+        t[0] = lamina.zeros(2)
+    with pytest.raises(lamina.ShapeError, match="does not broadcast"):
+        t[:, 0] = np.ones((3,))
+    w = lamina.zeros(3).requires_grad_()
+    with pytest.raises(lamina.AutogradError, match="index_put_: in-place write to a leaf tensor of shape \\[3\\] that requires grad"):
+        w[0] = 1.0
+    with lamina.no_grad():
+        w[0] = 1.0  # initialisation
+    assert float(w[0]) == 1.0
+
+
+def test_setitem_is_recorded_and_matches_torch():
+    rng = np.random.default_rng(0)
+    x, v = rng.standard_normal((4, 3)), rng.standard_normal(3)
+
+    def run(lib, x, v):
+        h = x * 2.0
+        h[1:] = h[:-1] * 1.0  # reads the old h, then overwrites it
+        h[0] = v
+        h[:, 1] = 0.0
+        return (h * h).sum()
+
+    lx, lv = lamina.tensor(x).requires_grad_(), lamina.tensor(v).requires_grad_()
+    loss = run(lamina, lx, lv)
+    loss.backward()
+    assert lamina.gradcheck(lambda a, b: run(lamina, a, b), [lamina.tensor(x), lamina.tensor(v)])
+    if torch is not None:
+        tx, tv = torch.tensor(x, requires_grad=True), torch.tensor(v, requires_grad=True)
+        tloss = run(torch, tx, tv)
+        tloss.backward()
+        np.testing.assert_allclose(float(loss), float(tloss.detach()), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(lx.grad), tx.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(lv.grad), tv.grad.numpy(), rtol=1e-12)
+
+
+def test_buffer_filled_from_tensors_that_require_grad():
+    a = lamina.tensor([1.0, 2.0, 3.0], dtype="float64").requires_grad_()
+    out = lamina.zeros(2, 3, dtype="float64")
+    assert out.is_leaf and not out.requires_grad
+    out[0] = a * 2.0
+    out[1] = a * a
+    assert out.requires_grad and out.grad_fn == "index_put_"
+    out.sum().backward()
+    np.testing.assert_allclose(np.asarray(a.grad), 2.0 + 2 * np.array([1.0, 2.0, 3.0]))
+
+
+# ---- in-place ops ----
+
+@pytest.mark.parametrize("op,np_op", [("__iadd__", np.add), ("__isub__", np.subtract), ("__imul__", np.multiply),
+                                      ("__itruediv__", np.divide), ("add_", np.add), ("sub_", np.subtract),
+                                      ("mul_", np.multiply), ("div_", np.divide)])
+@pytest.mark.parametrize("other", [2.5, 3, np.array([1.0, 2.0, 4.0]), np.array([[2.0], [0.5]])])
+def test_in_place_arithmetic_keeps_the_object_and_its_memory(op, np_op, other):
+    a = np.arange(1.0, 7.0).reshape(2, 3)
+    t = lamina.from_numpy(a)
+    rhs = lamina.tensor(other, dtype="float64") if isinstance(other, np.ndarray) else other
+    r = getattr(t, op)(rhs)
+    assert r is t
+    np.testing.assert_allclose(a, np_op(np.arange(1.0, 7.0).reshape(2, 3), other))  # the wrapped array changed
+
+
+def test_in_place_operators_rebind_to_the_same_tensor():
+    t = lamina.ones(3)
+    ident = id(t)
+    t += 1
+    t *= lamina.tensor([1.0, 2.0, 3.0], dtype="float32")
+    t -= 0.5
+    t /= 2
+    assert id(t) == ident
+    np.testing.assert_allclose(np.asarray(t), (2 * np.array([1.0, 2.0, 3.0]) - 0.5) / 2)
+
+
+def test_in_place_into_strided_views_and_clamp_zero():
+    a = np.arange(12.0).reshape(3, 4)
+    t = lamina.from_numpy(a.copy())
+    t.T[1:] += lamina.tensor([10.0, 20.0, 30.0], dtype="float64")  # strided destination, broadcast row
+    ref = np.arange(12.0).reshape(3, 4)
+    ref.T[1:] += [10.0, 20.0, 30.0]
+    np.testing.assert_array_equal(np.asarray(t), ref)
+    t[::2].clamp_(max=20.0)
+    ref[::2] = np.minimum(ref[::2], 20.0)
+    np.testing.assert_array_equal(np.asarray(t), ref)
+    t.clamp_(min=5.0)
+    np.testing.assert_array_equal(np.asarray(t), np.maximum(ref, 5.0))
+    assert t.clamp_(3.0, 8.0) is t
+    assert float(t.max()) == 8.0
+    t.zero_()
+    assert not np.asarray(t).any()
+
+
+def test_in_place_errors():
+    t = lamina.zeros(2, 3)
+    with pytest.raises(lamina.ShapeError, match=r"add_: cannot broadcast \[2, 3, 1\] to \[2, 3\]"):
+        t += lamina.zeros(2, 3, 1)
+    with pytest.raises(lamina.DTypeError, match="mul_: dtypes differ"):
+        t *= lamina.zeros(3, dtype="float64")
+    with pytest.raises(lamina.InvalidValueError, match="clamp_: needs a lower bound"):
+        t.clamp_()
+    with pytest.raises(lamina.InvalidValueError, match="clamp: needs a lower bound"):
+        t.clamp()
+    with pytest.raises(lamina.DTypeError, match="expected a lamina.Tensor or a number"):
+        t += "a"
+
+
+def test_in_place_on_a_leaf_that_requires_grad_is_refused_unless_no_grad():
+    w = lamina.ones(3, dtype="float64").requires_grad_()
+    for write in (lambda: w.add_(1.0), lambda: w.mul_(2.0), lambda: w.clamp_(0.0, 1.0), lambda: w.zero_(),
+                  lambda: w.copy_(lamina.zeros(3, dtype="float64"))):
+        with pytest.raises(lamina.AutogradError, match="in-place write to a leaf tensor of shape \\[3\\] that requires grad"):
+            write()
+    with lamina.no_grad():
+        w -= 0.5  # an optimizer step
+    np.testing.assert_array_equal(np.asarray(w), [0.5, 0.5, 0.5])
+    assert w.is_leaf and w.grad_fn is None
+
+
+def test_a_tensor_saved_for_backward_then_written_in_place_makes_backward_raise():
+    x = lamina.tensor([0.5, -1.0, 2.0], dtype="float64").requires_grad_()
+    y = x.sigmoid()  # saves its output
+    loss = y.sum()
+    y += 1.0
+    with pytest.raises(lamina.AutogradError, match="sigmoid: a tensor of shape \\[3\\] saved for its backward was modified in place"):
+        loss.backward()
+
+    a = x * 1.0
+    b = a * x  # mul saves a
+    a.mul_(3.0)
+    with pytest.raises(lamina.AutogradError, match="mul: a tensor of shape \\[3\\] saved"):
+        b.sum().backward()
+
+    x.grad = None
+    h = x * 1.0
+    p = h + 1.0  # add saves nothing: a later write into h leaves its backward valid
+    h[0] = 5.0
+    (p.sum() + h.sum()).backward()  # h's new history: entry 0 no longer depends on x
+    np.testing.assert_array_equal(np.asarray(x.grad), [1.0, 2.0, 2.0])
+
+    with lamina.no_grad():  # writes under no_grad are invisible to the tape, but still versioned
+        z = x.tanh()
+    q = x.tanh()
+    with lamina.no_grad():
+        q.zero_()
+    with pytest.raises(lamina.AutogradError, match="tanh: a tensor of shape"):
+        q.sum().backward()
+    assert z.grad_fn is None
+
+
+def test_views_taken_before_a_recorded_write_are_refused():
+    x = lamina.tensor([1.0, 2.0, 3.0], dtype="float64").requires_grad_()
+    h = x * 2.0
+    row = h[1:]
+    h += x  # h's history is rewritten; row's is out of date
+    with pytest.raises(lamina.AutogradError, match="view of shape \\[2\\] was taken before an in-place write"):
+        row.sum()
+    h[1:].sum().backward()  # a view taken now is fine: d(3x)/dx on the last two entries
+    np.testing.assert_array_equal(np.asarray(x.grad), [0.0, 3.0, 3.0])
+    with lamina.no_grad():
+        row.sum()  # without recording nothing is refused
+    np.testing.assert_array_equal(np.asarray(row.detach()), [6.0, 9.0])
+
+
+def test_recorded_write_into_a_view_is_refused():
+    x = lamina.tensor([1.0, 2.0], dtype="float64").requires_grad_()
+    h = x * 2.0
+    with pytest.raises(lamina.AutogradError, match="add_: an in-place write that autograd must record into a view"):
+        h[0].add_(1.0)
+    buf = lamina.zeros(2, 2, dtype="float64")
+    with pytest.raises(lamina.AutogradError, match="index_put_: an in-place write that autograd must record into a view"):
+        buf[0][1] = x[0]  # buf[0] is a view: write through buf instead
+    buf[0, 1] = x[0]
+    buf.sum().backward()
+    np.testing.assert_array_equal(np.asarray(x.grad), [1.0, 0.0])
+
+
+def test_in_place_on_non_leaf_matches_torch_and_retained_grad_follows():
+    rng = np.random.default_rng(3)
+    xs, ws = rng.standard_normal((4, 3)), rng.standard_normal((3, 3))
+
+    def block(lib, x, w, retain=False):
+        out = x @ w  # matmul saves x and w, not out
+        out += x  # a residual connection, in place
+        if retain:
+            out.retain_grad()
+        out *= 2.0
+        out.clamp_(min=-1.0)
+        out /= out.detach() * 0 + 3.0
+        return out
+
+    lx, lw = lamina.tensor(xs).requires_grad_(), lamina.tensor(ws).requires_grad_()
+    out = block(lamina, lx, lw, retain=True)
+    (out * out).sum().backward()
+    assert lamina.gradcheck(lambda x, w: block(lamina, x, w), [lamina.tensor(xs), lamina.tensor(ws)])
+    if torch is not None:
+        tx, tw = torch.tensor(xs, requires_grad=True), torch.tensor(ws, requires_grad=True)
+        tout = block(torch, tx, tw, retain=True)
+        (tout * tout).sum().backward()
+        np.testing.assert_allclose(np.asarray(out), tout.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(lx.grad), tx.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(lw.grad), tw.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(out.grad), tout.grad.numpy(), rtol=1e-12)
+
+
+def test_fill_and_zero_on_a_non_leaf_cut_the_gradient():
+    x = lamina.tensor([1.0, 2.0], dtype="float64").requires_grad_()
+    h = x * 3.0
+    h.zero_()
+    (h + x).sum().backward()
+    np.testing.assert_array_equal(np.asarray(x.grad), [1.0, 1.0])  # only through + x
+    assert h.requires_grad
+
+
+def test_copy_into_a_buffer_records():
+    x = lamina.tensor([1.0, 2.0], dtype="float64").requires_grad_()
+    buf = lamina.zeros(2, dtype="float64")
+    assert buf.copy_(x * x) is buf
+    buf.sum().backward()
+    np.testing.assert_array_equal(np.asarray(x.grad), [2.0, 4.0])
