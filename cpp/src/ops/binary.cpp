@@ -29,8 +29,17 @@ Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f
   check_defined(op, b, "second input");
   check_same(op, a, b);
   check_device(op, a);
-  Shape shape = broadcast_shape(op, a.shape(), b.shape());
-  Tensor out = Tensor::empty(shape, a.dtype());
+  Tensor out = Tensor::empty(broadcast_shape(op, a.shape(), b.shape()), a.dtype());
+  binary_into(op, f, a, b, out);
+  return out;
+}
+
+}  // namespace
+
+namespace ops_detail {
+
+void binary_into(const char* op, kernels::Binary f, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const Shape& shape = out.shape();
   dispatch(a.dtype(), [&](auto t) {
     using T = decltype(t);
     const auto& k = kernels_for<T>(op, a);
@@ -42,8 +51,11 @@ Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f
                        sb.data(), out.data<T>());
     }
   });
-  return out;
 }
+
+}  // namespace ops_detail
+
+namespace {
 
 struct Needs {
   bool a, b;
