@@ -98,6 +98,8 @@ std::optional<double> optional_double(py::handle v) {
 
 // base ** exponent: a number exponent is pow(x, double); otherwise both become tensors.
 Tensor pow_arg(py::handle base, py::handle exponent) {
+  if (py::isinstance<Tensor>(base) && (py::isinstance<py::float_>(exponent) || py::isinstance<py::int_>(exponent)))
+    return pow(base.cast<Tensor>(), exponent.cast<double>());  // pow checks the dtype, naming itself
   if (py::isinstance<Tensor>(base) && !py::isinstance<Tensor>(exponent))
     return pow(base.cast<Tensor>(), as_tensor(exponent, base.cast<Tensor>()).item());
   if (py::isinstance<Tensor>(base)) return pow(base.cast<Tensor>(), exponent.cast<Tensor>());

@@ -41,8 +41,17 @@ Shape check_binary(const char* op, const Tensor& a, const Tensor& b, Takes takes
 
 // out = f(a, b) elementwise with broadcasting; a and b may be strided.
 Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f, Takes takes) {
-  Shape shape = check_binary(op, a, b, takes);
-  Tensor out = Tensor::empty(shape, a.dtype());
+  Tensor out = Tensor::empty(check_binary(op, a, b, takes), a.dtype());
+  binary_into(op, f, a, b, out);
+  return out;
+}
+
+}  // namespace
+
+namespace ops_detail {
+
+void binary_into(const char* op, kernels::Binary f, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const Shape& shape = out.shape();
   visit_dtype(a.dtype(), [&](auto t) {
     using T = decltype(t);
     const auto& k = kernels_for<T>(op, a);
@@ -54,8 +63,11 @@ Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f
                        sb.data(), out.data<T>());
     }
   });
-  return out;
 }
+
+}  // namespace ops_detail
+
+namespace {
 
 // out = (a OP b) as bool, with broadcasting.
 Tensor comparison(const char* op, const Tensor& a, const Tensor& b, kernels::Compare c) {

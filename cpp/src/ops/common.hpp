@@ -89,6 +89,10 @@ inline Shape broadcast_strides(const Tensor& x, const Shape& out) {
   return s;
 }
 
+// out = f(a, b), a and b (checked, strided) broadcast to out's shape; out is contiguous
+// and may be a itself (each element is read before it is written). binary.cpp.
+void binary_into(const char* op, kernels::Binary f, const Tensor& a, const Tensor& b, const Tensor& out);
+
 inline void check_defined(const char* op, const Tensor& x, const char* what = "input") {
   LAMINA_CHECK(x.defined(), op, ": the ", what, " is undefined");
 }

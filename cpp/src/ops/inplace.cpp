@@ -36,20 +36,9 @@ Tensor& binary_in_place(const char* op, Tensor& x, const Tensor& other, kernels:
     inplace::adopt(x, r);
     return x;
   }
+  // Contiguous x is written where it is read; strided x goes through a temporary.
   Tensor out = x.is_contiguous() ? x : Tensor::empty(x.shape(), x.dtype());
-  dispatch(x.dtype(), [&](auto t) {
-    using T = decltype(t);
-    const auto& k = kernels_for<T>(op, x);
-    if (y.shape() == x.shape() && x.is_contiguous() && y.is_contiguous()) {
-      k.binary(f, x.numel(), x.data<T>(), y.data<T>(), out.data<T>());
-    } else {
-      // out is contiguous and x is read at the same position it is written (or from its own
-      // strides into a temporary), so every element is read before it is overwritten.
-      const Shape sx = broadcast_strides(x, x.shape()), sy = broadcast_strides(y, x.shape());
-      k.binary_strided(f, static_cast<int>(x.dim()), x.shape().data(), x.data<T>(), sx.data(), y.data<T>(), sy.data(),
-                       out.data<T>());
-    }
-  });
+  binary_into(op, f, x, y, out);
   if (out.is_same(x)) {
     x.storage()->bump_version();
   } else {

@@ -256,8 +256,8 @@ class Module:
         from ..autograd import no_grad
 
         with no_grad():
-            for target, src in plan:
-                np.asarray(target)[...] = np.asarray(src)
+            for target, src in plan:  # through the tensor: the write bumps its version
+                target[...] = src if isinstance(src, Tensor) else np.ascontiguousarray(src, dtype=target.dtype)
         return missing, unexpected
 
     def save(self, path: str | os.PathLike) -> None:
