@@ -24,8 +24,7 @@ struct ClassLabels {
 
 // Each label must be a class of x (classes on `axis`) or, if has_ignore, the ignore label;
 // the first that is neither throws E naming op. PyTorch's losses take integer labels only
-// (DTypeError otherwise); Caffe's blobs hold them as floats. Either way they are read
-// through float64, which holds every index exactly.
+// (DTypeError otherwise); Caffe's blobs hold them as floats (label_indices reads both).
 template <class E>
 ClassLabels class_labels(const char* op, const Tensor& x, int64_t axis, const Tensor& labels, bool has_ignore,
                          int64_t ignore, bool integer_labels) {
@@ -34,13 +33,8 @@ ClassLabels class_labels(const char* op, const Tensor& x, int64_t axis, const Te
                      op, ": the target must hold class indices as int64 or int32", integer_labels ? "" : " or floats",
                      ", got ", dtype_name(labels.dtype()));
   const AxisSplit s = split_at(x, axis);
-  Tensor lab = labels.to(DType::f64).contiguous();
-  const int64_t positions = s.outer * s.inner;
-  auto index = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(positions));
-  const int64_t bad =
-      kernels_for<double>(op, lab).class_indices(lab.data<double>(), positions, s.C, has_ignore, ignore, index->data());
-  LAMINA_CHECK_AS(E, bad < 0, op, ": label ", lab.data<double>()[bad], " at position ", bad,
-                  " is not a class index in [0, ", s.C, ")");
+  auto index = std::make_shared<std::vector<int64_t>>(label_indices<E>(
+      op, labels, s.C, has_ignore, ignore, "label", "a class index in [0, " + std::to_string(s.C) + ")"));
   // Checked labels are >= 0, so -1 stands for "nothing ignored".
   return ClassLabels{s, index, has_ignore ? ignore : -1};
 }
@@ -154,7 +148,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& w
     per_class[1] = C;
     lp = mul(lp, weight.detach().reshape(per_class));
   }
-  const Tensor ignored = equal(labels.detach().to(x.dtype()), Tensor::full({}, double(ignore_index), x.dtype()));
+  const Tensor ignored =
+      equal(labels.detach().to(x.dtype()), Tensor::full({}, double(ignore_index), x.dtype())).to(x.dtype());
   Tensor smooth = mul(neg(sum(lp, {1})).reshape(labels.shape()), affine(ignored, -1.0, 1.0));
   if (!none) smooth = affine(sum(smooth), 1.0 / torch_divisor(reduction, weight_total));
   return add(affine(loss, 1.0 - label_smoothing), affine(smooth, label_smoothing / double(C)));

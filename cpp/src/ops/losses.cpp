@@ -75,7 +75,7 @@ void check_weight(const char* op, const Tensor& w, const Tensor& x, const char* 
 Tensor scalar_like(double v, const Tensor& x) { return Tensor::full({}, v, x.dtype()); }
 
 // 1 where y == v, else 0 (no gradient).
-Tensor where_equal(const Tensor& y, double v) { return equal(y.detach(), scalar_like(v, y)); }
+Tensor where_equal(const Tensor& y, double v) { return equal(y.detach(), scalar_like(v, y)).to(y.dtype()); }
 
 // 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): q (|d| - q / 2) with q = min(|d|, delta).
 Tensor huber(const Tensor& d, double delta) {
