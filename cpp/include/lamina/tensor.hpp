@@ -77,7 +77,7 @@ class Storage {
   void bump_version() { ++version_; }
   // Counts the in-place writes into this storage that autograd recorded (each gave the
   // written tensor a new history): a view taken before one no longer describes its data's
-  // history, and ops refuse it (AutogradError).
+  // history, and is made a view of the new one when an op next uses it.
   uint64_t history() const { return history_; }
   void bump_history() { ++history_; }
 
