@@ -31,25 +31,12 @@ const Tensor& SavedTensor::get(const char* op) const {
 
 namespace autograd {
 
-namespace {
-
-// A view taken before a recorded in-place write into the tensor it views has an out-of-date
-// history (tensor.hpp): refused before an op builds on it.
-void check_current(const Tensor& t) {
-  const TensorImpl& impl = *t.impl_ptr();
-  LAMINA_CHECK_AS(AutogradError, !impl.is_view || impl.history_seen == impl.storage->history(),
-                  "a view of shape ", impl.shape, " was taken before an in-place write that autograd recorded "
-                  "into the tensor it views, so its history is out of date; take the view again after the write");
-}
-
-}  // namespace
-
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   if (!GradMode::enabled()) return false;
   bool needs = false;
   for (const Tensor* t : inputs) {
     if (!t->defined()) continue;
-    check_current(*t);
+    inplace::refresh(*t);
     needs = needs || t->requires_grad();
   }
   return needs;
@@ -60,7 +47,7 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
   bool needs = false;
   for (const Tensor& t : inputs) {
     if (!t.defined()) continue;
-    check_current(t);
+    inplace::refresh(t);
     needs = needs || t.requires_grad();
   }
   return needs;
@@ -159,6 +146,8 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
                   bool retain_graph, Run& run) {
   LAMINA_CHECK_AS(AutogradError, seeds_in.empty() || seeds_in.size() == outputs.size(), "backward: ",
                   outputs.size(), " outputs but ", seeds_in.size(), " gradients");
+  for (const Tensor& out : outputs)
+    if (out.defined()) inplace::refresh(out);  // a view whose base was written in place since
   NoGradGuard no_grad;  // backward rules compute with ops but record nothing
   std::vector<Tensor> seeds(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {

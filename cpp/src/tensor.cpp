@@ -252,7 +252,7 @@ void* Tensor::raw_data() const {
 
 Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset) {
   Tensor y = Tensor::from_storage(x.storage(), shape, strides, offset, x.dtype());
-  y.impl_ptr()->is_view = true;
+  y.impl_ptr()->base = x.impl_ptr()->base ? x.impl_ptr()->base : x.impl_ptr();
   y.impl_ptr()->history_seen = x.storage()->history();
   return y;
 }
@@ -479,8 +479,7 @@ Tensor& Tensor::fill_(double value) {
   const bool record = inplace::must_record("fill_", *this, {});
   visit_dtype(dtype(), [&](auto t) { fill_typed<decltype(t)>(*this, value); });
   storage()->bump_version();
-  // A constant now: no gradient reaches the old history (but the tensor still requires grad).
-  if (record) inplace::record("fill_", *this, {*this}, [](const std::vector<Tensor>&) { return std::vector<Tensor>{Tensor()}; });
+  if (record) inplace::commit("fill_", *this, Tensor());  // constants: no gradient reaches the old values
   return *this;
 }
 

@@ -149,6 +149,16 @@ Tensor& Tensor::index_put_(const std::vector<IndexItem>& items, const Tensor& va
   ops_detail::check_device(op, *this);
   ops_detail::check_device(op, value);
   const bool record = inplace::must_record(op, *this, {&value});
+  if (record && inplace::is_view(*this)) {  // computed out of place, then committed to the base
+    Tensor r = inplace::current(*this).clone();
+    r.index_put_(items, value);
+    {
+      NoGradGuard no_grad;
+      copy_data(r);
+    }
+    inplace::commit(op, *this, r);
+    return *this;
+  }
   Tensor src = from_storage(value.storage(), v.shape, src_strides, value.offset(), value.dtype());
   if (value.storage() == storage()) src = src.clone();  // read it all before writing (x[1:] = x[:-1])
   from_storage(storage(), v.shape, v.strides, v.offset, dtype()).copy_data(src);

@@ -160,16 +160,26 @@ TEST(InPlace, AutogradRules) {
   Tensor loss = sum(s);
   s.mul_(2.0);
   EXPECT_MESSAGE(AutogradError, loss.backward(), "sigmoid: a tensor of shape [3] saved for its backward was modified");
-  // a recorded write into a view is refused; the base is written instead
-  Tensor h = mul(w, w);
-  EXPECT_MESSAGE(AutogradError, h.index({0}).add_(1.0), "into a view of shape []");
-  // a view taken before a recorded write into its base is out of date
+  // a recorded write into a view rewrites its base's history; a view taken before the
+  // writes reads the new history when next used
+  Tensor h = mul(w, w);                      // w = [1, 2, 3]
   Tensor before = h.index({Slice{0, 2}});
-  h.add_(w);
-  EXPECT_MESSAGE(AutogradError, sum(before), "was taken before an in-place write");
-  sum(h.index({Slice{0, 2}})).backward();  // a fresh view is fine: d(w^2 + w) = 2w + 1
-  EXPECT_EQ(w.grad().at({1}), 2 * 2.0 + 1);
-  EXPECT_EQ(w.grad().at({2}), 0.0);
+  h.index({0}).mul_(w.index({2}));           // h[0] *= w[2]
+  h.add_(w);                                 // h += w
+  sum(before).backward();                    // (w0^2 w2 + w0) + (w1^2 + w1)
+  EXPECT_EQ(w.grad().at({0}), 2 * 1 * 3 + 1.0);
+  EXPECT_EQ(w.grad().at({1}), 2 * 2 + 1.0);
+  EXPECT_EQ(w.grad().at({2}), 1 * 1.0);
+  EXPECT_MESSAGE(AutogradError, w.index({0}).add_(1.0), "add_: in-place write to a view of a leaf tensor of shape [3]");
+  // a base laid out column by column (an embedder's storage): its region maps no gradient
+  Tensor store = Tensor::zeros({3, 3}, DType::f64);
+  Tensor columns = Tensor::from_storage(store.storage(), {3, 3}, {1, 3}, 0, DType::f64);
+  EXPECT_MESSAGE(AutogradError, columns.index({0}).copy_(w), "into a view of a non-contiguous tensor");
+  {
+    NoGradGuard no_grad;
+    columns.index({0}).copy_(w);  // unrecorded writes go anywhere
+  }
+  EXPECT_EQ(store.at({2, 0}), 3.0);
 }
 
 }  // namespace lamina

@@ -97,7 +97,7 @@ class Storage {
   void bump_version() { ++version_; }
   // Counts the in-place writes into this storage that autograd recorded (each gave the
   // written tensor a new history): a view taken before one no longer describes its data's
-  // history, and ops refuse it (AutogradError).
+  // history, and is made a view of the new one when an op next uses it.
   uint64_t history() const { return history_; }
   void bump_history() { ++history_; }
 
@@ -214,15 +214,17 @@ class Tensor {
   // Autograd rules (grad mode on; under NoGradGuard none apply and nothing is recorded):
   //  - Writing into a leaf that requires grad throws AutogradError (initialise parameters
   //    inside a NoGradGuard).
+  //  - Writing into a view of such a leaf throws AutogradError too.
   //  - When this tensor or the other operand requires grad, the write is recorded: the
   //    tensor's history is rewritten, as in PyTorch, so that later ops see the gradient
   //    through the write (`out += identity` in a residual block, `acc = zeros; acc += x`,
   //    `buf[i] = x`); a leaf that did not require grad becomes a non-leaf that does.
-  //  - Such a recorded write into a view (of another tensor) throws AutogradError: the
-  //    tensor it views would keep its old history. Write through that tensor instead
-  //    (t.index_put_, Python's t[i] = v) or clone() the view.
-  //  - A view taken before a recorded write into the tensor it views describes an old
-  //    history: ops that get it throw AutogradError (take the view again after the write).
+  //  - A recorded write into a view rewrites the history of the tensor it views (its base):
+  //    the base's new values are its old ones outside the view's region and the written
+  //    ones inside it (`x[:, :3] += b`, `x.view(-1)[0] = y`). The base must be contiguous
+  //    (AutogradError otherwise; clone() it).
+  //  - Other views of that base, taken before the write, pick up the base's new history
+  //    when an op next uses them (as in PyTorch).
   // Right-hand tensors broadcast to this tensor's shape (ShapeError otherwise) and share
   // its dtype (DTypeError); a number is taken in this tensor's dtype. One that shares
   // memory with this tensor is read in full before anything is written.

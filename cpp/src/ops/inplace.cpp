@@ -2,7 +2,7 @@
 // tensor.hpp. Unrecorded writes go straight into x (through a temporary when x is not
 // contiguous). A recorded write computes the out-of-place op (on a clone of x when that op
 // saves x for its backward, which the write would invalidate), copies the result into x,
-// and gives x the result's history: every backward rule is the out-of-place op's.
+// and commits it (tensor_impl.hpp): every backward rule is the out-of-place op's.
 #include <limits>
 
 #include "ops/common.hpp"
@@ -31,9 +31,10 @@ Tensor& binary_in_place(const char* op, Tensor& x, const Tensor& other, kernels:
   const bool record = inplace::must_record(op, x, {&other});
   const Tensor y = other.storage() == x.storage() ? other.clone() : other;  // read before any write
   if (record) {
-    Tensor r = out_of_place(saves_x ? x.clone() : x, y);
+    const Tensor xv = inplace::current(x);
+    Tensor r = out_of_place(saves_x ? xv.clone() : xv, y);
     write_back(x, r);
-    inplace::adopt(x, r);
+    inplace::commit(op, x, r);
     return x;
   }
   // Contiguous x is written where it is read; strided x goes through a temporary.
@@ -75,9 +76,9 @@ Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
                             hi.value_or(std::numeric_limits<double>::infinity())};
   LAMINA_CHECK(params[0] <= params[1], op, ": lower bound ", params[0], " is above upper bound ", params[1]);
   if (inplace::must_record(op, *this, {})) {
-    Tensor r = clip(clone(), params[0], params[1]);  // clip saves its input: a clone, not this
+    Tensor r = clip(inplace::current(*this).clone(), params[0], params[1]);  // clip saves its input: a clone
     write_back(*this, r);
-    inplace::adopt(*this, r);
+    inplace::commit(op, *this, r);
     return *this;
   }
   if (!is_contiguous()) {
