@@ -11,11 +11,10 @@ namespace lamina::bind {
 
 namespace {
 
-Tensor optional(py::handle v) { return v.is_none() ? Tensor() : v.cast<Tensor>(); }
 py::object or_none(const Tensor& t) { return t.defined() ? py::cast(t) : py::none(); }
 
 RecurrentWeights weights(const Tensor& w_x, py::handle b_x, const Tensor& w_h, py::handle b_h) {
-  return RecurrentWeights{w_x, optional(b_x), w_h, optional(b_h)};
+  return RecurrentWeights{w_x, optional_tensor(b_x), w_h, optional_tensor(b_h)};
 }
 
 py::tuple result(const RecurrentResult& r) { return py::make_tuple(r.y, r.h, or_none(r.c)); }
@@ -28,7 +27,7 @@ void bind_nn(py::module_& m) {
                      py::object h0, py::object c0, py::object cont, const std::string& gates) {
     LAMINA_CHECK(gates == "caffe" || gates == "pytorch", "lstm: gates must be 'caffe' or 'pytorch', got '", gates, "'");
     const RecurrentWeights w = weights(w_x, b_x, w_h, b_h);
-    const Tensor h = optional(h0), c = optional(c0), k = optional(cont);
+    const Tensor h = optional_tensor(h0), c = optional_tensor(c0), k = optional_tensor(cont);
     RecurrentResult r;
     {
       py::gil_scoped_release release;
@@ -43,7 +42,7 @@ void bind_nn(py::module_& m) {
   ops.def("gru", [](const Tensor& x, const Tensor& w_x, py::object b_x, const Tensor& w_h, py::object b_h,
                     py::object h0, py::object cont) {
     const RecurrentWeights w = weights(w_x, b_x, w_h, b_h);
-    const Tensor h = optional(h0), k = optional(cont);
+    const Tensor h = optional_tensor(h0), k = optional_tensor(cont);
     RecurrentResult r;
     {
       py::gil_scoped_release release;
@@ -57,7 +56,7 @@ void bind_nn(py::module_& m) {
     LAMINA_CHECK(nonlinearity == "tanh" || nonlinearity == "relu", "rnn: nonlinearity must be 'tanh' or 'relu', got '",
                  nonlinearity, "'");
     const RecurrentWeights w = weights(w_x, b_x, w_h, b_h);
-    const Tensor h = optional(h0), k = optional(cont);
+    const Tensor h = optional_tensor(h0), k = optional_tensor(cont);
     RecurrentResult r;
     {
       py::gil_scoped_release release;
@@ -81,7 +80,7 @@ void bind_nn(py::module_& m) {
   }, py::arg("x"), py::arg("output_size"));
   ops.def("conv1d", [](const Tensor& x, const Tensor& w, py::object b, int64_t stride, int64_t pad, int64_t dilation,
                        int64_t groups) {
-    const Tensor bias = optional(b);
+    const Tensor bias = optional_tensor(b);
     py::gil_scoped_release release;
     return conv1d(x, w, bias, stride, pad, dilation, groups);
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("pad") = 0,

@@ -9,23 +9,12 @@
 #include <string>
 
 #include "lamina/lamina.hpp"
+#include "messages.hpp"
 #include "lamina/safetensors.hpp"
 
 namespace lamina {
 
 namespace {
-
-// The message of the E that f throws (a failure if it throws nothing or something else).
-template <class E, class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return "";
-}
 
 Tensor from_values(const std::vector<double>& v, DType dtype) {
   Tensor src = Tensor::empty({static_cast<int64_t>(v.size())}, DType::f64);

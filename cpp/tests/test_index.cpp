@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lamina/lamina.hpp"
+#include "messages.hpp"
 
 namespace lamina {
 
@@ -16,17 +17,6 @@ Tensor iota(const Shape& shape) {
   Tensor t = Tensor::empty(shape, DType::f64);
   for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = static_cast<double>(i);
   return t;
-}
-
-// The message of the E that f throws ("" when it throws nothing).
-template <class E, class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
 }
 
 #define EXPECT_MESSAGE(E, call, part) EXPECT_NE(message_of<E>([&] { call; }).find(part), std::string::npos) \
