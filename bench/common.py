@@ -164,3 +164,38 @@ def write_results(stem: str, header: list[str], rows: list[list], meta: dict) ->
     path = RESULTS / f"{stem}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def training_throughput(doc: str, stem: str, what: str, batch: int, loops, meta: dict) -> int:
+    """The command line and report of a training-throughput benchmark: `loops(iterations)`
+    gives {"lamina": run, "torch": run}, each running `iterations` training steps of `batch`
+    images; both are timed interleaved at 1 and 2 threads and written to bench/results."""
+    import argparse
+
+    import torch
+
+    import lamina
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--iterations", type=int, default=20, help="iterations per timed call")
+    add_isa_argument(parser)
+    args = parser.parse_args()
+    isa_meta = check_isa(args.isa, torch, lamina)
+    print(f"lamina {lamina.__version__} vs torch {torch.__version__}; {isa_line(isa_meta)}", flush=True)
+    rows = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        lamina.set_num_threads(threads)
+        times = interleaved(loops(args.iterations), args.repeats, 0.5)
+        lamina_ips = args.iterations * batch / times["lamina"]
+        torch_ips = args.iterations * batch / times["torch"]
+        rows.append([what, threads, lamina_ips, torch_ips, lamina_ips / torch_ips])
+        print(f"{threads} thr: lamina {lamina_ips:8.0f} img/s  torch {torch_ips:8.0f} img/s  "
+              f"ratio {lamina_ips / torch_ips:5.2f}", flush=True)
+    path = write_results(results_stem(stem, args.isa), ["what", "threads", "lamina img/s", "torch img/s",
+                                                        "lamina/torch"], rows,
+                         {"torch": torch.__version__, "lamina": lamina.__version__, **isa_meta, "repeats": args.repeats,
+                          **meta})
+    print(f"wrote {path}")
+    return 0

