@@ -59,10 +59,16 @@ BAD_KEYS = [
     (1.0, IndexError, "1.0 is not an index"),
     ("a", IndexError, "is not an index"),
     (slice(0.5, 2), IndexError, "slice bounds must be ints or None"),
-    ([0, 1], lamina.OutOfRangeError, "is not supported yet"),
-    (np.array([0, 1]), lamina.OutOfRangeError, "is not supported yet"),
-    (True, lamina.OutOfRangeError, "is not supported yet"),
-    (lamina.tensor([0.0]), lamina.OutOfRangeError, "indexing with a tensor"),
+    ([0, 2], lamina.OutOfRangeError, "index 2 is out of bounds for axis 0 with size 2"),
+    ((0, np.array([1, -4])), lamina.OutOfRangeError, "index -4 is out of bounds for axis 1 with size 3"),
+    ((E, [5]), lamina.OutOfRangeError, "index 5 is out of bounds for axis 3 with size 5"),
+    (True, lamina.OutOfRangeError, "a bool (True) as an index is not supported"),
+    (lamina.tensor([0.0]), lamina.OutOfRangeError, "must be int64, int32 or bool, got float64"),
+    ([0.5], lamina.OutOfRangeError, "must hold ints or bools, got dtype float64"),
+    (np.ones((2, 4), bool), lamina.OutOfRangeError, "the mask of shape [2, 4] (item 0) does not match"),
+    ((0, 0, np.ones((4, 5, 1), bool)), lamina.OutOfRangeError, "the mask of shape [4, 5, 1]"),
+    (([0, 1], [0, 1, 2]), lamina.ShapeError, "do not broadcast"),
+    (([0], 0, 0, 0, [0]), lamina.OutOfRangeError, "too many indices"),
 ]
 
 
@@ -382,3 +388,157 @@ def test_copy_into_a_buffer_records():
     assert buf.copy_(x * x) is buf
     buf.sum().backward()
     np.testing.assert_array_equal(np.asarray(x.grad), [2.0, 4.0])
+
+
+# Tensor items (NumPy arrays and lists become tensors): gathers, placed as PyTorch places them.
+MASK = (A % 7) < 3  # a mask over all four axes
+ADVANCED = [
+    [1, 0, 1], [[1], [0]], np.array([-1, 0]), (slice(None), [2, 0, 2]), (E, [4, 0]), ([0, 1], [2, 0]),
+    ([[0], [1]], slice(None), [1, 2, 3]),  # broadcast [2, 1] with [3]; not adjacent: B first
+    ([0, 1], slice(None), slice(None), [1, 4]), (slice(None), [0, 2], [1, 3]),  # adjacent: in place
+    (slice(None), [0, 2], None, [1, 3]),  # a new axis between them: B first
+    (1, slice(None), [0, 3]), ([1, 0], 2), (slice(1, None), [[0, 1], [2, 2]], E, slice(None, None, 2)),
+    (np.int64(1), [2], [3], [4]), ([], ), (slice(None), []),
+    MASK, (1, MASK[0]), (MASK[:, 0, 0, 0],), (slice(None), MASK[0, :, 0, 0]), (E, MASK[0, 0]),
+    (MASK[:, :, 0, 0], [1]), (0, MASK[0, :, :, 0], slice(1, 3)), (MASK[..., 0, 0], E, [0, 1]),
+]
+
+
+def torch_key(key):
+    items = key if isinstance(key, tuple) else (key,)
+    return tuple(torch.tensor(np.asarray(k, dtype=np.int64) if isinstance(k, list) else k)
+                 if isinstance(k, (list, np.ndarray)) else k for k in items)
+
+
+def lamina_key(key, as_tensors):
+    items = key if isinstance(key, tuple) else (key,)
+    if not as_tensors:
+        return items
+    return tuple(lamina.tensor(np.asarray(k, dtype=np.int64) if isinstance(k, list) else k)
+                 if isinstance(k, (list, np.ndarray)) else k for k in items)
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+@pytest.mark.parametrize("key", ADVANCED, ids=lambda k: repr(k)[:60])
+@pytest.mark.parametrize("as_tensors", [False, True], ids=["arrays", "tensors"])
+def test_tensor_indices_match_torch_forward_and_backward(key, as_tensors):
+    t = lamina.from_numpy(A.copy()).requires_grad_()
+    tt = torch.tensor(A, requires_grad=True)
+    got, want = t[lamina_key(key, as_tensors)], tt[torch_key(key)]
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_array_equal(np.asarray(got.detach()), want.detach().numpy())
+    w = np.random.default_rng(1).standard_normal(got.shape)  # repeated indices add their gradients
+    (got * lamina.tensor(w)).sum().backward()
+    (want * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(np.asarray(t.grad), tt.grad.numpy(), rtol=1e-14, atol=1e-14)
+
+
+def test_tensor_indices_follow_numpy_where_numpy_and_torch_agree():
+    # NumPy's placement equals PyTorch's unless an int stands apart from the index arrays.
+    t = lamina.from_numpy(A)
+    for key in [([1, 0],), (slice(None), [[2], [0]], [1, 3]), (MASK,), (E, MASK[0, 0, 0]), ([0, 1], E, [1, 2])]:
+        np.testing.assert_array_equal(np.asarray(t[key]), A[tuple(np.asarray(k) if isinstance(k, list) else k
+                                                                   for k in key)])
+    # integer dtypes and int32 indices
+    i = lamina.tensor(np.arange(10, dtype=np.int32) * 3)
+    np.testing.assert_array_equal(np.asarray(i[lamina.tensor(np.array([9, 0], np.int32))]), [27, 0])
+    assert i[i > 20].tolist() == [21, 24, 27]
+
+
+def test_gradcheck_through_tensor_indices():
+    x = lamina.tensor(np.random.default_rng(2).standard_normal((3, 4)))
+    idx, mask = lamina.tensor([2, 0, 2]), lamina.tensor(np.array([True, False, True, True]))
+    assert lamina.gradcheck(lambda a: (a[idx][:, mask] ** 2).sum(), [x])
+    assert lamina.gradcheck(lambda a: a[[[0], [2]], [1, 3]] * a[1, [0, 0]], [x])
+
+
+SET_ADVANCED = [
+    (([1, 0],), 7.0),
+    ((slice(None), [2, 0]), np.arange(5.0)),  # broadcast over the leading axes
+    ((MASK,), -1.0),
+    ((MASK,), np.arange(float(MASK.sum()))),
+    ((1, MASK[1, :, :, 0]), np.arange(5.0)),  # one value per masked row of the last axis
+    (([0, 1], [1, 2], [3, 0]), np.array([[1.0], [2.0]])),
+    ((0, slice(None), [3, 3, 1]), 2.5),  # a repeated index writes the same value twice
+    ((E, MASK[0, 0, 0]), np.array([7.0, 8.0, 9.0])),
+]
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+@pytest.mark.parametrize("key,value", SET_ADVANCED, ids=lambda k: repr(k)[:40])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_setitem_with_tensor_indices_matches_torch_in_place(key, value, as_tensor):
+    t = lamina.from_numpy(A.copy())
+    before = np.asarray(t)
+    tt = torch.tensor(A)
+    t[lamina_key(key, True)] = lamina.tensor(np.asarray(value)) if as_tensor else value
+    tt[torch_key(key)] = torch.tensor(np.asarray(value)) if isinstance(value, np.ndarray) else value
+    np.testing.assert_array_equal(np.asarray(t), tt.numpy())
+    assert np.shares_memory(before, np.asarray(t))
+
+
+def test_setitem_with_tensor_indices_into_strided_views_and_other_dtypes():
+    a = np.arange(1.0, 13.0).reshape(3, 4)
+    t = lamina.from_numpy(a)
+    t.T[[1, 3]] = 0.0  # columns 1 and 3 of the underlying array
+    assert (a[:, [1, 3]] == 0).all() and (a[:, [0, 2]] != 0).all()
+    t[:, ::2][t[:, ::2] > 5] = -1.0
+    ref = np.arange(1.0, 13.0).reshape(3, 4)
+    ref[:, [1, 3]] = 0.0
+    ref[:, ::2][ref[:, ::2] > 5] = -1.0
+    np.testing.assert_array_equal(a, ref)
+    i = lamina.tensor(np.arange(6))
+    i[lamina.tensor(np.arange(6) % 2 == 0)] = lamina.tensor([10, 20, 30], dtype=lamina.int32)  # to int64
+    assert i.tolist() == [10, 1, 20, 3, 30, 5]
+    with pytest.raises(lamina.ShapeError, match=r"a value of shape \[2\] does not broadcast to the indexed shape \[3\]"):
+        i[[0, 1, 2]] = lamina.tensor([1, 2])
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+def test_setitem_with_tensor_indices_is_recorded_and_matches_torch():
+    rng = np.random.default_rng(3)
+    x, v = rng.standard_normal((4, 5)), rng.standard_normal(2)
+
+    def run(lib, x, v, idx, mask):
+        h = x * 2.0
+        h[idx, 1] = v  # the value's gradient, the old region's cut
+        g = h[1:]
+        g[mask] = g[mask] * 3.0  # a write through a view, read from the same positions
+        return (h * h).sum()
+
+    idx, mask = [0, 3], rng.standard_normal((3, 5)) > 0
+    lx, lv = lamina.tensor(x).requires_grad_(), lamina.tensor(v).requires_grad_()
+    loss = run(lamina, lx, lv, lamina.tensor(idx), lamina.tensor(mask))
+    loss.backward()
+    assert lamina.gradcheck(lambda a, b: run(lamina, a, b, lamina.tensor(idx), lamina.tensor(mask)),
+                            [lamina.tensor(x), lamina.tensor(v)])
+    tx, tv = torch.tensor(x, requires_grad=True), torch.tensor(v, requires_grad=True)
+    tloss = run(torch, tx, tv, torch.tensor(idx), torch.tensor(mask))
+    tloss.backward()
+    np.testing.assert_allclose(float(loss), float(tloss.detach()), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(lx.grad), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(lv.grad), tv.grad.numpy(), rtol=1e-12)
+
+
+ARANGE = [((5,), {}), ((2, 9, 3), {}), ((0.0, 1.0, 0.25), {}), ((1, -3, -1), {}), ((3, 3), {}), ((5, 0, -2), {}),
+          ((0, 1, 0.1), {}), ((4,), {"dtype": lamina.float64}), ((-2.5, 2), {}), ((7,), {"dtype": lamina.int32})]
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+@pytest.mark.parametrize("args,kwargs", ARANGE, ids=lambda a: repr(a))
+def test_arange_matches_torch(args, kwargs):
+    got = lamina.arange(*args, **kwargs)
+    tkw = {"dtype": {lamina.float64: torch.float64, lamina.int32: torch.int32}[kwargs["dtype"]]} if kwargs else {}
+    want = torch.arange(*args, **tkw)
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+    np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-6)
+
+
+def test_arange_errors():
+    assert lamina.arange(5, 0).shape == (0,)  # empty, as NumPy (PyTorch refuses)
+    with pytest.raises(lamina.InvalidValueError, match="step cannot be zero"):
+        lamina.arange(0, 5, 0)
+    with pytest.raises(lamina.InvalidValueError, match="must be finite"):
+        lamina.arange(0, float("inf"))
+    with pytest.raises(lamina.ShapeError, match="too many elements"):
+        lamina.arange(0, 1e30, 1e-30)

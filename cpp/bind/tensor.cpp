@@ -116,11 +116,21 @@ static py::object item(const Tensor& t) {
 }
 
 // Python's index items -> IndexItem: ints (anything with __index__), slices, None, ...;
-// tensors pass through (Tensor::index says they are not supported yet).
+// tensors pass through; lists and NumPy arrays of ints or bools become int64 or bool
+// tensors (an empty list an empty int64 index, as NumPy).
 static IndexItem index_item(py::handle h) {
   if (h.is_none()) return NewAxis{};
   if (h.ptr() == Py_Ellipsis) return Ellipsis{};
   if (py::isinstance<Tensor>(h)) return h.cast<Tensor>();
+  if (py::isinstance<py::array>(h) || py::isinstance<py::list>(h)) {
+    py::array a = py::array::ensure(h);
+    LAMINA_CHECK_INDEX(a, "Tensor index: cannot read ", py::repr(h).cast<std::string>(), " as an array of indices");
+    const char kind = a.dtype().kind();
+    if (a.size() == 0 && kind == 'f') return Tensor::zeros(Shape(a.shape(), a.shape() + a.ndim()), DType::i64);
+    LAMINA_CHECK_INDEX(kind == 'i' || kind == 'u' || kind == 'b', "Tensor index: arrays used as indices must hold ints "
+                       "or bools, got dtype ", py::str(a.dtype()).cast<std::string>());
+    return tensor_from_data(a, kind == 'b' ? numpy_dtype(DType::b8) : numpy_dtype(DType::i64));
+  }
   auto integer = [](py::handle v) { return py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr())).cast<int64_t>(); };
   if (py::isinstance<py::slice>(h)) {
     Slice s;
@@ -136,9 +146,8 @@ static IndexItem index_item(py::handle h) {
     s.step = part("step");
     return s;
   }
-  const bool sequence = py::isinstance<py::array>(h) || py::isinstance<py::list>(h);
-  LAMINA_CHECK_INDEX(!sequence && !py::isinstance<py::bool_>(h), "Tensor index: indexing with ",
-                     py::repr(h).cast<std::string>(), " (integer indices or a mask) is not supported yet");
+  LAMINA_CHECK_INDEX(!py::isinstance<py::bool_>(h), "Tensor index: a bool (", py::repr(h).cast<std::string>(),
+                     ") as an index is not supported; use a bool tensor as a mask");
   LAMINA_CHECK_INDEX(PyIndex_Check(h.ptr()), "Tensor index: ", py::repr(h).cast<std::string>(),
                      " is not an index: use ints, slices, None, ... (tuples of them)");
   return integer(h);
@@ -243,6 +252,16 @@ copied into a new 64-byte aligned tensor. Other dtypes raise DTypeError.)doc");
         py::kw_only(), py::arg("dtype") = py::none());
   m.def("ones", [](py::args shape, py::object dtype) { return Tensor::full(shape_args(shape, "ones"), 1.0, to_dtype(dtype, "ones")); },
         py::kw_only(), py::arg("dtype") = py::none());
+  m.def("arange", [](py::object start, py::object stop, py::object step, py::object dtype) {
+          const bool whole = py::isinstance<py::int_>(start) && py::isinstance<py::int_>(step) &&
+                             (stop.is_none() || py::isinstance<py::int_>(stop));
+          const DType dt = to_dtype(dtype, "arange", whole ? DType::i64 : DType::f32);
+          if (stop.is_none()) return arange(0, start.cast<double>(), step.cast<double>(), dt);
+          return arange(start.cast<double>(), stop.cast<double>(), step.cast<double>(), dt);
+        }, py::arg("start"), py::arg("stop") = py::none(), py::arg("step") = 1, py::kw_only(),
+        py::arg("dtype") = py::none(),
+        "Values from start (0 when only one bound is given) up to but excluding stop, step apart, "
+        "as NumPy's and PyTorch's arange: int64 when the bounds and the step are ints, else float32.");
   m.def("full", [](py::handle shape, double value, py::object dtype) {
           return Tensor::full(to_shape(shape, "full"), value, to_dtype(dtype, "full"));
         }, py::arg("shape"), py::arg("value"), py::kw_only(), py::arg("dtype") = py::none());

@@ -46,7 +46,7 @@ int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
-static Shape contiguous_strides(const Shape& shape) {
+Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size());
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {

@@ -33,6 +33,9 @@ struct TensorImpl {
   int output_nr = 0;
 };
 
+// Row-major strides of a contiguous tensor of this shape (in elements).
+Shape contiguous_strides(const Shape& shape);
+
 // A view of x's storage (no history of its own yet), marked as a view.
 Tensor make_view(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset);
 // Records y (a view of x made by op) on the tape with the backward dx = back(dy).

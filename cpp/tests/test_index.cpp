@@ -59,9 +59,40 @@ TEST(Index, BadIndicesNameTheAxisIndexAndExtent) {
   EXPECT_MESSAGE(IndexError, x.index({Ellipsis{}, Ellipsis{}}), "only one ellipsis");
   EXPECT_MESSAGE(ValueError, x.index({Slice{std::nullopt, std::nullopt, -1}}), "negative step");
   EXPECT_MESSAGE(ValueError, x.index({Slice{std::nullopt, std::nullopt, 0}}), "slice step cannot be zero");
-  EXPECT_MESSAGE(IndexError, x.index({Tensor::zeros({2})}), "is not supported yet");
+  EXPECT_MESSAGE(IndexError, x.index({Tensor::zeros({2})}), "tensors used as indices must be int64, int32 or bool");
+  EXPECT_MESSAGE(IndexError, x.index({0, arange(2, 4, 1, DType::i64)}), "index 3 is out of bounds for axis 1 with size 3");
+  EXPECT_MESSAGE(IndexError, x.index({Tensor::zeros({3}, DType::b8)}), "the mask of shape [3] (item 0) does not match");
   EXPECT_MESSAGE(ShapeError, x.index_put_({0}, Tensor::zeros({2})),
                  "a value of shape [2] does not broadcast to the indexed shape [3] (index [0] of a tensor of shape [2, 3])");
+}
+
+TEST(Index, TensorItemsGatherAndPutAsPyTorch) {
+  Tensor x = leaf({3, 4});
+  const Tensor rows = arange(2, -1, -2, DType::i64);  // [2, 0]
+  // x[[2, 0], 1::2] -> [2, 2]; x[:, [2, 0]][1] reads rows in place
+  Tensor y = x.index({rows, Slice{1, std::nullopt, 2}});
+  EXPECT_EQ(y.shape(), (Shape{2, 2}));
+  EXPECT_EQ(y.at({0, 1}), 11.0);
+  EXPECT_EQ(y.at({1, 0}), 1.0);
+  // a mask over both axes: the elements above 8 in row-major order
+  Tensor big = greater(x.detach(), Tensor::full({}, 8.0, DType::f64));
+  Tensor m = x.index({big});
+  EXPECT_EQ(m.shape(), (Shape{3}));
+  EXPECT_EQ(m.at({0}), 9.0);
+  // x[[0, 2], :, None][..., [1]]: index tensors apart from each other put their axes first
+  EXPECT_EQ(x.index({rows, NewAxis{}, rows}).shape(), (Shape{2, 1}));
+  EXPECT_EQ(x.index({Slice{}, NewAxis{}, rows}).shape(), (Shape{3, 1, 2}));
+  // backward: each picked element gets its gradient, a repeated one twice
+  add(sum(y), sum(x.index({Slice{}, arange(1, 2, 1, DType::i64)}))).backward();
+  EXPECT_EQ(x.grad().at({0, 1}), 2.0);  // picked by y and by the column
+  EXPECT_EQ(x.grad().at({2, 3}), 1.0);
+  EXPECT_EQ(x.grad().at({1, 0}), 0.0);
+  // put: through a transposed view, into the base's storage
+  Tensor z = iota({2, 3});
+  z.t().index_put_({arange(0, 2, 1, DType::i64)}, 7.0);
+  EXPECT_EQ(z.at({1, 0}), 7.0);
+  EXPECT_EQ(z.at({1, 1}), 7.0);
+  EXPECT_EQ(z.at({1, 2}), 5.0);
 }
 
 TEST(Index, BackwardScattersIntoZeros) {

@@ -270,6 +270,12 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift = T
 Tensor lrn(const Tensor& x, int64_t size = 5, double alpha = 1e-4, double beta = 0.75, double k = 1.0,
            bool across_channels = true);
 
+// ---- ranges ----------------------------------------------------------------------------------
+// [start, start + step, ...) up to but excluding stop, as NumPy's and PyTorch's arange:
+// ceil((stop - start) / step) elements (none when that is not positive). step 0, or a
+// bound that is not finite, is a ValueError.
+Tensor arange(double start, double stop, double step = 1, DType dtype = DType::f32);
+
 // ---- random --------------------------------------------------------------------------------
 // A counter-based generator: the same seed gives the same values whatever the thread count.
 void manual_seed(uint64_t seed);

@@ -182,20 +182,28 @@ class Tensor {
   Tensor unsqueeze(int64_t axis) const;
   Tensor flatten(int64_t start = 0, int64_t end = -1) const;
 
-  // Indexing with NumPy's and PyTorch's basic rules (Python's t[...]): items are ints,
-  // slices, NewAxis (None) and at most one Ellipsis (...), consumed left to right over the
-  // axes; axes left over are kept whole. An int removes its axis, a slice keeps it, NewAxis
-  // inserts an axis of extent 1. The result is a view, and its backward writes the
-  // gradient into zeros of this shape. Errors: an int outside [-n, n) throws IndexError
-  // naming the axis, the index and the extent; more items than axes, two ellipses and
-  // tensor items (integer indices and masks: not supported yet) throw IndexError; a zero
-  // or negative slice step throws ValueError (PyTorch has no negative steps either).
+  // Indexing as NumPy and PyTorch (Python's t[...]). Basic items are ints, slices, NewAxis
+  // (None) and at most one Ellipsis (...), consumed left to right over the axes; axes left
+  // over are kept whole. An int removes its axis, a slice keeps it, NewAxis inserts an axis
+  // of extent 1; with only these the result is a view, and its backward writes the
+  // gradient into zeros of this shape. Tensor items make a copy (a gather, whose backward
+  // adds the gradient back, repeated indices summing): an int64 or int32 tensor picks along
+  // one axis (negative entries count from the end); a bool mask covers as many axes as it
+  // has, with their extents, and picks where it is true. The index tensors broadcast
+  // together to B; B's axes replace the picked axes when those sit next to each other
+  // after the basic items are applied, and go first otherwise (PyTorch's placement: ints
+  // are applied before tensors, so x[0, :, idx] has idx's axes last). Errors: an index
+  // outside [-n, n) throws IndexError naming the axis, the index and the extent; more items
+  // than axes, two ellipses, a mask whose shape differs from the axes it covers and a float
+  // index tensor throw IndexError; index tensors that do not broadcast throw ShapeError;
+  // a zero or negative slice step throws ValueError (PyTorch has no negative steps either).
   Tensor index(const std::vector<IndexItem>& items) const;
   // t[items] = value: value (a tensor of any dtype, or a number) is broadcast to the
-  // indexed view's shape (leading extents of 1 may be dropped, as NumPy) and copied into
-  // it; a value sharing memory with this tensor is read before anything is written. The
-  // in-place rules below apply; the recorded backward sends the gradient of the written
-  // region to value (summed over broadcast axes) and the rest to this tensor's old history.
+  // indexed shape (leading extents of 1 may be dropped, as NumPy) and copied into it (with
+  // tensor items, an element picked twice keeps one of its values); a value sharing
+  // memory with this tensor is read before anything is written. The in-place rules below
+  // apply; the recorded backward sends the gradient of the written region to value
+  // (summed over broadcast axes) and the rest to this tensor's old history.
   Tensor& index_put_(const std::vector<IndexItem>& items, const Tensor& value);
   Tensor& index_put_(const std::vector<IndexItem>& items, double value);
 
@@ -295,7 +303,7 @@ class Tensor {
 };
 
 // One item of an index (Tensor::index, index_put_): Python's i, a:b:c, None, ... and
-// (not supported yet) integer or boolean tensors:
+// integer or bool tensors:
 //   x.index({0, Slice{1, std::nullopt, 2}, NewAxis{}, Ellipsis{}})   // x[0, 1::2, None, ...]
 // A Slice's absent start, stop and step take Python's defaults (0, the extent, 1).
 struct Slice {

@@ -178,6 +178,11 @@ struct Typed {
   // each, in row-major order, into out [count, ndim].
   Kernel<int64_t(const T* x, int64_t n)> count_nonzero;
   Kernel<void(const T* x, int ndim, const int64_t* shape, int64_t* out)> nonzero;
+  // x[at[i]] = v[i] for i < n: v's elements written to the element offsets `at` (each valid;
+  // a repeated offset keeps the last value).
+  Kernel<void(T* x, const int64_t* at, int64_t n, const T* v)> put;
+  // y[i] = start + i * step, converted to T, for i < n (computed in double).
+  Kernel<void(int64_t n, double start, double step, T* y)> arange;
 
   // ---- convolution ----
   // y = conv2d(x, w) + b (b [O] may be null), shapes as ConvShape says. The device picks the

@@ -1,6 +1,7 @@
 // Elements picked by index or by mask, for every dtype: index_select, gather, where and
-// nonzero, and the scatter-adds of their backward (repeated indices add up). Indices are
-// int64; the picking kernels check every one before writing anything.
+// nonzero, and the scatter-adds of their backward (repeated indices add up); put (writes
+// at element offsets) and arange. Indices are int64; the picking kernels check every one
+// before writing anything.
 #include <algorithm>
 
 #include "kernels/kernels.hpp"
@@ -119,7 +120,19 @@ void nonzero(const T* x, int ndim, const int64_t* shape, int64_t* out) {
   }
 }
 
+template <class T>
+void put(T* x, const int64_t* at, int64_t n, const T* v) {
+  for (int64_t i = 0; i < n; ++i) x[at[i]] = v[i];
+}
+
+template <class T>
+void arange(int64_t n, double start, double step, T* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(start + static_cast<double>(i) * step);
+}
+
 void fill_select(Table& t) {
+  LAMINA_FILL_ALL(t, put);
+  LAMINA_FILL_ALL(t, arange);
   LAMINA_FILL_ALL(t, index_select);
   LAMINA_FILL(t, index_select_backward);
   LAMINA_FILL_ALL(t, gather);
