@@ -87,6 +87,12 @@ ROWS = [
      lambda: torch.nn.LSTM(3, 4, num_layers=2, batch_first=True), rand(2, 5, 3)),
     ("gru", lambda: nn.GRU(3, 4, num_layers=2), lambda: torch.nn.GRU(3, 4, num_layers=2), rand(4, 2, 3)),
     ("rnn_tanh", lambda: nn.RNN(3, 5), lambda: torch.nn.RNN(3, 5), rand(4, 3, 3)),
+    ("lstm_bidirectional_2layers", lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True),
+     lambda: torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True), rand(5, 2, 3)),
+    ("gru_bidirectional_batch_first", lambda: nn.GRU(3, 2, batch_first=True, bidirectional=True),
+     lambda: torch.nn.GRU(3, 2, batch_first=True, bidirectional=True), rand(2, 4, 3)),
+    ("rnn_bidirectional", lambda: nn.RNN(2, 3, num_layers=3, bidirectional=True),
+     lambda: torch.nn.RNN(2, 3, num_layers=3, bidirectional=True), rand(3, 2, 2)),
     ("rnn_relu_nobias", lambda: nn.RNN(3, 5, nonlinearity="relu", bias=False),
      lambda: torch.nn.RNN(3, 5, nonlinearity="relu", bias=False), rand(4, 3, 3)),
 ]
@@ -113,6 +119,21 @@ def test_recurrent_initial_state_and_final_state():
     yt, (ht, ct) = tm(*[torch.from_numpy(a) for a in (x,)], (torch.from_numpy(h0), torch.from_numpy(c0)))
     for a, b in ((y, yt), (h, ht), (c, ct)):
         np.testing.assert_allclose(np.asarray(a), b.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_bidirectional_initial_and_final_states_match_torch():
+    lamina.manual_seed(1)
+    lm = nn.LSTM(2, 3, num_layers=2, bidirectional=True).double()
+    tm = torch.nn.LSTM(2, 3, num_layers=2, bidirectional=True).double()
+    tm.load_state_dict(to_torch_state(lm))
+    x, h0, c0 = rand(4, 2, 2), rand(4, 2, 3), rand(4, 2, 3) * 0.5
+    y, (h, c) = lm(lamina.tensor(x), (lamina.tensor(h0), lamina.tensor(c0)))
+    yt, (ht, ct) = tm(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    assert y.shape == (4, 2, 6) and h.shape == (4, 2, 3)
+    for a, b in ((y, yt), (h, ht), (c, ct)):
+        np.testing.assert_allclose(np.asarray(a), b.detach().numpy(), rtol=1e-9, atol=1e-12)
+    with pytest.raises(lamina.ShapeError, match=r"initial state must be \[4, N, 3\]"):
+        lm(lamina.tensor(x), (lamina.tensor(h0[:2]), lamina.tensor(c0[:2])))
 
 
 def test_embedding_matches_torch():

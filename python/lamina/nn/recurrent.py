@@ -1,13 +1,16 @@
 """LSTM, GRU and RNN with PyTorch's interface and parameter names (weight_ih_l0 [G, D],
-weight_hh_l0 [G, H], bias_ih_l0, bias_hh_l0; gate rows in PyTorch's order), over the C++
-recurrent ops that Caffe's LSTM and RNN layers also run."""
+weight_hh_l0 [G, H], bias_ih_l0, bias_hh_l0; gate rows in PyTorch's order; a bidirectional
+layer's reverse direction adds the same names with the suffix _reverse), over the C++
+recurrent ops that Caffe's LSTM and RNN layers also run. A bidirectional layer runs the
+reverse direction on the sequence reversed in time and joins the two outputs along the
+features ([T, N, 2H]); h_n and c_n hold layer k's forward state at 2k, its reverse at 2k + 1."""
 
 from __future__ import annotations
 
 import math
 
 from .. import _lamina
-from .._lamina import ops
+from .._lamina import arange, ops
 from . import init
 from ._util import empty_param, positive
 from .module import Module
@@ -22,25 +25,38 @@ class _Recurrent(Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False):
         super().__init__()
         name = type(self).__name__
-        if bidirectional:
-            raise _lamina.InvalidValueError(f"{name}: bidirectional layers are not supported")
         if not 0.0 <= dropout < 1.0:
             raise _lamina.InvalidValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
         self.input_size = positive(input_size, "input_size", name)
         self.hidden_size = positive(hidden_size, "hidden_size", name)
         self.num_layers = positive(num_layers, "num_layers", name)
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self._directions = ("", "_reverse") if self.bidirectional else ("",)
         g, bound = self._gates * hidden_size, 1.0 / math.sqrt(hidden_size)
         for k in range(num_layers):
-            d = input_size if k == 0 else hidden_size
-            names = [(f"weight_ih_l{k}", (g, d)), (f"weight_hh_l{k}", (g, hidden_size))]
-            if bias:
-                names += [(f"bias_ih_l{k}", (g,)), (f"bias_hh_l{k}", (g,))]
-            for pname, shape in names:
-                setattr(self, pname, init.uniform_(empty_param(*shape), -bound, bound))
+            d = input_size if k == 0 else hidden_size * len(self._directions)
+            for suffix in self._directions:
+                names = [(f"weight_ih_l{k}{suffix}", (g, d)), (f"weight_hh_l{k}{suffix}", (g, hidden_size))]
+                if bias:
+                    names += [(f"bias_ih_l{k}{suffix}", (g,)), (f"bias_hh_l{k}{suffix}", (g,))]
+                for pname, shape in names:
+                    setattr(self, pname, init.uniform_(empty_param(*shape), -bound, bound))
 
-    def _layer(self, k: int, x, h0, c0):
+    def _run(self, weights, x, h0, c0):
         raise NotImplementedError
+
+    def _layer(self, k: int, x, h0s, c0s):
+        """Layer k over x [T, N, D], each direction from its own initial state: (y, [h per
+        direction], [c per direction])."""
+        ys, hs, cs = [], [], []
+        for j, suffix in enumerate(self._directions):
+            back = arange(x.shape[0] - 1, -1, -1) if suffix else None
+            y, h, c = self._run(self._weights(k, suffix), x[back] if suffix else x, h0s[j], c0s[j])
+            ys.append(y[back] if suffix else y)
+            hs.append(h)
+            cs.append(c)
+        return (ops.concat(ys, 2) if len(ys) > 1 else ys[0]), hs, cs
 
     def forward(self, x, hx=None):
         if x.ndim != 3:
@@ -50,35 +66,43 @@ class _Recurrent(Module):
             x = ops.transpose(x, [1, 0, 2])
         h0s, c0s = self._initial(hx)
         hs, cs = [], []
+        n = len(self._directions)
         for k in range(self.num_layers):
             if k > 0 and self.dropout > 0:
                 x = ops.dropout(x, self.dropout, self.training)
-            x, h, c = self._layer(k, x, h0s[k], c0s[k])
-            hs.append(h.reshape(1, *h.shape))
-            if c is not None:
-                cs.append(c.reshape(1, *c.shape))
+            x, h, c = self._layer(k, x, h0s[k * n:(k + 1) * n], c0s[k * n:(k + 1) * n])
+            hs += [s.reshape(1, *s.shape) for s in h]
+            cs += [s.reshape(1, *s.shape) for s in c if s is not None]
         y = ops.transpose(x, [1, 0, 2]) if self.batch_first else x
         return y, self._final(ops.concat(hs, 0), ops.concat(cs, 0) if cs else None)
 
     def _initial(self, hx):
-        none = [None] * self.num_layers
+        count = self.num_layers * len(self._directions)  # h0 and c0: [count, N, H]
+        none = [None] * count
         if hx is None:
             return none, none
         h0, c0 = hx if isinstance(hx, tuple) else (hx, None)
-        return [h0[k] for k in range(self.num_layers)], (none if c0 is None else [c0[k] for k in range(self.num_layers)])
+        for s in (h0, c0):
+            if s is not None and (s.ndim != 3 or s.shape[0] != count):
+                raise _lamina.ShapeError(f"{type(self).__name__}: the initial state must be [{count}, N, "
+                                         f"{self.hidden_size}] (layers x directions), got {tuple(s.shape)}")
+        return [h0[k] for k in range(count)], (none if c0 is None else [c0[k] for k in range(count)])
 
     def _final(self, h, c):
         return h
 
-    def _weights(self, k: int):
-        b = (getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}")) if self.bias else (None, None)
-        return getattr(self, f"weight_ih_l{k}"), b[0], getattr(self, f"weight_hh_l{k}"), b[1]
+    def _weights(self, k: int, suffix: str = ""):
+        def get(name):
+            return getattr(self, f"{name}_l{k}{suffix}")
+        b = (get("bias_ih"), get("bias_hh")) if self.bias else (None, None)
+        return get("weight_ih"), b[0], get("weight_hh"), b[1]
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
-        return s + (", batch_first=True" if self.batch_first else "")
+        s += ", batch_first=True" if self.batch_first else ""
+        return s + (", bidirectional=True" if self.bidirectional else "")
 
 
 class LSTM(_Recurrent):
@@ -86,9 +110,8 @@ class LSTM(_Recurrent):
 
     _gates = 4
 
-    def _layer(self, k, x, h0, c0):
-        w_x, b_x, w_h, b_h = self._weights(k)
-        return ops.lstm(x, w_x, b_x, w_h, b_h, h0, c0, gates="pytorch")
+    def _run(self, weights, x, h0, c0):
+        return ops.lstm(x, *weights, h0, c0, gates="pytorch")
 
     def _final(self, h, c):
         return (h, c)
@@ -99,9 +122,8 @@ class GRU(_Recurrent):
 
     _gates = 3
 
-    def _layer(self, k, x, h0, c0):
-        w_x, b_x, w_h, b_h = self._weights(k)
-        return ops.gru(x, w_x, b_x, w_h, b_h, h0)
+    def _run(self, weights, x, h0, c0):
+        return ops.gru(x, *weights, h0)
 
 
 class RNN(_Recurrent):
@@ -114,6 +136,5 @@ class RNN(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         self.nonlinearity = nonlinearity
 
-    def _layer(self, k, x, h0, c0):
-        w_x, b_x, w_h, b_h = self._weights(k)
-        return ops.rnn(x, w_x, b_x, w_h, b_h, h0, nonlinearity=self.nonlinearity)
+    def _run(self, weights, x, h0, c0):
+        return ops.rnn(x, *weights, h0, nonlinearity=self.nonlinearity)
