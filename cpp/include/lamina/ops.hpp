@@ -171,7 +171,11 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& wei
 // nll_loss(log_softmax(logits, 1), labels, weight, ignore_index, reduction), with one fused
 // backward (softmax - one hot). label_smoothing e in [0, 1]: (1 - e) * that + e / C * the
 // same reduction of s_j = -sum over c of weight[c] * log_softmax(logits)[n, c, d...] (0 at
-// ignored positions; mean divides by the same weight sum), as PyTorch.
+// ignored positions; mean divides by the same weight sum), as PyTorch. Labels of a floating
+// dtype and of the logits' shape are class probabilities instead (soft labels): per position
+// -sum over c of weight[c] * p[n, c, d...] * log_softmax(logits)[n, c, d...], p smoothed to
+// (1 - e) p + e / C; mean divides by the number of positions; ignore_index does not apply and
+// the probabilities get a gradient too, as in PyTorch.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& weight = Tensor(),
                      int64_t ignore_index = -100, Reduction reduction = Reduction::mean,
                      double label_smoothing = 0.0);

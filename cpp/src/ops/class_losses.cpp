@@ -127,11 +127,50 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& wei
                    [reduction](double w) { return torch_divisor(reduction, w); });
 }
 
+namespace {
+
+// cross_entropy with class probabilities for targets (PyTorch's soft labels): per position
+// -sum over c of weight[c] * p[n, c, d...] * log_softmax(logits)[n, c, d...], the
+// probabilities smoothed toward 1 / C first; mean divides by the number of positions.
+// Composed of ops: the gradient reaches the logits and the probabilities.
+Tensor cross_entropy_probabilities(const Tensor& logits, const Tensor& probs, const Tensor& weight,
+                                   Reduction reduction, double label_smoothing) {
+  const char* op = "cross_entropy";
+  check_same(op, logits, probs);
+  LAMINA_CHECK(reduction != Reduction::batch_mean, op, ": reduction 'batchmean' is kl_div's only");
+  const int64_t C = logits.dim() == 1 ? logits.size(0) : logits.size(1);
+  const int64_t class_axis = logits.dim() == 1 ? 0 : 1;
+  Tensor p = probs;
+  if (label_smoothing > 0) p = affine(p, 1.0 - label_smoothing, label_smoothing / double(C));
+  Tensor terms = mul(p, log_softmax(logits, class_axis));
+  if (weight.defined()) {
+    check_same(op, logits, weight);
+    LAMINA_CHECK_SHAPE(weight.shape() == Shape{C}, op, ": weight must be [", C, "] (one per class), got ",
+                       weight.shape());
+    Shape per_class(static_cast<size_t>(logits.dim()), 1);
+    per_class[static_cast<size_t>(class_axis)] = C;
+    terms = mul(terms, weight.detach().reshape(per_class));
+  }
+  const Tensor loss = neg(sum(terms, {class_axis}));
+  switch (reduction) {
+    case Reduction::none:
+      return loss;
+    case Reduction::sum:
+      return sum(loss);
+    default:
+      return mean(loss);
+  }
+}
+
+}  // namespace
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& weight, int64_t ignore_index,
                      Reduction reduction, double label_smoothing) {
   const char* op = "cross_entropy";
   LAMINA_CHECK(label_smoothing >= 0 && label_smoothing <= 1, op, ": label_smoothing must be in [0, 1], got ",
                label_smoothing);
+  if (labels.defined() && is_floating(labels.dtype()) && labels.shape() == logits.shape() && logits.dim() >= 1)
+    return cross_entropy_probabilities(logits, labels, weight, reduction, label_smoothing);
   const Tensor x = class_input(op, logits, labels, weight, reduction);
   const ClassLabels classes = class_labels<IndexError>(op, x, 1, labels, true, ignore_index, true);
   const bool none = reduction == Reduction::none;
