@@ -13,14 +13,15 @@ namespace {
 
 using Release = py::call_guard<py::gil_scoped_release>;
 
-// A Python number becomes a 0-d tensor of the other operand's dtype (broadcasts anywhere).
-// A float beside an integer or bool tensor would be truncated: a DTypeError instead (lamina
-// does not promote; convert the tensor with .float()). An int is exact up to 2^53 (a double).
+// A Python number becomes a 0-d tensor of the other operand's dtype when its kind fits
+// (an int beside any number, a bool beside anything); otherwise of its own default dtype
+// (float32 for a float, int64 for an int), which the op's type promotion then picks (an
+// int64 tensor times 2.5 is float32, as PyTorch). An int is exact up to 2^53 (a double).
 Tensor as_tensor(py::handle v, const Tensor& like) {
   if (py::isinstance<Tensor>(v)) return v.cast<Tensor>();
-  if (py::isinstance<py::float_>(v) && !is_floating(like.dtype()))
-    throw DTypeError("a float operand (" + py::repr(v).cast<std::string>() + ") for a tensor of dtype " +
-                     dtype_name(like.dtype()) + "; convert the tensor with .float() first");
+  if (py::isinstance<py::float_>(v) && !is_floating(like.dtype())) return Tensor::full({}, v.cast<double>(), DType::f32);
+  if (py::isinstance<py::int_>(v) && !py::isinstance<py::bool_>(v) && like.dtype() == DType::b8)
+    return Tensor::full({}, v.cast<double>(), DType::i64);
   if (py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v))  // bool is an int
     return Tensor::full({}, v.cast<double>(), like.dtype());
   throw DTypeError("expected a lamina.Tensor or a number, got " + py::str(py::type::of(v)).cast<std::string>());

@@ -119,10 +119,42 @@ TEST(DTypes, FloatOpsNameThemselvesAndTheDtype) {
   expect_named(message_of<DTypeError>([&] { matmul(i, i); }), "matmul", "int64");
   expect_named(message_of<DTypeError>([&] { softmax(b, 1); }), "softmax", "bool");
   expect_named(message_of<DTypeError>([&] { mean(i); }), "mean", "int64");
-  expect_named(message_of<DTypeError>([&] { div(i, i); }), "div", "int64");
+  expect_named(message_of<DTypeError>([&] { pow(i, i); }), "pow", "int64");
   expect_named(message_of<DTypeError>([&] { rand({2}, 0, 1, DType::i32, 1); }), "rand", "int32");
   EXPECT_THROW(conv2d(Tensor::zeros({1, 1, 3, 3}, DType::i32), Tensor::zeros({1, 1, 1, 1}, DType::i32)), DTypeError);
   EXPECT_THROW(dropout(i, 0.5, true, 1), DTypeError);
+}
+
+TEST(DTypes, BinaryOpsPromoteAsPyTorch) {
+  struct Row {
+    DType a;
+    Shape sa;
+    DType b;
+    Shape sb;
+    DType want;
+  };
+  const Row rows[] = {
+      {DType::i64, {2}, DType::f32, {2}, DType::f32},  {DType::i32, {2}, DType::i64, {2}, DType::i64},
+      {DType::f32, {2}, DType::f64, {2}, DType::f64},  {DType::b8, {2}, DType::i32, {2}, DType::i32},
+      {DType::f32, {2}, DType::f64, {}, DType::f32},   // a 0-d operand of the same kind does not decide
+      {DType::i32, {2}, DType::i64, {}, DType::i32},   {DType::i32, {2}, DType::f64, {}, DType::f64},
+      {DType::f64, {}, DType::i32, {}, DType::f64},    {DType::b8, {}, DType::i32, {2}, DType::i32},
+  };
+  for (const Row& r : rows) {
+    const Tensor a = Tensor::full(r.sa, 3.0, r.a), b = Tensor::full(r.sb, 2.0, r.b);
+    EXPECT_EQ(add(a, b).dtype(), r.want) << dtype_name(r.a) << " + " << dtype_name(r.b);
+    EXPECT_EQ(mul(b, a).dtype(), r.want);
+    EXPECT_EQ(greater(a, b).dtype(), DType::b8);
+  }
+  // true division: integers give float32
+  const Tensor q = div(Tensor::full({2}, 7.0, DType::i64), Tensor::full({}, 2.0, DType::i32));
+  EXPECT_EQ(q.dtype(), DType::f32);
+  EXPECT_EQ(q.at({0}), 3.5);
+  // the gradient reaches a float32 leaf through its promotion to float64
+  Tensor x = Tensor::full({2}, 1.5).set_requires_grad();
+  sum(mul(x, Tensor::full({2}, 4.0, DType::f64))).backward();
+  EXPECT_EQ(x.grad().dtype(), DType::f32);
+  EXPECT_EQ(x.grad().at({0}), 4.0);
 }
 
 TEST(DTypes, DataMovementTakesAnyDtype) {
@@ -168,7 +200,7 @@ TEST(DTypes, ComparisonsGiveBoolAndSumsCountInInt64) {
   EXPECT_EQ(sum(mul(i, i)).item_int(), 16 + 25 + 36);
   EXPECT_EQ(neg(i).at_int({2}), -6);
   EXPECT_EQ(logical_not(g).at_int({1}), 1);
-  EXPECT_THROW(greater(x, i), DTypeError);  // no promotion
+  EXPECT_EQ(sum(greater(x, i)).item_int(), 0);  // compared as float64 (promoted)
   EXPECT_THROW(mean(i), DTypeError);
   Tensor a = argmax(from_values({1, 7, 7, 0}, DType::f64).reshape({2, 2}), 1);
   EXPECT_EQ(a.dtype(), DType::i64);

@@ -40,8 +40,13 @@ Tensor affine(const Tensor& x, double scale, double shift = 0.0);
 
 // ---- binary, with NumPy broadcasting ---------------------------------------------------
 // Shapes broadcast from the right: extents equal, or one of them 1. The gradient of a
-// broadcast input is summed back to its shape. add, sub and mul also take int32 and int64
-// (wrapping on overflow), add and mul bool (as logical or / and); div is float only.
+// broadcast input is summed back to its shape. Operands of different dtypes are promoted
+// as PyTorch does (bool < integers < floats, the wider within one; a 0-d operand decides
+// only when it is of a higher kind than an operand with axes): int64 + float32 is float32,
+// float32 [3] + a float64 0-d tensor stays float32. add, sub and mul also take int32 and
+// int64 (wrapping on overflow), add and mul bool (as logical or / and); div is true
+// division (integers give float32); pow is float only. where and the comparisons promote
+// alike.
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);

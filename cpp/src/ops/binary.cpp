@@ -50,6 +50,30 @@ Tensor apply(const char* op, const Tensor& a, const Tensor& b, kernels::Binary f
 
 namespace ops_detail {
 
+namespace {
+
+int category(DType d) { return d == DType::b8 ? 0 : (is_floating(d) ? 2 : 1); }
+
+DType wider(DType a, DType b) {
+  if (category(a) != category(b)) return category(a) > category(b) ? a : b;
+  return dtype_size(a) >= dtype_size(b) ? a : b;
+}
+
+}  // namespace
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  const DType da = a.dtype(), db = b.dtype();
+  if ((a.dim() == 0) == (b.dim() == 0)) return wider(da, db);
+  const DType axes = a.dim() ? da : db, scalar = a.dim() ? db : da;
+  return category(scalar) > category(axes) ? scalar : axes;
+}
+
+Promoted promote(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.dtype() == b.dtype()) return {a, b};
+  const DType d = result_type(a, b);
+  return {a.dtype() == d ? a : a.to(d), b.dtype() == d ? b : b.to(d)};
+}
+
 void binary_into(const char* op, kernels::Binary f, const Tensor& a, const Tensor& b, const Tensor& out) {
   const Shape& shape = out.shape();
   visit_dtype(a.dtype(), [&](auto t) {
@@ -69,8 +93,9 @@ void binary_into(const char* op, kernels::Binary f, const Tensor& a, const Tenso
 
 namespace {
 
-// out = (a OP b) as bool, with broadcasting.
-Tensor comparison(const char* op, const Tensor& a, const Tensor& b, kernels::Compare c) {
+// out = (a OP b) as bool, with broadcasting (the operands promoted to one dtype first).
+Tensor comparison(const char* op, const Tensor& a_in, const Tensor& b_in, kernels::Compare c) {
+  const auto [a, b] = promote(a_in, b_in);
   Shape shape = check_binary(op, a, b, Takes::all);
   Tensor out = Tensor::empty(shape, DType::b8);
   Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
@@ -82,6 +107,13 @@ Tensor comparison(const char* op, const Tensor& a, const Tensor& b, kernels::Com
   return out;
 }
 
+// div is true division: integer and bool operands become float32 (as PyTorch's /).
+Promoted true_division(const Tensor& a, const Tensor& b) {
+  Promoted p = promote(a, b);
+  if (p.a.defined() && p.b.defined() && !is_floating(p.a.dtype())) p = {p.a.to(DType::f32), p.b.to(DType::f32)};
+  return p;
+}
+
 struct Needs {
   bool a, b;
 };
@@ -89,7 +121,8 @@ Needs needs(const Tensor& a, const Tensor& b) { return {a.requires_grad(), b.req
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
+Tensor add(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = promote(a_in, b_in);
   Tensor y = apply("add", a, b, kernels::Binary::add, Takes::all);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("add", {a, b}, {y}, [sa = a.shape(), sb = b.shape(), n = needs(a, b)](const std::vector<Tensor>& g) {
@@ -98,7 +131,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor sub(const Tensor& a, const Tensor& b) {
+Tensor sub(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = promote(a_in, b_in);
   Tensor y = apply("sub", a, b, kernels::Binary::sub, Takes::numbers);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("sub", {a, b}, {y}, [sa = a.shape(), sb = b.shape(), n = needs(a, b)](const std::vector<Tensor>& g) {
@@ -107,7 +141,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = promote(a_in, b_in);
   Tensor y = apply("mul", a, b, kernels::Binary::mul, Takes::all);
   if (autograd::needs_grad({&a, &b}))
     // Each input is saved only for the other's gradient: x * 2 keeps nothing of x, so
@@ -120,7 +155,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
+Tensor div(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = true_division(a_in, b_in);
   Tensor y = apply("div", a, b, kernels::Binary::div, Takes::floats);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("div", {a, b}, {y}, [B = SavedTensor(b), Y = SavedTensor(needs(a, b).b ? y : Tensor()), sa = a.shape(),
@@ -133,7 +169,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor pow(const Tensor& a, const Tensor& b) {
+Tensor pow(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = promote(a_in, b_in);
   Tensor y = apply("pow", a, b, kernels::Binary::pow, Takes::floats);
   if (autograd::needs_grad({&a, &b}))
     autograd::record("pow", {a, b}, {y}, [A = SavedTensor(a), B = SavedTensor(b), Y = SavedTensor(y), n = needs(a, b)](const std::vector<Tensor>& g) {

@@ -35,6 +35,18 @@ inline void check_same(const char* op, const Tensor& a, const Tensor& b) {
   check_same_device(op, a, b);
 }
 
+// PyTorch's type promotion for two operands: the categories are bool < integer < floating
+// and the wider dtype wins within one. A 0-d operand (a number, or a 0-d tensor) decides
+// only when its category is above the other's when the other has axes: int32 [3] + an
+// int64 0-d tensor stays int32, int64 [3] + 2.5 becomes float32 (a float number beside
+// integers is made float32 by the binding, the default float dtype).
+DType result_type(const Tensor& a, const Tensor& b);
+// a and b converted to result_type(a, b) (differentiable; no copy when already of it).
+struct Promoted {
+  Tensor a, b;
+};
+Promoted promote(const Tensor& a, const Tensor& b);
+
 // The one place an op's device picks its kernels (dispatch.cpp): the Table of `device`;
 // a device lamina has no kernels for throws DeviceError naming the op and the device.
 const kernels::Table& device_kernels(const char* op, Device device);

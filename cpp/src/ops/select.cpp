@@ -28,11 +28,12 @@ void check_picked(const char* op, int64_t bad, const Tensor& index, int64_t axis
 
 }  // namespace
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   const char* op = "where";
   check_defined(op, cond, "condition");
-  check_defined(op, a, "first input");
-  check_defined(op, b, "second input");
+  check_defined(op, a_in, "first input");
+  check_defined(op, b_in, "second input");
+  const auto [a, b] = promote(a_in, b_in);
   LAMINA_CHECK_DTYPE(cond.dtype() == DType::b8, op, ": the condition must be a bool tensor, got ",
                      dtype_name(cond.dtype()));
   check_same(op, a, b);
