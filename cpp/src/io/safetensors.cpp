@@ -176,15 +176,16 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
 }
 
 bool is_safetensors_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  // The header length's high bytes are zero (no header nears 2^40 bytes); a protobuf file
+  // starts with a key and a name there, never three zero bytes. A file cut inside the
+  // length keeps counting as one when its last byte is zero, so its error says it is short.
+  std::ifstream in(path, std::ios::binary);
   if (!in) return false;
-  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
-  in.seekg(0);
-  uint8_t head[9];
-  if (file_size < 9 || !in.read(reinterpret_cast<char*>(head), 9)) return false;
-  uint64_t n = 0;
-  for (int k = 0; k < 8; ++k) n |= uint64_t(head[k]) << (8 * k);
-  return head[8] == '{' && n <= file_size - 8;
+  char head[8];
+  in.read(head, 8);
+  const auto n = static_cast<size_t>(in.gcount());
+  if (n == 8) return head[5] == 0 && head[6] == 0 && head[7] == 0;
+  return n > 2 && head[n - 1] == 0;
 }
 
 std::vector<std::pair<std::string, Tensor>> load_safetensors(const std::string& path,
