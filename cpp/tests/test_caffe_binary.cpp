@@ -92,6 +92,7 @@ TEST(ProtobufWire, EachBadInputNamesTheByteAndField) {
       {std::string("\x08\x01\x12\x09xy", 6), "f.bin: byte 2: M.b: claims 9 bytes but 2 are left"},
       {std::string("\x08", 1), "f.bin: byte 0: M.a: truncated"},
       {std::string("\x08\x01\x0b", 3), "f.bin: byte 2: M.(key): field 1 has wire type 3"},
+      {std::string("\x1a\x03" "a\xc0\x80", 5), "f.bin: byte 0: M.c: byte 1 of the string is not valid UTF-8"},
   };
   for (const auto& c : cases) {
     const std::string m = message_of<FormatError>([&] {
@@ -99,6 +100,7 @@ TEST(ProtobufWire, EachBadInputNamesTheByteAndField) {
       while (r.next()) {
         if (r.field() == 1) r.varint("a");
         else if (r.field() == 2) r.bytes("b");
+        else if (r.field() == 3) r.string("c");
         else r.skip();
       }
     });
