@@ -59,6 +59,25 @@ def test_train_prints_caffe_lines_tests_and_snapshots(project):
     assert float(r.stdout.split("loss = ")[1]) < losses[0]
 
 
+def test_caffe_snapshots_resume_and_caffemodels_are_weights(project):
+    solver = project / "solver.prototxt"
+    solver.write_text(solver.read_text() + "snapshot_format: BINARYPROTO\n")
+    r = lamina_cli("train", "--solver", "solver.prototxt", "--iterations", "30", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert (project / "snaps" / "run_iter_30.caffemodel").exists() and not list(project.glob("snaps/*.safetensors"))
+    r = lamina_cli("train", "--solver", "solver.prototxt", "--snapshot", "snaps/run_iter_30.solverstate",
+                   "--iterations", "10", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "Iteration 30, Testing net" in r.stdout and "Iteration 0," not in r.stdout  # continued from Caffe's state
+    # --weights: comma-separated caffemodels applied in order, layers the net lacks named.
+    other = lamina.Net(NET.replace('name: "ip"', 'name: "ip_old"'), phase="test")
+    other.save(project / "old.caffemodel", format="caffemodel")
+    r = lamina_cli("test", "--model", "net.prototxt", "--weights", "snaps/run_iter_30.caffemodel,old.caffemodel",
+                   "--iterations", "2", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "old.caffemodel: ignoring layers the net lacks: ip_old" in r.stderr
+
+
 def test_ctrl_c_snapshots_and_stops(project):
     (project / "solver.prototxt").write_text((project / "solver.prototxt").read_text().replace("max_iter: 60", "max_iter: 100000000"))
     child = subprocess.Popen([sys.executable, "-m", "lamina", "train", "--solver", "solver.prototxt"], cwd=project,

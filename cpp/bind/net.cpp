@@ -207,13 +207,13 @@ void bind_net(py::module_& m) {
         for (const auto& p : net.learnable_params()) out.append(py::make_tuple(p.name, p.value, p.lr_mult, p.decay_mult));
         return out;
       })
-      .def("save", [](const Net& net, const std::string& path) {
+      .def("save", [](const Net& net, const std::string& path, const std::string& format) {
         py::gil_scoped_release release;
-        net.save(path);
-      })
+        net.save(path, format);
+      }, py::arg("path"), py::arg("format") = "safetensors")
       .def("load", [](Net& net, const std::string& path) {
         py::gil_scoped_release release;
-        net.load(path);
+        return net.load(path);
       })
       .def("to_prototxt", &Net::to_prototxt)
       .def("share_weights_from", &Net::share_weights_from)

@@ -83,7 +83,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.weights and args.snapshot:
         raise lamina.InvalidValueError("give --weights (to fine-tune) or --snapshot (to resume), not both")
     if args.weights:
-        solver.net.load(args.weights)
+        _load_weights(solver.net, args.weights)
     if args.snapshot:
         solver.restore(args.snapshot)
     total = (solver.max_iter - solver.iter) if args.iterations is None else args.iterations
@@ -111,6 +111,14 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_weights(net: lamina.Net, weights: str) -> None:
+    """Caffe's --weights: comma-separated files (safetensors or caffemodel), applied in order."""
+    for path in weights.split(","):
+        skipped = net.load(path)
+        if skipped:
+            print(f"lamina: {path}: ignoring layers the net lacks: {', '.join(skipped)}", file=sys.stderr)
+
+
 def _progress_bar(total: int):
     try:
         from tqdm import tqdm
@@ -124,7 +132,7 @@ def _test(args: argparse.Namespace) -> int:
 
     net = lamina.Net(args.model, phase="test", stages=args.stage or (), input_shapes=dict(args.input_shape or ()))
     if args.weights:
-        net.load(args.weights)
+        _load_weights(net, args.weights)
     totals: dict = {}
     for _ in range(args.iterations):
         for name, value in net.forward().items():
@@ -178,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--example", help="train a shipped example instead: lenet")
     train.add_argument("--plot", default="lenet_curves.png", help="where --example writes its curves (PNG)")
     train.add_argument("--net", default=None, help="the net prototxt, overriding the solver's net:")
-    train.add_argument("--weights", default=None, help="initial weights (.safetensors) to fine-tune from")
+    train.add_argument("--weights", default=None, help="initial weights to fine-tune from: .safetensors or .caffemodel files, comma-separated, applied in order")
     train.add_argument("--snapshot", default=None, help="a .solverstate to resume from")
     train.add_argument("--iterations", type=int, default=None, help="iterations to run (default: to max_iter)")
     train.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME=D1,D2,...")

@@ -250,15 +250,9 @@ def _record_source(layer_type: str, p, seed: int):
 
 
 def _read_mean_file(path: str) -> np.ndarray:
-    from .caffe_proto import WireError, decode_blob_proto
-
-    try:
-        with open(path, "rb") as f:
-            mean = decode_blob_proto(f.read())
-    except FileNotFoundError:
-        raise _lamina.FileError(f"{path}: no such mean file") from None
-    except WireError as e:
-        raise _lamina.FileFormatError(f"{path}: not a binaryproto mean: {e}") from None
+    if not os.path.isfile(path):
+        raise _lamina.FileError(f"{path}: no such mean file")
+    mean = np.asarray(_lamina.read_blob_proto(path), np.float32)  # FileFormatError: path, byte, field
     return mean.reshape(mean.shape[-3:]) if mean.ndim == 4 else mean
 
 

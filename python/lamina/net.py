@@ -189,13 +189,17 @@ class Net:
         return total
 
     # ---- weights and text ------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        """Writes every layer blob to a safetensors file, atomically."""
-        self._net.save(os.fspath(path))
+    def save(self, path: str | os.PathLike, format: str = "safetensors") -> None:
+        """Writes every layer blob atomically: format "safetensors" (lamina's) or
+        "caffemodel" (Caffe's binary NetParameter, which Caffe's --weights reads)."""
+        self._net.save(os.fspath(path), format)
 
-    def load(self, path: str | os.PathLike) -> None:
-        """Reads weights written by save(); checked completely before anything changes."""
-        self._net.load(os.fspath(path))
+    def load(self, path: str | os.PathLike) -> list[str]:
+        """Reads weights from save() or a Caffe .caffemodel, telling them apart by content;
+        checked completely before anything changes. A caffemodel's blobs are copied by layer
+        name (Caffe's --weights); the names of its layers this net lacks are skipped and
+        returned. Loading several files in turn applies each over the last."""
+        return self._net.load(os.fspath(path))
 
     copy_from = load
 

@@ -125,11 +125,14 @@ class Solver:
         return dict(self._solver.test(int(index)))
 
     def snapshot(self) -> str:
-        """Writes <prefix>_iter_N.safetensors and .solverstate atomically; returns the state path."""
+        """Writes <prefix>_iter_N.safetensors and .solverstate atomically (Caffe's .caffemodel and
+        protobuf .solverstate when the solver says snapshot_format: BINARYPROTO); returns the
+        state path."""
         return self._solver.snapshot()
 
     def restore(self, state: str | os.PathLike) -> None:
-        """Continues from a .solverstate written by snapshot() (bit-identical to not stopping)."""
+        """Continues from a .solverstate written by snapshot() (bit-identical to not stopping)
+        or by Caffe (iteration, lr step and history restored, learned_net loaded)."""
         self._solver.restore(os.fspath(state))
 
     def last_test(self, index: int = 0) -> dict:

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lamina/autograd.hpp"
+#include "lamina/caffe_binary.hpp"
 #include "lamina/error.hpp"
 #include "lamina/layer.hpp"
 #include "lamina/net.hpp"

@@ -92,11 +92,21 @@ class Net {
   };
   const std::vector<Param>& learnable_params() const { return params_; }
 
-  // Weights as safetensors ("layer/index" -> tensor), written to a temporary file and renamed.
-  void save(const std::string& path) const;
-  // Reads weights saved by save(): every blob named must exist with the same shape; the file
-  // is checked completely before any blob changes.
-  void load(const std::string& path);
+  // Writes every layer's blobs to a temporary file, then renames it to `path`. format
+  // "safetensors": "layer/index" -> tensor, a shared blob once. "caffemodel": Caffe's
+  // binary NetParameter (caffe_binary.hpp): each layer's name, type, bottoms, tops and
+  // blobs (a shared blob in each layer that uses it, as Caffe writes it), which Caffe's
+  // --weights reads; the layers' other parameters are not written.
+  void save(const std::string& path, const std::string& format = "safetensors") const;
+  // Reads weights, telling the format by the file's content. Nothing changes unless the
+  // whole file is valid and fits (FormatError, ShapeError otherwise).
+  //   safetensors (from save()): every blob named must exist with the same shape.
+  //   caffemodel: Caffe's --weights semantics: blobs are copied by layer name; a layer of
+  //   the file the net does not have is skipped, and the names skipped are returned; a layer
+  //   the net has must have as many blobs, each of the same shape (a legacy 4-d blob fits a
+  //   shape it equals padded with leading 1s), else ShapeError naming the layer, the blob
+  //   index and both shapes. Loading several files in turn applies each over the last.
+  std::vector<std::string> load(const std::string& path);
 
   // Makes this net's layer blobs the very tensors of `other`'s layers with the same name and
   // blob shapes (Caffe's ShareTrainedLayersWith): a test net then sees the train net's
@@ -117,6 +127,8 @@ class Net {
  private:
   void build(const prototxt::Message& net, const std::string& file, const NetOptions& options);
   std::vector<Tensor> run_layer(size_t i);
+  void load_safetensors_weights(const std::string& path);
+  std::vector<std::string> load_caffemodel_weights(const std::string& path);
   bool recording() const;
 
   std::string name_;

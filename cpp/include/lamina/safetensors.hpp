@@ -24,4 +24,9 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
 std::vector<std::pair<std::string, Tensor>> load_safetensors(const std::string& path,
                                                              std::map<std::string, std::string>* metadata = nullptr);
 
+// True when the file starts as a safetensors file does (an 8-byte little-endian header
+// length, whose top three bytes are zero), also when damaged after that: how Net::load and
+// Solver::restore tell it from Caffe's protobuf files, which never start that way.
+bool is_safetensors_file(const std::string& path);
+
 }  // namespace lamina

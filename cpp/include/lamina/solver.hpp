@@ -78,10 +78,18 @@ class Solver {
 
   // Writes <prefix>_iter_<N>.safetensors (weights) and <prefix>_iter_<N>.solverstate
   // (iteration, policy position, RNG, history blobs; safetensors layout), each atomically.
-  // Returns the state file's path.
+  // With `snapshot_format: BINARYPROTO` written out in the solver file, Caffe's files
+  // instead: <prefix>_iter_<N>.caffemodel and a protobuf SolverState (iter, learned_net,
+  // history in Caffe's order, current_step), which Caffe resumes from. Returns the state
+  // file's path.
   std::string snapshot();
-  // Reads a .solverstate (and the weights file it names) written by snapshot(): training
-  // continues bit-identically to an uninterrupted run (same seed and thread count).
+  // Reads a .solverstate (and the weights file it names), telling the form by content.
+  // lamina's (snapshot()): training continues bit-identically to an uninterrupted run (same
+  // seed and thread count). Caffe's protobuf SolverState: the iteration, the lr policy's
+  // step and the history blobs (Caffe's history_: for each of the solver type's history
+  // slots, one blob per learnable parameter in learnable_params() order) are restored and
+  // learned_net (a .caffemodel or lamina weights; as written, else beside the state file)
+  // is loaded; the smoothed loss restarts, as Caffe's does.
   void restore(const std::string& state_path);
 
   // The scores of the latest test of net `i` and the iteration it ran at (-1: none yet).
@@ -101,6 +109,8 @@ class Solver {
  private:
   void build_nets(const Options& options);
   void apply_update();
+  std::string snapshot_caffe(const std::string& base);
+  void restore_caffe(const std::string& state_path);
   void update_smoothed_loss(double loss, int start_iter);
   std::map<std::string, Tensor> feed(Net& net, Phase phase);
   void log(const std::string& line) const;

@@ -2,6 +2,8 @@
 // lamina reads: objects, arrays, strings, non-negative integers).
 #include "lamina/safetensors.hpp"
 
+#include "io/atomic_file.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -162,10 +164,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   header << "}";
   std::string h = header.str();
   while (h.size() % 8) h += ' ';  // the data starts 8-byte aligned
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) detail::raise<IOError>("save_safetensors: cannot write ", tmp);
+  io::write_atomically(path, "save_safetensors", [&](std::ostream& out) {
     uint8_t size[8];
     for (int k = 0; k < 8; ++k) size[k] = uint8_t(uint64_t(h.size()) >> (8 * k));
     out.write(reinterpret_cast<const char*>(size), 8);
@@ -173,16 +172,20 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     for (const auto& c : data)
       out.write(static_cast<const char*>(c.raw_data()),
                 static_cast<std::streamsize>(uint64_t(c.numel()) * dtype_size(c.dtype())));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      detail::raise<IOError>("save_safetensors: writing ", tmp, " failed (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    detail::raise<IOError>("save_safetensors: cannot rename ", tmp, " to ", path);
-  }
+  });
+}
+
+bool is_safetensors_file(const std::string& path) {
+  // The header length's high bytes are zero (no header nears 2^40 bytes); a protobuf file
+  // starts with a key and a name there, never three zero bytes. A file cut inside the
+  // length keeps counting as one when its last byte is zero, so its error says it is short.
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  char head[8];
+  in.read(head, 8);
+  const auto n = static_cast<size_t>(in.gcount());
+  if (n == 8) return head[5] == 0 && head[6] == 0 && head[7] == 0;
+  return n > 2 && head[n - 1] == 0;
 }
 
 std::vector<std::pair<std::string, Tensor>> load_safetensors(const std::string& path,

@@ -1,4 +1,4 @@
-// Net: building the layer DAG from a NetParameter, running it, and its weights on disk.
+// Net: building the layer DAG from a NetParameter and running it (weights on disk: weights.cpp).
 #include "lamina/net.hpp"
 
 #include <algorithm>
@@ -6,7 +6,6 @@
 #include <set>
 
 #include "lamina/ops.hpp"
-#include "lamina/safetensors.hpp"
 
 namespace lamina {
 
@@ -414,46 +413,6 @@ Tensor Net::blob_grad(const std::string& name) const {
   const Tensor& t = blob_first_[id];
   if (t.defined() && t.requires_grad() && t.grad().defined()) return t.grad();
   return Tensor::zeros(blobs_[id].shape(), blobs_[id].dtype());
-}
-
-void Net::save(const std::string& path) const {
-  std::vector<std::pair<std::string, Tensor>> named;
-  std::set<const void*> written;
-  for (const auto& entry : layers_) {
-    auto& blobs = entry.layer->blobs();
-    for (size_t k = 0; k < blobs.size(); ++k) {
-      if (!written.insert(blobs[k].storage().get()).second) continue;  // shared: once
-      named.emplace_back(entry.layer->name() + "/" + std::to_string(k), blobs[k]);
-    }
-  }
-  save_safetensors(path, named, {{"format", "lamina"}, {"net", name_}});
-}
-
-void Net::load(const std::string& path) {
-  const auto named = load_safetensors(path);
-  std::vector<std::pair<Tensor, Tensor>> plan;  // destination, source: all checked first
-  for (const auto& [name, value] : named) {
-    const auto slash = name.rfind('/');
-    bool found = false;
-    if (slash != std::string::npos) {
-      const std::string layer = name.substr(0, slash);
-      const std::string index = name.substr(slash + 1);
-      for (const auto& entry : layers_) {
-        if (entry.layer->name() != layer) continue;
-        const auto& blobs = entry.layer->blobs();
-        size_t k = 0;
-        try { k = std::stoul(index); } catch (const std::exception&) { break; }
-        if (k >= blobs.size()) break;
-        LAMINA_CHECK_AS(FormatError, blobs[k].shape() == value.shape(), "Net.load: ", path, ": '", name,
-                        "' has shape ", shape_str(value.shape()), " but the net's blob is ", shape_str(blobs[k].shape()));
-        plan.emplace_back(blobs[k], value);
-        found = true;
-      }
-    }
-    LAMINA_CHECK_AS(FormatError, found, "Net.load: ", path, ": the net has no blob '", name, "'");
-  }
-  NoGradGuard no_grad;
-  for (auto& [dst, src] : plan) dst.copy_(src);
 }
 
 void Net::share_weights_from(const Net& other) {

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "lamina/caffe_binary.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/safetensors.hpp"
 #include "solver/settings.hpp"
@@ -286,6 +287,7 @@ std::string Solver::snapshot() {
     prefix = fs::path(file_).replace_extension().string();  // Caffe's default: the solver file's name
   }
   const std::string base = prefix + "_iter_" + std::to_string(iter_);
+  if (param_.has("snapshot_format") && param_.get_string("snapshot_format") == "BINARYPROTO") return snapshot_caffe(base);
   const std::string weights = base + ".safetensors", state = base + ".solverstate";
   net_->save(weights);
   std::vector<std::pair<std::string, Tensor>> tensors;
@@ -310,7 +312,62 @@ std::string Solver::snapshot() {
   return state;
 }
 
+// Caffe's SGDSolver::SnapshotSolverStateToBinaryProto: the weights as a .caffemodel, the
+// state as a SolverState whose history is Caffe's history_ (each slot for every parameter).
+std::string Solver::snapshot_caffe(const std::string& base) {
+  const std::string weights = base + ".caffemodel", state = base + ".solverstate";
+  net_->save(weights, "caffemodel");
+  CaffeSolverState s;
+  s.iter = iter_;
+  s.learned_net = weights;
+  s.current_step = current_step_;
+  const auto& states = optimizer_.state();
+  const size_t slots = optim::history_names(optimizer_.options().rule).size();
+  for (size_t j = 0; j < slots; ++j)
+    for (const auto& p : states) s.history.push_back({p.history[j], false});
+  write_caffe_solver_state(state, s);
+  log("Snapshotting to binary proto file " + weights + " and " + state);
+  return state;
+}
+
+// A SolverState Caffe wrote: its history blobs map onto the optimizer's history in
+// Caffe's order (see snapshot_caffe); the weights come from learned_net, as given or
+// beside the state file. Caffe keeps no RNG state or loss window: those start afresh.
+void Solver::restore_caffe(const std::string& state_path) {
+  const CaffeSolverState s = read_caffe_solver_state(state_path);
+  std::vector<optim::ParamState> state = optimizer_.state();
+  const size_t n = state.size();
+  const size_t slots = optim::history_names(optimizer_.options().rule).size();
+  LAMINA_CHECK_AS(FormatError, s.history.size() == n * slots, "Solver.restore: ", state_path, " holds ",
+                  s.history.size(), " history blobs; a ", type_, " solver over this net's ", n,
+                  " learnable parameters keeps ", n * slots);
+  for (size_t j = 0; j < slots; ++j)
+    for (size_t i = 0; i < n; ++i) {
+      const CaffeBlob& blob = s.history[j * n + i];
+      const Shape& want = state[i].history[j].shape();
+      LAMINA_CHECK_AS(FormatError, blob.fits(want),
+                      "Solver.restore: ", state_path, ": history blob ", j * n + i, " has shape ",
+                      shape_str(blob.value.shape()), " but parameter ", i, " ('", net_->learnable_params()[i].name,
+                      "') is ", shape_str(want));
+      state[i].history[j] = blob.value.view(want);
+      state[i].step = s.iter;
+    }
+  std::string weights = s.learned_net;
+  if (!weights.empty() && !fs::exists(weights))
+    weights = (fs::path(state_path).parent_path() / fs::path(weights).filename()).string();
+  if (!weights.empty()) net_->load(weights);  // checks everything before changing anything
+  optimizer_.load_state(state);
+  iter_ = s.iter;
+  current_step_ = s.current_step;
+  losses_.clear();
+  smoothed_loss_ = 0;
+}
+
 void Solver::restore(const std::string& state_path) {
+  if (!is_safetensors_file(state_path)) {
+    restore_caffe(state_path);
+    return;
+  }
   std::map<std::string, std::string> meta;
   const auto tensors = load_safetensors(state_path, &meta);
   auto need = [&](const char* key) -> const std::string& {
