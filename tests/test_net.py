@@ -69,7 +69,7 @@ def test_every_solver_validates_against_the_schema(path):
 def test_every_net_builds_in_both_phases(path, phase, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "python_layers"))  # pyloss for pycaffe_linreg
     stages = STAGES.get(path.stem, ([], []))[phase == "test"]
-    net = lamina.Net(path, phase=phase, stages=stages, input_shapes=INPUT_SHAPES.get(path.stem))
+    net = lamina.Net(path, phase=phase, stages=stages, input_shapes=INPUT_SHAPES.get(path.stem), python_layers=True)
     assert net.layers and net.phase == phase
     # Every blob has a shape and nothing negative slipped through.
     for blob in net.blobs.values():
@@ -476,13 +476,17 @@ def test_python_layers_load_by_module_and_class(tmp_path, monkeypatch):
     layer { name: "sq" type: "Python" bottom: "x" top: "y" python_param { module: "my_layers" layer: "Square" param_str: "2" } }
     layer { name: "l" type: "Reduction" bottom: "y" top: "l" loss_weight: 1 }
     """
-    net = lamina.Net(text, phase="train", dtype="float64")
+    net = lamina.Net(text, phase="train", dtype="float64", python_layers=True)
     net.forward(x=np.array([1.0, -2.0, 3.0]))
     np.testing.assert_allclose(net.blobs["y"].data, [2.0, 8.0, 18.0])
     net.backward()
     np.testing.assert_allclose(net.blobs["x"].diff, [4.0, -8.0, 12.0])
     with pytest.raises(lamina.InvalidValueError, match="no_such_module"):
+        lamina.Net(text.replace("my_layers", "no_such_module"), python_layers=True)
+    # Without consent nothing is imported: a PrototxtError at the layer says how to allow it.
+    with pytest.raises(lamina.PrototxtError, match="python_layers=True") as e:
         lamina.Net(text.replace("my_layers", "no_such_module"))
+    assert e.value.line == 3 and "'sq'" in str(e.value)
 
 
 def test_forward_rejects_unknown_inputs_and_backward_needs_a_tape():

@@ -26,6 +26,13 @@ py::array to_numpy(const Tensor& t, py::handle owner);
 Tensor from_numpy(py::array a);
 
 // Python values -> lamina types, with lamina errors for bad values.
+// An integer argument (anything with __index__) as int64: a non-integer or one outside
+// [-2^63, 2^63) throws ValueError "<what>: <name> ... ".
+int64_t to_int64(py::handle v, const char* what, const char* name);
+// A seed: None -> the next seed of lamina's generator, else an int in [0, 2^64) (ValueError).
+uint64_t to_seed(py::handle v, const char* what);
+// A shape for a new tensor of `dtype`: to_shape plus checked_nbytes (the allocation limit).
+Shape to_alloc_shape(py::handle obj, const char* what, DType dtype);
 DType to_dtype(py::handle obj, const char* what, DType fallback = DType::f32);
 // allow_infer: keep -1 entries (for reshape), otherwise negative extents raise ShapeError.
 Shape to_shape(py::handle obj, const char* what, bool allow_infer = false);

@@ -33,12 +33,22 @@ PyObject* make(py::module_& m, const char* name, std::initializer_list<PyObject*
   return cls;
 }
 
+// Messages quote user bytes (file names, prototxt text, names read from files) that need
+// not be UTF-8: those bytes show as \xNN escapes instead of failing the conversion.
+py::str text(const std::string& s) {
+  PyObject* u = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace");
+  if (!u) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(u);
+}
+
+void set(PyObject* cls, const char* what) { PyErr_SetObject(cls, text(what).ptr()); }
+
 void raise_prototxt(const PrototxtError& e) {
-  py::object exc = py::reinterpret_borrow<py::object>(g.prototxt)(e.what());
-  exc.attr("file") = e.file();
+  py::object exc = py::reinterpret_borrow<py::object>(g.prototxt)(text(e.what()));
+  exc.attr("file") = text(e.file());
   exc.attr("line") = e.line();
   exc.attr("column") = e.column();
-  exc.attr("reason") = e.reason();
+  exc.attr("reason") = text(e.reason());
   PyErr_SetObject(g.prototxt, exc.ptr());
 }
 
@@ -64,23 +74,27 @@ void bind_errors(py::module_& m) {
     } catch (const PrototxtError& e) {
       raise_prototxt(e);
     } catch (const ShapeError& e) {
-      PyErr_SetString(g.shape, e.what());
+      set(g.shape, e.what());
     } catch (const DTypeError& e) {
-      PyErr_SetString(g.dtype, e.what());
+      set(g.dtype, e.what());
     } catch (const ValueError& e) {
-      PyErr_SetString(g.value, e.what());
+      set(g.value, e.what());
     } catch (const IndexError& e) {
-      PyErr_SetString(g.index, e.what());
+      set(g.index, e.what());
     } catch (const FormatError& e) {
-      PyErr_SetString(g.format, e.what());
+      set(g.format, e.what());
     } catch (const IOError& e) {
-      PyErr_SetString(g.file, e.what());
+      set(g.file, e.what());
     } catch (const AutogradError& e) {
-      PyErr_SetString(g.autograd, e.what());
+      set(g.autograd, e.what());
     } catch (const DeviceError& e) {
-      PyErr_SetString(g.device, e.what());
+      set(g.device, e.what());
     } catch (const Error& e) {
-      PyErr_SetString(g.error, e.what());
+      set(g.error, e.what());
+    } catch (const py::cast_error& e) {
+      // A Python value that does not convert to the C++ type an argument needs (an int past
+      // 2^64, a negative size): a bad argument value, not an internal failure.
+      set(g.value, (std::string("an argument has the wrong type or does not fit: ") + e.what()).c_str());
     }
   });
 }

@@ -85,7 +85,7 @@ void bind_losses(py::module_& ops) {
     CrossEntropyOptions o;
     o.axis = axis;
     o.has_ignore_label = !ignore_label.is_none();
-    if (o.has_ignore_label) o.ignore_label = ignore_label.cast<int64_t>();
+    if (o.has_ignore_label) o.ignore_label = to_int64(ignore_label, "softmax_cross_entropy", "ignore_label");
     o.normalization = normalization_arg("softmax_cross_entropy", normalization);
     py::gil_scoped_release release;
     return softmax_cross_entropy(logits, labels, o);

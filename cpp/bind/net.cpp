@@ -44,6 +44,17 @@ class PythonLayer : public Layer {
   std::deque<prototxt::Message> fillers_;
 };
 
+// Whether the net being built on this thread may import Python code for `type: "Python"`
+// layers (python_param names any module and callable: loading a model file must not run
+// code unless the caller said so). Set for the duration of one _Net or _Solver construction.
+thread_local bool t_python_layers = false;
+
+struct PythonLayersAllowed {
+  explicit PythonLayersAllowed(bool allow) : before(t_python_layers) { t_python_layers = allow; }
+  ~PythonLayersAllowed() { t_python_layers = before; }
+  bool before;
+};
+
 std::unique_ptr<Layer> make_python_layer(const LayerSpec& spec, py::object cls) {
   py::gil_scoped_acquire gil;
   py::object instance = cls();
@@ -149,6 +160,12 @@ void bind_net(py::module_& m) {
       const auto p = spec.param_message("python_param");
       if (p.get_string("module").empty() || p.get_string("layer").empty())
         spec.fail("needs python_param { module: \"...\" layer: \"...\" }", "python_param");
+      if (!t_python_layers)
+        spec.fail("would import and run Python code (module '" + p.get_string("module") + "', layer '" +
+                      p.get_string("layer") +
+                      "'); allow it with lamina.Net(..., python_layers=True), lamina.Solver(..., "
+                      "python_layers=True) or lamina train --allow-python-layers",
+                  "python_param");
       py::object cls = keep(p.get_string("module"), p.get_string("layer"));
       return make_python_layer(spec, cls);
     }});
@@ -158,14 +175,15 @@ void bind_net(py::module_& m) {
   py::class_<Net>(m, "_Net")
       .def(py::init([](const std::string& source, bool is_text, const std::string& file, const std::string& phase,
                        const std::vector<std::string>& stages, int level, const py::dict& input_shapes,
-                       py::object dtype) {
+                       py::object dtype, bool python_layers) {
              NetOptions o = options_from(phase, stages, level, input_shapes, dtype);
              prototxt::Message tree = is_text ? prototxt::parse(source, file) : prototxt::parse_file(source);
+             PythonLayersAllowed allow(python_layers);
              py::gil_scoped_release release;
              return std::make_unique<Net>(tree, is_text ? file : source, o);
            }),
            py::arg("source"), py::arg("is_text"), py::arg("file"), py::arg("phase"), py::arg("stages"),
-           py::arg("level"), py::arg("input_shapes"), py::arg("dtype"))
+           py::arg("level"), py::arg("input_shapes"), py::arg("dtype"), py::arg("python_layers") = false)
       .def("forward", [](Net& net, const std::map<std::string, Tensor>& inputs) {
         py::gil_scoped_release release;
         return net.forward(inputs);
@@ -233,7 +251,7 @@ void bind_net(py::module_& m) {
 void bind_solver(py::module_& m) {
   py::class_<Solver>(m, "_Solver")
       .def(py::init([](const std::string& source, bool is_text, const std::string& net, const py::dict& input_shapes,
-                       const py::dict& test_input_shapes, bool quiet) {
+                       const py::dict& test_input_shapes, bool quiet, bool python_layers) {
              Solver::Options o;
              o.net = net;
              o.quiet = quiet;
@@ -242,11 +260,12 @@ void bind_solver(py::module_& m) {
              for (auto item : test_input_shapes)
                o.test_input_shapes[item.first.cast<std::string>()] = to_shape(item.second, "test_input_shapes");
              prototxt::Message tree = is_text ? prototxt::parse(source, "<string>") : prototxt::parse_file(source);
+             PythonLayersAllowed allow(python_layers);
              py::gil_scoped_release release;
              return std::make_unique<Solver>(tree, is_text ? "<string>" : source, o);
            }),
            py::arg("source"), py::arg("is_text"), py::arg("net"), py::arg("input_shapes"), py::arg("test_input_shapes"),
-           py::arg("quiet"))
+           py::arg("quiet"), py::arg("python_layers") = false)
       .def("set_feeder", [](Solver& s, py::object fn) {
         // fn(net_index, phase) -> {name: Tensor}; net_index -1 is the train net.
         Solver* self = &s;

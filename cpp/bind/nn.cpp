@@ -69,7 +69,7 @@ void bind_nn(py::module_& m) {
   ops.def("adaptive_avg_pool2d", [](const Tensor& x, py::object size) {
     int64_t oh, ow;
     if (py::isinstance<py::int_>(size)) {
-      oh = ow = size.cast<int64_t>();
+      oh = ow = to_int64(size, "adaptive_avg_pool2d", "size");
     } else {
       auto s = size.cast<std::pair<int64_t, int64_t>>();
       oh = s.first;

@@ -47,7 +47,7 @@ py::object equality(const Tensor& a, py::handle b) {
 
 std::vector<int64_t> axes_arg(py::handle axis) {
   if (axis.is_none()) return {};
-  if (py::isinstance<py::int_>(axis)) return {axis.cast<int64_t>()};
+  if (py::isinstance<py::int_>(axis)) return {to_int64(axis, "reduction", "axis")};
   return axis.cast<std::vector<int64_t>>();
 }
 
@@ -84,10 +84,10 @@ void record_function(const std::string& name, const std::vector<Tensor>& inputs,
 
 // An int or an (h, w) pair.
 std::pair<int64_t, int64_t> pair_arg(py::handle v, const char* op, const char* what) {
-  if (py::isinstance<py::int_>(v)) return {v.cast<int64_t>(), v.cast<int64_t>()};
+  if (py::isinstance<py::int_>(v)) return {to_int64(v, op, what), to_int64(v, op, what)};
   if (py::isinstance<py::sequence>(v) && py::len(v) == 2) {
     auto s = v.cast<py::sequence>();
-    return {s[0].cast<int64_t>(), s[1].cast<int64_t>()};
+    return {to_int64(s[0], op, what), to_int64(s[1], op, what)};
   }
   throw ValueError(std::string(op) + ": " + what + " must be an int or an (h, w) pair, got " +
                    py::repr(v).cast<std::string>());
@@ -119,7 +119,7 @@ py::object in_place(py::object self, py::handle other) {
 // x.max(axis) / x.argmax(axis); no axis: over all elements (argmax: the flat index).
 template <Tensor (*fn)(const Tensor&, int64_t, bool)>
 Tensor over_axis(const Tensor& x, py::handle axis, bool keepdim) {
-  if (!axis.is_none()) return fn(x, axis.cast<int64_t>(), keepdim);
+  if (!axis.is_none()) return fn(x, to_int64(axis, "max/argmax", "axis"), keepdim);
   Tensor y = fn(x.reshape({-1}), 0, false);
   return keepdim ? y.reshape(Shape(static_cast<size_t>(x.dim()), 1)) : y;
 }
@@ -245,7 +245,7 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def("lrn", &lrn, py::arg("x"), py::arg("size") = 5, py::arg("alpha") = 1e-4, py::arg("beta") = 0.75,
           py::arg("k") = 1.0, py::arg("across_channels") = true, Release());
   ops.def("dropout", [](const Tensor& x, double p, bool training, py::object seed) {
-    uint64_t s = seed.is_none() ? next_seed() : seed.cast<uint64_t>();
+    uint64_t s = to_seed(seed, "dropout");
     py::gil_scoped_release release;
     return dropout(x, p, training, s);
   }, py::arg("x"), py::arg("p") = 0.5, py::arg("training") = true, py::arg("seed") = py::none(),
@@ -258,16 +258,18 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   bind_losses(ops);
   m.def("manual_seed", &manual_seed, py::arg("seed"), "Seeds the generator behind dropout, rand and randn.");
   m.def("rand", [](py::handle shape, double lo, double hi, py::object dtype, py::object seed) {
-    return rand(to_shape(shape, "rand"), lo, hi, to_dtype(dtype, "rand"), seed.is_none() ? next_seed() : seed.cast<uint64_t>());
+    const DType d = to_dtype(dtype, "rand");
+    return rand(to_alloc_shape(shape, "rand", d), lo, hi, d, to_seed(seed, "rand"));
   }, py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0, py::kw_only(), py::arg("dtype") = py::none(),
      py::arg("seed") = py::none());
   m.def("randn", [](py::handle shape, double mean, double std, py::object dtype, py::object seed) {
-    return randn(to_shape(shape, "randn"), mean, std, to_dtype(dtype, "randn"), seed.is_none() ? next_seed() : seed.cast<uint64_t>());
+    const DType d = to_dtype(dtype, "randn");
+    return randn(to_alloc_shape(shape, "randn", d), mean, std, d, to_seed(seed, "randn"));
   }, py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("dtype") = py::none(),
      py::arg("seed") = py::none());
   ops.def("reshape", [](const Tensor& x, py::handle shape) { return reshape(x, to_shape(shape, "reshape", true)); });
   ops.def("transpose", [](const Tensor& x, py::object perm, py::object b) {
-    if (!b.is_none()) return transpose(x, perm.cast<int64_t>(), b.cast<int64_t>());  // two axes: a swapping view
+    if (!b.is_none()) return transpose(x, to_int64(perm, "transpose", "axis"), to_int64(b, "transpose", "axis"));  // two axes: a swapping view
     return transpose(x, perm.is_none() ? std::vector<int64_t>{} : perm.cast<std::vector<int64_t>>());
   }, py::arg("x"), py::arg("perm") = py::none(), py::arg("b") = py::none(),
      "transpose(x, perm): a copy with the axes in perm's order; transpose(x, a, b): a view with axes a, b swapped.");

@@ -5,6 +5,7 @@
 //    int32, int64 or bool array with its natural alignment is wrapped; the storage holds a reference to the
 //    array and drops it (under the GIL) when the last tensor goes.
 #include <cstring>
+#include <limits>
 
 #include "bind.hpp"
 
@@ -29,16 +30,51 @@ py::dtype numpy_dtype(DType dtype) {
   return visit_dtype(dtype, [](auto t) { return py::dtype::of<decltype(t)>(); });
 }
 
+int64_t to_int64(py::handle v, const char* what, const char* name) {
+  LAMINA_CHECK(PyIndex_Check(v.ptr()), what, ": ", name, " must be an int, got ", py::repr(v).cast<std::string>());
+  py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr()));
+  if (!i) throw py::error_already_set();
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  LAMINA_CHECK(overflow == 0, what, ": ", name, " ", py::repr(v).cast<std::string>(),
+               " does not fit a 64-bit signed integer");
+  return static_cast<int64_t>(x);
+}
+
+uint64_t to_seed(py::handle v, const char* what) {
+  if (v.is_none()) return next_seed();
+  LAMINA_CHECK(PyIndex_Check(v.ptr()), what, ": seed must be an int, got ", py::repr(v).cast<std::string>());
+  py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr()));
+  if (!i) throw py::error_already_set();
+  const unsigned long long x = PyLong_AsUnsignedLongLong(i.ptr());
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+    throw ValueError(std::string(what) + ": seed " + py::repr(v).cast<std::string>() + " is not in [0, 2^64)");
+  }
+  return static_cast<uint64_t>(x);
+}
+
+Shape to_alloc_shape(py::handle obj, const char* what, DType dtype) {
+  Shape shape = to_shape(obj, what);
+  checked_nbytes(what, shape, dtype);
+  return shape;
+}
+
 Shape to_shape(py::handle obj, const char* what, bool allow_infer) {
   Shape shape;
+  auto extent = [&](py::handle d) {
+    LAMINA_CHECK_AS(ShapeError, py::isinstance<py::int_>(d), what, ": shape entries must be ints, got ",
+                    py::repr(obj).cast<std::string>());
+    int overflow = 0;
+    const long long x = PyLong_AsLongLongAndOverflow(d.ptr(), &overflow);
+    LAMINA_CHECK_AS(ShapeError, overflow == 0, what, ": shape ", py::repr(obj).cast<std::string>(),
+                    " has an extent that does not fit a 64-bit integer");
+    shape.push_back(static_cast<int64_t>(x));
+  };
   if (py::isinstance<py::int_>(obj)) {
-    shape.push_back(obj.cast<int64_t>());
+    extent(obj);
   } else if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
-    for (py::handle d : obj) {
-      LAMINA_CHECK_AS(ShapeError, py::isinstance<py::int_>(d), what, ": shape entries must be ints, got ",
-                      py::repr(obj).cast<std::string>());
-      shape.push_back(d.cast<int64_t>());
-    }
+    for (py::handle d : obj) extent(d);
   } else {
     throw ShapeError(std::string(what) + ": a shape is an int or a sequence of ints, got " +
                      py::repr(obj).cast<std::string>());
@@ -46,7 +82,11 @@ Shape to_shape(py::handle obj, const char* what, bool allow_infer) {
   if (allow_infer) return shape;  // reshape/view check -1 and the element count themselves
   for (int64_t d : shape)
     LAMINA_CHECK_SHAPE(d >= 0, what, ": shape ", shape, " has a negative extent");
-  shape_numel(shape);  // rejects overflow with a ShapeError
+  try {
+    shape_numel(shape);  // rejects overflow with a ShapeError
+  } catch (const ShapeError& e) {
+    throw ShapeError(std::string(what) + ": " + e.what());
+  }
   return shape;
 }
 
@@ -59,6 +99,10 @@ py::array to_numpy(const Tensor& t, py::handle owner) {
 }
 
 Tensor from_numpy(py::array a) {
+  // A non-native byte order (a big-endian '>f4' on a little-endian machine) is converted:
+  // a copy in native order, never the bytes read as if they were native.
+  if (!a.dtype().attr("isnative").cast<bool>())
+    a = py::array::ensure(a.attr("astype")(a.dtype().attr("newbyteorder")("=")));
   DType dtype = to_dtype(a.dtype(), "from_numpy");
   const auto item = static_cast<uintptr_t>(dtype_size(dtype));
   const bool wrap = (a.flags() & py::array::c_style) && a.writeable() &&
@@ -131,7 +175,7 @@ static IndexItem index_item(py::handle h) {
                        "or bools, got dtype ", py::str(a.dtype()).cast<std::string>());
     return tensor_from_data(a, kind == 'b' ? numpy_dtype(DType::b8) : numpy_dtype(DType::i64));
   }
-  auto integer = [](py::handle v) { return py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr())).cast<int64_t>(); };
+  auto integer = [](py::handle v) { return to_int64(v, "Tensor index", "index"); };
   if (py::isinstance<py::slice>(h)) {
     Slice s;
     auto part = [&](const char* name) -> std::optional<int64_t> {
@@ -177,6 +221,12 @@ static void setitem(Tensor& t, py::handle key, py::handle value) {
 static Shape shape_args(const py::args& args, const char* what, bool allow_infer = false) {
   if (args.size() == 1) return to_shape(args[0], what, allow_infer);
   return to_shape(args, what, allow_infer);
+}
+
+// The shape of a new tensor (empty, zeros, ones): checked against the allocation limit,
+// so that the error names the function called.
+static Shape alloc_args(const py::args& args, const char* what, DType dtype) {
+  return to_alloc_shape(args.size() == 1 ? py::handle(args[0]) : py::handle(args), what, dtype);
 }
 
 py::class_<Tensor> bind_tensor(py::module_& m) {
@@ -242,15 +292,32 @@ np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
 Wraps a NumPy array as a Tensor. A C-contiguous, writeable float32, float64, int32, int64
 or bool array with its natural alignment is shared without copying (writes show on both
 sides, and the tensor keeps the array's memory alive); any other array of those dtypes is
-copied into a new 64-byte aligned tensor. Other dtypes raise DTypeError.)doc");
+copied into a new 64-byte aligned tensor, and so is an array in non-native byte order
+(converted to native order). Other dtypes raise DTypeError.)doc");
+  m.def("set_max_alloc_mb", [](py::handle mb) {
+    const int64_t v = to_int64(mb, "set_max_alloc_mb", "the limit");
+    LAMINA_CHECK(v > 0 && uint64_t(v) <= (std::numeric_limits<uint64_t>::max() >> 20),
+                 "set_max_alloc_mb: the limit must be a positive number of megabytes, got ", v);
+    set_max_alloc_bytes(uint64_t(v) << 20);
+  }, py::arg("mb"), "The most megabytes one tensor may take (default: physical memory, or LAMINA_MAX_ALLOC_MB).");
+  m.def("max_alloc_mb", [] { return max_alloc_bytes() >> 20; }, "The allocation limit in megabytes.");
   m.def("tensor", &tensor_from_data, py::arg("data"), py::arg("dtype") = py::none(),
         "A new tensor holding a copy of data. Without a dtype, as PyTorch: ints become int64 "
         "(int32 arrays stay int32), bools bool, float64 stays float64, other floats float32.");
-  m.def("empty", [](py::args shape, py::object dtype) { return Tensor::empty(shape_args(shape, "empty"), to_dtype(dtype, "empty")); },
+  m.def("empty", [](py::args shape, py::object dtype) {
+          const DType d = to_dtype(dtype, "empty");
+          return Tensor::empty(alloc_args(shape, "empty", d), d);
+        },
         py::kw_only(), py::arg("dtype") = py::none(), "A new tensor with uninitialised data.");
-  m.def("zeros", [](py::args shape, py::object dtype) { return Tensor::zeros(shape_args(shape, "zeros"), to_dtype(dtype, "zeros")); },
+  m.def("zeros", [](py::args shape, py::object dtype) {
+          const DType d = to_dtype(dtype, "zeros");
+          return Tensor::zeros(alloc_args(shape, "zeros", d), d);
+        },
         py::kw_only(), py::arg("dtype") = py::none());
-  m.def("ones", [](py::args shape, py::object dtype) { return Tensor::full(shape_args(shape, "ones"), 1.0, to_dtype(dtype, "ones")); },
+  m.def("ones", [](py::args shape, py::object dtype) {
+          const DType d = to_dtype(dtype, "ones");
+          return Tensor::full(alloc_args(shape, "ones", d), 1.0, d);
+        },
         py::kw_only(), py::arg("dtype") = py::none());
   m.def("arange", [](py::object start, py::object stop, py::object step, py::object dtype) {
           const bool whole = py::isinstance<py::int_>(start) && py::isinstance<py::int_>(step) &&
@@ -263,7 +330,8 @@ copied into a new 64-byte aligned tensor. Other dtypes raise DTypeError.)doc");
         "Values from start (0 when only one bound is given) up to but excluding stop, step apart, "
         "as NumPy's and PyTorch's arange: int64 when the bounds and the step are ints, else float32.");
   m.def("full", [](py::handle shape, double value, py::object dtype) {
-          return Tensor::full(to_shape(shape, "full"), value, to_dtype(dtype, "full"));
+          const DType d = to_dtype(dtype, "full");
+          return Tensor::full(to_alloc_shape(shape, "full", d), value, d);
         }, py::arg("shape"), py::arg("value"), py::kw_only(), py::arg("dtype") = py::none());
   return cls;
 }

@@ -19,6 +19,35 @@ struct Token {
   Position position;
 };
 
+// A byte for a message: itself when printable ASCII, else \xNN (messages stay UTF-8 and
+// readable whatever bytes the input holds).
+std::string char_str(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7f) return std::string(1, c);
+  const char* hex = "0123456789abcdef";
+  return std::string("\\x") + hex[u >> 4] + hex[u & 15];
+}
+
+// Where s stops being UTF-8 (std::string::npos when it all is). Overlong forms and
+// surrogates count as invalid, as in Python's decoder.
+size_t utf8_error(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return i;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (size_t k = 1; k < n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b >> 6) != 2) return i;
+      cp = cp << 6 | (b & 0x3f);
+    }
+    const uint32_t min = n == 1 ? 0 : n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+
 std::string describe(const Token& t) {
   switch (t.kind) {
     case Token::Kind::identifier: return "'" + t.text + "'";
@@ -62,7 +91,7 @@ class Lexer {
       t.text = std::string(1, advance());
       return t;
     }
-    fail(pos_, std::string("unexpected character '") + c + "'");
+    fail(pos_, "unexpected character '" + char_str(c) + "'");
   }
 
  private:
@@ -179,10 +208,15 @@ class Lexer {
             }
             t.text += static_cast<char>(v);
           } else {
-            fail(at, std::string("unknown escape '\\") + e + "' in string");
+            fail(at, "unknown escape '\\" + char_str(e) + "' in string");
           }
       }
     }
+    // Names, types and paths become Python str: a string must be UTF-8 (as protobuf's).
+    const size_t bad = utf8_error(t.text);
+    if (bad != std::string::npos)
+      fail(t.position, "string is not valid UTF-8 (byte " + char_str(t.text[bad]) + " at offset " +
+                           std::to_string(bad) + "); prototxt strings are UTF-8");
     return t;
   }
 

@@ -1,6 +1,9 @@
 #include "lamina/tensor.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -34,6 +37,16 @@ std::ostream& operator<<(std::ostream& os, DType dtype) { return os << dtype_nam
 std::ostream& operator<<(std::ostream& os, Device device) { return os << device_name(device); }
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.repr(); }
 
+// Whether the product of the (non-negative) extents fits int64.
+static bool shape_fits(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) return false;
+    n *= d;
+  }
+  return true;
+}
+
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
@@ -44,6 +57,63 @@ int64_t shape_numel(const Shape& shape) {
     n *= d;
   }
   return n;
+}
+
+namespace {
+
+constexpr uint64_t kDefaultMaxAlloc = uint64_t(64) << 30;
+
+uint64_t default_max_alloc() {
+  if (const char* env = std::getenv("LAMINA_MAX_ALLOC_MB")) {
+    char* end = nullptr;
+    const unsigned long long mb = std::strtoull(env, &end, 10);
+    LAMINA_CHECK(*env && *end == 0 && mb > 0 && mb <= (std::numeric_limits<uint64_t>::max() >> 20),
+                 "LAMINA_MAX_ALLOC_MB must be a positive number of megabytes, got '", env, "'");
+    return uint64_t(mb) << 20;
+  }
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : kDefaultMaxAlloc;
+}
+
+std::atomic<uint64_t> g_max_alloc{0};  // 0: not read yet
+
+}  // namespace
+
+void set_max_alloc_bytes(uint64_t bytes) {
+  LAMINA_CHECK(bytes > 0, "set_max_alloc_bytes: the limit must be at least 1 byte, got 0");
+  g_max_alloc = bytes;
+}
+
+uint64_t max_alloc_bytes() {
+  uint64_t limit = g_max_alloc.load();
+  if (limit == 0) {
+    limit = default_max_alloc();
+    g_max_alloc = limit;
+  }
+  return limit;
+}
+
+size_t checked_nbytes(const char* op, const Shape& shape, DType dtype) {
+  for (int64_t d : shape) LAMINA_CHECK_SHAPE(d >= 0, op, ": shape ", shape, " has a negative extent");
+  LAMINA_CHECK_SHAPE(shape_fits(shape), op, ": shape ", shape, " has too many elements");
+  const uint64_t limit = max_alloc_bytes();
+  // The byte count, saturating instead of wrapping; an extent of 0 makes it 0 whatever the
+  // others are (an empty [2^40, 0] allocates nothing).
+  uint64_t bytes = dtype_size(dtype);
+  bool saturated = false;
+  for (int64_t d : shape) {
+    if (d == 0) return 0;
+    if (bytes > std::numeric_limits<uint64_t>::max() / uint64_t(d)) saturated = true;
+    else bytes *= uint64_t(d);
+  }
+  if (saturated || bytes > limit) {
+    std::ostringstream s;
+    s << op << ": shape " << shape_str(shape) << " (" << dtype_name(dtype) << ") needs ";
+    if (saturated) s << "more than 2^64 bytes"; else s << bytes << " bytes";
+    s << ", over the limit of " << limit << " bytes (raise it with LAMINA_MAX_ALLOC_MB or lamina.set_max_alloc_mb)";
+    throw ShapeError(s.str());
+  }
+  return static_cast<size_t>(bytes);
 }
 
 Shape contiguous_strides(const Shape& shape) {
@@ -161,8 +231,7 @@ std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes, Device device,
 // ---- construction -------------------------------------------------------------------
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  int64_t n = shape_numel(shape);
-  auto storage = Storage::allocate(static_cast<size_t>(n) * dtype_size(dtype), device);
+  auto storage = Storage::allocate(checked_nbytes("empty", shape, dtype), device);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::move(storage);
   impl->shape = shape;
@@ -265,17 +334,20 @@ Tensor record_view(const char* op, const Tensor& x, Tensor y, std::function<Tens
 }
 
 static Shape infer_shape(const char* op, const Shape& requested, int64_t numel, const Shape& from) {
-  Shape out = requested;
-  int64_t known = 1, infer_at = -1;
+  Shape out = requested, given;
+  int64_t infer_at = -1;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == -1) {
       LAMINA_CHECK_SHAPE(infer_at < 0, op, ": more than one -1 in ", requested);
       infer_at = static_cast<int64_t>(i);
     } else {
       LAMINA_CHECK_SHAPE(out[i] >= 0, op, ": negative extent in ", requested);
-      known *= out[i];
+      given.push_back(out[i]);
     }
   }
+  // Counted with the overflow guard: [2^62, 4] must not wrap to the 0 elements of an empty tensor.
+  LAMINA_CHECK_SHAPE(shape_fits(given), op, ": shape ", requested, " has too many elements");
+  int64_t known = shape_numel(given);
   if (infer_at >= 0) {
     LAMINA_CHECK_SHAPE(known != 0 && numel % known == 0, op, ": cannot infer the -1 in ",
                        requested, " for a tensor of shape ", from, " (", numel, " elements)");
@@ -440,7 +512,9 @@ Tensor& Tensor::copy_data(const Tensor& src) {
                      " differs from destination shape ", shape());
   check_device(device(), "copy_");
   check_device(src.device(), "copy_");
-  if (src.dtype() == dtype() && src.is_contiguous() && is_contiguous()) {
+  if (numel() == 0) {
+    // Nothing to copy; the strided loop would still walk the outer axes of, say, [2^40, 0].
+  } else if (src.dtype() == dtype() && src.is_contiguous() && is_contiguous()) {
     std::memmove(raw_data(), src.raw_data(), static_cast<size_t>(numel()) * dtype_size(dtype()));
   } else {
     visit_dtype(src.dtype(), [&](auto s) {

@@ -39,7 +39,7 @@ def _time(args: argparse.Namespace) -> int:
     if args.threads:
         lamina.set_num_threads(args.threads)
     net = lamina.Net(args.model, phase=args.phase, stages=args.stage or (), level=args.level,
-                     input_shapes=dict(args.input_shape or ()))
+                     input_shapes=dict(args.input_shape or ()), python_layers=args.allow_python_layers)
     iterations = max(1, args.iterations)
     rows = net.time(iterations)
     # A net without a loss (a deploy file) has nothing to backpropagate as a whole; its
@@ -79,7 +79,8 @@ def _train(args: argparse.Namespace) -> int:
         raise lamina.InvalidValueError("lamina train needs --solver S (or --example lenet)")
     if args.threads:
         lamina.set_num_threads(args.threads)
-    solver = lamina.Solver(args.solver, net=args.net, input_shapes=dict(args.input_shape) if args.input_shape else None)
+    solver = lamina.Solver(args.solver, net=args.net, input_shapes=dict(args.input_shape) if args.input_shape else None,
+                           python_layers=args.allow_python_layers)
     if args.weights and args.snapshot:
         raise lamina.InvalidValueError("give --weights (to fine-tune) or --snapshot (to resume), not both")
     if args.weights:
@@ -130,7 +131,8 @@ def _progress_bar(total: int):
 def _test(args: argparse.Namespace) -> int:
     import numpy as np
 
-    net = lamina.Net(args.model, phase="test", stages=args.stage or (), input_shapes=dict(args.input_shape or ()))
+    net = lamina.Net(args.model, phase="test", stages=args.stage or (), input_shapes=dict(args.input_shape or ()),
+                     python_layers=args.allow_python_layers)
     if args.weights:
         _load_weights(net, args.weights)
     totals: dict = {}
@@ -180,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     timing.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME=D1,D2,...",
                         help="shape of a data layer's top (repeatable), e.g. data=64,1,28,28")
     timing.add_argument("--threads", type=int, default=None)
+    timing.add_argument("--allow-python-layers", action="store_true",
+                        help="let the net's type: \"Python\" layers import and run their modules")
     timing.set_defaults(func=_time)
     train = sub.add_parser("train", help="train with a Caffe solver.prototxt")
     train.add_argument("--solver", help="the solver.prototxt")
@@ -191,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--iterations", type=int, default=None, help="iterations to run (default: to max_iter)")
     train.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME=D1,D2,...")
     train.add_argument("--threads", type=int, default=None)
+    train.add_argument("--allow-python-layers", action="store_true",
+                        help="let the net's type: \"Python\" layers import and run their modules")
     train.set_defaults(func=_train)
     test = sub.add_parser("test", help="mean output scores of a net over iterations")
     test.add_argument("--model", required=True)
@@ -198,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--iterations", type=int, default=50)
     test.add_argument("--stage", action="append")
     test.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME=D1,D2,...")
+    test.add_argument("--allow-python-layers", action="store_true",
+                        help="let the net's type: \"Python\" layers import and run their modules")
     test.set_defaults(func=_test)
     convert = sub.add_parser("convert-imageset", help="write an LMDB of Caffe Datum records from an image list")
     convert.add_argument("root", help="folder the list's paths are relative to")

@@ -25,6 +25,7 @@ import os
 import queue
 import struct
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -38,29 +39,53 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """An IDX file (gzip-compressed or not) as an array; its header is checked against the
-    file's size before anything is allocated."""
+    """An IDX file (gzip-compressed or not) as an array in native byte order. The header is
+    read and checked first (a .gz decompresses only its header bytes for that), then exactly
+    the bytes it claims, within lamina's allocation limit: a file that is not IDX, or a .gz
+    that inflates past its claim, costs no more memory than the claim."""
     path = os.fspath(path)
     try:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as f:
-            raw = f.read()
+            head = _read_exactly(f, 4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES or head[3] == 0:
+                raise _lamina.FileFormatError(f"{path}: not an IDX file (bad magic number)")
+            ndim = head[3]
+            raw_dims = _read_exactly(f, 4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise _lamina.FileFormatError(f"{path}: truncated IDX header")
+            dims = struct.unpack(f">{ndim}I", raw_dims)
+            dtype = np.dtype(_IDX_TYPES[head[2]])
+            expected = dtype.itemsize
+            for d in dims:
+                expected *= d
+            if expected > _lamina.max_alloc_mb() << 20:
+                raise _lamina.FileFormatError(f"{path}: the header claims {dims} ({expected} bytes), over lamina's "
+                                              "allocation limit (LAMINA_MAX_ALLOC_MB, lamina.set_max_alloc_mb)")
+            body = _read_exactly(f, expected)
+            if len(body) != expected:
+                raise _lamina.FileFormatError(f"{path}: the header promises {dims} ({expected} bytes) but "
+                                              f"{len(body)} follow")
+            if f.read(1):
+                raise _lamina.FileFormatError(f"{path}: more than the {expected} bytes the header promises follow")
     except FileNotFoundError:
         raise _lamina.FileError(f"{path}: no such IDX file") from None
-    except (OSError, EOFError) as e:
+    except _lamina.Error:
+        raise
+    except (OSError, EOFError, zlib.error) as e:
         raise _lamina.FileFormatError(f"{path}: cannot read: {e}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise _lamina.FileFormatError(f"{path}: not an IDX file (bad magic number)")
-    ndim = raw[3]
-    if ndim == 0 or len(raw) < 4 + 4 * ndim:
-        raise _lamina.FileFormatError(f"{path}: truncated IDX header")
-    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    body = len(raw) - 4 - 4 * ndim
-    if body != expected:
-        raise _lamina.FileFormatError(f"{path}: the header promises {dims} ({expected} bytes) but {body} follow")
-    return np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(dims)
+    return np.frombuffer(body, dtype).astype(dtype.newbyteorder("="), copy=False).reshape(dims)
+
+
+def _read_exactly(f, n: int, chunk: int = 1 << 20) -> bytearray:
+    """Up to n bytes of f, read in chunks so that memory follows what the file holds."""
+    out = bytearray()
+    while len(out) < n:
+        part = f.read(min(chunk, n - len(out)))
+        if not part:
+            break
+        out += part
+    return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -189,6 +214,10 @@ def _read_list(path: str, what: str) -> list[list[str]]:
             lines = [line.split() for line in f if line.strip()]
     except FileNotFoundError:
         raise _lamina.FileError(f"{path}: no such {what} list file") from None
+    except UnicodeDecodeError as e:
+        raise _lamina.FileFormatError(f"{path}: the {what} list file is not UTF-8 text: {e}") from None
+    except OSError as e:
+        raise _lamina.FileError(f"{path}: cannot read the {what} list file: {e}") from None
     if not lines:
         raise _lamina.FileFormatError(f"{path}: the list file is empty")
     return lines
@@ -202,12 +231,12 @@ def _load_image(path: str, is_color: bool, height: int, width: int, where: str) 
     try:
         image = Image.open(path)
         image = image.convert("RGB" if is_color else "L")
+        if height and width:
+            image = image.resize((width, height), Image.BILINEAR)
     except FileNotFoundError:
         raise _lamina.FileError(f"{where}: image {path} does not exist") from None
-    except OSError as e:
-        raise _lamina.FileFormatError(f"{where}: image {path} cannot be read: {e}") from None
-    if height and width:
-        image = image.resize((width, height), Image.BILINEAR)
+    except Exception as e:  # Pillow's errors (OSError, ValueError, SyntaxError, decompression bombs, ...)
+        raise _lamina.FileFormatError(f"{where}: image {path} cannot be read: {type(e).__name__}: {e}") from None
     from .caffe_proto import image_to_chw
 
     return image_to_chw(image)

@@ -109,7 +109,9 @@ class Net:
     phase: "train" (dropout on, BatchNorm on batch statistics, the forward records the
     tape) or "test". stages and level select layers by their include/exclude rules.
     input_shapes gives the top shapes of data layers that read files (Data, HDF5Data,
-    ImageData, WindowData) or overrides an Input layer's shape.
+    ImageData, WindowData) or overrides an Input layer's shape. python_layers: allow
+    ``type: "Python"`` layers, which import and run the module python_param names (off by
+    default: loading a model file runs no code; a refused layer is a PrototxtError).
     """
 
     def __init__(
@@ -121,11 +123,13 @@ class Net:
         input_shapes: Mapping[str, Iterable[int]] | None = None,
         weights: str | os.PathLike | None = None,
         dtype="float32",
+        python_layers: bool = False,
     ):
         text = str(model)
         is_text = "{" in text or "\n" in text
         shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
-        self._attach(_lamina._Net(text, is_text, "<string>", phase, list(stages), int(level), shapes, dtype))
+        self._attach(_lamina._Net(text, is_text, "<string>", phase, list(stages), int(level), shapes, dtype,
+                                  bool(python_layers)))
         if weights is not None:
             self.load(weights)
 

@@ -32,7 +32,7 @@ def _net_source(tree, text: str, is_text: bool, override) -> str | None:
     for field in tree.fields:
         if field.name in ("net_param", "train_net_param"):
             return _lamina.prototxt.print(field.value)
-        if field.name in ("net", "train_net"):
+        if field.name in ("net", "train_net") and isinstance(field.value, str):  # else the schema's error
             path = field.value
             if not os.path.isabs(path) and not os.path.exists(path) and not is_text:
                 beside = os.path.join(os.path.dirname(text), path)
@@ -56,6 +56,7 @@ class Solver:
     feed: callable(net, phase) -> {input blob: array}, called before every forward (train
     and test); leave None for nets that make their own data (DummyData).
     quiet: no Caffe-style log lines.
+    python_layers: allow the nets' ``type: "Python"`` layers (see lamina.Net).
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class Solver:
         feed: Callable | None = None,
         quiet: bool = False,
         test_input_shapes: Mapping[str, Iterable[int]] | None = None,
+        python_layers: bool = False,
     ):
         text = str(solver)
         is_text = "{" in text or "\n" in text or ":" in text and not os.path.exists(text)
@@ -89,7 +91,7 @@ class Solver:
             return {k: tuple(int(x) for x in v) for k, v in (d or {}).items()}
 
         self._solver = _lamina._Solver(text, is_text, "" if net is None else str(net), shapes(input_shapes),
-                                       shapes(test_input_shapes), bool(quiet))
+                                       shapes(test_input_shapes), bool(quiet), bool(python_layers))
         self.net = Net._wrap(self._solver.net, owner=self)
         self.test_nets = [Net._wrap(self._solver.test_net(i), owner=self) for i in range(self._solver.num_test_nets)]
         self._callbacks: list = []

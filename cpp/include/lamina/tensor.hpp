@@ -47,6 +47,19 @@ const char* device_name(Device device); // "cpu", "cuda"
 // The number of elements of a shape. Throws ShapeError for a negative extent or overflow.
 int64_t shape_numel(const Shape& shape);
 
+// Every size checked once: the bytes a new tensor of `shape` and `dtype` takes. A negative
+// extent, an element or byte count past what int64 holds, or more bytes than the allocation
+// limit throws ShapeError naming `op` and the shape, before anything is allocated. Every
+// tensor lamina allocates passes here (Tensor::empty, and so ops' outputs, layers' blobs and
+// tops, readers' tensors), so a hostile shape from a file or an argument never allocates.
+size_t checked_nbytes(const char* op, const Shape& shape, DType dtype);
+// The allocation limit: the most bytes one tensor may take. Default: the machine's physical
+// memory (64 GiB where it cannot be read), or LAMINA_MAX_ALLOC_MB megabytes when that
+// variable is set (read at the first allocation; a value that is not a positive integer is a
+// ValueError then). set_max_alloc_bytes(0) throws ValueError.
+void set_max_alloc_bytes(uint64_t bytes);
+uint64_t max_alloc_bytes();
+
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };

@@ -1,6 +1,7 @@
 // Helpers shared by the built-in layer families.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -74,6 +75,14 @@ inline int64_t span(const Shape& s, int64_t begin, int64_t end) {
   for (int64_t k = begin; k < end; ++k) n *= s[k];
   return n;
 }
+
+// Elements per item of axis `axis` (the product of the extents after it): counted, never
+// divided out of numel(), so an empty batch (an extent of 0) is no division by zero.
+inline int64_t per_item(const Tensor& x, int64_t axis = 0) { return span(x.shape(), axis + 1, x.dim()); }
+
+// The factor of a loss averaged over n items. Over zero items the loss is 0: Caffe's
+// normaliser is never below 1 (LossLayer::GetNormalizer), so an empty batch adds nothing.
+inline double per_items(int64_t n) { return 1.0 / double(std::max<int64_t>(n, 1)); }
 
 // A [*p.shape] blob reshaped to broadcast against x from axis `axis` on:
 // [1]*axis + p.shape + [1]*(rest).

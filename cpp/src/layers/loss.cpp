@@ -1,4 +1,5 @@
-// Loss layers (their first top gets loss_weight 1 by default) and Accuracy.
+// Loss layers (their first top gets loss_weight 1 by default) and Accuracy. Over an empty
+// batch (N = 0) every loss is 0, as Caffe's normaliser is never below 1, and Accuracy is 0.
 #include <algorithm>
 #include <cmath>
 
@@ -33,6 +34,10 @@ Tensor labels_for(const LayerSpec& spec, const Tensor& scores, const Tensor& lab
   return labels.detach().reshape(want);
 }
 
+// The loss over an empty batch: 0 (Caffe's normaliser is at least 1), still on the tape so
+// that a backward gives x its (empty) gradient. For the ops that refuse empty input.
+Tensor empty_batch_loss(const Tensor& x) { return affine(sum(x), 0.0); }
+
 Forward softmax_with_loss(const LayerSpec& spec) {
   const auto loss = spec.param_message("loss_param");
   CrossEntropyOptions o;
@@ -44,13 +49,15 @@ Forward softmax_with_loss(const LayerSpec& spec) {
   return [=](const Tensors& b) {
     CrossEntropyOptions oo = o;
     oo.axis = canonical_axis(spec, axis, b[0].dim());
-    Tensors out{softmax_cross_entropy(b[0], labels_for(spec, b[0], b[1], oo.axis), oo)};
+    const Tensor labels = labels_for(spec, b[0], b[1], oo.axis);
+    Tensors out{b[0].numel() == 0 ? empty_batch_loss(b[0]) : softmax_cross_entropy(b[0], labels, oo)};
     if (with_prob) out.push_back(softmax(b[0], oo.axis));
     return out;
   };
 }
 
-double batch(const Tensor& x) { return x.dim() == 0 ? 1.0 : double(x.size(0)); }
+// The batch a loss is averaged over (a 0-d bottom is one item).
+double batch(const Tensor& x) { return x.dim() == 0 ? 1.0 : 1.0 / per_items(x.size(0)); }
 
 Forward euclidean(const LayerSpec& spec) {
   return [spec](const Tensors& b) {
@@ -66,10 +73,10 @@ Forward hinge(const LayerSpec& spec) {
   const bool l2 = spec.param_message("hinge_loss_param").get_string("norm") == "L2";
   return [=](const Tensors& b) {
     const int64_t n = b[0].size(0);
-    const Tensor x = b[0].reshape({n, b[0].numel() / n});
+    const Tensor x = b[0].reshape({n, per_item(b[0])});
     const Tensor t = affine(one_hot(labels_for(spec, x, b[1], 1), x.size(1), x.dtype()), 2.0, -1.0);
     const Tensor margin = margin_ranking_loss(x, Tensor::zeros({}, x.dtype()), t, 1.0, Reduction::none);
-    return Tensors{affine(sum(l2 ? square(margin) : margin), 1.0 / double(n))};
+    return Tensors{affine(sum(l2 ? square(margin) : margin), per_items(n))};
   };
 }
 
@@ -95,13 +102,13 @@ Forward contrastive(const LayerSpec& spec) {
     if (b[1].shape() != b[0].shape() || b[2].numel() != n)
       spec.fail("needs two bottoms of one shape and one similarity per pair, got " + shape_str(b[0].shape()) + ", " +
                 shape_str(b[1].shape()) + ", " + shape_str(b[2].shape()));
-    const Tensor d = sub(b[0], b[1]).reshape({n, b[0].numel() / n});
+    const Tensor d = sub(b[0], b[1]).reshape({n, per_item(b[0])});
     const Tensor d2 = sum(square(d), {1});
     const Tensor y = b[2].detach().reshape({n}).to(d2.dtype());
     const Tensor far = legacy ? relu(affine(d2, -1.0, margin))
                               : square(relu(affine(sqrt(affine(d2, 1.0, 1e-12)), -1.0, margin)));
     const Tensor per_pair = add(mul(y, d2), mul(affine(y, -1.0, 1.0), far));
-    return Tensors{affine(sum(per_pair), 0.5 / double(n))};
+    return Tensors{affine(sum(per_pair), 0.5 * per_items(n))};
   };
 }
 
@@ -114,18 +121,19 @@ Forward logistic(const LayerSpec& spec, bool infogain) {
   return [=](const Tensors& b) {
     const int64_t axis = canonical_axis(spec, axis_field, b[0].dim());
     if (axis != 1) spec.fail("lamina supports the class axis 1 only");
-    const int64_t n = b[0].size(0), c = b[0].numel() / n;
+    const int64_t n = b[0].size(0), c = per_item(b[0]);
     const Tensor p = b[0].reshape({n, c});
     const Tensor labels = labels_for(spec, p, b[1], 1);
+    if (p.numel() == 0) return Tensors{empty_batch_loss(p)};
     const Tensor logp = log(clip(p, 1e-20, std::numeric_limits<double>::max()));
     if (!infogain) {  // Caffe's labels are floats; nll_loss takes integers (a float label is truncated, as Caffe's)
       const Tensor classes = labels.to(DType::i64);
-      return Tensors{affine(nll_loss(logp, classes, Tensor(), -100, Reduction::sum), 1.0 / double(n))};
+      return Tensors{affine(nll_loss(logp, classes, Tensor(), -100, Reduction::sum), per_items(n))};
     }
     if (b[2].numel() != c * c)
       spec.fail("H must be " + std::to_string(c) + "x" + std::to_string(c) + ", got " + shape_str(b[2].shape()));
     const Tensor w = embedding(labels, b[2].detach().reshape({c, c}));
-    return Tensors{affine(sum(mul(w, logp)), -1.0 / double(n))};
+    return Tensors{affine(sum(mul(w, logp)), -per_items(n))};
   };
 }
 

@@ -22,7 +22,7 @@ class RecurrentLayer : public Layer {
     if (b[0].dim() < 3 || b[1].dim() != 2 || b[1].size(0) != b[0].size(0) || b[1].size(1) != b[0].size(1))
       spec_.fail("needs x [T, N, ...] and cont [T, N], got " + shape_str(b[0].shape()) + " and " + shape_str(b[1].shape()));
     const int64_t h = p_.get_int("num_output"), gates = lstm_ ? 4 * h : h;
-    const int64_t in = b[0].numel() / (b[0].size(0) * b[0].size(1));
+    const int64_t in = per_item(b[0], 1);
     const auto wf = p_.get_message("weight_filler"), bf = p_.get_message("bias_filler");
     // Caffe's blob order: LSTM W_xc, b_c, [W_xc_static], W_hc; RNN W_xh, b_h, [W_xh_static], W_hh, W_ho, b_o.
     size_t k = 0;
@@ -30,7 +30,7 @@ class RecurrentLayer : public Layer {
     blobs_.push_back(context.param(k++, {gates}, bf));
     if (b.size() > 2) {
       if (b[2].size(0) != b[0].size(1)) spec_.fail("static input " + shape_str(b[2].shape()) + " needs N = " + std::to_string(b[0].size(1)));
-      blobs_.push_back(context.param(k++, {gates, b[2].numel() / b[2].size(0)}, wf));
+      blobs_.push_back(context.param(k++, {gates, per_item(b[2])}, wf));
     }
     blobs_.push_back(context.param(k++, {gates, h}, wf));
     if (!lstm_) {
@@ -42,10 +42,10 @@ class RecurrentLayer : public Layer {
   Tensors forward(const Tensors& b) override {
     const int64_t t_steps = b[0].size(0), n = b[0].size(1);
     const bool has_static = b.size() > 2;
-    const Tensor x = b[0].reshape({t_steps, n, b[0].numel() / std::max<int64_t>(t_steps * n, 1)});
+    const Tensor x = b[0].reshape({t_steps, n, per_item(b[0], 1)});
     const RecurrentWeights w{blobs_[0], blobs_[1], blobs_[has_static ? 3 : 2], Tensor()};
     Tensor static_term;
-    if (has_static) static_term = linear(b[2].reshape({n, b[2].numel() / n}), blobs_[2]);
+    if (has_static) static_term = linear(b[2].reshape({n, per_item(b[2])}), blobs_[2]);
     if (lstm_) return {lamina::lstm(x, w, Tensor(), Tensor(), b[1], LstmGates::caffe, static_term).y};
     // Caffe's RNN: h_t = tanh(...), and the top is o_t = tanh(W_ho h_t + b_o).
     const Tensor h = rnn(x, w, Tensor(), b[1], false, static_term).y;

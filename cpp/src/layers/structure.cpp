@@ -181,7 +181,7 @@ Forward argmax_forward(const LayerSpec& spec) {
     const Tensor& x = b[0];
     const Shape& s = x.shape();
     const int64_t axis = has_axis ? canonical_axis(spec, p.get_int("axis"), x.dim()) : 1;
-    const int64_t c = has_axis ? s[axis] : x.numel() / s[0];
+    const int64_t c = has_axis ? s[axis] : per_item(x);
     if (k > c) spec.fail("top_k " + std::to_string(k) + " exceeds " + std::to_string(c) + " candidates");
     if (has_axis) {
       const auto [indices, maxima] = top_k(x, k, axis);

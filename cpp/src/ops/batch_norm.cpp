@@ -86,8 +86,8 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, in
   check_defined(op, scale, "scale");
   check_device(op, x);
   check_same(op, x, scale);
-  const int64_t end = axis + scale.dim();
-  LAMINA_CHECK_SHAPE(axis >= 0 && end <= x.dim() &&
+  // Checked as axis <= dim - scale.dim() so that a huge axis cannot wrap around.
+  LAMINA_CHECK_SHAPE(axis >= 0 && scale.dim() <= x.dim() && axis <= x.dim() - scale.dim() &&
                          std::equal(scale.shape().begin(), scale.shape().end(), x.shape().begin() + axis),
                      op, ": scale ", scale.shape(), " does not match input ", x.shape(), " from axis ", axis);
   if (shift.defined()) {
@@ -96,6 +96,7 @@ Tensor scale_shift(const Tensor& x, const Tensor& scale, const Tensor& shift, in
                        scale.shape());
   }
   // x as [N, C, S]: the axes before, along and after scale's.
+  const int64_t end = axis + scale.dim();
   int64_t N = 1, S = 1;
   for (int64_t i = 0; i < axis; ++i) N *= x.size(i);
   for (int64_t i = end; i < x.dim(); ++i) S *= x.size(i);

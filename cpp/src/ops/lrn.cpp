@@ -1,6 +1,8 @@
 // lrn: across channels, one op with a fused kernel and its closed-form backward (see
 // kernels/cpu/lrn.cpp); within a channel, a composition of ops whose backward comes from
 // the tape.
+#include <algorithm>
+
 #include "kernels/kernels.hpp"
 #include "ops/common.hpp"
 
@@ -14,10 +16,16 @@ Tensor lrn(const Tensor& x, int64_t size, double alpha, double beta, double k, b
   LAMINA_CHECK_SHAPE(x.dim() == 4, op, ": expected input [N, C, H, W], got ", x.shape());
   LAMINA_CHECK(size >= 1 && size % 2 == 1, op, ": local_size must be odd and >= 1, got ", size);
   if (!across_channels) {
-    // Caffe's WITHIN_CHANNEL: 1 + alpha * (mean of x^2 over a size x size window).
+    // Caffe's WITHIN_CHANNEL: 1 + alpha * (mean of x^2 over a size x size window, zeros
+    // outside the plane). A window wider than 2E - 1 (E the plane's larger extent) covers
+    // the whole plane from every position, so it is clamped to that: the pool then sums the
+    // same cells, and its divisor (window^2) is rescaled to size^2 through alpha. A huge
+    // local_size costs no more than the plane.
+    const int64_t extent = std::max(x.size(2), x.size(3)), window = std::min(size, std::max<int64_t>(2 * extent - 1, 1));
+    const double shrink = double(window) / double(size);
     Pool2dOptions o;
-    o.kernel_h = o.kernel_w = size, o.stride_h = o.stride_w = 1, o.pad_h = o.pad_w = (size - 1) / 2;
-    return mul(x, pow(affine(avg_pool2d(square(x), o), alpha, 1.0), -beta));
+    o.kernel_h = o.kernel_w = window, o.stride_h = o.stride_w = 1, o.pad_h = o.pad_w = (window - 1) / 2;
+    return mul(x, pow(affine(avg_pool2d(square(x), o), alpha * shrink * shrink, 1.0), -beta));
   }
   check_device(op, x);
   const int64_t N = x.size(0), C = x.size(1), S = x.size(2) * x.size(3);

@@ -3,10 +3,13 @@
 #include "lamina/solver.hpp"
 
 #include <chrono>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "lamina/caffe_binary.hpp"
@@ -368,6 +371,8 @@ void Solver::restore(const std::string& state_path) {
     restore_caffe(state_path);
     return;
   }
+  // Atomic: the whole file (and the weights it names) is read and checked into new buffers
+  // first; only then is anything of this solver changed, by steps that cannot fail.
   std::map<std::string, std::string> meta;
   const auto tensors = load_safetensors(state_path, &meta);
   auto need = [&](const char* key) -> const std::string& {
@@ -376,37 +381,71 @@ void Solver::restore(const std::string& state_path) {
                     key, "')");
     return it->second;
   };
+  // Metadata values are numbers: parsed with checks (std::stoi would throw std::invalid_argument).
+  auto number = [&](const char* key) -> long double {
+    const std::string& text = need(key);
+    char* end = nullptr;
+    errno = 0;
+    const long double v = std::strtold(text.c_str(), &end);
+    LAMINA_CHECK_AS(FormatError, !text.empty() && *end == 0 && errno == 0, "Solver.restore: ", state_path, ": '", key,
+                    "' is '", text, "', not a number");
+    return v;
+  };
+  auto whole = [&](const char* key, uint64_t max) -> uint64_t {
+    const std::string& text = need(key);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+    LAMINA_CHECK_AS(FormatError, !text.empty() && std::isdigit(static_cast<unsigned char>(text[0])) && *end == 0 &&
+                                     errno == 0 && v <= max,
+                    "Solver.restore: ", state_path, ": '", key, "' is '", text, "', not a whole number in [0, ", max,
+                    "]");
+    return v;
+  };
   LAMINA_CHECK_AS(FormatError, need("format") == "lamina-solverstate-1", "Solver.restore: ", state_path,
                   " has unknown format '", need("format"), "'");
   LAMINA_CHECK_AS(FormatError, need("type") == type_, "Solver.restore: ", state_path, " is a ", need("type"),
                   " state, this solver is ", type_);
+  const int iter = static_cast<int>(whole("iter", std::numeric_limits<int>::max()));
+  const int current_step = static_cast<int>(whole("current_step", std::numeric_limits<int>::max()));
+  const uint64_t rng_seed = whole("rng_seed", std::numeric_limits<uint64_t>::max());
+  const uint64_t rng_draws = whole("rng_draws", std::numeric_limits<uint64_t>::max());
+  const double smoothed_loss = static_cast<double>(number("smoothed_loss"));
   // Every parameter has had one update per iteration (Caffe's semantics: also without a gradient).
   std::vector<optim::ParamState> state = optimizer_.state();
-  const int iter = std::stoi(need("iter"));
   for (auto& s : state) s.step = iter;
-  Tensor losses;
+  std::vector<double> losses;
   for (const auto& [name, t] : tensors) {
     if (name == "losses") {
-      losses = t;
+      LAMINA_CHECK_AS(FormatError, is_floating(t.dtype()) && t.dim() == 1, "Solver.restore: ", state_path,
+                      ": 'losses' must be a 1-d float tensor, got ", dtype_name(t.dtype()), " ", t.shape());
+      const Tensor l = t.to(DType::f64).contiguous();
+      losses.assign(l.data<double>(), l.data<double>() + l.numel());
       continue;
     }
     size_t i = 0, k = 0;
     const bool parsed = std::sscanf(name.c_str(), "history/%zu/%zu", &i, &k) == 2;
     LAMINA_CHECK_AS(FormatError, parsed && i < state.size() && k < state[i].history.size() &&
-                                     state[i].history[k].shape() == t.shape(),
+                                     state[i].history[k].shape() == t.shape() && is_floating(t.dtype()),
                     "Solver.restore: ", state_path, ": '", name, "' does not match this solver's net");
     state[i].history[k] = t;
   }
   const std::string weights = (fs::path(state_path).parent_path() / need("weights")).string();
-  net_->load(weights);  // checks everything before changing anything
+  // Both loads below check everything before they change anything; the optimizer's state
+  // goes first and is put back should the weights be refused.
+  const std::vector<optim::ParamState> previous = optimizer_.state();
   optimizer_.load_state(state);
+  try {
+    net_->load(weights);
+  } catch (...) {
+    optimizer_.load_state(previous);
+    throw;
+  }
   iter_ = iter;
-  current_step_ = std::stoi(need("current_step"));
-  set_rng_state({std::stoull(need("rng_seed")), std::stoull(need("rng_draws"))});
-  losses_.clear();
-  if (losses.defined())
-    for (int64_t k = 0; k < losses.numel(); ++k) losses_.push_back(losses.contiguous().data<double>()[k]);
-  smoothed_loss_ = std::stod(need("smoothed_loss"));
+  current_step_ = current_step;
+  set_rng_state({rng_seed, rng_draws});
+  losses_.assign(losses.begin(), losses.end());
+  smoothed_loss_ = smoothed_loss;
 }
 
 }  // namespace lamina
