@@ -15,6 +15,7 @@ PYBIND11_MODULE(_lamina, m) {
   bind_nn(m);
   bind_optim(m);
   bind_caffe(m);
+  bind_dlpack(m, tensor);
 
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Number of threads lamina's kernels use (>= 1).");
