@@ -20,6 +20,10 @@ PYBIND11_MODULE(_lamina, m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Number of threads lamina's kernels use (>= 1).");
   m.def("num_threads", &num_threads, "Number of threads lamina's kernels use.");
+  m.def("set_deterministic", &set_deterministic, py::arg("on"),
+        "Deterministic mode: results bit-identical at any thread count (conv2d's weight gradient then sums "
+        "the batch in one fixed order on one thread). Off by default; LAMINA_DETERMINISTIC=1 turns it on.");
+  m.def("deterministic", &deterministic, "Whether deterministic mode is on (set_deterministic).");
   m.def("empty_cache", &empty_cache, "Frees the memory blocks lamina keeps for reuse.");
   m.def("set_isa", [](const std::string& level) { set_isa(parse_isa(level)); }, py::arg("level"),
         "Makes lamina's CPU kernels use `level` ('avx512', 'avx2', 'neon', 'generic'); a level this CPU "

@@ -1,5 +1,9 @@
 #include "lamina/parallel.hpp"
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
 #include "kernels/kernels.hpp"
 #include "lamina/error.hpp"
 
@@ -16,6 +20,21 @@ void set_num_threads(int n) {
 #endif
   kernels::cpu::blas_single_thread();  // lamina's gemm splits work over these threads itself
 }
+
+namespace {
+
+std::atomic<bool>& deterministic_flag() {
+  static std::atomic<bool> on([] {
+    const char* v = std::getenv("LAMINA_DETERMINISTIC");
+    return v != nullptr && *v != 0 && std::strcmp(v, "0") != 0;
+  }());
+  return on;
+}
+
+}  // namespace
+
+void set_deterministic(bool on) { deterministic_flag() = on; }
+bool deterministic() { return deterministic_flag(); }
 
 const char* blas_info() { return kernels::cpu::blas_name(); }
 

@@ -9,6 +9,15 @@ namespace lamina {
 void set_num_threads(int n);
 int num_threads();
 
+// Deterministic mode: results bit-identical whatever the thread count. Every op is so
+// already except conv2d's weight gradient (Convolution's and Deconvolution's backward),
+// whose per-thread partial sums over the batch are added in an order that depends on the
+// thread count; in deterministic mode it sums the images in one fixed order (on one thread,
+// while the input gradient still uses them all), so training gives the same weights at any
+// thread count. Off by default; LAMINA_DETERMINISTIC=1 in the environment turns it on.
+void set_deterministic(bool on);
+bool deterministic();
+
 // What backs GEMM: OpenBLAS's configuration (version, core type), "system BLAS" or
 // "built-in".
 const char* blas_info();

@@ -64,12 +64,14 @@ void conv2d_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T*
       winograd_input_gradient(p, w, dy, dx);
       dx = nullptr;  // done
     }
-    if (dw && use_winograd(p, ConvPass::weight_gradient)) {
+    if (dw && use_winograd(p, ConvPass::weight_gradient) && !deterministic()) {  // its parts follow the threads
       winograd_weight_gradient(p, x, dy, dw);
       dw = nullptr;  // done; db below
     }
   }
   const int threads = num_threads();
+  // Deterministic mode (parallel.hpp): dW summed over the images in order on one thread.
+  const bool fixed_order = dw && threads > 1 && deterministic();
   std::vector<Scratch<T>>& cols = column_buffers<T>(1);
   std::vector<Scratch<T>>& dcols = column_buffers<T>(2);
   // Thread 0 accumulates dW into dw itself, the others into their own buffers, added at the
@@ -172,7 +174,23 @@ void conv2d_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T*
       }
     }
   };
-  if (dw && p.N == 1 && threads > 1 && p.P >= 1024) {
+  if (fixed_order) {
+#ifdef LAMINA_HAVE_OPENMP
+    // Thread 0 sums dW over the images in order, its GEMMs on one thread (inside this
+    // region), as a single-threaded run does; the other threads share dx's images.
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      if (t == 0) {
+        for (int64_t n = 0; n < p.N; ++n) image_rows(0, n, 0, p.g.OH, true, false, false);
+        if (nt == 1 && dx)
+          for (int64_t n = 0; n < p.N; ++n) image_rows(0, n, 0, p.g.OH, false, true, false);
+      } else if (dx) {
+        for (int64_t n = t - 1; n < p.N; n += nt - 1) image_rows(t, n, 0, p.g.OH, false, true, false);
+      }
+    }
+#endif
+  } else if (dw && p.N == 1 && threads > 1 && p.P >= 1024) {
     // A lone image's dW sums over many positions into few weights, which the BLAS does not
     // split over its threads; here each thread takes a range of output rows, into its own
     // sums. dx after, whole (its bands would add into shared input rows), by the BLAS's own
