@@ -245,6 +245,7 @@ def test_model_header(tmp_path):
     assert model.producer_name == "lamina"
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == [1, 2]
+    assert net.onnx_model(opset=19) == (tmp_path / "m.onnx").read_bytes()
 
 
 # ---- the command line --------------------------------------------------------------------------

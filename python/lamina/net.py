@@ -214,6 +214,10 @@ class Net:
         the forms)."""
         self._net.to_onnx(os.fspath(path), opset)
 
+    def onnx_model(self, opset: int = 17) -> bytes:
+        """The ONNX ModelProto's bytes, as to_onnx writes them."""
+        return self._net.onnx_model(opset)
+
     def to_prototxt(self) -> str:
         """The net as built (upgraded, filtered to this phase) as prototxt."""
         return self._net.to_prototxt()
