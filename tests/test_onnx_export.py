@@ -218,6 +218,15 @@ def test_eltwise_prod_and_max_of_two_inputs(tmp_path):
     check_export(net, tmp_path / "eltwise.onnx", random_feeds(net, rng))
 
 
+def test_scale_and_bias_by_a_second_bottom(tmp_path):
+    text = net_text([(2, 3, 4, 5), (2, 3), (3, 4)],
+                    layer("scale", "Scale", ("a", "b"), params="scale_param { axis: 0 }")
+                    + layer("bias", "Bias", ("scale", "c"), params="bias_param { axis: 1 }"),
+                    tops=("a", "b", "c"))
+    net = lamina.Net(text, phase="test")
+    check_export(net, tmp_path / "scale.onnx", random_feeds(net, np.random.default_rng(5)))
+
+
 def test_embed(tmp_path):
     text = net_text([(2, 3)], layer("embed", "Embed", params="embed_param { num_output: 4 input_dim: 7 }"))
     net = lamina.Net(text, phase="test")
