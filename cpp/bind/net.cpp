@@ -234,6 +234,12 @@ void bind_net(py::module_& m) {
         return net.load(path);
       })
       .def("to_prototxt", &Net::to_prototxt)
+      .def("to_onnx", [](const Net& net, const std::string& path, int opset) { export_onnx(net, path, opset); },
+           py::arg("path"), py::arg("opset") = 17)
+      .def("onnx_model", [](const Net& net, int opset) {
+        const std::string bytes = onnx_model(net, opset);
+        return py::bytes(bytes.data(), bytes.size());
+      }, py::arg("opset") = 17)
       .def("share_weights_from", &Net::share_weights_from)
       .def("time_layers", [](Net& net, int iterations) {
         std::vector<Net::Timing> t;

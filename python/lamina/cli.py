@@ -145,6 +145,15 @@ def _test(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_onnx(args: argparse.Namespace) -> int:
+    net = lamina.Net(args.model, phase="test", stages=args.stage or (), input_shapes=dict(args.input_shape or ()))
+    if args.weights:
+        _load_weights(net, args.weights)
+    net.to_onnx(args.output, opset=args.opset)
+    print(f"wrote {args.output}")
+    return 0
+
+
 def _convert_imageset(args: argparse.Namespace) -> int:
     from .data import convert_imageset
 
@@ -207,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--allow-python-layers", action="store_true",
                         help="let the net's type: \"Python\" layers import and run their modules")
     test.set_defaults(func=_test)
+    export = sub.add_parser("export-onnx", help="write a deploy net (TEST phase) as an ONNX model")
+    export.add_argument("--model", required=True, help="the net's prototxt file")
+    export.add_argument("--weights", default=None, help=".safetensors or .caffemodel files, comma-separated, applied in order")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 to 21")
+    export.add_argument("--stage", action="append", help="a stage for include/exclude rules (repeatable)")
+    export.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME=D1,D2,...",
+                        help="shape of an input (repeatable), e.g. data=1,3,227,227")
+    export.add_argument("output", help="the .onnx file to write")
+    export.set_defaults(func=_export_onnx)
     convert = sub.add_parser("convert-imageset", help="write an LMDB of Caffe Datum records from an image list")
     convert.add_argument("root", help="folder the list's paths are relative to")
     convert.add_argument("list_file", help="lines of 'path label'")

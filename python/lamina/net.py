@@ -207,6 +207,17 @@ class Net:
 
     copy_from = load
 
+    def to_onnx(self, path: str | os.PathLike, opset: int = 17) -> None:
+        """Writes the net as an ONNX model (opset 17 to 21), atomically: its inputs with the
+        shapes it has now, its outputs, every layer blob as a float32 initializer. A layer
+        with no ONNX form raises lamina.InvalidValueError naming it (lamina/onnx_export.hpp lists
+        the forms)."""
+        self._net.to_onnx(os.fspath(path), opset)
+
+    def onnx_model(self, opset: int = 17) -> bytes:
+        """The ONNX ModelProto's bytes, as to_onnx writes them."""
+        return self._net.onnx_model(opset)
+
     def to_prototxt(self) -> str:
         """The net as built (upgraded, filtered to this phase) as prototxt."""
         return self._net.to_prototxt()

@@ -6,6 +6,7 @@
 #include "lamina/error.hpp"
 #include "lamina/layer.hpp"
 #include "lamina/net.hpp"
+#include "lamina/onnx_export.hpp"
 #include "lamina/optim.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/cpu.hpp"

@@ -195,6 +195,11 @@ void WireWriter::bytes(int field, const std::string& value) {
   out_ += value;
 }
 
+void WireWriter::fixed32(int field, uint32_t bits) {
+  key(field, kFixed32);
+  for (int k = 0; k < 4; ++k) out_ += static_cast<char>((bits >> (8 * k)) & 0xFF);
+}
+
 void WireWriter::packed_floats(int field, const float* values, size_t n) {
   key(field, kLengthDelimited);
   raw_varint(n * sizeof(float));

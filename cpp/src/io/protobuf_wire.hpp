@@ -83,6 +83,8 @@ class WireWriter {
   // int32 and int64 negatives are ten-byte varints, as protobuf writes them.
   void int64(int field, int64_t value) { varint(field, static_cast<uint64_t>(value)); }
   void bytes(int field, const std::string& value);
+  // A fixed32 field (a float's bits, little-endian).
+  void fixed32(int field, uint32_t bits);
   void message(int field, const WireWriter& inner) { bytes(field, inner.out_); }
   void packed_floats(int field, const float* values, size_t n);
   void packed_doubles(int field, const double* values, size_t n);

@@ -37,6 +37,15 @@ class ReLULayer : public Layer {
   double slope_;
 };
 
+// Caffe's convolution_param kernel/stride/pad/dilation: each repeated (one value for both
+// axes, or h then w) or an _h/_w pair. Throws at the layer for a bad combination.
+struct Geometry {
+  int64_t kernel_h = 0, kernel_w = 0, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
+};
+Geometry conv_geometry(const LayerSpec& spec, const schema::Params& p);
+// A Pooling layer's pooling_param as the pooling ops take it (STOCHASTIC throws).
+Pool2dOptions pool_options(const LayerSpec& spec);
+
 // Registers `info.type` as a FunctionLayer whose forward `make` builds from the spec.
 inline void add_function(LayerRegistry& r, LayerInfo info, std::function<Forward(const LayerSpec&)> make) {
   info.make = [make](const LayerSpec& spec) -> std::unique_ptr<Layer> {

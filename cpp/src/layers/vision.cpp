@@ -6,12 +6,6 @@ namespace lamina::layers {
 
 namespace {
 
-// Caffe's kernel/stride/pad/dilation fields: repeated (one value for both axes, or h then
-// w) or the _h/_w pair.
-struct Geometry {
-  int64_t kernel_h = 0, kernel_w = 0, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
-};
-
 // `repeated` (e.g. kernel_size) or `prefix`_h / `prefix`_w.
 void pair_from(const LayerSpec& spec, const schema::Params& p, const std::string& repeated, const std::string& prefix,
                int64_t& h, int64_t& w, int64_t fallback) {
@@ -29,6 +23,8 @@ void pair_from(const LayerSpec& spec, const schema::Params& p, const std::string
   w = v.empty() ? fallback : v.back();
 }
 
+}  // namespace
+
 Geometry conv_geometry(const LayerSpec& spec, const schema::Params& p) {
   Geometry g;
   if (!p.has("kernel_size") && !p.has("kernel_h")) spec.fail("needs kernel_size (or kernel_h and kernel_w)", "convolution_param");
@@ -43,6 +39,29 @@ Geometry conv_geometry(const LayerSpec& spec, const schema::Params& p) {
   if (p.get_int("axis") != 1) spec.fail("lamina supports convolution_param axis 1 only", "convolution_param");
   return g;
 }
+
+Pool2dOptions pool_options(const LayerSpec& spec) {
+  const auto p = spec.param_message("pooling_param");
+  const std::string method = p.get_string("pool");
+  if (method == "STOCHASTIC") spec.fail("STOCHASTIC pooling is not supported by lamina (MAX and AVE are)", "pooling_param");
+  Pool2dOptions o;
+  o.global = p.get_bool("global_pooling");
+  o.ceil_mode = p.get_string("round_mode") == "CEIL";
+  if (!o.global) {
+    if (!p.has("kernel_size") && !p.has("kernel_h")) spec.fail("needs kernel_size (or kernel_h and kernel_w), or global_pooling", "pooling_param");
+    o.kernel_h = p.has("kernel_h") ? p.get_int("kernel_h") : p.get_int("kernel_size");
+    o.kernel_w = p.has("kernel_w") ? p.get_int("kernel_w") : p.get_int("kernel_size");
+  }
+  o.stride_h = p.has("stride_h") ? p.get_int("stride_h") : p.get_int("stride");
+  o.stride_w = p.has("stride_w") ? p.get_int("stride_w") : p.get_int("stride");
+  o.pad_h = p.has("pad_h") ? p.get_int("pad_h") : p.get_int("pad");
+  o.pad_w = p.has("pad_w") ? p.get_int("pad_w") : p.get_int("pad");
+  return o;
+}
+
+namespace {
+
+
 
 // Convolution and Deconvolution share everything but the weight layout and the op.
 class ConvolutionLayer : public Layer {
@@ -80,22 +99,8 @@ class ConvolutionLayer : public Layer {
 };
 
 Forward pooling(const LayerSpec& spec) {
-  const auto p = spec.param_message("pooling_param");
-  const std::string method = p.get_string("pool");
-  if (method == "STOCHASTIC") spec.fail("STOCHASTIC pooling is not supported by lamina (MAX and AVE are)", "pooling_param");
-  Pool2dOptions o;
-  o.global = p.get_bool("global_pooling");
-  o.ceil_mode = p.get_string("round_mode") == "CEIL";
-  if (!o.global) {
-    if (!p.has("kernel_size") && !p.has("kernel_h")) spec.fail("needs kernel_size (or kernel_h and kernel_w), or global_pooling", "pooling_param");
-    o.kernel_h = p.has("kernel_h") ? p.get_int("kernel_h") : p.get_int("kernel_size");
-    o.kernel_w = p.has("kernel_w") ? p.get_int("kernel_w") : p.get_int("kernel_size");
-  }
-  o.stride_h = p.has("stride_h") ? p.get_int("stride_h") : p.get_int("stride");
-  o.stride_w = p.has("stride_w") ? p.get_int("stride_w") : p.get_int("stride");
-  o.pad_h = p.has("pad_h") ? p.get_int("pad_h") : p.get_int("pad");
-  o.pad_w = p.has("pad_w") ? p.get_int("pad_w") : p.get_int("pad");
-  const bool max = method == "MAX";
+  const Pool2dOptions o = pool_options(spec);
+  const bool max = spec.param_message("pooling_param").get_string("pool") == "MAX";
   return [o, max](const Tensors& b) { return Tensors{max ? max_pool2d(b[0], o) : avg_pool2d(b[0], o)}; };
 }
 
