@@ -266,6 +266,9 @@ EXCEPTIONS = [
      open(path, "wb").write(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(100))
      _load_image(path, True, 0, 0, "list.txt line 1")
      """, "FileFormatError|x.png"),
+    ("datum_encoded_not_an_image",
+     "from lamina.caffe_proto import Datum\nDatum(3, 4, 4, b'\\x89PNG' + bytes(20), 0, encoded=True).array()",
+     "FileFormatError|encoded image cannot be decoded"),
 ]
 
 # ---- 6. atomic restores ------------------------------------------------------------------------
