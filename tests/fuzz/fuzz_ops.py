@@ -112,14 +112,18 @@ def one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
     name, fn, params = TABLE[fdp.ConsumeIntInRange(0, len(TABLE) - 1)]
     shape = _shape(fdp)
-    kwargs = {}
+    args, kwargs = [], {}
     for pname, annotation, has_default in params:
         if has_default and fdp.ConsumeBool():
             continue
-        kwargs[pname] = _value(fdp, annotation, shape)
+        value = _value(fdp, annotation, shape)
+        if re.fullmatch(r"arg\d+", pname):  # pybind11's name for a positional-only argument
+            args.append(value)
+        else:
+            kwargs[pname] = value
     try:
         with np.errstate(all="ignore"):
-            out = driver.guarded(fn, **kwargs)
+            out = driver.guarded(fn, *args, **kwargs)
         if isinstance(out, lamina.Tensor):
             np.asarray(out)
     except TypeError as e:

@@ -3,6 +3,7 @@
 #include "lamina/safetensors.hpp"
 
 #include "io/atomic_file.hpp"
+#include "io/utf8.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -27,6 +28,12 @@ class JsonReader {
  public:
   JsonReader(const std::string& s, const std::string& file) : s_(s), file_(file) {}
   Json document() {
+    // JSON is UTF-8, and names and metadata become Python str.
+    const size_t bad = detail::utf8_error(s_);
+    if (bad != std::string::npos) {
+      i_ = bad;
+      fail("not valid UTF-8");
+    }
     Json j = value(0);
     space();
     if (i_ != s_.size()) fail("trailing characters after the header object");
