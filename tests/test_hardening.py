@@ -277,6 +277,12 @@ EXCEPTIONS = [
      from lamina import _lamina
      _lamina.load_safetensors(path)
      """, "FileFormatError|not valid UTF-8"),
+    ("load_a_directory", "net(inp('x', 1)).load(tempfile.mkdtemp())", "FileError|is a directory"),
+    ("load_a_path_with_nul", "net(inp('x', 1)).load(tempfile.mkdtemp() + '/\\0')", "FileError|NUL byte"),
+    ("restore_a_directory",
+     "lamina.Solver('base_lr: 0.1 lr_policy: \"fixed\"', net=SOLVER_NET, quiet=True).restore(tempfile.mkdtemp())",
+     "FileError|is a directory"),
+    ("prototxt_a_directory", "lamina.Net(tempfile.mkdtemp())", "FileError|is a directory"),
     ("datum_encoded_not_an_image",
      "from lamina.caffe_proto import Datum\nDatum(3, 4, 4, b'\\x89PNG' + bytes(20), 0, encoded=True).array()",
      "FileFormatError|encoded image cannot be decoded"),

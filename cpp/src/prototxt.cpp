@@ -3,6 +3,7 @@
 #include "lamina/prototxt.hpp"
 
 #include "io/utf8.hpp"
+#include "io/input_file.hpp"
 
 #include <cctype>
 #include <fstream>
@@ -357,6 +358,7 @@ const Field* Message::find(const std::string& name, const std::string& file) con
 Message parse(const std::string& text, const std::string& file) { return Parser(text, file).top(); }
 
 Message parse_file(const std::string& path) {
+  io::check_input_path(path, "prototxt");
   std::ifstream in(path, std::ios::binary);
   LAMINA_CHECK_AS(IOError, in.good(), "cannot open prototxt file '", path, "'");
   std::ostringstream buf;

@@ -3,6 +3,7 @@
 #include "lamina/safetensors.hpp"
 
 #include "io/atomic_file.hpp"
+#include "io/input_file.hpp"
 #include "io/utf8.hpp"
 
 #include <cstdio>
@@ -197,6 +198,7 @@ bool is_safetensors_file(const std::string& path) {
 
 std::vector<std::pair<std::string, Tensor>> load_safetensors(const std::string& path,
                                                              std::map<std::string, std::string>* metadata) {
+  io::check_input_path(path, "load_safetensors");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) detail::raise<IOError>("load_safetensors: cannot open ", path);
   const uint64_t file_size = static_cast<uint64_t>(in.tellg());
