@@ -220,6 +220,12 @@ BOMBS = [
      open(path, "wb").write(bytes([0, 0, 8, 3]) + struct.pack(">III", 2**31, 2**31, 2**31))
      lamina.data.read_idx(path)
      """, "FileFormatError|big.idx"),
+    ("read_idx_empty_but_huge_axes",
+     """
+     path = os.path.join(tempfile.mkdtemp(), "empty.idx")
+     open(path, "wb").write(bytes([0, 0, 8, 4]) + struct.pack(">IIII", 0, 2**32 - 1, 2**32 - 1, 2**32 - 1))
+     lamina.data.read_idx(path)
+     """, "FileFormatError|empty.idx"),
 ]
 
 # ---- 5. every exception a lamina.Error -------------------------------------------------------
