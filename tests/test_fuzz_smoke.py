@@ -13,7 +13,7 @@ pytest.importorskip("atheris")
 
 FUZZ = pathlib.Path(__file__).resolve().parent / "fuzz"
 TARGETS = sorted(p.stem for p in FUZZ.glob("fuzz_*.py"))
-RUNS = 1500
+RUNS = 500
 
 
 def test_every_target_is_here():
