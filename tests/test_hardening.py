@@ -220,6 +220,12 @@ BOMBS = [
      open(path, "wb").write(bytes([0, 0, 8, 3]) + struct.pack(">III", 2**31, 2**31, 2**31))
      lamina.data.read_idx(path)
      """, "FileFormatError|big.idx"),
+    ("read_idx_empty_but_huge_axes",
+     """
+     path = os.path.join(tempfile.mkdtemp(), "empty.idx")
+     open(path, "wb").write(bytes([0, 0, 8, 4]) + struct.pack(">IIII", 0, 2**32 - 1, 2**32 - 1, 2**32 - 1))
+     lamina.data.read_idx(path)
+     """, "FileFormatError|empty.idx"),
 ]
 
 # ---- 5. every exception a lamina.Error -------------------------------------------------------
@@ -266,6 +272,26 @@ EXCEPTIONS = [
      open(path, "wb").write(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(100))
      _load_image(path, True, 0, 0, "list.txt line 1")
      """, "FileFormatError|x.png"),
+    ("axis_0d_tensor", "lamina.ops.sum(lamina.ones((2, 3)), axis=lamina.tensor(1))", "DTypeError|len() of a 0-d tensor"),
+    ("stride_0d_tensor", "lamina.ops.conv2d(lamina.ones((1, 1, 3, 3)), lamina.ones((1, 1, 2, 2)), stride=lamina.tensor(1))",
+     "DTypeError|len() of a 0-d tensor"),
+    ("safetensors_non_utf8_name",
+     """
+     path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
+     header = b'{"\\xe9":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+     open(path, "wb").write(struct.pack("<Q", len(header)) + header + bytes(4))
+     from lamina import _lamina
+     _lamina.load_safetensors(path)
+     """, "FileFormatError|not valid UTF-8"),
+    ("load_a_directory", "net(inp('x', 1)).load(tempfile.mkdtemp())", "FileError|is a directory"),
+    ("load_a_path_with_nul", "net(inp('x', 1)).load(tempfile.mkdtemp() + '/\\0')", "FileError|NUL byte"),
+    ("restore_a_directory",
+     "lamina.Solver('base_lr: 0.1 lr_policy: \"fixed\"', net=SOLVER_NET, quiet=True).restore(tempfile.mkdtemp())",
+     "FileError|is a directory"),
+    ("prototxt_a_directory", "lamina.Net(tempfile.mkdtemp())", "FileError|is a directory"),
+    ("datum_encoded_not_an_image",
+     "from lamina.caffe_proto import Datum\nDatum(3, 4, 4, b'\\x89PNG' + bytes(20), 0, encoded=True).array()",
+     "FileFormatError|encoded image cannot be decoded"),
 ]
 
 # ---- 6. atomic restores ------------------------------------------------------------------------

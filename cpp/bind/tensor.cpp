@@ -281,7 +281,9 @@ np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
         return is_floating(t.dtype()) ? t.item() != 0 : t.item_int() != 0;
       })
       .def("__len__", [](const Tensor& t) {
-        if (t.dim() == 0) throw py::type_error("len() of a 0-d tensor");
+        // DTypeError is a TypeError, as Python's len() raises, and a lamina.Error: a 0-d tensor
+        // given where the binding reads a sequence (a stride, an axis list) fails the same way.
+        LAMINA_CHECK_AS(DTypeError, t.dim() > 0, "len() of a 0-d tensor");
         return t.size(0);
       })
       .def("__getitem__", [](const Tensor& t, py::handle key) { return t.index(index_items(key)); })

@@ -2,6 +2,9 @@
 // printer that writes a tree back. See prototxt.hpp for the grammar.
 #include "lamina/prototxt.hpp"
 
+#include "io/utf8.hpp"
+#include "io/input_file.hpp"
+
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -28,25 +31,7 @@ std::string char_str(char c) {
   return std::string("\\x") + hex[u >> 4] + hex[u & 15];
 }
 
-// Where s stops being UTF-8 (std::string::npos when it all is). Overlong forms and
-// surrogates count as invalid, as in Python's decoder.
-size_t utf8_error(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return i;
-    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
-    for (size_t k = 1; k < n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b >> 6) != 2) return i;
-      cp = cp << 6 | (b & 0x3f);
-    }
-    const uint32_t min = n == 1 ? 0 : n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) return i;
-    i += n;
-  }
-  return std::string::npos;
-}
+using detail::utf8_error;
 
 std::string describe(const Token& t) {
   switch (t.kind) {
@@ -373,6 +358,7 @@ const Field* Message::find(const std::string& name, const std::string& file) con
 Message parse(const std::string& text, const std::string& file) { return Parser(text, file).top(); }
 
 Message parse_file(const std::string& path) {
+  io::check_input_path(path, "prototxt");
   std::ifstream in(path, std::ios::binary);
   LAMINA_CHECK_AS(IOError, in.good(), "cannot open prototxt file '", path, "'");
   std::ostringstream buf;

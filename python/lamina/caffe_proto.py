@@ -51,7 +51,11 @@ def _decode_image(raw: bytes, channels: int) -> np.ndarray:
         from PIL import Image
     except ImportError:
         raise _lamina.InvalidValueError("encoded records need Pillow: pip install Pillow") from None
-    return image_to_chw(Image.open(io.BytesIO(raw)).convert("L" if channels == 1 else "RGB"))
+    try:
+        image = Image.open(io.BytesIO(raw)).convert("L" if channels == 1 else "RGB")
+    except Exception as e:  # Pillow's errors (OSError, ValueError, SyntaxError, decompression bombs, ...)
+        raise WireError(f"the encoded image cannot be decoded: {type(e).__name__}: {e}") from None
+    return image_to_chw(image)
 
 
 def image_to_chw(image) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib.util
+import math
 import os
 import queue
 import struct
@@ -59,7 +60,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             expected = dtype.itemsize
             for d in dims:
                 expected *= d
-            if expected > _lamina.max_alloc_mb() << 20:
+            # An empty array's other axes still bound its shape (NumPy refuses one past 2^63 bytes).
+            if expected > _lamina.max_alloc_mb() << 20 or math.prod(d for d in dims if d) * dtype.itemsize >= 1 << 63:
                 raise _lamina.FileFormatError(f"{path}: the header claims {dims} ({expected} bytes), over lamina's "
                                               "allocation limit (LAMINA_MAX_ALLOC_MB, lamina.set_max_alloc_mb)")
             body = _read_exactly(f, expected)

@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "io/atomic_file.hpp"
+#include "io/input_file.hpp"
 #include "io/protobuf_wire.hpp"
 
 namespace lamina {
@@ -27,6 +28,7 @@ using wire::WireWriter;
 constexpr size_t kMaxBlobAxes = 32;  // Caffe's limit
 
 std::string read_whole(const std::string& path, const char* who) {
+  io::check_input_path(path, who);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) detail::raise<IOError>(who, ": cannot open ", path);
   const auto size = static_cast<size_t>(in.tellg());

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "io/utf8.hpp"
 #include "lamina/error.hpp"
 
 namespace lamina::wire {
@@ -82,37 +83,13 @@ std::string WireReader::bytes(const char* name) {
   return std::string(reinterpret_cast<const char*>(data_ + b), e - b);
 }
 
-namespace {
-
-// Length of the UTF-8 sequence starting at s[i], or 0 when it is not a valid one (also
-// overlong forms, surrogates and code points past U+10FFFF, which strict decoders refuse).
-size_t utf8_length(const std::string& s, size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  uint32_t code = n == 1 ? c : c & (0x7F >> n);
-  for (size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b >> 6) != 0x2) return 0;
-    code = code << 6 | (b & 0x3F);
-  }
-  static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
-  if (code < kMin[n] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return n;
-}
-
-}  // namespace
-
 std::string WireReader::string(const char* name) {
   const size_t at = key_pos_;
   std::string s = bytes(name);
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = utf8_length(s, i);
-    if (n == 0) {
-      key_pos_ = at;
-      fail(name, "byte " + std::to_string(i) + " of the string is not valid UTF-8");
-    }
-    i += n;
+  const size_t bad = detail::utf8_error(s);
+  if (bad != std::string::npos) {
+    key_pos_ = at;
+    fail(name, "byte " + std::to_string(bad) + " of the string is not valid UTF-8");
   }
   return s;
 }

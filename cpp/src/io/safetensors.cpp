@@ -3,6 +3,8 @@
 #include "lamina/safetensors.hpp"
 
 #include "io/atomic_file.hpp"
+#include "io/input_file.hpp"
+#include "io/utf8.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -27,6 +29,12 @@ class JsonReader {
  public:
   JsonReader(const std::string& s, const std::string& file) : s_(s), file_(file) {}
   Json document() {
+    // JSON is UTF-8, and names and metadata become Python str.
+    const size_t bad = detail::utf8_error(s_);
+    if (bad != std::string::npos) {
+      i_ = bad;
+      fail("not valid UTF-8");
+    }
     Json j = value(0);
     space();
     if (i_ != s_.size()) fail("trailing characters after the header object");
@@ -190,6 +198,7 @@ bool is_safetensors_file(const std::string& path) {
 
 std::vector<std::pair<std::string, Tensor>> load_safetensors(const std::string& path,
                                                              std::map<std::string, std::string>* metadata) {
+  io::check_input_path(path, "load_safetensors");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) detail::raise<IOError>("load_safetensors: cannot open ", path);
   const uint64_t file_size = static_cast<uint64_t>(in.tellg());
