@@ -81,9 +81,11 @@ DType lamina_dtype(DLDataType t) {
   if (t.code == kInt && t.bits == 32) return DType::i32;
   if (t.code == kInt && t.bits == 64) return DType::i64;
   if (t.code == kBool && t.bits == 8) return DType::b8;
-  const char* kind = t.code == kFloat ? "float" : t.code == kInt ? "int" : t.code == kUInt ? "uint" : "code ";
-  throw DTypeError("from_dlpack: dtype " + std::string(kind) + (t.code > kFloat && t.code != kBool ?
-                   std::to_string(int(t.code)) + " " : "") + std::to_string(int(t.bits)) +
+  const char* kind = t.code == kFloat ? "float" : t.code == kInt ? "int" : t.code == kUInt ? "uint"
+                     : t.code == kBool ? "bool" : nullptr;
+  const std::string name = kind ? kind + std::to_string(int(t.bits))
+                                : "of type code " + std::to_string(int(t.code)) + ", " + std::to_string(int(t.bits)) + " bits,";
+  throw DTypeError("from_dlpack: dtype " + name +
                    " has no lamina dtype (lamina has float32, float64, int32, int64 and bool); convert it first");
 }
 
@@ -162,8 +164,9 @@ py::capsule dlpack(const Tensor& t, py::handle stream, py::handle max_version, p
 
 // A consumed DLManagedTensor(Versioned) as a lamina tensor over the same memory; its
 // deleter runs when the last lamina tensor over that memory is gone.
+// copy: the data copied out at once (a read-only producer, or copy=True).
 template <class M>
-Tensor adopt(M* m, bool read_only) {
+Tensor adopt(M* m, bool copy) {
   std::shared_ptr<M> owner(m, [](M* p) {
     if (!p->deleter) return;
     if (Py_IsInitialized()) {
@@ -198,7 +201,7 @@ Tensor adopt(M* m, bool read_only) {
                "from_dlpack: the data is not aligned to its ", item, "-byte elements");
   auto storage = Storage::wrap(numel == 0 ? nullptr : data, nbytes, Device::cpu, [owner]() mutable { owner.reset(); });
   Tensor t = Tensor::from_storage(storage, shape, strides, 0, dtype);
-  return read_only ? t.clone() : t;  // lamina has no read-only tensors: a copy, never a write into them
+  return copy ? t.clone() : t;  // lamina has no read-only tensors: a copy, never a write into them
 }
 
 Tensor from_dlpack(py::object x, py::handle copy) {
@@ -224,14 +227,12 @@ Tensor from_dlpack(py::object x, py::handle copy) {
     if (m->version.major > 1) throw ValueError("from_dlpack: DLPack version " + std::to_string(m->version.major) +
                                                       " is newer than lamina reads (1)");
     PyCapsule_SetName(capsule.ptr(), "used_dltensor_versioned");
-    const Tensor t = adopt(m, (m->flags & kReadOnly) != 0);
-    return want_copy ? t.clone() : t;
+    return adopt(m, want_copy || (m->flags & kReadOnly) != 0);
   }
   if (PyCapsule_IsValid(capsule.ptr(), kLegacy)) {
     auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), kLegacy));
     PyCapsule_SetName(capsule.ptr(), "used_dltensor");
-    const Tensor t = adopt(m, false);
-    return want_copy ? t.clone() : t;
+    return adopt(m, want_copy);
   }
   throw ValueError("from_dlpack: expected a DLPack capsule named 'dltensor' or 'dltensor_versioned' (an "
                           "unused one), got " + py::repr(capsule).cast<std::string>());

@@ -265,9 +265,11 @@ Tensor& Tensor::index_put_(const std::vector<IndexItem>& items, const Tensor& va
   // offsets it covers (`at`, in the region's shape).
   const bool advanced = has_tensor(items);
   Located v{};
+  Advanced parts;
   Tensor at;
   if (advanced) {
-    at = element_offsets(op, shape(), strides(), offset(), take_apart(op, shape(), items));
+    parts = take_apart(op, shape(), items);
+    at = element_offsets(op, shape(), strides(), offset(), parts);
     v.shape = at.shape();
   } else {
     v = locate(op, *this, items);
@@ -318,9 +320,8 @@ Tensor& Tensor::index_put_(const std::vector<IndexItem>& items, const Tensor& va
   if (record) {
     // The gradient's layout is row-major, so a written element's position in it comes
     // from the same items over contiguous strides.
-    const Tensor flat_at = advanced ? element_offsets(op, shape(), contiguous_strides(shape()), 0,
-                                                      take_apart(op, shape(), items)).reshape({-1})
-                                    : Tensor();
+    const Tensor flat_at =
+        advanced ? element_offsets(op, shape(), contiguous_strides(shape()), 0, parts).reshape({-1}) : Tensor();
     inplace::record(op, *this, {*this, value},
                     [items, flat_at, region = v.shape, vshape, from = value.shape(), dtype = value.dtype(),
                      x_needs = requires_grad(), value_needs = value.requires_grad()](const std::vector<Tensor>& g) {
