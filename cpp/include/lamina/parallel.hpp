@@ -15,6 +15,8 @@ int num_threads();
 // thread count; in deterministic mode it sums the images in one fixed order (on one thread,
 // while the input gradient still uses them all), so training gives the same weights at any
 // thread count. Off by default; LAMINA_DETERMINISTIC=1 in the environment turns it on.
+// Checked at the AVX-512 level only: at AVX2 conv2d's input gradient and at the generic
+// level linear's forward also depend on the thread count, which the mode does not cover yet.
 void set_deterministic(bool on);
 bool deterministic();
 
