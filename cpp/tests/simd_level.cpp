@@ -77,3 +77,5 @@ simd_test::Level simd_probe() {
 }
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"

@@ -95,7 +95,10 @@ namespace {
 
 // out = (a OP b) as bool, with broadcasting (the operands promoted to one dtype first).
 Tensor comparison(const char* op, const Tensor& a_in, const Tensor& b_in, kernels::Compare c) {
-  const auto [a, b] = promote(a_in, b_in);
+  // Named tensors, not a structured binding: C++17 lambdas cannot capture bindings.
+  const Promoted promoted = promote(a_in, b_in);
+  const Tensor& a = promoted.a;
+  const Tensor& b = promoted.b;
   Shape shape = check_binary(op, a, b, Takes::all);
   Tensor out = Tensor::empty(shape, DType::b8);
   Shape sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);

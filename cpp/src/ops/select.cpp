@@ -33,7 +33,9 @@ Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   check_defined(op, cond, "condition");
   check_defined(op, a_in, "first input");
   check_defined(op, b_in, "second input");
-  const auto [a, b] = promote(a_in, b_in);
+  const Promoted promoted = promote(a_in, b_in);  // not a structured binding: lambdas capture a, b
+  const Tensor& a = promoted.a;
+  const Tensor& b = promoted.b;
   LAMINA_CHECK_DTYPE(cond.dtype() == DType::b8, op, ": the condition must be a bool tensor, got ",
                      dtype_name(cond.dtype()));
   check_same(op, a, b);

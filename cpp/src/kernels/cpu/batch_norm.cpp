@@ -153,3 +153,5 @@ void fill_batch_norm(Table& t) {
 }
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"

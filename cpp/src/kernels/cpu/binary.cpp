@@ -65,3 +65,5 @@ void fill_binary(Table& t) {
 }
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"

@@ -232,3 +232,5 @@ template void conv2d_backward<double>(const ConvShape&, const double*, const dou
 }  // namespace conv
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"

@@ -351,3 +351,5 @@ void fill_conv_gemm(Table&) {}
 #endif
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"

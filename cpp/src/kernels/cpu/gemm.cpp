@@ -309,3 +309,5 @@ void fill_gemm(Table& t) {
 }
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"

@@ -100,3 +100,5 @@ void fill_reduce_axes(Table& t) {
 }
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"

@@ -143,3 +143,5 @@ void fill_select(Table& t) {
 }
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"

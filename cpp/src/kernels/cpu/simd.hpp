@@ -6,8 +6,9 @@
 // turns that into
 //   - LAMINA_LEVEL, the level's name, which the file uses as its namespace
 //     (lamina::kernels::cpu::LAMINA_LEVEL), so the copies never share a symbol;
-//   - `#pragma GCC target` for the rest of the file, so plain loops vectorise at the
-//     level's width and the intrinsics below compile;
+//   - `#pragma GCC target` for the rest of the file (with clang, a target attribute region
+//     that simd_end.hpp, included at the end of every kernel file, closes), so plain loops
+//     vectorise at the level's width and the intrinsics below compile;
 //   - simd::, a small set of float vector operations mapped onto the level's registers:
 //     16 lanes (AVX-512), 8 (AVX2 + FMA), 4 (NEON), 1 (generic: plain floats).
 // A kernel written against simd:: exists once and runs at every width; kernels.hpp's
@@ -43,16 +44,28 @@
 
 #if defined(LAMINA_LEVEL_AVX512)
 #define LAMINA_LEVEL avx512
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe")
+#define LAMINA_LEVEL_TARGET "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe"
 #elif defined(LAMINA_LEVEL_AVX2)
 #define LAMINA_LEVEL avx2
-#pragma GCC target("avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe")
+#define LAMINA_LEVEL_TARGET "avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe"
 #elif defined(LAMINA_LEVEL_NEON)
 #define LAMINA_LEVEL neon
 #elif defined(LAMINA_LEVEL_GENERIC)
 #define LAMINA_LEVEL generic
 #else
 #error "kernel files are compiled per level: the build defines LAMINA_LEVEL_AVX512, _AVX2, _NEON or _GENERIC"
+#endif
+
+// clang has no `#pragma GCC target`; its attribute region also reaches the lambdas inside
+// kernels, which its target attribute on an enclosing function would not.
+#if defined(LAMINA_LEVEL_TARGET) && defined(__clang__)
+#define LAMINA_PRAGMA(x) _Pragma(#x)
+#define LAMINA_TARGET_REGION(t) LAMINA_PRAGMA(clang attribute push(__attribute__((target(t))), apply_to = function))
+LAMINA_TARGET_REGION(LAMINA_LEVEL_TARGET)
+#elif defined(LAMINA_LEVEL_TARGET)
+#define LAMINA_PRAGMA(x) _Pragma(#x)
+#define LAMINA_TARGET_REGION(t) LAMINA_PRAGMA(GCC target(t))
+LAMINA_TARGET_REGION(LAMINA_LEVEL_TARGET)
 #endif
 
 #if defined(__GNUC__)
@@ -395,6 +408,8 @@ LAMINA_INLINE Vec round(Vec a) {
   return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #elif defined(LAMINA_LEVEL_NEON)
   return vrndnq_f32(a);
+#elif defined(__clang__)
+  return std::nearbyint(a);  // ties to even in the default rounding mode (clang 14 lacks roundeven)
 #else
   return __builtin_roundevenf(a);
 #endif

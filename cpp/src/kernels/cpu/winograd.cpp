@@ -714,3 +714,5 @@ void fill_winograd(Table&) {}  // (its entries stay empty: conv2d takes im2col +
 #endif
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"
