@@ -193,10 +193,13 @@ void product(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_t p0, int
   // passes 1 MB (K rows of ldb floats, each row on a page of its own, which the TLB and
   // prefetchers do not follow), or when 8 panels or more use it (then the strip and the
   // weights would both stream from L2). With a few panels the copy costs more than it
-  // saves. (Image taps span the image, not K rows. With K = 0 there is nothing to copy:
-  // the tiles in place write C's starting values.)
-  const bool copy =
-      K > 0 && (B.trans || (M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR)));
+  // saves. (Image taps span the image, not K rows.)
+  if (K == 0) {  // C's starting values only; A and B may be empty (null) then
+    for (int64_t m = 0; m < M && !accumulate; ++m)
+      std::fill(C + m * ldc + p0, C + m * ldc + p1, bias ? bias[m] : 0.0f);
+    return;
+  }
+  const bool copy = B.trans || (M > kMR && ((!B.offsets && K * B.ldb >= (int64_t(1) << 18)) || M >= 8 * kMR));
   // Streamed stores where the tiles write C once: not accumulating, and with the strips
   // copied, in one slice of K.
   const bool streamed = stream && !accumulate && (!copy || K <= kKC);
