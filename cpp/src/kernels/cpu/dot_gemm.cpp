@@ -160,3 +160,5 @@ void fill_dot_gemm(Table&) {}
 #endif
 
 }  // namespace lamina::kernels::cpu::LAMINA_LEVEL
+
+#include "kernels/cpu/simd_end.hpp"

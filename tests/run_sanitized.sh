@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The sanitizer job (issue #22): the C++ core, its unit tests and the Python module built by
+# clang with AddressSanitizer + UndefinedBehaviorSanitizer (any report is fatal), then
+#   1. ctest on that build;
+#   2. the Python suite against that build's module (the runtime preloaded into python);
+#   3. each native libFuzzer target (tests/fuzz/native) for FUZZ_SECONDS (default 20).
+# Needs Debian's clang-14, libclang-rt-14-dev and libgtest-dev, and the .venv that
+# tests/run_all.sh made (run it first). Build tree: build/sanitize.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install -q pybind11
+build=build/sanitize
+# No OpenMP (clang's libomp is not installed; lamina's own threads run instead), no LTO (its
+# sections clash with libFuzzer's counters).
+CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF \
+  -DLAMINA_SANITIZE=address,undefined -DLAMINA_FUZZ=ON -DLAMINA_OPENMP=OFF -DLAMINA_BUILD_TESTS=ON \
+  -DLAMINA_PYTHON=ON -DPython_EXECUTABLE="$(command -v python)" -Dpybind11_DIR="$(python -m pybind11 --cmakedir)"
+cmake --build "$build"
+
+# Leaks are not checked: CPython and NumPy keep allocations alive until exit by design.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:strict_init_order=1:check_initialization_order=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# embed_example installs the package and builds a program against it without the
+# sanitizers' flags: the ordinary build (tests/run_all.sh) runs it.
+ctest --test-dir "$build" --output-on-failure -E '^embed_example$'
+
+# The package from the source tree with the sanitized module beside it, ahead of .venv's
+# lamina on the path (subprocesses, the `lamina` command included, inherit both).
+stage="$build/python"
+rm -rf "$stage" && mkdir -p "$stage" && cp -r python/lamina "$stage/" && cp "$build"/cpp/_lamina*.so "$stage/lamina/"
+LD_PRELOAD="$(clang-14 -print-file-name=libclang_rt.asan-x86_64.so)" PYTHONPATH="$PWD/$stage" \
+  python -m pytest -q -p no:cacheprovider tests/ --deselect tests/test_embed.py
+
+bash tests/fuzz/native/run.sh "$build" "${FUZZ_SECONDS:-20}"
