@@ -1,6 +1,7 @@
 """Deterministic mode (lamina.set_deterministic): the same results at 1 and 2 threads, bit
-for bit, for every convolution path of the weight gradient and for LeNet trained 200
-iterations (parallel.hpp says which op needs the mode and what it costs)."""
+for bit, at every vector level the host runs: every convolution path of the backward, the
+GEMM paths of linear, and LeNet trained 200 iterations (parallel.hpp says what the mode
+changes)."""
 
 import hashlib
 
@@ -12,16 +13,14 @@ from lamina import ops
 
 
 @pytest.fixture
-def deterministic():
+def deterministic(each_isa):
+    """The mode on, at each vector level the host runs (the kernels, and so the sums that
+    could follow the threads, differ per level)."""
     before, threads = lamina.deterministic(), lamina.num_threads()
     lamina.set_deterministic(True)
     lamina.set_num_threads(2)
     if lamina.num_threads() < 2:
         pytest.skip("a build without threads")
-    if lamina.cpu_info()["isa"] != "avx512":
-        # Known gap (README, parallel.hpp): at avx2 conv2d's input gradient and at generic
-        # linear's forward also depend on the thread count; the mode does not cover them yet.
-        pytest.skip(f"deterministic mode covers the avx512 level only so far (this run: {lamina.cpu_info()['isa']})")
     yield
     lamina.set_deterministic(before)
     lamina.set_num_threads(threads)
@@ -51,6 +50,33 @@ def test_conv_gradients_equal_at_1_and_2_threads(deterministic, xs, ws, pad):
     x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
     for one, two in zip(conv_grads(1, x, w, b, pad), conv_grads(2, x, w, b, pad)):
+        np.testing.assert_array_equal(one, two)
+
+
+def linear_grads(threads, x, w, b):
+    lamina.set_num_threads(threads)
+    ts = [lamina.tensor(a).requires_grad_() for a in (x, w, b)]
+    y = ops.linear(*ts)
+    proj = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    (y * lamina.tensor(proj)).sum().backward()
+    return [y.numpy()] + [t.grad.numpy() for t in ts]
+
+
+LINEARS = [  # (batch, in, out): the GEMM paths linear's forward and backward pick from
+    (64, 800, 500),   # LeNet's ip1: the BLAS, its blocks split over threads outside the mode
+    (64, 500, 10),    # LeNet's ip2: one block
+    (8, 4096, 1000),  # a few rows against a large weight (its own kernel)
+    (4, 9216, 300),   # a small batch: the weight gradient of depth 4 by conv_gemm
+]
+
+
+@pytest.mark.parametrize("shape", LINEARS, ids=str)
+def test_linear_gradients_equal_at_1_and_2_threads(deterministic, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((n, k)).astype(np.float32)
+    b = rng.standard_normal(n).astype(np.float32)
+    for one, two in zip(linear_grads(1, x, w, b), linear_grads(2, x, w, b)):
         np.testing.assert_array_equal(one, two)
 
 

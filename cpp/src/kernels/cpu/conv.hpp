@@ -62,10 +62,14 @@ inline ConvPlan plan_conv(const ConvShape& s) {
   p.K = p.g.C * p.g.KH * p.g.KW;
   p.P = p.g.OH * p.g.OW;
   p.direct = p.g.KH == 1 && p.g.KW == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
-  p.batch_parallel = s.N > 1 && num_threads() > 1;
+  // In deterministic mode (parallel.hpp) the choices below, which pick the kernels and so
+  // the order of the sums, do not depend on the thread count: the batch is split as with
+  // several threads, a lone image's rows are not.
+  const bool det = deterministic();
+  p.batch_parallel = s.N > 1 && (num_threads() > 1 || det);
   // A lone image with a large output plane: split its rows so every core works (a
   // threaded BLAS scales poorly on these wide, shallow GEMMs).
-  p.row_parallel = s.N == 1 && num_threads() > 1 && p.P >= 1024 && !p.direct && p.g.C > 0;
+  p.row_parallel = s.N == 1 && num_threads() > 1 && !det && p.P >= 1024 && !p.direct && p.g.C > 0;
   return p;
 }
 

@@ -190,7 +190,7 @@ void conv2d_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T*
       }
     }
 #endif
-  } else if (dw && p.N == 1 && threads > 1 && p.P >= 1024) {
+  } else if (dw && p.N == 1 && threads > 1 && p.P >= 1024 && !deterministic()) {
     // A lone image's dW sums over many positions into few weights, which the BLAS does not
     // split over its threads; here each thread takes a range of output rows, into its own
     // sums. dx after, whole (its bands would add into shared input rows), by the BLAS's own

@@ -31,6 +31,7 @@ static int omp_get_thread_num() { return 0; }
 #endif
 
 #include "kernels/kernels.hpp"
+#include "lamina/parallel.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
 
@@ -271,6 +272,27 @@ void product_parallel(int64_t M, int64_t K, ConvGemmA A, const Source& B, int64_
   // columns (split by panels, every thread would gather all of them).
   const int64_t panels = (M + kMR - 1) / kMR, strips = (P + kNR - 1) / kNR;
   const bool parallel = !omp_in_parallel() && panels * strips > 1 && M * P * K >= (int64_t(1) << 18);
+  if (deterministic()) {
+    // Deterministic mode (parallel.hpp): blocks of a fixed size whatever the thread count
+    // (product's choices, and so its sums, depend on the block: copied strips or not, the
+    // dot-product columns), dealt out to the threads. Row blocks of kFixedPanels panels
+    // (enough that the strips are copied as in one large block), or, with B transposed,
+    // column blocks of kFixedStrips strips.
+    constexpr int64_t kFixedPanels = 8, kFixedStrips = 4;
+    const bool by_rows = !B.trans;
+    const int64_t unit = by_rows ? kFixedPanels * kMR : kFixedStrips * kNR, extent = by_rows ? M : P;
+    const int64_t blocks = (extent + unit - 1) / unit;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t lo = b * unit, hi = std::min(extent, lo + unit);
+      if (by_rows)
+        product(hi - lo, K, ConvGemmA{A.data + (A.trans ? lo : lo * A.lda), A.lda, A.trans}, B, 0, P,
+                bias ? bias + lo : nullptr, accumulate, C + lo * ldc, ldc, stream);
+      else
+        product(M, K, A, B, lo, hi, bias, accumulate, C, ldc, stream);
+    }
+    return;
+  }
 #pragma omp parallel if (parallel)
   {
     const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();

@@ -35,6 +35,7 @@
 #endif
 
 #include "kernels/kernels.hpp"
+#include "lamina/parallel.hpp"
 #include "kernels/cpu/simd.hpp"  // last: what follows is compiled per level
 #include "kernels/cpu/level.hpp"
 
@@ -270,19 +271,26 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   if (biggest < INT_MAX && M * N < INT_MAX && M * K < INT_MAX && K * N < INT_MAX) {  // 32-bit BLAS ints
     const int m = int(M), n = int(N), k = int(K), la = int(std::max<int64_t>(lda, 1)),
               lb = int(std::max<int64_t>(ldb, 1)), lc = int(std::max<int64_t>(ldc, 1));
-    // Split the larger of M and N over lamina's threads when there is work for each.
+    // Split the larger of M and N over lamina's threads when there is work for each: one
+    // block per thread, or in deterministic mode (parallel.hpp) blocks of kFixedBlock
+    // whatever the thread count, since a BLAS's sums for a row can depend on the extent of
+    // the call it is in.
+    constexpr int64_t kFixedBlock = 128;
     const int threads = in_parallel() ? 1 : max_threads();
-    const int64_t flops = M * N * K;
-    const int blocks = flops < (int64_t(1) << 20) ? 1 : int(std::min<int64_t>(threads, std::max(M, N) / 16));
+    const bool big = M * N * K >= (int64_t(1) << 20), fixed = deterministic();
+    const bool by_rows = M >= N;
+    const int64_t extent = by_rows ? M : N;
+    const int64_t blocks = !big ? 1
+                           : fixed ? (extent + kFixedBlock - 1) / kFixedBlock
+                                   : std::min<int64_t>(threads, std::max(M, N) / 16);
     if (blocks <= 1) {
       blas_gemm(trans_a, trans_b, m, n, k, alpha, A, la, B, lb, beta, C, lc);
       return;
     }
-    const bool by_rows = M >= N;
-    const int64_t extent = by_rows ? M : N;
-#pragma omp parallel for schedule(static) num_threads(blocks)
-    for (int b = 0; b < blocks; ++b) {
-      const int64_t lo = extent * b / blocks, hi = extent * (b + 1) / blocks;
+#pragma omp parallel for schedule(static) num_threads(int(std::min<int64_t>(blocks, threads)))
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t lo = fixed ? b * kFixedBlock : extent * b / blocks;
+      const int64_t hi = fixed ? std::min(extent, lo + kFixedBlock) : extent * (b + 1) / blocks;
       if (by_rows) {
         const T* a = trans_a ? A + lo : A + lo * lda;
         blas_gemm(trans_a, trans_b, int(hi - lo), n, k, alpha, a, la, B, lb, beta, C + lo * ldc, lc);
