@@ -25,3 +25,17 @@ def each_isa(request):
         yield request.param
     finally:
         lamina.set_isa(before)
+
+
+# Tests whose time goes to training runs or to nets of tens of millions of weights: they
+# repeat, at scale, paths that quicker tests cover, and under the sanitizers (10x slower)
+# they alone would take most of an hour. tests/run_sanitized.sh deselects them (-m "not
+# heavy"); every ordinary run includes them.
+HEAVY = ("lenet_learns_real_digits", "test_lenet_trains", "alexnet", "caffenet", "vgg", "googlenet", "resnet50",
+         "flickr", "pascal", "coco_caption", "test_deprecated_input_header", "test_printer_round_trips_a_built_net")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(key in item.nodeid for key in HEAVY):
+            item.add_marker(pytest.mark.heavy)

@@ -2,7 +2,8 @@
 # The sanitizer job (issue #22): the C++ core, its unit tests and the Python module built by
 # clang with AddressSanitizer + UndefinedBehaviorSanitizer (any report is fatal), then
 #   1. ctest on that build;
-#   2. the Python suite against that build's module (the runtime preloaded into python);
+#   2. the Python suite against that build's module (the runtime preloaded into python), but
+#      the tests marked heavy (tests/conftest.py: training runs, the largest zoo nets);
 #   3. each native libFuzzer target (tests/fuzz/native) for FUZZ_SECONDS (default 20).
 # Needs Debian's clang-14, libclang-rt-14-dev and libgtest-dev, and the .venv that
 # tests/run_all.sh made (run it first). Build tree: build/sanitize.
@@ -26,13 +27,13 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # embed_example installs the package and builds a program against it without the
 # sanitizers' flags: the ordinary build (tests/run_all.sh) runs it.
-ctest --test-dir "$build" --output-on-failure -E '^embed_example$'
+ctest --test-dir "$build" --output-on-failure -j2 -E '^embed_example$'
 
 # The package from the source tree with the sanitized module beside it, ahead of .venv's
 # lamina on the path (subprocesses, the `lamina` command included, inherit both).
 stage="$build/python"
 rm -rf "$stage" && mkdir -p "$stage" && cp -r python/lamina "$stage/" && cp "$build"/cpp/_lamina*.so "$stage/lamina/"
 LD_PRELOAD="$(clang-14 -print-file-name=libclang_rt.asan-x86_64.so)" PYTHONPATH="$PWD/$stage" \
-  python -m pytest -q -p no:cacheprovider tests/ --deselect tests/test_embed.py
+  python -m pytest -q -p no:cacheprovider tests/ --deselect tests/test_embed.py -m "not heavy"
 
 bash tests/fuzz/native/run.sh "$build" "${FUZZ_SECONDS:-20}"
