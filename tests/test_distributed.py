@@ -131,6 +131,26 @@ def test_resume_from_a_two_rank_snapshot_is_bit_identical(tmp_path):
             assert first[k].tobytes() == second[k].tobytes(), (r, k)
 
 
+@needs_mpi
+def test_lamina_train_under_mpirun_logs_and_snapshots_once(tmp_path):
+    net = """
+    layer { name: "data" type: "DummyData" top: "data" top: "label"
+            dummy_data_param { shape { dim: 4 dim: 5 } shape { dim: 4 }
+                               data_filler { type: "gaussian" } data_filler { type: "constant" value: 1 } } }
+    layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"
+            inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+    layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }"""
+    (tmp_path / "solver.prototxt").write_text(
+        f'base_lr: 0.1 lr_policy: "fixed" max_iter: 10 display: 5 snapshot: 10 random_seed: 1 '
+        f'snapshot_prefix: "{tmp_path / "cli"}" net_param {{ {net} }}')
+    cmd = [MPIRUN, "-n", "2", "--oversubscribe", "--bind-to", "none", sys.executable, "-m", "lamina", "train",
+           "--solver", str(tmp_path / "solver.prototxt")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=_env())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("Optimization Done.") == 1 and r.stdout.count("Iteration 5, lr") == 1, r.stdout
+    assert sorted(p.name for p in tmp_path.glob("cli_iter_*")) == ["cli_iter_10.safetensors", "cli_iter_10.solverstate"]
+
+
 def test_feeders_give_each_rank_its_part_of_one_batch():
     # Without MPI: shard=(rank, size) given. The ranks' batches are disjoint and together
     # the single process's batch of size * batch_size, epoch after epoch.

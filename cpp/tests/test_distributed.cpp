@@ -83,4 +83,30 @@ TEST(Distributed, ReducerOverAWorldOfOneKeepsGradients) {
   EXPECT_EQ(b.grad().at({0}), 0.0);
 }
 
+// The buckets of a net's parameters start inside its backward, as their layers finish:
+// all of them before finish() is called, the last layer's first.
+TEST(Distributed, ReducerStartsBucketsDuringANetsBackward) {
+  const std::string text = R"(
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 4 dim: 6 } } }
+    layer { name: "label" type: "Input" top: "label" input_param { shape { dim: 4 } } }
+    layer { name: "ip1" type: "InnerProduct" bottom: "data" top: "ip1"
+            inner_product_param { num_output: 8 weight_filler { type: "xavier" } } }
+    layer { name: "relu" type: "ReLU" bottom: "ip1" top: "ip1" }
+    layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
+            inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+    layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: "loss" })";
+  Net net = Net::from_text(text);
+  std::vector<Tensor> params;
+  for (const auto& p : net.learnable_params()) params.push_back(p.value);
+  dist::GradientReducer reducer(dist::world(), params, {1e-6, 1e-6});  // one bucket per parameter
+  ASSERT_EQ(reducer.num_buckets(), 4u);
+  net.forward({{"data", randn({4, 6}, 0, 1, DType::f32, 1)}, {"label", Tensor::zeros({4})}});
+  reducer.backward([&] { net.backward(); });
+  EXPECT_EQ(reducer.num_launched(), 4u);
+  Tensor before = params[0].grad().clone();
+  reducer.finish();
+  EXPECT_EQ(reducer.num_launched(), 0u);
+  EXPECT_EQ(params[0].grad().at({0, 0}), before.at({0, 0}));
+}
+
 }  // namespace lamina

@@ -29,6 +29,7 @@ class GradientReducer {
   // seconds spent waiting (communication not hidden behind the backward).
   double finish();
   size_t num_buckets() const { return buckets_.size(); }
+  size_t num_launched() const { return launched_; }  // buckets in flight (started during backward())
 
  private:
   struct Bucket {
