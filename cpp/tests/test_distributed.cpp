@@ -10,12 +10,8 @@
 
 namespace lamina {
 
-static Tensor leaf(std::initializer_list<double> values) {
-  Tensor t = Tensor::empty({static_cast<int64_t>(values.size())}, DType::f64);
-  int64_t i = 0;
-  for (double v : values) t.data<double>()[i++] = v;
-  return t.set_requires_grad(true);
-}
+// A float64 leaf holding first, first + 1, ..., last.
+static Tensor leaf(double first, double last) { return arange(first, last + 1, 1, DType::f64).set_requires_grad(true); }
 
 TEST(Distributed, WorldOfOneLeavesTensorsAsTheyAre) {
   dist::Communicator& w = dist::world();
@@ -45,7 +41,7 @@ TEST(Distributed, CollectivesCheckTheirTensor) {
 // leaf_ready fires once per leaf, after every node feeding it ran: x feeds two branches, so
 // its gradient is complete only after both; w is used once, by the last node to run.
 TEST(Distributed, BackwardHookSaysWhenALeafGradientIsFinal) {
-  Tensor x = leaf({1.0, 2.0}), w = leaf({3.0, 4.0});
+  Tensor x = leaf(1, 2), w = leaf(3, 4);
   Tensor y = sum(mul(add(mul(x, x), exp(x)), w));
   std::vector<std::pair<const TensorImpl*, double>> seen;
   autograd::BackwardHooks hooks;
@@ -72,7 +68,7 @@ TEST(Distributed, BackwardHookSaysWhenALeafGradientIsFinal) {
 }
 
 TEST(Distributed, ReducerOverAWorldOfOneKeepsGradients) {
-  Tensor a = leaf({1.0, 2.0, 3.0}), b = leaf({4.0});
+  Tensor a = leaf(1, 3), b = leaf(4, 4);
   dist::GradientReducer reducer(dist::world(), {a, b}, {1e-6, 1e-6});  // a bucket per parameter
   EXPECT_EQ(reducer.num_buckets(), 2u);
   Tensor y = sum(mul(a, a));  // b gets no gradient: it counts as zeros
