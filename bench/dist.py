@@ -35,6 +35,7 @@ def solver_for(net: str):
     import numpy as np
 
     import lamina
+    import lamina.data
     from lamina.examples import example_dir
 
     settings = 'base_lr: 0.001 momentum: 0.9 weight_decay: 0.004 lr_policy: "fixed" max_iter: 100000000 ' \

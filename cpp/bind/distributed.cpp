@@ -43,6 +43,19 @@ void bind_distributed(py::module_& m) {
     const dist::BucketSizes s = dist::bucket_sizes();
     return py::make_tuple(s.first_mb, s.rest_mb);
   });
+  py::class_<dist::GradientReducer>(d, "GradientReducer")
+      .def(py::init([](std::vector<Tensor> params, double first_mb, double rest_mb) {
+             return std::make_unique<dist::GradientReducer>(dist::world(), std::move(params),
+                                                            dist::BucketSizes{first_mb, rest_mb});
+           }),
+           py::arg("params"), py::arg("first_mb"), py::arg("rest_mb"))
+      .def("backward", [](dist::GradientReducer& r, py::function fn) { r.backward([&] { fn(); }); })
+      .def("finish", [](dist::GradientReducer& r) {
+        py::gil_scoped_release release;
+        return r.finish();
+      })
+      .def_property_readonly("num_buckets", &dist::GradientReducer::num_buckets)
+      .def_property_readonly("num_launched", &dist::GradientReducer::num_launched);
   d.def("mpi_built", &dist::mpi_built);
   d.def("mpi_version", &dist::mpi_version);
 }

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "distributed/reducer.hpp"
+#include "lamina/distributed.hpp"
 #include "lamina/lamina.hpp"
 
 namespace lamina {

@@ -1,7 +1,7 @@
-// GradientReducer (reducer.hpp).
-#include "distributed/reducer.hpp"
-
+// GradientReducer (distributed.hpp).
 #include <chrono>
+
+#include "lamina/distributed.hpp"
 
 #include "lamina/autograd.hpp"
 

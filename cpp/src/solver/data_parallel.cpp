@@ -2,7 +2,6 @@
 // gradient averaging. In a world of one process none of it runs.
 #include <string>
 
-#include "distributed/reducer.hpp"
 #include "lamina/autograd.hpp"
 #include "lamina/distributed.hpp"
 #include "lamina/ops.hpp"

@@ -16,7 +16,6 @@
 #include "lamina/distributed.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/safetensors.hpp"
-#include "distributed/reducer.hpp"
 #include "solver/settings.hpp"
 
 namespace lamina {
