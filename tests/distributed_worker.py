@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import lamina
+import lamina.data
 import lamina.distributed as dist
 
 # A small conv net on Input layers: enough parameters for several gradient buckets.
@@ -75,6 +76,30 @@ def equivalence(out: Path, batch: int) -> None:
     (out / f"rank{dist.rank()}_losses_b{batch}.json").write_text(json.dumps(losses))
 
 
+def ddp(out: Path, batch: int) -> None:
+    # lamina.nn + lamina.optim through DistributedDataParallel: each rank seeds its own
+    # initial weights, which the wrapper replaces by rank 0's.
+    import lamina.functional as F
+    from lamina import nn
+
+    lamina.manual_seed(11 + dist.rank())
+    model = dist.DistributedDataParallel(nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 3)))
+    opt = lamina.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    feed = lamina.data.ArrayFeeder(data(), batch_size=batch, seed=5)
+    losses = []
+    for _ in range(20):
+        b = feed(None, "train")
+        x = lamina.tensor(b["data"].reshape(batch, -1))
+        loss = F.cross_entropy(model(x), lamina.tensor(b["label"].astype(np.int64)))
+        opt.zero_grad()
+        model.backward(loss)
+        opt.step()
+        mean = np.array([loss.item()])
+        losses.append(float(dist.allreduce_(mean, op="mean")[0]))
+    np.savez(out / f"rank{dist.rank()}_ddp_b{batch}.npz", *[np.asarray(p) for p in model.parameters()])
+    (out / f"rank{dist.rank()}_ddp_losses_b{batch}.json").write_text(json.dumps(losses))
+
+
 def lenet(out: Path, iterations: int) -> None:
     folder = lamina.examples.example_dir("lenet")
     text = (folder / "lenet_solver.prototxt").read_text()
@@ -129,5 +154,6 @@ if __name__ == "__main__":
     {"broadcast": lambda: broadcast(out),
      "equivalence": lambda: equivalence(out, int(sys.argv[3])),
      "lenet": lambda: lenet(out, int(sys.argv[3])),
+     "ddp": lambda: ddp(out, int(sys.argv[3])),
      "fault": lambda: fault(out, sys.argv[3]),
      "resume": lambda: resume(out, sys.argv[3])}[mode]()

