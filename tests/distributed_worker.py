@@ -100,6 +100,19 @@ def ddp(out: Path, batch: int) -> None:
     (out / f"rank{dist.rank()}_ddp_losses_b{batch}.json").write_text(json.dumps(losses))
 
 
+def with_mpi4py(out: Path) -> None:
+    # mpi4py initializes MPI first; lamina uses that MPI (its own communicator beside
+    # COMM_WORLD) and leaves finalizing to mpi4py.
+    from mpi4py import MPI
+
+    total = MPI.COMM_WORLD.allreduce(MPI.COMM_WORLD.Get_rank() + 1)
+    t = np.array([float(dist.rank() + 1)])
+    dist.allreduce_(t)
+    result = {"mpi4py": total, "lamina": float(t[0]), "same_rank": dist.rank() == MPI.COMM_WORLD.Get_rank()}
+    MPI.COMM_WORLD.Barrier()
+    (out / f"rank{dist.rank()}_mpi4py.json").write_text(json.dumps(result))
+
+
 def lenet(out: Path, iterations: int) -> None:
     folder = lamina.examples.example_dir("lenet")
     text = (folder / "lenet_solver.prototxt").read_text()
@@ -155,5 +168,6 @@ if __name__ == "__main__":
      "equivalence": lambda: equivalence(out, int(sys.argv[3])),
      "lenet": lambda: lenet(out, int(sys.argv[3])),
      "ddp": lambda: ddp(out, int(sys.argv[3])),
+     "mpi4py": lambda: with_mpi4py(out),
      "fault": lambda: fault(out, sys.argv[3]),
      "resume": lambda: resume(out, sys.argv[3])}[mode]()

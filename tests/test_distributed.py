@@ -167,6 +167,15 @@ def test_lamina_train_under_mpirun_logs_and_snapshots_once(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("cli_iter_*")) == ["cli_iter_10.safetensors", "cli_iter_10.solverstate"]
 
 
+@needs_mpi
+def test_lamina_and_mpi4py_share_one_mpi(tmp_path):
+    pytest.importorskip("mpi4py")  # pip install '.[dist]'
+    mpirun(2, "mpi4py", tmp_path)
+    for r in range(2):
+        assert json.loads((tmp_path / f"rank{r}_mpi4py.json").read_text()) == {"mpi4py": 3, "lamina": 3.0,
+                                                                               "same_rank": True}
+
+
 def test_feeders_give_each_rank_its_part_of_one_batch():
     # Without MPI: shard=(rank, size) given. The ranks' batches are disjoint and together
     # the single process's batch of size * batch_size, epoch after epoch.

@@ -59,7 +59,8 @@ def run_lenet(plot: str | None = "lenet_curves.png", threads: int | None = None)
     if progress is not None:
         progress.close()
     accuracy = solver.last_test(0)["accuracy"]
-    on = f"{ranks} processes x {lamina.num_threads()} threads" if ranks > 1 else f"{lamina.num_threads()} threads"
+    threads = f"{lamina.num_threads()} thread{'s' if lamina.num_threads() > 1 else ''}"
+    on = f"{ranks} processes x {threads}" if ranks > 1 else threads
     print_(f"held-out accuracy: {accuracy:.2%} on 1,000 digits after {solver.iter} iterations ({seconds:.1f} s, {on})")
     if plot and print_ is print:
         _plot(losses, tests, plot)
