@@ -4,7 +4,8 @@ ArrayFeeder), 2 ranks x 1 thread (mpirun) against 1 process x 1 thread and 1 pro
 threads, each at batch B per process (2 ranks: 2B images per step, Caffe's multi-GPU
 semantics). Reports images per second, the speed-up of 2 ranks over 1 process x 1 thread
 (the scaling efficiency is half of it), and the milliseconds per step spent after the
-backward waiting for the gradient allreduce (the communication the backward did not hide).
+backward waiting for the gradient allreduce (the communication the backward did not hide,
+and any wait for a slower rank).
 Configurations alternate, medians over --repeats; results in bench/results/dist.md.
 
     python bench/dist.py [--repeats 5] [--iterations 50] [--nets lenet,cifar10_quick]
