@@ -31,7 +31,8 @@ step "build: pip wheel"
 # `pip install .` may hold): the wheel comes from a clean build. One job per core: the
 # machines this runs on are small and shared.
 CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
-  "$work/tools/bin/python" -m pip wheel . --no-deps -w "$work/dist" -C build-dir="$work/build"
+  "$work/tools/bin/python" -m pip wheel . --no-deps -w "$work/dist" -C build-dir="$work/build" \
+  -C cmake.define.LAMINA_MPI=OFF  # an MPI library must match its launcher: none inside the wheel
 # The wheel runs on any CPU of its architecture only if no compile line targets the
 # building one (-march=native, -mavx2, a CXXFLAGS from the environment...): instructions
 # beyond the baseline come only from the per-level `#pragma GCC target` in kernels/cpu/simd.hpp.

@@ -21,6 +21,7 @@ void bind_nn(py::module_& m);  // after bind_ops: adds to lamina.ops
 void bind_optim(py::module_& m);
 void bind_caffe(py::module_& m);
 void bind_dlpack(py::module_& m, py::class_<Tensor>& tensor);
+void bind_distributed(py::module_& m);
 
 // Zero-copy in both directions (tensor.cpp): `owner` keeps the tensor's memory alive.
 py::array to_numpy(const Tensor& t, py::handle owner);

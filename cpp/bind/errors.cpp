@@ -2,6 +2,7 @@
 // derives from the builtin a Python user would catch (ValueError, OSError, ...), which
 // PyErr_NewException allows through a tuple of bases.
 #include "bind.hpp"
+#include "lamina/distributed.hpp"
 
 namespace lamina::bind {
 
@@ -18,6 +19,7 @@ struct PyErrors {
   PyObject* prototxt;
   PyObject* device;
   PyObject* autograd;
+  PyObject* distributed;
 };
 PyErrors g;
 
@@ -67,6 +69,8 @@ void bind_errors(py::module_& m) {
   g.device = make(m, "DeviceError", {g.error, PyExc_RuntimeError}, "A device that is absent or failed.");
   g.autograd = make(m, "AutogradError", {g.error, PyExc_RuntimeError},
                     "Misuse of the tape: a freed graph, an in-place write to a saved tensor, ...");
+  g.distributed = make(m, "DistributedError", {g.error, PyExc_RuntimeError},
+                       "A collective between processes that failed (MPI's error, naming the rank).");
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -87,6 +91,8 @@ void bind_errors(py::module_& m) {
       set(g.file, e.what());
     } catch (const AutogradError& e) {
       set(g.autograd, e.what());
+    } catch (const dist::DistributedError& e) {
+      set(g.distributed, e.what());
     } catch (const DeviceError& e) {
       set(g.device, e.what());
     } catch (const Error& e) {

@@ -1,6 +1,7 @@
 // PYBIND11_MODULE(_lamina): the compiled half of the `lamina` package. python/lamina
 // re-exports it; see _lamina.pyi for the signatures.
 #include "bind.hpp"
+#include "lamina/distributed.hpp"
 
 namespace lamina::bind {
 
@@ -16,6 +17,7 @@ PYBIND11_MODULE(_lamina, m) {
   bind_optim(m);
   bind_caffe(m);
   bind_dlpack(m, tensor);
+  bind_distributed(m);
 
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Number of threads lamina's kernels use (>= 1).");
@@ -44,6 +46,15 @@ PYBIND11_MODULE(_lamina, m) {
   }, "What lamina's CPU kernels run on: the CPU's best level ('cpu_isa'), the active one ('isa', lower when "
      "LAMINA_ISA or set_isa asked for it), the levels this CPU runs ('available'), each kernel family's path at "
      "the active level ('kernels') and the BLAS.");
+  m.def("build_info", [] {
+    py::dict d;
+    d["version"] = LAMINA_VERSION_STRING;
+    d["blas"] = blas_info();
+    d["mpi"] = dist::mpi_built();
+    d["mpi_version"] = dist::mpi_version();
+    return d;
+  }, "What this lamina was built with: 'mpi' (LAMINA_MPI: lamina.distributed over MPI) and its "
+     "'mpi_version', the 'blas'.");
   m.def("blas_info", &blas_info, "What backs GEMM: OpenBLAS's configuration, 'system BLAS' or 'built-in'.");
 }
 

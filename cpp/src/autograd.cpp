@@ -11,6 +11,7 @@ namespace lamina {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local autograd::BackwardHooks* g_hooks = nullptr;
 }
 
 bool GradMode::enabled() { return g_grad_enabled; }
@@ -125,6 +126,9 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   lamina::backward({*this}, grad.defined() ? std::vector<Tensor>{grad} : std::vector<Tensor>{}, retain_graph);
 }
 
+autograd::BackwardHooksGuard::BackwardHooksGuard(BackwardHooks* hooks) : previous_(g_hooks) { g_hooks = hooks; }
+autograd::BackwardHooksGuard::~BackwardHooksGuard() { g_hooks = previous_; }
+
 // ---- the engine ---------------------------------------------------------------------
 
 namespace {
@@ -197,11 +201,16 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       stack.push_back(n);
     }
   }
+  // With hooks: how many nodes still to run feed each leaf (leaf_ready at zero).
+  autograd::BackwardHooks* hooks = run.capture ? nullptr : g_hooks;
+  autograd::BackwardHooksGuard not_nested(nullptr);  // a backward inside a rule gets none
+  std::unordered_map<const TensorImpl*, int> leaf_pending;
   std::vector<Node*> walk = stack;
   while (!walk.empty()) {
     Node* n = walk.back();
     walk.pop_back();
     for (const Edge& e : n->next) {
+      if (hooks && e.leaf) ++leaf_pending[e.leaf.get()];
       if (!e.node) continue;
       auto [it, inserted] = pending.try_emplace(e.node.get(), 0);
       ++it->second;
@@ -251,6 +260,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
     for (size_t i = 0; i < n->next.size(); ++i) {
       const Edge& e = n->next[i];
       if (e.leaf && in_grads[i].defined()) deliver_leaf(e.leaf, in_grads[i]);
+      if (hooks && e.leaf && --leaf_pending[e.leaf.get()] == 0 && hooks->leaf_ready) hooks->leaf_ready(e.leaf);
       if (!e.node) continue;
       if (in_grads[i].defined()) {
         auto& buf = buffers[e.node.get()];
@@ -259,6 +269,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       }
       if (--pending[e.node.get()] == 0) ready.push_back(e.node.get());
     }
+    if (hooks && hooks->after_node) hooks->after_node();
   }
 }
 

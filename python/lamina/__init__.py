@@ -17,6 +17,8 @@ from ._lamina import (  # noqa: E402
     cpu_info,
     deterministic,
     DeviceError,
+    DistributedError,
+    build_info,
     DTypeError,
     Error,
     FileError,
@@ -62,6 +64,7 @@ from .netspec import layers, params  # noqa: E402
 from .autograd import Context, Function, grad, gradcheck, no_grad  # noqa: E402
 from . import nn  # noqa: E402
 from . import functional  # noqa: E402
+from . import distributed  # noqa: E402
 
 __all__ = [
     "AutogradError",
@@ -83,6 +86,9 @@ __all__ = [
     "gradcheck",
     "no_grad",
     "DeviceError",
+    "DistributedError",
+    "build_info",
+    "distributed",
     "DTypeError",
     "Error",
     "FileError",

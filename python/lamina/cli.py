@@ -4,7 +4,8 @@
     lamina --cmake-dir      where laminaConfig.cmake is, for find_package(lamina)
     lamina demo             a smoke demo: a GEMM on lamina tensors, checked against NumPy
     lamina time --model M   per-layer forward/backward milliseconds of a prototxt net (like caffe time)
-    lamina train --solver S train with a Caffe solver.prototxt (Ctrl-C snapshots and stops)
+    lamina train --solver S train with a Caffe solver.prototxt (Ctrl-C snapshots and stops);
+                            under mpirun -n K data-parallel on K processes (README)
     lamina test --model M --weights W   mean output scores over iterations
     lamina draw --model M out.svg       the net as a graph (needs the graphviz package)
     lamina convert-imageset ROOT LIST DB  an LMDB of Caffe Datum records from an image list
@@ -88,7 +89,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.snapshot:
         solver.restore(args.snapshot)
     total = (solver.max_iter - solver.iter) if args.iterations is None else args.iterations
-    progress = _progress_bar(total)
+    progress = _progress_bar(total) if lamina.distributed.rank() == 0 else None
 
     def after_iteration(s: lamina.Solver) -> None:
         # Runs Python every iteration, which is also where a Ctrl-C surfaces.
@@ -105,7 +106,9 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Caffe's sigint_effect "stop": keep what was learned
         if progress is not None:
             progress.close()
-        print(f"lamina: interrupted at iteration {solver.iter}; snapshot {solver.snapshot()}", file=sys.stderr)
+        state = solver.snapshot()
+        if lamina.distributed.rank() == 0:
+            print(f"lamina: interrupted at iteration {solver.iter}; snapshot {state}", file=sys.stderr)
         return 130
     if progress is not None:
         progress.close()

@@ -337,15 +337,24 @@ class Transformer:
 
 
 class _Order:
-    """Record indices batch after batch: in order, or reshuffled (seeded) every epoch."""
+    """Record indices batch after batch: in order, or reshuffled (seeded) every epoch.
 
-    def __init__(self, n: int, shuffle: bool, seed: int):
+    Sharded for data-parallel training (`shard` = (rank, size)): every rank walks the same
+    seeded order, size batches at a time, and takes the rank-th: the ranks' batches are
+    disjoint, the same after a restart, and together one process's batch of size * count."""
+
+    def __init__(self, n: int, shuffle: bool, seed: int, shard: tuple[int, int] = (0, 1)):
         self.n, self.shuffle = n, shuffle
+        self.rank, self.size = shard
         self.rng = np.random.default_rng(seed + 1)
         self.order = self.rng.permutation(n) if shuffle else np.arange(n)
         self.position = 0
 
     def take(self, count: int) -> np.ndarray:
+        idx = self._take(count * self.size)
+        return idx[self.rank * count:(self.rank + 1) * count]
+
+    def _take(self, count: int) -> np.ndarray:
         idx = np.empty(count, np.int64)
         for k in range(count):
             if self.position == self.n:
@@ -360,18 +369,18 @@ class _Order:
 class _RecordStream:
     """Batches of a Data or ImageData layer."""
 
-    def __init__(self, layer_type, tops, p, transform_param, phase, seed):
+    def __init__(self, layer_type, tops, p, transform_param, phase, seed, shard=(0, 1)):
         self.tops = tops
         self.batch = int(p["batch_size"])
         if self.batch < 1:
             raise _lamina.InvalidValueError(f"{layer_type}: batch_size must be >= 1")
         self.source = _record_source(layer_type, p, seed)
-        self.transform = Transformer(transform_param, phase, seed)
+        self.transform = Transformer(transform_param, phase, seed + shard[0])  # crops and mirrors differ per rank
         in_memory = isinstance(self.source, _ArraySource)
         # TRAIN visits in-memory sources in a new order each epoch; ImageData shuffles when
         # asked (shuffle: true); an LMDB is read in key order, as Caffe does.
         shuffle = (in_memory and phase == "train") or (layer_type == "ImageData" and bool(p["shuffle"]))
-        self.order = _Order(len(self.source), shuffle, seed)
+        self.order = _Order(len(self.source), shuffle, seed, shard)
 
     def sample_shape(self) -> tuple:
         return tuple(self.source.record(0)[0].shape)
@@ -395,7 +404,7 @@ class _RecordStream:
 class _Hdf5Stream:
     """HDF5Data: the list file's .h5 files in turn, each top read from the dataset of its name."""
 
-    def __init__(self, tops, p, seed):
+    def __init__(self, tops, p, seed, shard=(0, 1)):
         try:
             import h5py
         except ImportError:
@@ -426,7 +435,7 @@ class _Hdf5Stream:
         for top in tops:
             if self.arrays[top].shape[1:] != arrays[top][0].shape[1:]:
                 raise _lamina.FileFormatError(f"{listing}: dataset {top!r} differs in shape between files")
-        self.order = _Order(len(self.arrays[tops[0]]), bool(p["shuffle"]), seed)
+        self.order = _Order(len(self.arrays[tops[0]]), bool(p["shuffle"]), seed, shard)
 
     def shapes(self) -> dict:
         return {top: (self.batch,) + a.shape[1:] for top, a in self.arrays.items()}
@@ -436,15 +445,16 @@ class _Hdf5Stream:
         return {top: np.ascontiguousarray(a[idx]) for top, a in self.arrays.items()}
 
 
-def _streams(layers, phase: str, seed: int) -> list:
+def _streams(layers, phase: str, seed: int, shard=(0, 1)) -> list:
     out = []
     for layer_type, tops, param in layers:
         if layer_type == "Data":
-            out.append(_RecordStream("Data", tops, param["data_param"], param["transform_param"], phase, seed))
+            out.append(_RecordStream("Data", tops, param["data_param"], param["transform_param"], phase, seed, shard))
         elif layer_type == "ImageData":
-            out.append(_RecordStream("ImageData", tops, param["image_data_param"], param["transform_param"], phase, seed))
+            out.append(_RecordStream("ImageData", tops, param["image_data_param"], param["transform_param"], phase, seed,
+                                     shard))
         elif layer_type == "HDF5Data":
-            out.append(_Hdf5Stream(tops, param["hdf5_data_param"], seed))
+            out.append(_Hdf5Stream(tops, param["hdf5_data_param"], seed, shard))
     return out
 
 
@@ -479,19 +489,36 @@ class _Prefetcher:
 DATA_LAYERS = ("Data", "ImageData", "HDF5Data")
 
 
-class DataFeeder:
-    """A Solver ``feed`` for nets whose data layers read sources lamina knows."""
+def _shard(shard) -> tuple[int, int]:
+    """(rank, size): as given, else this process's place in its job (lamina.distributed)."""
+    if shard is None:
+        from . import distributed
 
-    def __init__(self, seed: int = 0, prefetch: int | None = None):
+        return distributed.rank(), distributed.size()
+    rank, size = (int(v) for v in shard)
+    if not 0 <= rank < size:
+        raise _lamina.InvalidValueError(f"shard {shard!r}: expected (rank, size) with 0 <= rank < size")
+    return rank, size
+
+
+class DataFeeder:
+    """A Solver ``feed`` for nets whose data layers read sources lamina knows.
+
+    In a job of several processes (``mpirun -n K``) each rank reads its own shard: the batch
+    of rank r is the r-th of K consecutive batches of one shared seeded order (see the
+    Solver's data-parallel semantics). `shard`=(rank, size) overrides the job's."""
+
+    def __init__(self, seed: int = 0, prefetch: int | None = None, shard: tuple[int, int] | None = None):
         self.seed = seed
         self.prefetch = prefetch
+        self.shard = _shard(shard)
         self._feeds: dict = {}
 
     def __call__(self, net, phase: str) -> dict:
         key = id(net._net)
         if key not in self._feeds:
             layers = [(layer.type, layer.tops, layer.param) for layer in net.layers if layer.type in DATA_LAYERS]
-            streams = _streams(layers, phase, self.seed)
+            streams = _streams(layers, phase, self.seed, self.shard)
             depth = self.prefetch
             if depth is None:
                 depth = max([int(p["data_param"]["prefetch"]) for t, _, p in layers if t == "Data"] or [4])
@@ -574,7 +601,7 @@ def convert_imageset(root: str, list_file: str, db: str, resize_height: int = 0,
 class ArrayFeeder:
     """A Solver ``feed`` from NumPy arrays (for MemoryData and Input layers): batches of
     `batch_size` rows of every array, the same rows across arrays, in a new seeded order
-    every epoch when `shuffle`.
+    every epoch when `shuffle`. Sharded across the ranks of a job as DataFeeder is.
 
         solver.feed = lamina.data.ArrayFeeder({"data": images, "label": labels}, batch_size=64)
         # or separate train and test arrays:
@@ -582,13 +609,14 @@ class ArrayFeeder:
     """
 
     def __init__(self, arrays: dict, batch_size: int, shuffle: bool = True, seed: int = 0,
-                 test: dict | None = None, test_batch_size: int | None = None):
-        self._sets = {"train": self._check(arrays, batch_size, shuffle, seed)}
+                 test: dict | None = None, test_batch_size: int | None = None, shard: tuple[int, int] | None = None):
+        shard = _shard(shard)
+        self._sets = {"train": self._check(arrays, batch_size, shuffle, seed, shard)}
         if test is not None:
-            self._sets["test"] = self._check(test, test_batch_size or batch_size, False, seed)
+            self._sets["test"] = self._check(test, test_batch_size or batch_size, False, seed, shard)
 
     @staticmethod
-    def _check(arrays: dict, batch: int, shuffle: bool, seed: int):
+    def _check(arrays: dict, batch: int, shuffle: bool, seed: int, shard):
         if not arrays:
             raise _lamina.InvalidValueError("ArrayFeeder: no arrays given")
         lengths = {name: len(a) for name, a in arrays.items()}
@@ -597,7 +625,7 @@ class ArrayFeeder:
         if batch < 1:
             raise _lamina.InvalidValueError("ArrayFeeder: batch_size must be >= 1")
         arrays = {name: np.asarray(a) for name, a in arrays.items()}
-        return arrays, batch, _Order(next(iter(lengths.values())), shuffle, seed)
+        return arrays, batch, _Order(next(iter(lengths.values())), shuffle, seed, shard)
 
     def __call__(self, net, phase: str) -> dict:
         arrays, batch, order = self._sets.get(phase, self._sets["train"])

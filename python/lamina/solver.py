@@ -7,6 +7,12 @@
     solver.net.forward(...)    # the trained net (a lamina.Net); solver.test_nets[i] share its weights
 
 The loop, the update rules and the snapshots run in C++ (see cpp/include/lamina/solver.hpp).
+
+Under ``mpirun -n K`` every process builds the same Solver and training is data-parallel:
+rank 0's weights are broadcast, each rank trains on its own shard (DataFeeder and
+ArrayFeeder shard by themselves; a feed of your own gives each rank its part), gradients are
+averaged across ranks, so K ranks at batch B train as one process at batch K*B. Log lines
+and snapshots come from rank 0 (lamina.distributed).
 """
 
 from __future__ import annotations
@@ -87,6 +93,10 @@ class Solver:
                 if input_shapes:
                     auto_feed = DataFeeder(seed=_seed(tree))
 
+        from . import distributed
+
+        distributed._join()  # in a job of several processes: an uncaught exception aborts it
+
         def shapes(d):
             return {k: tuple(int(x) for x in v) for k, v in (d or {}).items()}
 
@@ -146,6 +156,8 @@ class Solver:
     max_iter = property(lambda self: self._solver.max_iter)
     learning_rate = property(lambda self: self._solver.learning_rate)
     smoothed_loss = property(lambda self: self._solver.smoothed_loss)
+    # Data-parallel: seconds spent after the backward waiting for the gradient averaging.
+    allreduce_wait_seconds = property(lambda self: self._solver.allreduce_wait_seconds)
     type = property(lambda self: self._solver.type)
     param = property(lambda self: self._solver.param)
 

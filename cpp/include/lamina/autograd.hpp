@@ -97,6 +97,27 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
             BackwardFn fn);
 
+// Hooks into lamina::backward() on this thread, for its scope (a data-parallel solver
+// starts averaging a bucket of gradients across processes while the rest of the backward
+// still runs). leaf_ready(leaf): every node of this backward that feeds leaf's gradient has
+// run, so its .grad is final for this backward (undefined if nothing reached it). Called
+// once per leaf the graph reaches, in an order fixed by the graph. after_node: after each
+// node, e.g. to let communication progress. Not called by grad().
+struct BackwardHooks {
+  std::function<void(const std::shared_ptr<struct TensorImpl>& leaf)> leaf_ready;
+  std::function<void()> after_node;
+};
+class BackwardHooksGuard {
+ public:
+  explicit BackwardHooksGuard(BackwardHooks* hooks);
+  ~BackwardHooksGuard();
+  BackwardHooksGuard(const BackwardHooksGuard&) = delete;
+  BackwardHooksGuard& operator=(const BackwardHooksGuard&) = delete;
+
+ private:
+  BackwardHooks* previous_;
+};
+
 }  // namespace autograd
 
 // Runs backward from `outputs`, seeded with `grad_outputs` (may be empty for scalar

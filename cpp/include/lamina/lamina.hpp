@@ -10,6 +10,7 @@
 #include "lamina/optim.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/cpu.hpp"
+#include "lamina/distributed.hpp"
 #include "lamina/parallel.hpp"
 #include "lamina/prototxt.hpp"
 #include "lamina/safetensors.hpp"

@@ -15,6 +15,17 @@
 // policies are lamina::optim's (optim.hpp, Caffe's semantics): the Solver's optimizer()
 // has one group per learnable parameter, in learnable_params() order.
 //
+// Data-parallel (distributed.hpp): in a world of K > 1 processes (mpirun -n K) every rank
+// builds the same Solver; rank 0's initial weights are broadcast, each rank feeds its own
+// batch B, and the gradients are averaged across ranks (in buckets that start during the
+// backward) before the update, so K ranks at batch B train as one process at batch K*B
+// (Caffe's multi-GPU semantics). The loss is the mean over ranks. A test net runs
+// ceil(test_iter / K) forwards per rank, forward t of rank r being batch t*K + r of the
+// test_iter (later ones are not counted), and the scores are summed over ranks: the feeder
+// is to give rank r that batch (lamina.data.DataFeeder does). Log lines and snapshot
+// files come from rank 0; restore() reads on rank 0 and broadcasts. Each rank draws from
+// its own random stream (the solver's seed + rank).
+//
 // lamina extends the format with clip_weights (weights clamped after each update),
 // warmup_iter and type "AdamW"; all are documented in caffe_schema.cpp.
 #pragma once
@@ -29,6 +40,11 @@
 #include "lamina/optim.hpp"
 
 namespace lamina {
+
+namespace dist {
+class Communicator;
+class GradientReducer;
+}  // namespace dist
 
 // The update a solver.prototxt describes, as the lamina::optim values the Solver trains
 // with: its type (from `type`, or the deprecated `solver_type`), the optimizer options,
@@ -105,6 +121,9 @@ class Solver {
   const std::string& type() const { return type_; }
   const schema::Params& param() const { return param_; }
   const optim::Optimizer& optimizer() const { return optimizer_; }
+  // Seconds spent after the backward waiting for the gradient averaging of data-parallel
+  // training (communication the backward did not hide); 0 in a world of one process.
+  double allreduce_wait_seconds() const { return allreduce_wait_; }
 
  private:
   void build_nets(const Options& options);
@@ -115,6 +134,12 @@ class Solver {
   std::map<std::string, Tensor> feed(Net& net, Phase phase);
   void log(const std::string& line) const;
   bool file_from_disk() const;  // not text given directly ("<string>")
+  // Data-parallel (data_parallel.cpp).
+  void setup_data_parallel();
+  void broadcast_state();  // rank 0's weights, optimizer state, iteration and RNG position
+  double average_gradients(double loss);  // after the backward; returns the mean loss
+  void restore_file(const std::string& state_path);  // restore() on one process
+  bool is_root() const;
 
   std::shared_ptr<prototxt::Message> tree_;  // shared: param_ points into it, and a Solver moves
   schema::Params param_;
@@ -133,6 +158,9 @@ class Solver {
   int last_test_iter_ = -1;
   Feeder feeder_;
   std::vector<Callback> callbacks_;
+  dist::Communicator* comm_ = nullptr;
+  std::unique_ptr<dist::GradientReducer> reducer_;  // world size > 1 only
+  double allreduce_wait_ = 0;
 };
 
 }  // namespace lamina

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "lamina/caffe_binary.hpp"
+#include "lamina/distributed.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/safetensors.hpp"
 #include "solver/settings.hpp"
@@ -61,6 +62,7 @@ Solver::Solver(const prototxt::Message& solver_parameter, const std::string& fil
     o.decay_mult = p.decay_mult;
     optimizer_.add_param_group({{p.value}, o});
   }
+  setup_data_parallel();
 }
 
 Solver::Solver(Solver&&) noexcept = default;
@@ -152,7 +154,7 @@ double Solver::learning_rate() const {
 }
 
 void Solver::log(const std::string& line) const {
-  if (!quiet_) std::cout << line << std::endl;
+  if (!quiet_ && is_root()) std::cout << line << std::endl;
 }
 
 std::map<std::string, Tensor> Solver::feed(Net& net, Phase phase) {
@@ -188,9 +190,11 @@ double Solver::step(int iterations) {
     double loss = 0;
     for (int64_t k = 0; k < iter_size; ++k) {
       loss += net_->forward(feed(*net_, Phase::train));
-      net_->backward();
+      if (reducer_ && k == iter_size - 1) reducer_->backward([&] { net_->backward(); });
+      else net_->backward();
     }
     loss /= double(iter_size);
+    if (reducer_) loss = average_gradients(loss);
     update_smoothed_loss(loss, start_iter);
     if (display > 0 && iter_ % display == 0) {
       const auto now = std::chrono::steady_clock::now();
@@ -244,17 +248,26 @@ std::vector<std::pair<std::string, double>> Solver::test(size_t i) {
   std::map<std::string, double> weights;
   for (const auto& e : net.layers())
     for (size_t k = 0; k < e.layer->spec().tops.size(); ++k) weights[e.layer->spec().tops[k]] = e.loss_weights[k];
-  for (int64_t it = 0; it < iterations; ++it) {
+  // K ranks: forward t of rank r is batch t*K + r of the test_iter (solver.hpp).
+  const int64_t ranks = comm_->size(), forwards = (iterations + ranks - 1) / ranks;
+  for (int64_t it = 0; it < forwards; ++it) {
     net.forward(feed(net, Phase::test));
+    const bool counted = it * ranks + comm_->rank() < iterations;
     size_t j = 0;
     for (const auto& name : net.outputs()) {
       const Tensor t = net.blob(name).contiguous().to(DType::f64);
       for (int64_t k = 0; k < t.numel(); ++k, ++j) {
         const std::string label = t.numel() == 1 ? name : name + "[" + std::to_string(k) + "]";
         if (scores.size() <= j) scores.emplace_back(label, 0.0);
-        scores[j].second += t.data<double>()[k];
+        if (counted) scores[j].second += t.data<double>()[k];
       }
     }
+  }
+  if (ranks > 1) {
+    Tensor sums = Tensor::empty({static_cast<int64_t>(scores.size())}, DType::f64);
+    for (size_t j = 0; j < scores.size(); ++j) sums.data<double>()[j] = scores[j].second;
+    comm_->allreduce(sums);
+    for (size_t j = 0; j < scores.size(); ++j) scores[j].second = sums.data<double>()[j];
   }
   log("Iteration " + std::to_string(iter_) + ", Testing net (#" + std::to_string(i) + ")");
   size_t j = 0;
@@ -290,6 +303,7 @@ std::string Solver::snapshot() {
     prefix = fs::path(file_).replace_extension().string();  // Caffe's default: the solver file's name
   }
   const std::string base = prefix + "_iter_" + std::to_string(iter_);
+  if (!is_root()) return base + ".solverstate";  // rank 0 writes the files
   if (param_.has("snapshot_format") && param_.get_string("snapshot_format") == "BINARYPROTO") return snapshot_caffe(base);
   const std::string weights = base + ".safetensors", state = base + ".solverstate";
   net_->save(weights);
@@ -366,7 +380,7 @@ void Solver::restore_caffe(const std::string& state_path) {
   smoothed_loss_ = 0;
 }
 
-void Solver::restore(const std::string& state_path) {
+void Solver::restore_file(const std::string& state_path) {
   if (!is_safetensors_file(state_path)) {
     restore_caffe(state_path);
     return;

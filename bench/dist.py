@@ -1,0 +1,131 @@
+"""Data-parallel training throughput over MPI: LeNet (the shipped example on the real
+digits, Data layer included) and CIFAR10-quick (synthetic 32x32 images fed through an
+ArrayFeeder), 2 ranks x 1 thread (mpirun) against 1 process x 1 thread and 1 process x 2
+threads, each at batch B per process (2 ranks: 2B images per step, Caffe's multi-GPU
+semantics). Reports images per second, the speed-up of 2 ranks over 1 process x 1 thread
+(the scaling efficiency is half of it), and the milliseconds per step spent after the
+backward waiting for the gradient allreduce (the communication the backward did not hide,
+and any wait for a slower rank).
+Configurations alternate, medians over --repeats; results in bench/results/dist.md.
+
+    python bench/dist.py [--repeats 5] [--iterations 50] [--nets lenet,cifar10_quick]
+
+Needs lamina built with MPI (lamina.build_info()["mpi"]) and mpirun; as root the
+OMPI_ALLOW_RUN_AS_ROOT variables are set for you.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+MODELS = HERE.parents[2] / "shared" / "caffe-models"
+CONFIGS = [("1 process x 1 thread", 1, 1), ("1 process x 2 threads", 1, 2), ("2 ranks x 1 thread", 2, 1)]
+
+
+def solver_for(net: str):
+    """(solver, batch per process) for one rank."""
+    import numpy as np
+
+    import lamina
+    import lamina.data
+    from lamina.examples import example_dir
+
+    settings = 'base_lr: 0.001 momentum: 0.9 weight_decay: 0.004 lr_policy: "fixed" max_iter: 100000000 ' \
+               'display: 0 random_seed: 1 snapshot_after_train: false '
+    if net == "lenet":
+        text = settings + f'net: "{example_dir("lenet") / "lenet_train_test.prototxt"}"'
+        return lamina.Solver(text, quiet=True), 64
+    batch = 100
+    text = settings + f'net: "{MODELS / "cifar10_quick_train_test.prototxt"}"'
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((2000, 3, 32, 32)).astype(np.float32)
+    labels = rng.integers(0, 10, 2000).astype(np.float32)
+    feed = lamina.data.ArrayFeeder({"data": images, "label": labels}, batch_size=batch)
+    solver = lamina.Solver(text, quiet=True, input_shapes={"data": (batch, 3, 32, 32), "label": (batch,)}, feed=feed)
+    return solver, batch
+
+
+def worker(net: str, iterations: int, warmup: int) -> None:
+    """One process (or rank) of a configuration: prints one JSON line from rank 0."""
+    import lamina
+    import lamina.distributed as dist
+
+    solver, batch = solver_for(net)
+    solver.step(warmup)
+    dist.barrier()
+    wait0, t0 = solver.allreduce_wait_seconds, time.perf_counter()
+    solver.step(iterations)
+    dist.barrier()
+    seconds = time.perf_counter() - t0
+    if dist.rank() == 0:
+        print(json.dumps({"images_per_s": dist.size() * batch * iterations / seconds,
+                          "wait_ms_per_step": 1e3 * (solver.allreduce_wait_seconds - wait0) / iterations,
+                          "threads": lamina.num_threads(), "batch": batch}), flush=True)
+
+
+def run_config(net: str, ranks: int, threads: int, iterations: int, warmup: int) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1",
+               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    cmd = [sys.executable, str(HERE), "--worker", net, "--iterations", str(iterations), "--warmup", str(warmup)]
+    if ranks > 1:
+        cmd = [shutil.which("mpirun") or "mpirun", "-n", str(ranks), "--oversubscribe", "--bind-to", "none",
+               "--mca", "btl_vader_single_copy_mechanism", "none"] + cmd
+    else:
+        env["LAMINA_DIST"] = "0"
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--iterations", type=int, default=50, help="timed iterations per run")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--nets", default="lenet,cifar10_quick")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.iterations, args.warmup)
+        return 0
+
+    import lamina
+
+    if not lamina.build_info()["mpi"] or shutil.which("mpirun") is None:
+        raise SystemExit("bench/dist.py needs lamina built with MPI and mpirun (apt-get install openmpi-bin libopenmpi-dev)")
+    rows = []
+    for net in args.nets.split(","):
+        samples: dict = {name: [] for name, _, _ in CONFIGS}
+        for _ in range(args.repeats):
+            for name, ranks, threads in CONFIGS:
+                samples[name].append(run_config(net, ranks, threads, args.iterations, args.warmup))
+        base = statistics.median(s["images_per_s"] for s in samples[CONFIGS[0][0]])
+        for name, ranks, threads in CONFIGS:
+            ips = statistics.median(s["images_per_s"] for s in samples[name])
+            wait = statistics.median(s["wait_ms_per_step"] for s in samples[name])
+            rows.append([net, name, ips, ips / base, wait])
+            print(f"{net:14s} {name:22s} {ips:9.0f} img/s  x{ips / base:4.2f}  allreduce not hidden: {wait:6.3f} ms/step",
+                  flush=True)
+    sys.path.insert(0, str(HERE.parent))
+    from common import write_results
+
+    path = write_results("dist", ["net", "configuration", "img/s", "vs 1 process x 1 thread",
+                                  "allreduce not hidden (ms/step)"], rows,
+                         {"lamina": lamina.__version__, "mpi": lamina.build_info()["mpi_version"],
+                          "repeats": args.repeats, "iterations": args.iterations})
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+// The communicators behind dist::world() (world.cpp picks one).
+#pragma once
+
+#include <memory>
+
+#include "lamina/distributed.hpp"
+
+namespace lamina::dist::detail {
+
+// A world of one process: collectives leave the tensor as it is.
+std::unique_ptr<Communicator> make_single();
+
+// MPI's world, joining MPI when needed; nullptr when lamina was built without MPI.
+std::unique_ptr<Communicator> make_mpi();
+bool launched_by_mpi();  // an MPI launcher's environment, or MPI already initialized
+
+// The checks every collective makes on its tensor (ValueError naming `what`).
+void check_tensor(const Tensor& t, const char* what, bool reduce_mean);
+
+}  // namespace lamina::dist::detail
