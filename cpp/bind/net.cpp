@@ -192,6 +192,15 @@ void bind_net(py::module_& m) {
         py::gil_scoped_release release;
         net.backward();
       })
+      .def("forward_range", [](Net& net, size_t start, size_t end) {
+        py::gil_scoped_release release;
+        return net.forward_range(start, end);
+      })
+      .def("backward_range", [](Net& net, size_t start, size_t end) {
+        py::gil_scoped_release release;
+        net.backward_range(start, end);
+      })
+      .def("blob_diff", &Net::blob_diff)
       .def("clear_param_diffs", &Net::clear_param_diffs)
       .def("blob", &Net::blob)
       .def("blob_grad", &Net::blob_grad)

@@ -286,9 +286,10 @@ def register_layer(
 
 def _resolve_python_layer(module: str, layer: str) -> type:
     try:
-        return getattr(importlib.import_module(module), layer)
+        cls = getattr(importlib.import_module(module), layer)
     except (ImportError, AttributeError) as e:
         raise _lamina.InvalidValueError(f"Python layer {module}.{layer} cannot be loaded: {e}") from e
+    return getattr(cls, "_lamina_layer", cls)  # a caffe.Layer runs through its adapter (lamina.caffe)
 
 
 _lamina._install_python_layer(_resolve_python_layer)
