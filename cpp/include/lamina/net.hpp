@@ -24,6 +24,8 @@
 
 namespace lamina {
 
+struct CaffeLayerBlobs;  // lamina/caffe_binary.hpp
+
 struct NetOptions {
   Phase phase = Phase::train;
   std::vector<std::string> stages;
@@ -122,6 +124,12 @@ class Net {
   //   shape it equals padded with leading 1s), else ShapeError naming the layer, the blob
   //   index and both shapes. Loading several files in turn applies each over the last.
   std::vector<std::string> load(const std::string& path);
+  // Every layer's name, type, bottoms, tops and blobs, as save(path, "caffemodel") writes them.
+  std::vector<CaffeLayerBlobs> caffe_layers() const;
+  // Caffe's CopyTrainedLayersFrom on layers already read, with load()'s caffemodel rules
+  // (`source` names the file in errors); returns the names of the layers skipped. For files
+  // read elsewhere: the Python package reads Caffe's HDF5 .caffemodel.h5 with h5py.
+  std::vector<std::string> copy_layers(const std::vector<CaffeLayerBlobs>& layers, const std::string& source);
 
   // Makes this net's layer blobs the very tensors of `other`'s layers with the same name and
   // blob shapes (Caffe's ShareTrainedLayersWith): a test net then sees the train net's
