@@ -39,7 +39,7 @@ def is_hdf5(path) -> bool:
     try:
         with open(path, "rb") as f:
             return f.read(len(_MAGIC)) == _MAGIC
-    except OSError:
+    except (OSError, ValueError):  # unreadable, or not a path (a NUL): the C++ reader says why
         return False
 
 
