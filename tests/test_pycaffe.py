@@ -380,3 +380,15 @@ def test_python_layer_with_its_own_blobs(tmp_path, monkeypatch, rng):
     assert np.allclose(grads["x"], seed * np.arange(1, 4) * 2.5, rtol=1e-6)
     assert np.allclose(net.params["scale"][0].diff, (seed * x).sum(0) * 2.5, rtol=1e-5)
     lamina.Net(PARAM_LAYER, python_layers=True)  # a caffe.Layer in a lamina.Net too
+
+
+def test_forward_backward_all(deploy, rng):
+    net = caffe.Net(str(deploy), caffe.TEST)
+    x = rng.standard_normal((3, 3, 6, 6)).astype(np.float32)
+    seed = rng.standard_normal((3, 5)).astype(np.float32)
+    outs, diffs = net.forward_backward_all(data=x, prob=seed)
+    assert outs["prob"].shape == (3, 5) and diffs["data"].shape == (3, 3, 6, 6)
+    for i in range(3):  # item by item, padded as the batch of two is
+        net.forward(data=np.stack([x[i], np.zeros_like(x[i])]))
+        want = net.backward(prob=np.stack([seed[i], np.zeros_like(seed[i])]))["data"][0]
+        assert np.allclose(diffs["data"][i], want, rtol=1e-4, atol=1e-6)

@@ -175,25 +175,50 @@ class Net(_LaminaNet):
             self._net.backward_range(first, last)
         return {name: self.blobs[name].diff for name in dict.fromkeys(outputs)}
 
-    def forward_all(self, blobs=None, **kwargs) -> dict:
-        """forward() over inputs of any number of items, in batches of the input blobs' first
-        axis (the last one padded with zeros); the outputs concatenated, padding dropped."""
-        if not kwargs:
-            return {name: value.copy() for name, value in self.forward(blobs).items()}
-        arrays = {name: np.asarray(value) for name, value in kwargs.items()}
+    def _batches(self, arrays: dict):
+        """The items of `arrays` in batches of the net's batch size (its first input's first
+        axis), the last padded with zeros; yields (batch dict, count)."""
         total = len(next(iter(arrays.values())))
-        batch = self.blobs[next(iter(arrays))].shape[0]
-        collected: dict = {}
+        batch = self.blobs[self.inputs[0]].shape[0] if self.inputs else total
         for begin in range(0, total, batch):
             chunk = {}
             for name, value in arrays.items():
-                part = value[begin:begin + batch]
+                part = np.asarray(value)[begin:begin + batch]
                 if len(part) < batch:
                     part = np.concatenate([part, np.zeros((batch - len(part),) + part.shape[1:], part.dtype)])
                 chunk[name] = part
-            for name, out in self.forward(blobs, **chunk).items():
-                collected.setdefault(name, []).append(out.copy())
+            yield chunk
+
+    @staticmethod
+    def _collect(collected: dict, results: dict) -> None:
+        for name, value in results.items():
+            collected.setdefault(name, []).append(np.array(value, copy=True, ndmin=1))
+
+    def forward_all(self, blobs=None, **kwargs) -> dict:
+        """forward() over inputs of any number of items, in batches of the net's batch size
+        (the last one padded with zeros); the outputs concatenated, padding dropped."""
+        if not kwargs:
+            return {name: value.copy() for name, value in self.forward(blobs).items()}
+        total = len(next(iter(kwargs.values())))
+        collected: dict = {}
+        for chunk in self._batches(kwargs):
+            self._collect(collected, self.forward(blobs, **chunk))
         return {name: np.concatenate(parts)[:total] for name, parts in collected.items()}
+
+    def forward_backward_all(self, blobs=None, diffs=None, **kwargs) -> tuple:
+        """forward_all and backward over the same batches: kwargs name inputs and output
+        diffs; returns (outputs, diffs), each concatenated with the padding dropped."""
+        inputs = {k: v for k, v in kwargs.items() if k in self.inputs}
+        seeds = {k: v for k, v in kwargs.items() if k not in self.inputs}
+        arrays = {**inputs, **seeds}
+        total = len(next(iter(arrays.values()))) if arrays else None
+        outs: dict = {}
+        grads: dict = {}
+        for chunk in self._batches(arrays) if arrays else [{}]:
+            self._collect(outs, self.forward(blobs, **{k: chunk[k] for k in inputs}))
+            self._collect(grads, self.backward(diffs, **{k: chunk[k] for k in seeds}))
+        return ({k: np.concatenate(v)[:total] for k, v in outs.items()},
+                {k: np.concatenate(v)[:total] for k, v in grads.items()})
 
     def reshape(self) -> None:
         """Caffe's Net.Reshape: in lamina every layer follows its bottoms' shapes on the next
