@@ -53,8 +53,8 @@ def resize_image(im: np.ndarray, new_dims, interp_order: int = 1) -> np.ndarray:
         return np.full((height, width, im.shape[-1]), im.min(), np.float32)
     Image = _pillow()
     resample = getattr(Image, _RESAMPLE.get(int(interp_order), "BILINEAR"))
-    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(im[:, :, k]), mode="F").resize((width, height), resample))
-                for k in range(im.shape[-1])]
+    planes = (Image.fromarray(np.ascontiguousarray(im[:, :, k])) for k in range(im.shape[-1]))  # float32: mode F
+    channels = [np.asarray(plane.resize((width, height), resample)) for plane in planes]
     return np.stack(channels, axis=-1).astype(np.float32)
 
 
@@ -81,7 +81,8 @@ class Transformer:
 
     def _check(self, name: str) -> None:
         if name not in self.inputs:
-            raise _lamina.InvalidValueError(f"Transformer: '{name}' is not one of the net inputs: {sorted(self.inputs)}")
+            raise _lamina.InvalidValueError(f"Transformer: '{name}' is not one of the net inputs: "
+                                            f"{sorted(self.inputs)}")
 
     def preprocess(self, in_: str, data) -> np.ndarray:
         """An image (H x W x K, as load_image gives) to the net's layout for input in_."""
