@@ -392,3 +392,23 @@ def test_forward_backward_all(deploy, rng):
         net.forward(data=np.stack([x[i], np.zeros_like(x[i])]))
         want = net.backward(prob=np.stack([seed[i], np.zeros_like(seed[i])]))["data"][0]
         assert np.allclose(diffs["data"][i], want, rtol=1e-4, atol=1e-6)
+
+
+@needs_models
+def test_classifier_predicts_as_the_transformer_and_forward_do(tmp_path, rng):
+    model = str(MODELS / "cifar10_quick.prototxt")
+    caffe.Net(model, caffe.TEST).save(str(tmp_path / "w.caffemodel"))
+    mean = np.array([110.0, 120.0, 130.0])
+    clf = caffe.Classifier(model, str(tmp_path / "w.caffemodel"), image_dims=(36, 36), mean=mean, raw_scale=255,
+                           channel_swap=(2, 1, 0))
+    images = [rng.uniform(0, 1, (36, 36, 3)).astype(np.float32) for _ in range(2)]
+    center = clf.predict(images, oversample=False)
+    net = caffe.Net(model, caffe.TEST, weights=str(tmp_path / "w.caffemodel"))
+    for image, got in zip(images, center):
+        x = (image[2:34, 2:34].transpose(2, 0, 1)[::-1] * 255 - mean[:, None, None])[None]
+        assert np.allclose(got, net.forward(data=x)["prob"][0], rtol=1e-4, atol=1e-6)
+    ten = clf.predict(images)
+    assert ten.shape == (2, 10) and np.allclose(ten.sum(axis=1), 1, atol=1e-5)
+    want = np.mean([net.forward(data=clf.transformer.preprocess("data", crop)[None])["prob"][0]
+                    for crop in caffe.io.oversample(images[:1], (32, 32))], axis=0)
+    assert np.allclose(ten[0], want, rtol=1e-4, atol=1e-6)

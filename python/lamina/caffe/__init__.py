@@ -5,7 +5,7 @@
     prob = net.forward()["prob"]
 
 Net (blobs, params, layers, forward/backward with start and end, copy_from, save as a
-.caffemodel, share_with), the solvers (SGDSolver ... AdamSolver, get_solver), Layer (Python
+.caffemodel, share_with), Classifier, the solvers (SGDSolver ... AdamSolver, get_solver), Layer (Python
 layers with their own backward), io (Transformer, load_image, BlobProto and Datum), proto
 (caffe_pb2.BlobProto, Datum), NetSpec / layers / params, draw. Everything runs in lamina;
 these modules map pycaffe's names onto it. Python layers are allowed, as in Caffe.
@@ -17,6 +17,7 @@ from .. import _lamina
 from .. import __version__  # noqa: F401
 from ..netspec import NetSpec, layers, params  # noqa: F401
 from . import draw, io, proto  # noqa: F401
+from .classifier import Classifier  # noqa: F401
 from .layer import Layer  # noqa: F401
 from .pycaffe import (  # noqa: F401
     TEST,
@@ -32,7 +33,7 @@ from .pycaffe import (  # noqa: F401
     get_solver,
 )
 
-__all__ = ["TRAIN", "TEST", "Net", "Layer", "NetSpec", "layers", "params", "Solver", "SGDSolver",
+__all__ = ["TRAIN", "TEST", "Net", "Classifier", "Layer", "NetSpec", "layers", "params", "Solver", "SGDSolver",
            "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver", "AdamSolver", "get_solver",
            "set_mode_cpu", "set_mode_gpu", "set_device", "set_random_seed", "layer_type_list", "io", "draw", "proto"]
 
