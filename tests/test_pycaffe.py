@@ -412,3 +412,51 @@ def test_classifier_predicts_as_the_transformer_and_forward_do(tmp_path, rng):
     want = np.mean([net.forward(data=clf.transformer.preprocess("data", crop)[None])["prob"][0]
                     for crop in caffe.io.oversample(images[:1], (32, 32))], axis=0)
     assert np.allclose(ten[0], want, rtol=1e-4, atol=1e-6)
+
+
+DATA_LAYER = '''
+import numpy as np
+import lamina.caffe as caffe
+
+
+class CountingData(caffe.Layer):
+    """A Python data layer: x = batch number everywhere, y = 2 x; the batch size from param_str."""
+
+    def setup(self, bottom, top):
+        self.batch = int(eval(self.param_str)["batch"])
+        self.calls = 0
+
+    def reshape(self, bottom, top):
+        top[0].reshape(self.batch, 1)
+        top[1].reshape(self.batch, 1)
+
+    def forward(self, bottom, top):
+        self.calls += 1
+        top[0].data[...] = self.calls % 3
+        top[1].data[...] = 2 * (self.calls % 3)
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+'''
+
+DATA_NET = """
+name: "pydata"
+layer { name: "data" type: "Python" top: "x" top: "y"
+  python_param { module: "pycaffe_counting_data" layer: "CountingData" param_str: "{'batch': 4}" } }
+layer { name: "ip" type: "InnerProduct" bottom: "x" top: "p"
+  inner_product_param { num_output: 1 weight_filler { type: "constant" value: 0 } } }
+layer { name: "loss" type: "EuclideanLoss" bottom: "p" bottom: "y" top: "loss" }
+"""
+
+
+def test_python_data_layer_feeds_a_solver(tmp_path, monkeypatch):
+    (tmp_path / "pycaffe_counting_data.py").write_text(DATA_LAYER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "net.prototxt").write_text(DATA_NET)
+    (tmp_path / "solver.prototxt").write_text(SOLVER.format(prefix=tmp_path / "s", net="net.prototxt"))
+    solver = caffe.get_solver(str(tmp_path / "solver.prototxt"))
+    assert solver.net.blobs["x"].shape == (4, 1)
+    for _ in range(300):
+        solver.step(1)
+    assert float(solver.net.blobs["loss"].data) < 1e-2
+    assert abs(solver.net.params["ip"][0].data[0, 0] - 2) < 0.1
