@@ -115,6 +115,14 @@ def test_net_weights_in_hdf5(tmp_path):
         f.create_group("weights")
     with pytest.raises(lamina.FileFormatError, match="no group 'data'"):
         other.load(str(tmp_path / "bad.h5"))
+    with h5py.File(tmp_path / "bad.h5", "w") as f:
+        f["data/ip1"] = np.zeros(3, np.float32)
+    with pytest.raises(lamina.FileFormatError, match="data/ip1: a dataset where a group"):
+        other.load(str(tmp_path / "bad.h5"))
+    with h5py.File(tmp_path / "bad.h5", "w") as f:
+        f["data/ip1/0"] = np.zeros((5, 3), np.int32)
+    with pytest.raises(lamina.FileFormatError, match="not a floating-point"):
+        other.load(str(tmp_path / "bad.h5"))
 
 
 def test_hdf5_state_with_wrong_history_is_refused(tmp_path):
@@ -126,5 +134,15 @@ def test_hdf5_state_with_wrong_history_is_refused(tmp_path):
     b = make(tmp_path, "HDF5")
     before = params(b)
     with pytest.raises(lamina.FileFormatError, match="history blobs"):
+        b.restore(state)
+    with h5py.File(state, "a") as f:
+        del f["iter"]
+        f.create_group("iter")
+    with pytest.raises(lamina.FileFormatError, match="'iter' must be a dataset"):
+        b.restore(state)
+    with h5py.File(state, "a") as f:
+        del f["iter"]
+        f["iter"] = np.array([1.5])
+    with pytest.raises(lamina.FileFormatError, match="one integer"):
         b.restore(state)
     assert b.iter == 0 and all(np.array_equal(x, y) for x, y in zip(before, params(b)))

@@ -66,6 +66,8 @@ def _open(path):
 
 
 def _blobs(group, where: str) -> list:
+    if not isinstance(group, _h5py().Group):
+        raise _lamina.FileFormatError(f"{where}: a dataset where a group of blobs belongs")
     names = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
     if any(not k.isdigit() for k in names) or [int(k) for k in names] != list(range(len(names))):
         raise _lamina.FileFormatError(f"{where}: datasets must be named 0, 1, ..., got {sorted(group.keys())}")
@@ -97,6 +99,8 @@ def read_weights(path) -> list:
         if "data" not in f:
             raise _lamina.FileFormatError(f"{os.fspath(path)}: no group 'data' (not a Caffe .caffemodel.h5)")
         data = f["data"]
+        if not isinstance(data, _h5py().Group):
+            raise _lamina.FileFormatError(f"{os.fspath(path)}: 'data' is not a group (not a Caffe .caffemodel.h5)")
         order = list(data.keys())
         return [(name, _blobs(data[name], f"{os.fspath(path)}: data/{name}")) for name in order]
 
@@ -120,6 +124,8 @@ def read_solver_state(path) -> tuple:
         for key in ("iter", "learned_net", "current_step", "history"):
             if key not in f:
                 raise _lamina.FileFormatError(f"{where}: no '{key}' (not a Caffe .solverstate.h5)")
+            if key != "history" and not isinstance(f[key], _h5py().Dataset):
+                raise _lamina.FileFormatError(f"{where}: '{key}' must be a dataset")
 
         def whole(key):
             value = np.asarray(f[key][()]).reshape(-1)
@@ -128,5 +134,7 @@ def read_solver_state(path) -> tuple:
             return int(value[0])
 
         learned = f["learned_net"][()]
-        learned = learned.decode("utf-8") if isinstance(learned, bytes) else str(learned)
+        if not isinstance(learned, (bytes, str)):
+            raise _lamina.FileFormatError(f"{where}: 'learned_net' must be a string")
+        learned = learned.decode("utf-8", "replace") if isinstance(learned, bytes) else learned
         return whole("iter"), learned, whole("current_step"), _blobs(f["history"], f"{where}: history")
