@@ -103,6 +103,19 @@ NetOptions options_from(const std::string& phase, const std::vector<std::string>
   return o;
 }
 
+// [(layer name, [blob Tensor, ...]), ...] from Python: Caffe's layers as an HDF5 file holds them.
+std::vector<CaffeLayerBlobs> caffe_layers_from(const py::handle& layers) {
+  std::vector<CaffeLayerBlobs> out;
+  for (py::handle item : layers) {
+    auto pair = item.cast<py::sequence>();
+    CaffeLayerBlobs l;
+    l.name = pair[0].cast<std::string>();
+    for (py::handle b : pair[1]) l.blobs.push_back({b.cast<Tensor>(), false});
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_solver(py::module_& m);
@@ -192,6 +205,15 @@ void bind_net(py::module_& m) {
         py::gil_scoped_release release;
         net.backward();
       })
+      .def("forward_range", [](Net& net, size_t start, size_t end) {
+        py::gil_scoped_release release;
+        return net.forward_range(start, end);
+      })
+      .def("backward_range", [](Net& net, size_t start, size_t end) {
+        py::gil_scoped_release release;
+        net.backward_range(start, end);
+      })
+      .def("blob_diff", &Net::blob_diff)
       .def("clear_param_diffs", &Net::clear_param_diffs)
       .def("blob", &Net::blob)
       .def("blob_grad", &Net::blob_grad)
@@ -232,6 +254,18 @@ void bind_net(py::module_& m) {
       .def("load", [](Net& net, const std::string& path) {
         py::gil_scoped_release release;
         return net.load(path);
+      })
+      .def("caffe_layers", [](const Net& net) {
+        py::list out;
+        for (const auto& l : net.caffe_layers()) {
+          py::list blobs;
+          for (const auto& b : l.blobs) blobs.append(b.value);
+          out.append(py::make_tuple(l.name, l.type, blobs));
+        }
+        return out;
+      })
+      .def("copy_layers", [](Net& net, const py::list& layers, const std::string& source) {
+        return net.copy_layers(caffe_layers_from(layers), source);
       })
       .def("to_prototxt", &Net::to_prototxt)
       .def("to_onnx", [](const Net& net, const std::string& path, int opset) { export_onnx(net, path, opset); },
@@ -309,6 +343,28 @@ void bind_solver(py::module_& m) {
       .def("restore", [](Solver& s, const std::string& path) {
         py::gil_scoped_release release;
         s.restore(path);
+      })
+      .def("set_hdf5_writer", [](Solver& s, py::object fn) {
+        // fn(base, iter, learned_net, current_step, [history Tensor]) -> the state file's path.
+        s.set_hdf5_writer([fn](const std::string& base, const CaffeSolverState& state) {
+          py::gil_scoped_acquire gil;
+          py::list history;
+          for (const auto& b : state.history) history.append(b.value);
+          return fn(base, state.iter, state.learned_net, state.current_step, history).cast<std::string>();
+        });
+      })
+      .def("restore_caffe", [](Solver& s, int32_t iter, const std::string& learned_net, int32_t current_step,
+                               const std::vector<Tensor>& history, const std::string& path, py::object layers) {
+        CaffeSolverState state;
+        state.iter = iter;
+        state.learned_net = learned_net;
+        state.current_step = current_step;
+        for (const auto& t : history) state.history.push_back({t, false});
+        const bool with_weights = !layers.is_none();
+        std::vector<CaffeLayerBlobs> learned;
+        if (with_weights) learned = caffe_layers_from(layers);
+        py::gil_scoped_release release;
+        s.restore_caffe(state, path, with_weights ? &learned : nullptr);
       })
       .def("last_test", &Solver::last_test)
       .def_property_readonly("last_test_iter", &Solver::last_test_iter)

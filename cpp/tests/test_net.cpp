@@ -92,3 +92,54 @@ TEST(Net, ForwardFusedRefusesLayersItDoesNotFuse) {
 }
 
 }  // namespace lamina
+
+namespace lamina {
+
+// Caffe's ForwardFromTo / BackwardFromTo (pycaffe's forward/backward with start and end):
+// the pieces give what the whole pass gives, a written diff seeds the backward, and the
+// parameters below `end` keep their gradients.
+TEST(Net, RangesMatchTheWholePass) {
+  const std::string text = R"(
+    name: "ranges" force_backward: true
+    layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }
+    layer { name: "ip1" type: "InnerProduct" bottom: "x" top: "h"
+            inner_product_param { num_output: 4 weight_filler { type: "gaussian" std: 0.5 } } }
+    layer { name: "tanh" type: "TanH" bottom: "h" top: "t" }
+    layer { name: "ip2" type: "InnerProduct" bottom: "t" top: "out"
+            inner_product_param { num_output: 2 weight_filler { type: "gaussian" std: 0.5 } } })";
+  NetOptions o;
+  o.phase = Phase::test;
+  manual_seed(3);
+  Net net = Net::from_text(text, o);
+  const Tensor x = randn({2, 3}, 0, 1, DType::f32, 5);
+  net.forward({{"x", x}});
+  const Tensor whole = net.blob("out").clone();
+  net.set_input("x", x);
+  net.forward_range(0, 1);
+  net.forward_range(2, 3);
+  for (int64_t i = 0; i < whole.numel(); ++i) EXPECT_FLOAT_EQ(net.blob("out").data<float>()[i], whole.data<float>()[i]);
+
+  // d out = ones: the input's gradient through both products and the tanh.
+  net.blob_diff("out").fill_(1.0);
+  net.backward_range(3, 0);
+  const Tensor dx = net.blob_grad("x").clone();
+  const Tensor dw1 = net.layers()[1].layer->blobs()[0].grad().clone();
+  Tensor xl = x.detach().set_requires_grad(true);
+  Tensor w1 = net.layers()[1].layer->blobs()[0].detach().set_requires_grad(true);
+  Tensor out = linear(tanh(linear(xl, w1, net.layers()[1].layer->blobs()[1])), net.layers()[3].layer->blobs()[0],
+                      net.layers()[3].layer->blobs()[1]);
+  backward({sum(out)});
+  for (int64_t i = 0; i < dx.numel(); ++i) EXPECT_NEAR(dx.data<float>()[i], xl.grad().data<float>()[i], 1e-5);
+  for (int64_t i = 0; i < dw1.numel(); ++i) EXPECT_NEAR(dw1.data<float>()[i], w1.grad().data<float>()[i], 1e-5);
+
+  net.clear_param_diffs();
+  net.forward({{"x", x}});
+  net.blob_diff("out").fill_(1.0);
+  net.backward_range(3, 3);  // ip2 alone: ip1 keeps no gradient
+  EXPECT_FALSE(net.layers()[1].layer->blobs()[0].grad().defined());
+  EXPECT_TRUE(net.layers()[3].layer->blobs()[0].grad().defined());
+  EXPECT_THROW(net.forward_range(2, 9), IndexError);
+  EXPECT_THROW(net.backward_range(1, 2), IndexError);
+}
+
+}  // namespace lamina

@@ -62,6 +62,38 @@ TEST(Solver, TrainsAndResumesBitIdentically) {
   std::filesystem::remove_all(dir);
 }
 
+// snapshot_format: HDF5 goes to the writer the Python package installs, with the state a
+// BINARYPROTO snapshot holds; without a writer it is a clear error.
+TEST(Solver, Hdf5SnapshotsGoThroughTheWriter) {
+  Solver::Options o;
+  o.net = kNet;
+  o.quiet = true;
+  Solver s = Solver::from_text("type: \"Adam\" base_lr: 0.1 lr_policy: \"fixed\" snapshot_format: HDF5 "
+                               "snapshot_prefix: \"/nonexistent/run\"", o);
+  attach_feeder(s);
+  s.step(2);
+  EXPECT_THROW(s.snapshot(), ValueError);
+  CaffeSolverState seen;
+  std::string base;
+  s.set_hdf5_writer([&](const std::string& b, const CaffeSolverState& state) {
+    base = b;
+    seen = state;
+    return b + ".solverstate.h5";
+  });
+  EXPECT_EQ(s.snapshot(), "/nonexistent/run_iter_2.solverstate.h5");
+  EXPECT_EQ(seen.iter, 2);
+  EXPECT_EQ(seen.learned_net, "/nonexistent/run_iter_2.caffemodel.h5");
+  ASSERT_EQ(seen.history.size(), 4u);  // Adam: two slots for the weight and the bias
+  Solver resumed = Solver::from_text("type: \"Adam\" base_lr: 0.1 lr_policy: \"fixed\"", o);
+  const std::vector<CaffeLayerBlobs> weights = s.net().caffe_layers();
+  resumed.restore_caffe(seen, "<test>", &weights);
+  EXPECT_EQ(resumed.iter(), 2);
+  const Tensor a = s.net().learnable_params()[0].value, b = resumed.net().learnable_params()[0].value;
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_EQ(a.data<float>()[i], b.data<float>()[i]);
+  seen.history.pop_back();
+  EXPECT_THROW(resumed.restore_caffe(seen, "<test>", &weights), FormatError);
+}
+
 TEST(Solver, BadSolversThrowPrototxtErrors) {
   Solver::Options o;
   o.net = kNet;

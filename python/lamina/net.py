@@ -19,7 +19,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from . import _lamina
+from . import _lamina, caffe_hdf5
 
 __all__ = ["Blob", "Layer", "LayerInfo", "Net", "register_layer"]
 
@@ -194,15 +194,22 @@ class Net:
 
     # ---- weights and text ------------------------------------------------------------------
     def save(self, path: str | os.PathLike, format: str = "safetensors") -> None:
-        """Writes every layer blob atomically: format "safetensors" (lamina's) or
-        "caffemodel" (Caffe's binary NetParameter, which Caffe's --weights reads)."""
+        """Writes every layer blob atomically: format "safetensors" (lamina's),
+        "caffemodel" (Caffe's binary NetParameter, which Caffe's --weights reads) or "hdf5"
+        (Caffe's .caffemodel.h5; h5py)."""
+        if format == "hdf5":
+            caffe_hdf5.write_weights(path, self._net.caffe_layers())
+            return
         self._net.save(os.fspath(path), format)
 
     def load(self, path: str | os.PathLike) -> list[str]:
         """Reads weights from save() or a Caffe .caffemodel, telling them apart by content;
         checked completely before anything changes. A caffemodel's blobs are copied by layer
         name (Caffe's --weights); the names of its layers this net lacks are skipped and
-        returned. Loading several files in turn applies each over the last."""
+        returned. Loading several files in turn applies each over the last. Caffe's HDF5
+        .caffemodel.h5 is read with h5py and applied by the same rules."""
+        if caffe_hdf5.is_hdf5(path):
+            return self._net.copy_layers(caffe_hdf5.read_weights(path), os.fspath(path))
         return self._net.load(os.fspath(path))
 
     copy_from = load
@@ -286,9 +293,10 @@ def register_layer(
 
 def _resolve_python_layer(module: str, layer: str) -> type:
     try:
-        return getattr(importlib.import_module(module), layer)
+        cls = getattr(importlib.import_module(module), layer)
     except (ImportError, AttributeError) as e:
         raise _lamina.InvalidValueError(f"Python layer {module}.{layer} cannot be loaded: {e}") from e
+    return getattr(cls, "_lamina_layer", cls)  # a caffe.Layer runs through its adapter (lamina.caffe)
 
 
 _lamina._install_python_layer(_resolve_python_layer)

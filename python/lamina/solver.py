@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable, Mapping
 
-from . import _lamina
+from . import _lamina, caffe_hdf5
 from .net import Net, _as_tensor
 
 __all__ = ["Solver"]
@@ -108,6 +108,14 @@ class Solver:
         self.feed = feed if feed is not None else auto_feed
         self._solver.set_feeder(self._feed_one)
         self._solver.add_callback(self._after_iteration)
+        self._solver.set_hdf5_writer(self._write_hdf5)
+
+    def _write_hdf5(self, base: str, iter_: int, learned_net: str, current_step: int, history) -> str:
+        """snapshot_format: HDF5: Caffe's .caffemodel.h5 and .solverstate.h5 of the C++ state."""
+        caffe_hdf5.write_weights(learned_net, self._solver.net.caffe_layers())
+        state = base + ".solverstate.h5"
+        caffe_hdf5.write_solver_state(state, iter_, learned_net, current_step, history)
+        return state
 
     def _feed_one(self, index: int, phase: str):
         if self.feed is None:
@@ -138,14 +146,24 @@ class Solver:
 
     def snapshot(self) -> str:
         """Writes <prefix>_iter_N.safetensors and .solverstate atomically (Caffe's .caffemodel and
-        protobuf .solverstate when the solver says snapshot_format: BINARYPROTO); returns the
-        state path."""
+        protobuf .solverstate when the solver says snapshot_format: BINARYPROTO, Caffe's
+        .caffemodel.h5 and .solverstate.h5 for snapshot_format: HDF5); returns the state path."""
         return self._solver.snapshot()
 
     def restore(self, state: str | os.PathLike) -> None:
         """Continues from a .solverstate written by snapshot() (bit-identical to not stopping)
-        or by Caffe (iteration, lr step and history restored, learned_net loaded)."""
-        self._solver.restore(os.fspath(state))
+        or by Caffe (iteration, lr step and history restored, learned_net loaded), in its
+        protobuf or HDF5 form."""
+        path = os.fspath(state)
+        if caffe_hdf5.is_hdf5(path):
+            iter_, learned, step, history = caffe_hdf5.read_solver_state(path)
+            weights = learned
+            if weights and not os.path.exists(weights):  # beside the state file, as the C++ side looks
+                weights = os.path.join(os.path.dirname(path), os.path.basename(weights))
+            layers = caffe_hdf5.read_weights(weights) if weights and caffe_hdf5.is_hdf5(weights) else None
+            self._solver.restore_caffe(iter_, learned, step, history, path, layers)
+            return
+        self._solver.restore(path)
 
     def last_test(self, index: int = 0) -> dict:
         """Scores of the latest test of test net `index` (see last_test_iter)."""

@@ -24,6 +24,8 @@
 
 namespace lamina {
 
+struct CaffeLayerBlobs;  // lamina/caffe_binary.hpp
+
 struct NetOptions {
   Phase phase = Phase::train;
   std::vector<std::string> stages;
@@ -70,6 +72,18 @@ class Net {
   void backward();
   void clear_param_diffs();
 
+  // Caffe's ForwardFromTo / BackwardFromTo, for pycaffe's forward(start=, end=) and
+  // backward(start=, end=): layer indices into layers(), inclusive. forward_range runs the
+  // layers start..end on the blobs as they are (the inputs are taken afresh only when it
+  // starts at the first computed layer) and returns the weighted loss of the losses among
+  // them. backward_range backpropagates into the blobs and parameters below layer `start`:
+  // each loss top of the layers end..start seeded with its loss weight, each top of layer
+  // `start` and each net output among them with its diff (blob_diff, which the caller may
+  // have written). The tape runs to the inputs; the parameters of the layers before `end`
+  // keep the gradients they had. The tape is kept, so it may run again until the next forward.
+  double forward_range(size_t start, size_t end);
+  void backward_range(size_t start, size_t end);
+
   const std::string& name() const { return name_; }
   Phase phase() const { return phase_; }
   const std::vector<LayerEntry>& layers() const { return layers_; }
@@ -81,6 +95,9 @@ class Net {
   // Its gradient after the last backward (Caffe's diff: for an in-place chain, the
   // gradient at the chain's start), or zeros.
   Tensor blob_grad(const std::string& name) const;
+  // The same gradient held by the blob, so that writes into it last until the next
+  // forward or backward (pycaffe's writable blob.diff); zeros are attached if it has none.
+  Tensor blob_diff(const std::string& name);
   const std::vector<std::string>& inputs() const { return inputs_; }
   const std::vector<std::string>& outputs() const { return outputs_; }
 
@@ -107,6 +124,12 @@ class Net {
   //   shape it equals padded with leading 1s), else ShapeError naming the layer, the blob
   //   index and both shapes. Loading several files in turn applies each over the last.
   std::vector<std::string> load(const std::string& path);
+  // Every layer's name, type, bottoms, tops and blobs, as save(path, "caffemodel") writes them.
+  std::vector<CaffeLayerBlobs> caffe_layers() const;
+  // Caffe's CopyTrainedLayersFrom on layers already read, with load()'s caffemodel rules
+  // (`source` names the file in errors); returns the names of the layers skipped. For files
+  // read elsewhere: the Python package reads Caffe's HDF5 .caffemodel.h5 with h5py.
+  std::vector<std::string> copy_layers(const std::vector<CaffeLayerBlobs>& layers, const std::string& source);
 
   // Makes this net's layer blobs the very tensors of `other`'s layers with the same name and
   // blob shapes (Caffe's ShareTrainedLayersWith): a test net then sees the train net's
@@ -130,6 +153,7 @@ class Net {
   void load_safetensors_weights(const std::string& path);
   std::vector<std::string> load_caffemodel_weights(const std::string& path);
   bool recording() const;
+  void check_range(const char* what, size_t first, size_t last) const;
 
   std::string name_;
   std::string file_;

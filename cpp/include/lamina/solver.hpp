@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "lamina/caffe_binary.hpp"
 #include "lamina/net.hpp"
 #include "lamina/optim.hpp"
 
@@ -108,6 +109,20 @@ class Solver {
   // is loaded; the smoothed loss restarts, as Caffe's does.
   void restore(const std::string& state_path);
 
+  // Caffe's HDF5 snapshots (`snapshot_format: HDF5`). lamina's core has no HDF5 library: the
+  // Python package installs the writer (h5py), writer(base, state), which writes
+  // <base>.caffemodel.h5 (net().caffe_layers()) and <base>.solverstate.h5 (state, Caffe's
+  // layout), each atomically, and returns the state file's path. Without one, snapshot()
+  // of such a solver throws ValueError.
+  using Hdf5Writer = std::function<std::string(const std::string& base, const CaffeSolverState& state)>;
+  void set_hdf5_writer(Hdf5Writer writer) { hdf5_writer_ = std::move(writer); }
+  // Continues from a Caffe SolverState already read (restore() reads the protobuf form, the
+  // Python package the HDF5 one), as restore() describes. `learned` holds the weights when
+  // they were read with it (a .caffemodel.h5); else s.learned_net is loaded (as written,
+  // else beside state_path). Everything is checked before anything changes.
+  void restore_caffe(const CaffeSolverState& s, const std::string& state_path,
+                     const std::vector<CaffeLayerBlobs>* learned = nullptr);
+
   // The scores of the latest test of net `i` and the iteration it ran at (-1: none yet).
   const std::vector<std::pair<std::string, double>>& last_test(size_t i) const { return last_tests_.at(i); }
   int last_test_iter() const { return last_test_iter_; }
@@ -129,7 +144,7 @@ class Solver {
   void build_nets(const Options& options);
   void apply_update();
   std::string snapshot_caffe(const std::string& base);
-  void restore_caffe(const std::string& state_path);
+  CaffeSolverState caffe_state(const std::string& learned_net) const;
   void update_smoothed_loss(double loss, int start_iter);
   std::map<std::string, Tensor> feed(Net& net, Phase phase);
   void log(const std::string& line) const;
@@ -161,6 +176,7 @@ class Solver {
   dist::Communicator* comm_ = nullptr;
   std::unique_ptr<dist::GradientReducer> reducer_;  // world size > 1 only
   double allreduce_wait_ = 0;
+  Hdf5Writer hdf5_writer_;
 };
 
 }  // namespace lamina

@@ -358,15 +358,29 @@ void Net::set_input(const std::string& name, const Tensor& value) {
 
 double Net::forward(const std::map<std::string, Tensor>& inputs) {
   for (const auto& [name, value] : inputs) set_input(name, value);
+  return layers_.empty() ? 0.0 : forward_range(0, layers_.size() - 1);
+}
+
+void Net::check_range(const char* what, size_t first, size_t last) const {
+  if (first > last || last >= layers_.size())
+    detail::raise<IndexError>("Net.", what, ": layers ", first, " to ", last, " are not a range of net '", name_,
+                              "', which has ", layers_.size(), " layers");
+}
+
+double Net::forward_range(size_t start, size_t end) {
+  check_range("forward_range", start, end);
   const bool record = recording();
   GradModeRestore restore;
   GradMode::set_enabled(record);
-  for (int b : input_ids_) {
-    if (record && force_backward_ && !blobs_[b].requires_grad()) blobs_[b] = blobs_[b].detach().set_requires_grad(true);
-    blob_first_[b] = blobs_[b];
-  }
+  bool from_inputs = true;  // no computed layer before start: the inputs begin a new pass
+  for (size_t i = 0; i < start; ++i) from_inputs = from_inputs && layers_[i].input;
+  if (from_inputs)
+    for (int b : input_ids_) {
+      if (record && force_backward_ && !blobs_[b].requires_grad()) blobs_[b] = blobs_[b].detach().set_requires_grad(true);
+      blob_first_[b] = blobs_[b];
+    }
   loss_ = Tensor();
-  for (size_t i = 0; i < layers_.size(); ++i) {
+  for (size_t i = start; i <= end; ++i) {
     if (layers_[i].input) continue;
     std::vector<Tensor> tops = run_layer(i);
     for (size_t k = 0; k < tops.size(); ++k) {
@@ -386,6 +400,38 @@ void Net::backward() {
                   "' was built for the TEST phase without force_backward, so its forward records no tape");
   if (!loss_.defined() || !loss_.requires_grad()) return;  // nothing learnable reaches a loss
   lamina::backward({loss_});
+  loss_ = Tensor();
+}
+
+void Net::backward_range(size_t start, size_t end) {
+  check_range("backward_range", end, start);
+  LAMINA_CHECK_AS(AutogradError, recording(), "Net.backward: net '", name_,
+                  "' was built for the TEST phase without force_backward, so its forward records no tape");
+  std::map<int, Tensor> seeds;  // blob id -> gradient to start from
+  for (size_t i = end; i <= start; ++i) {
+    for (size_t k = 0; k < top_ids_[i].size(); ++k) {
+      const int id = top_ids_[i][k];
+      const double w = layers_[i].loss_weights[k];
+      const bool output = std::find(outputs_.begin(), outputs_.end(), blob_names_[id]) != outputs_.end();
+      if (w != 0.0)
+        seeds[id] = Tensor::full(blobs_[id].shape(), w, blobs_[id].dtype());
+      else if ((i == start || output) && !seeds.count(id))
+        seeds[id] = blob_diff(blob_names_[id]).clone();
+    }
+  }
+  std::vector<Tensor> roots, grads;
+  for (const auto& [id, seed] : seeds)
+    if (blobs_[id].requires_grad()) {
+      roots.push_back(blobs_[id]);
+      grads.push_back(seed);
+    }
+  for (int b : input_ids_)  // an input's diff is this backward's alone (a leaf's .grad would add up)
+    if (blob_first_[b].defined()) blob_first_[b].set_grad(Tensor());
+  std::vector<std::pair<Tensor, Tensor>> kept;  // the parameters below `end` and their gradients
+  for (size_t i = 0; i < end; ++i)
+    for (const Tensor& p : layers_[i].layer->blobs()) kept.emplace_back(p, p.grad());
+  if (!roots.empty()) lamina::backward(roots, grads, /*retain_graph=*/true);
+  for (auto& [p, g] : kept) p.set_grad(g);
   loss_ = Tensor();
 }
 
@@ -411,8 +457,15 @@ Tensor Net::blob(const std::string& name) const { return blobs_[blob_id(blob_nam
 Tensor Net::blob_grad(const std::string& name) const {
   const int id = blob_id(blob_names_, name, name_);
   const Tensor& t = blob_first_[id];
-  if (t.defined() && t.requires_grad() && t.grad().defined()) return t.grad();
+  if (t.defined() && t.grad().defined()) return t.grad();
   return Tensor::zeros(blobs_[id].shape(), blobs_[id].dtype());
+}
+
+Tensor Net::blob_diff(const std::string& name) {
+  const int id = blob_id(blob_names_, name, name_);
+  Tensor t = blob_first_[id].defined() ? blob_first_[id] : blobs_[id];
+  if (!t.grad().defined()) t.set_grad(Tensor::zeros(t.shape(), t.dtype()));
+  return t.grad();
 }
 
 void Net::share_weights_from(const Net& other) {

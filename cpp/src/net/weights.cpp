@@ -10,14 +10,7 @@ namespace lamina {
 
 void Net::save(const std::string& path, const std::string& format) const {
   if (format == "caffemodel") {
-    std::vector<CaffeLayerBlobs> layers;
-    for (const auto& entry : layers_) {
-      const LayerSpec& spec = entry.layer->spec();
-      CaffeLayerBlobs l{spec.name, spec.type, spec.bottoms, spec.tops, {}};
-      for (const auto& b : entry.layer->blobs()) l.blobs.push_back({b, false});
-      layers.push_back(std::move(l));
-    }
-    write_caffemodel(path, name_, layers);
+    write_caffemodel(path, name_, caffe_layers());
     return;
   }
   LAMINA_CHECK(format == "safetensors", "Net.save: format '", format, "' is not one lamina writes (safetensors, caffemodel)");
@@ -31,6 +24,17 @@ void Net::save(const std::string& path, const std::string& format) const {
     }
   }
   save_safetensors(path, named, {{"format", "lamina"}, {"net", name_}});
+}
+
+std::vector<CaffeLayerBlobs> Net::caffe_layers() const {
+  std::vector<CaffeLayerBlobs> layers;
+  for (const auto& entry : layers_) {
+    const LayerSpec& spec = entry.layer->spec();
+    CaffeLayerBlobs l{spec.name, spec.type, spec.bottoms, spec.tops, {}};
+    for (const auto& b : entry.layer->blobs()) l.blobs.push_back({b, false});
+    layers.push_back(std::move(l));
+  }
+  return layers;
 }
 
 std::vector<std::string> Net::load(const std::string& path) {
@@ -70,7 +74,10 @@ void Net::load_safetensors_weights(const std::string& path) {
 
 // Caffe's Net::CopyTrainedLayersFrom.
 std::vector<std::string> Net::load_caffemodel_weights(const std::string& path) {
-  const auto layers = read_caffemodel(path);  // the whole file, checked
+  return copy_layers(read_caffemodel(path), path);  // the whole file, checked
+}
+
+std::vector<std::string> Net::copy_layers(const std::vector<CaffeLayerBlobs>& layers, const std::string& path) {
   std::vector<std::pair<Tensor, Tensor>> plan;
   std::vector<std::string> skipped;
   for (const auto& source : layers) {

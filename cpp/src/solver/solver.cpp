@@ -304,7 +304,15 @@ std::string Solver::snapshot() {
   }
   const std::string base = prefix + "_iter_" + std::to_string(iter_);
   if (!is_root()) return base + ".solverstate";  // rank 0 writes the files
-  if (param_.has("snapshot_format") && param_.get_string("snapshot_format") == "BINARYPROTO") return snapshot_caffe(base);
+  const std::string format = param_.has("snapshot_format") ? param_.get_string("snapshot_format") : "";
+  if (format == "BINARYPROTO") return snapshot_caffe(base);
+  if (format == "HDF5") {
+    LAMINA_CHECK(static_cast<bool>(hdf5_writer_), "Solver.snapshot: snapshot_format: HDF5 is written by lamina's "
+                 "Python package with h5py (pip install 'lamina[data]')");
+    const std::string state = hdf5_writer_(base, caffe_state(base + ".caffemodel.h5"));
+    log("Snapshotting to HDF5 file " + base + ".caffemodel.h5 and " + state);
+    return state;
+  }
   const std::string weights = base + ".safetensors", state = base + ".solverstate";
   net_->save(weights);
   std::vector<std::pair<std::string, Tensor>> tensors;
@@ -334,24 +342,28 @@ std::string Solver::snapshot() {
 std::string Solver::snapshot_caffe(const std::string& base) {
   const std::string weights = base + ".caffemodel", state = base + ".solverstate";
   net_->save(weights, "caffemodel");
+  write_caffe_solver_state(state, caffe_state(weights));
+  log("Snapshotting to binary proto file " + weights + " and " + state);
+  return state;
+}
+
+CaffeSolverState Solver::caffe_state(const std::string& learned_net) const {
   CaffeSolverState s;
   s.iter = iter_;
-  s.learned_net = weights;
+  s.learned_net = learned_net;
   s.current_step = current_step_;
   const auto& states = optimizer_.state();
   const size_t slots = optim::history_names(optimizer_.options().rule).size();
   for (size_t j = 0; j < slots; ++j)
     for (const auto& p : states) s.history.push_back({p.history[j], false});
-  write_caffe_solver_state(state, s);
-  log("Snapshotting to binary proto file " + weights + " and " + state);
-  return state;
+  return s;
 }
 
 // A SolverState Caffe wrote: its history blobs map onto the optimizer's history in
 // Caffe's order (see snapshot_caffe); the weights come from learned_net, as given or
 // beside the state file. Caffe keeps no RNG state or loss window: those start afresh.
-void Solver::restore_caffe(const std::string& state_path) {
-  const CaffeSolverState s = read_caffe_solver_state(state_path);
+void Solver::restore_caffe(const CaffeSolverState& s, const std::string& state_path,
+                           const std::vector<CaffeLayerBlobs>* learned) {
   std::vector<optim::ParamState> state = optimizer_.state();
   const size_t n = state.size();
   const size_t slots = optim::history_names(optimizer_.options().rule).size();
@@ -372,7 +384,10 @@ void Solver::restore_caffe(const std::string& state_path) {
   std::string weights = s.learned_net;
   if (!weights.empty() && !fs::exists(weights))
     weights = (fs::path(state_path).parent_path() / fs::path(weights).filename()).string();
-  if (!weights.empty()) net_->load(weights);  // checks everything before changing anything
+  if (learned)
+    net_->copy_layers(*learned, weights);  // checks everything before changing anything
+  else if (!weights.empty())
+    net_->load(weights);
   optimizer_.load_state(state);
   iter_ = s.iter;
   current_step_ = s.current_step;
@@ -382,7 +397,7 @@ void Solver::restore_caffe(const std::string& state_path) {
 
 void Solver::restore_file(const std::string& state_path) {
   if (!is_safetensors_file(state_path)) {
-    restore_caffe(state_path);
+    restore_caffe(read_caffe_solver_state(state_path), state_path);
     return;
   }
   // Atomic: the whole file (and the weights it names) is read and checked into new buffers
