@@ -29,7 +29,11 @@ inline __attribute__((always_inline)) float vexp(float x) {
   x = x < -104.0f ? -104.0f : (x > 88.8f ? 88.8f : x);  // NaN passes through both tests
   float t;
   const float e = exp_reduced(x, t);
-  const int32_t ni = static_cast<int32_t>(t - kRoundingOffset);
+  // n from t's bits (t = 1.5 * 2^23 + n), not by converting t - offset: for NaN that
+  // conversion is undefined behaviour (UBSan), the bits are not (e is NaN, so y is too).
+  uint32_t tb;
+  std::memcpy(&tb, &t, sizeof tb);
+  const int32_t ni = static_cast<int32_t>(tb - 0x4B400000u);
   const int32_t n1 = ni >> 1, n2 = ni - n1;
   const int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
   float s1, s2;
