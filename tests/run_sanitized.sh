@@ -22,18 +22,26 @@ CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Re
 cmake --build "$build"
 
 # Leaks are not checked: CPython and NumPy keep allocations alive until exit by design.
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:strict_init_order=1:check_initialization_order=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# Reports go to files as well as failing the run: pytest captures a test's stderr, and a
+# process the sanitizer stops takes that capture with it.
+reports="$PWD/$build/reports"
+rm -rf "$reports" && mkdir -p "$reports"
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:strict_init_order=1:check_initialization_order=1:log_path=$reports/asan
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan
+show_reports() {
+  for f in "$reports"/*; do [ -f "$f" ] && { echo "== $f"; head -60 "$f"; }; done
+  return 1
+}
 
 # embed_example installs the package and builds a program against it without the
 # sanitizers' flags: the ordinary build (tests/run_all.sh) runs it.
-ctest --test-dir "$build" --output-on-failure -j2 -E '^embed_example$'
+ctest --test-dir "$build" --output-on-failure -j2 -E '^embed_example$' || show_reports
 
 # The package from the source tree with the sanitized module beside it, ahead of .venv's
 # lamina on the path (subprocesses, the `lamina` command included, inherit both).
 stage="$build/python"
 rm -rf "$stage" && mkdir -p "$stage" && cp -r python/lamina "$stage/" && cp "$build"/cpp/_lamina*.so "$stage/lamina/"
 LD_PRELOAD="$(clang-14 -print-file-name=libclang_rt.asan-x86_64.so)" PYTHONPATH="$PWD/$stage" \
-  python -m pytest -q -p no:cacheprovider tests/ --deselect tests/test_embed.py -m "not heavy"
+  python -m pytest -q -p no:cacheprovider tests/ --deselect tests/test_embed.py -m "not heavy" || show_reports
 
 bash tests/fuzz/native/run.sh "$build" "${FUZZ_SECONDS:-20}"

@@ -13,8 +13,8 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(net solver binary)
 corpus=build/fuzz/native-corpus
 python tests/fuzz/native/seeds.py "$corpus" >/dev/null
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for t in "${targets[@]}"; do
   mkdir -p "build/fuzz/native-findings/$t" build/fuzz/logs
   log="build/fuzz/logs/native-$t.log"
