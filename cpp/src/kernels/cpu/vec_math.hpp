@@ -35,7 +35,8 @@ inline __attribute__((always_inline)) float vexp(float x) {
   std::memcpy(&tb, &t, sizeof tb);
   const int32_t ni = static_cast<int32_t>(tb - 0x4B400000u);
   const int32_t n1 = ni >> 1, n2 = ni - n1;
-  const int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+  // (unsigned: for NaN's n the shifts would overflow an int, undefined behaviour)
+  const uint32_t b1 = (static_cast<uint32_t>(n1) + 127u) << 23, b2 = (static_cast<uint32_t>(n2) + 127u) << 23;
   float s1, s2;
   std::memcpy(&s1, &b1, sizeof s1);
   std::memcpy(&s2, &b2, sizeof s2);
