@@ -42,10 +42,20 @@ def _env(**extra) -> dict:
     return env
 
 
+def launcher(n: int, env: dict) -> list[str]:
+    """mpirun's command line for n ranks. A preloaded library (the sanitizer job preloads
+    AddressSanitizer's runtime) goes to the ranks only, not to mpirun itself: OpenMPI's
+    launcher is not ours to sanitize (Debian's 4.1.4 reads freed memory in its PMIx logging)."""
+    cmd = [MPIRUN, "-n", str(n), "--oversubscribe", "--bind-to", "none"]
+    preload = env.pop("LD_PRELOAD", None)
+    return cmd + ["-x", f"LD_PRELOAD={preload}"] if preload else cmd
+
+
 def mpirun(n: int, *args, check: bool = True, timeout: float = 120, env: dict | None = None):
-    cmd = [MPIRUN, "-n", str(n), "--oversubscribe", "--bind-to", "none",
-           "--mca", "btl_vader_single_copy_mechanism", "none", sys.executable, str(WORKER), *map(str, args)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or _env())
+    env = dict(env or _env())
+    cmd = launcher(n, env) + ["--mca", "btl_vader_single_copy_mechanism", "none", sys.executable, str(WORKER),
+                              *map(str, args)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if check:
         assert r.returncode == 0, f"{' '.join(cmd)}\n{r.stdout}\n{r.stderr}"
     return r
@@ -159,9 +169,9 @@ def test_lamina_train_under_mpirun_logs_and_snapshots_once(tmp_path):
     (tmp_path / "solver.prototxt").write_text(
         f'base_lr: 0.1 lr_policy: "fixed" max_iter: 10 display: 5 snapshot: 10 random_seed: 1 '
         f'snapshot_prefix: "{tmp_path / "cli"}" net_param {{ {net} }}')
-    cmd = [MPIRUN, "-n", "2", "--oversubscribe", "--bind-to", "none", sys.executable, "-m", "lamina", "train",
-           "--solver", str(tmp_path / "solver.prototxt")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=_env())
+    env = _env()
+    cmd = launcher(2, env) + [sys.executable, "-m", "lamina", "train", "--solver", str(tmp_path / "solver.prototxt")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("Optimization Done.") == 1 and r.stdout.count("Iteration 5, lr") == 1, r.stdout
     assert sorted(p.name for p in tmp_path.glob("cli_iter_*")) == ["cli_iter_10.safetensors", "cli_iter_10.solverstate"]
