@@ -121,7 +121,9 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = s;
-    s *= shape[i] > 0 ? shape[i] : 1;
+    // Only an empty tensor's extents can overflow here (checked_nbytes bounds the others):
+    // its strides never address memory, so saturate rather than wrap (undefined).
+    if (__builtin_mul_overflow(s, shape[i] > 0 ? shape[i] : 1, &s)) s = std::numeric_limits<int64_t>::max();
   }
   return strides;
 }

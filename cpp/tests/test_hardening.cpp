@@ -28,6 +28,11 @@ TEST(Hardening, SizesThatWrapAreShapeErrorsBeforeAllocation) {
   EXPECT_THROW(checked_nbytes("op", {2, -1}, DType::f32), ShapeError);
   EXPECT_EQ(checked_nbytes("op", {3, 0, int64_t(1) << 62}, DType::f64), 0u);
   EXPECT_EQ(checked_nbytes("op", {}, DType::f64), 8u);
+  // An empty tensor whose other extents multiply past 2^63 (native fuzz_binary: a BlobProto
+  // of shape [0, 2^62, 3]): made, with defined strides (UBSan flagged their overflow).
+  const Tensor empty = Tensor::empty({0, int64_t(1) << 62, 3});
+  EXPECT_EQ(empty.numel(), 0);
+  EXPECT_EQ(empty.strides()[2], 1);
 }
 
 TEST(Hardening, TheAllocationLimitIsConfigurable) {
