@@ -36,16 +36,21 @@ layer { name: "loss" type: "EuclideanLoss" bottom: "out" bottom: "y" top: "loss"
                            options);
 }
 
+// The iteration of a state file's name (run_iter_<N>.solverstate), or -1 for any other file
+// (the weights, and the temporary files of writes a kill cut short).
+inline int state_iter(const std::string& name) {
+  const std::string head = "run_iter_", tail = ".solverstate";
+  if (name.size() <= head.size() + tail.size() || name.compare(0, head.size(), head) != 0 ||
+      name.compare(name.size() - tail.size(), tail.size(), tail) != 0)
+    return -1;
+  return std::stoi(name.substr(head.size(), name.size() - head.size() - tail.size()));
+}
+
 // The iteration of DIR's newest .solverstate (-1: none), and its path.
 inline int newest_state(const std::string& dir, std::string* path = nullptr) {
   int newest = -1;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    const std::string head = "run_iter_", tail = ".solverstate";
-    if (name.size() <= head.size() + tail.size() || name.compare(0, head.size(), head) != 0 ||
-        name.compare(name.size() - tail.size(), tail.size(), tail) != 0)
-      continue;  // the weights, and the temporary files of writes a kill cut short
-    const int iter = std::stoi(name.substr(head.size(), name.size() - head.size() - tail.size()));
+    const int iter = state_iter(entry.path().filename().string());
     if (iter > newest) {
       newest = iter;
       if (path) *path = entry.path().string();

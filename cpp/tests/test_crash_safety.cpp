@@ -98,10 +98,10 @@ TEST(CrashSafety, KilledWhileSnapshottingHundredTimes) {
         fs::remove(path);
         continue;
       }
-      if (path.extension() != ".solverstate") continue;
+      const int iter = crash_safety::state_iter(path.filename().string());
+      if (iter < 0) continue;
       EXPECT_NO_THROW(checker.restore(path.string())) << path << " after kill " << kills;
-      const std::string stem = path.stem().string();  // run_iter_N
-      if (std::stoi(stem.substr(stem.rfind('_') + 1)) < newest) {
+      if (iter < newest) {
         fs::remove(path);
         fs::remove(fs::path(path).replace_extension(".safetensors"));
       }
