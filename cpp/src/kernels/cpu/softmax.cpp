@@ -40,9 +40,11 @@ inline __attribute__((always_inline)) void softmax_row(const T* x, int64_t C, bo
   }
   const T s = ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
   if (log) {
-    const T ls = static_cast<T>(std::log(s)) + m;
+    // (x - max) - log(sum), not x - (max + log(sum)): the latter rounds log(sum) to the
+    // precision of a large max.
+    const T ls = static_cast<T>(std::log(s));
 #pragma omp simd
-    for (int64_t i = 0; i < C; ++i) y[i] = x[i] - ls;
+    for (int64_t i = 0; i < C; ++i) y[i] = (x[i] - m) - ls;
     return;
   }
   const T inv = T(1) / s;
@@ -92,10 +94,10 @@ void softmax_row_vectors(const float* x, int64_t C, bool log, float* y) {
   }
   const float s = simd::reduce_add(simd::add(s0, s1));
   if (log) {
-    const Vec ls = simd::set1(std::log(s) + m);
+    const Vec ls = simd::set1(std::log(s)), mv = simd::set1(m);
     for (c = 0; c < C; c += kLanes) {
       const simd::Mask k = simd::lanes(0, C - c);
-      simd::store(k, y + c, simd::sub(simd::load(k, x + c), ls));
+      simd::store(k, y + c, simd::sub(simd::sub(simd::load(k, x + c), mv), ls));
     }
     return;
   }
@@ -118,8 +120,8 @@ inline __attribute__((always_inline)) void softmax_strided(const T* x, int64_t C
     s += e;
   }
   if (log) {
-    const T ls = static_cast<T>(std::log(s)) + m;
-    for (int64_t c = 0; c < C; ++c) y[c * inner] = x[c * inner] - ls;
+    const T ls = static_cast<T>(std::log(s));
+    for (int64_t c = 0; c < C; ++c) y[c * inner] = (x[c * inner] - m) - ls;
   } else {
     const T inv = T(1) / s;
     for (int64_t c = 0; c < C; ++c) y[c * inner] *= inv;
