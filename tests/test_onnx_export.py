@@ -104,14 +104,20 @@ def batch_one(path: Path, shapes: dict) -> dict:
     return {name: (1,) + tuple(net.blobs[name].shape[1:]) for name in net.inputs}
 
 
-@pytest.mark.parametrize("model", sorted(SUPPORTED))
-def test_shared_deploy_net(model, tmp_path):
+def shared_deploy_net(model: str):
+    """A SUPPORTED deploy net at batch 1 with random weights, and the generator that made them."""
     path = MODELS / model
     if not path.exists():
         pytest.skip(f"{path} is not here")
     net = lamina.Net(path, phase="test", input_shapes=batch_one(path, SUPPORTED[model]))
     rng = np.random.default_rng(0)
     randomize(net, rng)
+    return net, rng
+
+
+@pytest.mark.parametrize("model", sorted(SUPPORTED))
+def test_shared_deploy_net(model, tmp_path):
+    net, rng = shared_deploy_net(model)
     check_export(net, tmp_path / "model.onnx", random_feeds(net, rng))
 
 

@@ -270,6 +270,12 @@ void bind_net(py::module_& m) {
       .def("to_prototxt", &Net::to_prototxt)
       .def("to_onnx", [](const Net& net, const std::string& path, int opset) { export_onnx(net, path, opset); },
            py::arg("path"), py::arg("opset") = 17)
+      .def_static("from_onnx", [](const std::string& path, const std::string& phase, const py::dict& input_shapes,
+                                  py::object dtype) {
+        NetOptions o = options_from(phase, {}, 0, input_shapes, dtype);
+        py::gil_scoped_release release;
+        return std::make_unique<Net>(import_onnx(path, o));
+      }, py::arg("path"), py::arg("phase"), py::arg("input_shapes"), py::arg("dtype"))
       .def("onnx_model", [](const Net& net, int opset) {
         const std::string bytes = onnx_model(net, opset);
         return py::bytes(bytes.data(), bytes.size());

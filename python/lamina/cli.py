@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import lamina
@@ -157,6 +158,17 @@ def _export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_onnx(args: argparse.Namespace) -> int:
+    net = lamina.Net.from_onnx(args.model, input_shapes=dict(args.input_shape or ()))
+    tmp = f"{args.prototxt}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(net.to_prototxt())
+    os.replace(tmp, args.prototxt)
+    net.save(args.weights, format="caffemodel" if args.weights.endswith(".caffemodel") else "safetensors")
+    print(f"wrote {args.prototxt} ({len(net.layers)} layers) and {args.weights}")
+    return 0
+
+
 def _convert_imageset(args: argparse.Namespace) -> int:
     from .data import convert_imageset
 
@@ -228,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="shape of an input (repeatable), e.g. data=1,3,227,227")
     export.add_argument("output", help="the .onnx file to write")
     export.set_defaults(func=_export_onnx)
+    imp = sub.add_parser("import-onnx", help="write an ONNX model as a prototxt net and its weights")
+    imp.add_argument("model", help="the .onnx file")
+    imp.add_argument("--prototxt", required=True, help="the net definition to write")
+    imp.add_argument("--weights", required=True, help="the weights to write: .caffemodel, else safetensors")
+    imp.add_argument("--input-shape", action="append", type=_shape_arg, metavar="NAME=D1,D2,...",
+                     help="shape of an input (repeatable) where the file's is symbolic, e.g. input=8,3,224,224")
+    imp.set_defaults(func=_import_onnx)
     convert = sub.add_parser("convert-imageset", help="write an LMDB of Caffe Datum records from an image list")
     convert.add_argument("root", help="folder the list's paths are relative to")
     convert.add_argument("list_file", help="lines of 'path label'")

@@ -214,6 +214,26 @@ class Net:
 
     copy_from = load
 
+    @classmethod
+    def from_onnx(
+        cls,
+        path: str | os.PathLike,
+        phase: str = "test",
+        input_shapes: Mapping[str, Iterable[int]] | None = None,
+        dtype="float32",
+    ) -> "Net":
+        """Reads an ONNX model as a net of layers (lamina/onnx_import.hpp lists the operators
+        and the layers each becomes). Graph inputs become Input layers with the file's
+        shapes; a symbolic extent (a batch "N") is 1 unless input_shapes gives the input's
+        shape. The result is an ordinary Net: forward, train, save as .caffemodel, print
+        with to_prototxt(). An unsupported operator or attribute raises
+        lamina.InvalidValueError naming the node; a malformed file lamina.FileFormatError
+        with the byte offset."""
+        shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+        net = cls.__new__(cls)
+        net._attach(_lamina._Net.from_onnx(os.fspath(path), phase, shapes, dtype))
+        return net
+
     def to_onnx(self, path: str | os.PathLike, opset: int = 17) -> None:
         """Writes the net as an ONNX model (opset 17 to 21), atomically: its inputs with the
         shapes it has now, its outputs, every layer blob as a float32 initializer. A layer

@@ -7,6 +7,7 @@
 #include "lamina/layer.hpp"
 #include "lamina/net.hpp"
 #include "lamina/onnx_export.hpp"
+#include "lamina/onnx_import.hpp"
 #include "lamina/optim.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/cpu.hpp"

@@ -119,6 +119,7 @@ void register_normalization(LayerRegistry& r);
 void register_loss(LayerRegistry& r);
 void register_structure(LayerRegistry& r);
 void register_recurrent(LayerRegistry& r);
+void register_tensor(LayerRegistry& r);  // Parameter, Permute, MatMul, Arithmetic, Gather, LogSoftmax
 }  // namespace layers
 
 // Fills a tensor as Caffe's FillerParameter says (constant, uniform, gaussian with sparse,

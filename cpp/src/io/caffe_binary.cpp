@@ -27,17 +27,6 @@ using wire::WireWriter;
 
 constexpr size_t kMaxBlobAxes = 32;  // Caffe's limit
 
-std::string read_whole(const std::string& path, const char* who) {
-  io::check_input_path(path, who);
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) detail::raise<IOError>(who, ": cannot open ", path);
-  const auto size = static_cast<size_t>(in.tellg());
-  in.seekg(0);
-  std::string bytes(size, '\0');
-  if (size && !in.read(&bytes[0], static_cast<std::streamsize>(size))) detail::raise<IOError>(who, ": cannot read ", path);
-  return bytes;
-}
-
 WireReader top_reader(const std::string& bytes, const std::string& what, const char* message) {
   return WireReader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), 0, what, message);
 }
@@ -177,7 +166,7 @@ std::string encode_blob_proto(const Tensor& value) {
 }
 
 CaffeBlob read_blob_proto(const std::string& path) {
-  return decode_blob_proto(read_whole(path, "read_blob_proto"), path);
+  return decode_blob_proto(io::read_whole(path, "read_blob_proto"), path);
 }
 
 void write_blob_proto(const std::string& path, const Tensor& value) {
@@ -186,7 +175,7 @@ void write_blob_proto(const std::string& path, const Tensor& value) {
 }
 
 std::vector<CaffeLayerBlobs> read_caffemodel(const std::string& path) {
-  const std::string bytes = read_whole(path, "read_caffemodel");
+  const std::string bytes = io::read_whole(path, "read_caffemodel");
   WireReader r = top_reader(bytes, path, "NetParameter");
   std::vector<CaffeLayerBlobs> layers;
   while (r.next()) {
@@ -259,7 +248,7 @@ std::string encode_datum(const CaffeDatum& d) {
 }
 
 CaffeSolverState read_caffe_solver_state(const std::string& path) {
-  const std::string bytes = read_whole(path, "read_caffe_solver_state");
+  const std::string bytes = io::read_whole(path, "read_caffe_solver_state");
   WireReader r = top_reader(bytes, path, "SolverState");
   CaffeSolverState s;
   while (r.next()) {

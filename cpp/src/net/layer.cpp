@@ -46,6 +46,7 @@ LayerRegistry& LayerRegistry::global() {
     layers::register_loss(*fresh);
     layers::register_structure(*fresh);
     layers::register_recurrent(*fresh);
+    layers::register_tensor(*fresh);
     // Python layers run Python code; the lamina Python package replaces this entry.
     fresh->add(LayerInfo{"Python", 0, -1, 0, -1, false, false, [](const LayerSpec& spec) -> std::unique_ptr<Layer> {
                            spec.fail("Python layers need the lamina Python package (import lamina)");

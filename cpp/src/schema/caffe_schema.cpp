@@ -24,6 +24,8 @@ enum ReductionOp SUM=1 ASUM=2 SUMSQ=3 MEAN=4
 enum SnapshotFormat HDF5=0 BINARYPROTO=1
 enum SolverMode CPU=0 GPU=1
 enum SolverType SGD=0 NESTEROV=1 ADAGRAD=2 RMSPROP=3 ADADELTA=4 ADAM=5
+# lamina's own layers (layers/tensor.cpp), for graphs beyond Caffe's layers (ONNX models)
+enum ArithmeticOp ADD=0 SUB=1 MUL=2 DIV=3 POW=4 MAX=5 MIN=6
 enum V1LayerType NONE=0 ABSVAL=35 ACCURACY=1 ARGMAX=30 BNLL=2 CONCAT=3 CONTRASTIVE_LOSS=37 CONVOLUTION=4 DATA=5 DECONVOLUTION=39 DROPOUT=6 DUMMY_DATA=32 EUCLIDEAN_LOSS=7 ELTWISE=25 EXP=38 FLATTEN=8 HDF5_DATA=9 HDF5_OUTPUT=10 HINGE_LOSS=28 IM2COL=11 IMAGE_DATA=12 INFOGAIN_LOSS=13 INNER_PRODUCT=14 LRN=15 MEMORY_DATA=29 MULTINOMIAL_LOGISTIC_LOSS=16 MVN=34 POOLING=17 POWER=26 RELU=18 SIGMOID=19 SIGMOID_CROSS_ENTROPY_LOSS=27 SILENCE=36 SOFTMAX=20 SOFTMAX_LOSS=21 SPLIT=22 SLICE=33 TANH=23 WINDOW_DATA=24 THRESHOLD=31
 
 message BlobShape
@@ -287,6 +289,15 @@ message ThresholdParameter
 message TileParameter
   int32 axis = 1
   int32 tiles
+# lamina's extensions of the format (Caffe rejects them; Permute is SSD's Caffe fork's):
+message PermuteParameter
+  repeated uint32 order
+message ArithmeticParameter
+  ArithmeticOp operation = ADD
+message GatherParameter
+  int32 axis = 0
+  repeated int64 index
+  BlobShape index_shape
 message WindowDataParameter
   string source
   float scale = 1
@@ -363,6 +374,10 @@ message LayerParameter
   ThresholdParameter threshold_param
   TileParameter tile_param
   WindowDataParameter window_data_param
+  # lamina's extensions (layers/tensor.cpp)
+  PermuteParameter permute_param
+  ArithmeticParameter arithmetic_param
+  GatherParameter gather_param
 
 message V1LayerParameter
   repeated string bottom
