@@ -14,14 +14,29 @@ import fuzz_net  # noqa: E402
 import fuzz_safetensors  # noqa: E402
 import fuzz_solver  # noqa: E402
 
-# fuzz_binary.cpp's first byte: 0 safetensors, 1 .caffemodel, 2 .binaryproto, 3 Datum, 4 .solverstate;
+# fuzz_binary.cpp's first byte: 0 safetensors, 1 .caffemodel, 2 .binaryproto, 3 Datum, 4 .solverstate,
+# 5 ONNX;
 # fuzz_caffe_binary.py's: 0-1 caffemodel, 2-3 binaryproto, 4 solverstate, 5 Datum.
 CAFFE_TO_NATIVE = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 3}
+
+
+def onnx_seeds() -> list[bytes]:
+    """lamina's own exports of small shared deploy nets."""
+    import lamina
+
+    models = HERE.parents[3] / "shared" / "caffe-models"
+    seeds = []
+    for name, shape in [("mnist_lenet.prototxt", (1, 1, 28, 28)), ("cifar10_quick.prototxt", (1, 3, 32, 32)),
+                        ("mnist_siamese.prototxt", (1, 1, 28, 28))]:
+        if (models / name).exists():
+            seeds.append(lamina.Net(models / name, phase="test", input_shapes={"data": shape}).onnx_model())
+    return seeds
 
 
 def corpora() -> dict[str, list[bytes]]:
     binary = [b"\x00" + s for s in fuzz_safetensors.seeds()]
     binary += [bytes([CAFFE_TO_NATIVE[s[0]]]) + s[1:] for s in fuzz_caffe_binary.seeds()]
+    binary += [b"\x05" + s for s in onnx_seeds()]
     return {
         "net": fuzz_net.seeds(),  # the same first byte: bit 0 train, bit 1 forward
         "solver": [s[1:] for s in fuzz_solver.seeds()],
