@@ -44,9 +44,10 @@ void bind_distributed(py::module_& m) {
     return py::make_tuple(s.first_mb, s.rest_mb);
   });
   py::class_<dist::GradientReducer>(d, "GradientReducer")
-      .def(py::init([](std::vector<Tensor> params, double first_mb, double rest_mb) {
-             return std::make_unique<dist::GradientReducer>(dist::world(), std::move(params),
-                                                            dist::BucketSizes{first_mb, rest_mb});
+      .def(py::init([](std::vector<Tensor> params, py::handle first_mb, py::handle rest_mb) {
+             const dist::BucketSizes sizes{to_double(first_mb, "GradientReducer", "first_mb"),
+                                           to_double(rest_mb, "GradientReducer", "rest_mb")};
+             return std::make_unique<dist::GradientReducer>(dist::world(), std::move(params), sizes);
            }),
            py::arg("params"), py::arg("first_mb"), py::arg("rest_mb"))
       .def("backward", [](dist::GradientReducer& r, py::function fn) { r.backward([&] { fn(); }); })

@@ -89,14 +89,14 @@ void bind_optim(py::module_& m) {
                           policy_dict(u.policy));
   }, py::arg("source"), py::arg("is_text"));
   py::class_<optim::Optimizer> opt(m, "_Optimizer");
-  opt.def(py::init([](const std::string& rule, bool torch_momentum, bool torch_eps, double clip_gradients,
-                       double clip_weights, bool missing_grad_as_zero) {
+  opt.def(py::init([](const std::string& rule, bool torch_momentum, bool torch_eps, py::handle clip_gradients,
+                       py::handle clip_weights, bool missing_grad_as_zero) {
              optim::Options o;
              o.rule = optim::rule_from_name(rule);
              o.torch_momentum = torch_momentum;
              o.torch_eps = torch_eps;
-             o.clip_gradients = clip_gradients;
-             o.clip_weights = clip_weights;
+             o.clip_gradients = to_double(clip_gradients, "Optimizer", "clip_gradients");
+             o.clip_weights = to_double(clip_weights, "Optimizer", "clip_weights");
              o.missing_grad_as_zero = missing_grad_as_zero;
              return optim::Optimizer({}, o);
            }),
