@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "args.hpp"
 #include "lamina/lamina.hpp"
 
 namespace lamina::bind {
@@ -27,10 +28,7 @@ void bind_distributed(py::module_& m);
 py::array to_numpy(const Tensor& t, py::handle owner);
 Tensor from_numpy(py::array a);
 
-// Python values -> lamina types, with lamina errors for bad values.
-// An integer argument (anything with __index__) as int64: a non-integer or one outside
-// [-2^63, 2^63) throws ValueError "<what>: <name> ... ".
-int64_t to_int64(py::handle v, const char* what, const char* name);
+// Python values -> lamina types, with lamina errors for bad values (integers: args.hpp).
 // A seed: None -> the next seed of lamina's generator, else an int in [0, 2^64) (ValueError).
 uint64_t to_seed(py::handle v, const char* what);
 // A shape for a new tensor of `dtype`: to_shape plus checked_nbytes (the allocation limit).

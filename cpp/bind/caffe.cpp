@@ -37,7 +37,7 @@ void bind_caffe(py::module_& m) {
     return py::make_tuple(d.channels, d.height, d.width, bytes_of(d.data), d.label, d.float_data, d.encoded);
   }, py::arg("data"), py::arg("what") = "<bytes>",
      "A Datum's bytes as (channels, height, width, data, label, float_data, encoded).");
-  m.def("encode_datum", [](int32_t channels, int32_t height, int32_t width, const py::bytes& data, int32_t label,
+  def_checked(m, "encode_datum", [](int32_t channels, int32_t height, int32_t width, const py::bytes& data, int32_t label,
                            const std::vector<float>& float_data, bool encoded) {
     return bytes_of(encode_datum({channels, height, width, std::string(data), label, float_data, encoded}));
   }, py::arg("channels"), py::arg("height"), py::arg("width"), py::arg("data"), py::arg("label"),

@@ -25,7 +25,7 @@ void bind_distributed(py::module_& m) {
         py::gil_scoped_release release;
         dist::world().allreduce(t, r);
       }, py::arg("tensor"), py::arg("op") = "sum");
-  d.def("broadcast_", [](Tensor& t, int root) {
+  def_checked(d, "broadcast_", [](Tensor& t, int root) {
         py::gil_scoped_release release;
         dist::world().broadcast(t, root);
       }, py::arg("tensor"), py::arg("root") = 0);
@@ -33,20 +33,21 @@ void bind_distributed(py::module_& m) {
     py::gil_scoped_release release;
     dist::world().barrier();
   });
-  d.def("abort", [](const std::string& message, int code) { dist::world().abort(message, code); },
+  def_checked(d, "abort", [](const std::string& message, int code) { dist::world().abort(message, code); },
         py::arg("message"), py::arg("code") = 1);
-  d.def("set_timeout", &dist::set_timeout_seconds, py::arg("seconds"));
+  def_checked(d, "set_timeout", &dist::set_timeout_seconds, py::arg("seconds"));
   d.def("timeout", &dist::timeout_seconds);
-  d.def("set_bucket_sizes", [](double first_mb, double rest_mb) { dist::set_bucket_sizes({first_mb, rest_mb}); },
+  def_checked(d, "set_bucket_sizes", [](double first_mb, double rest_mb) { dist::set_bucket_sizes({first_mb, rest_mb}); },
         py::arg("first_mb"), py::arg("rest_mb"));
   d.def("bucket_sizes", [] {
     const dist::BucketSizes s = dist::bucket_sizes();
     return py::make_tuple(s.first_mb, s.rest_mb);
   });
   py::class_<dist::GradientReducer>(d, "GradientReducer")
-      .def(py::init([](std::vector<Tensor> params, double first_mb, double rest_mb) {
-             return std::make_unique<dist::GradientReducer>(dist::world(), std::move(params),
-                                                            dist::BucketSizes{first_mb, rest_mb});
+      .def(py::init([](std::vector<Tensor> params, py::handle first_mb, py::handle rest_mb) {
+             const dist::BucketSizes sizes{to_double(first_mb, "GradientReducer", "first_mb"),
+                                           to_double(rest_mb, "GradientReducer", "rest_mb")};
+             return std::make_unique<dist::GradientReducer>(dist::world(), std::move(params), sizes);
            }),
            py::arg("params"), py::arg("first_mb"), py::arg("rest_mb"))
       .def("backward", [](dist::GradientReducer& r, py::function fn) { r.backward([&] { fn(); }); })

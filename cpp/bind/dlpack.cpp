@@ -147,17 +147,24 @@ py::capsule dlpack(const Tensor& t, py::handle stream, py::handle max_version, p
                   t.device());
   LAMINA_CHECK_AS(AutogradError, !t.requires_grad(), "__dlpack__: cannot export a tensor that requires grad; export "
                   "t.detach() (the consumer's writes would bypass the tape)");
-  LAMINA_CHECK(stream.is_none() || (py::isinstance<py::int_>(stream) && stream.cast<int64_t>() == -1),
+  LAMINA_CHECK(stream.is_none() || (is_int_like(stream) && to_int64(stream, "__dlpack__", "stream") == -1),
                "__dlpack__: a cpu tensor takes no stream, got ", py::repr(stream).cast<std::string>());
   if (!dl_device.is_none()) {
-    const auto dev = dl_device.cast<std::pair<int64_t, int64_t>>();
-    LAMINA_CHECK_AS(DeviceError, dev.first == kCPU, "__dlpack__: cannot export to device type ", dev.first,
+    const std::vector<int64_t> dev = to_int64s(dl_device, "__dlpack__", "dl_device");
+    LAMINA_CHECK(dev.size() == 2, "__dlpack__: dl_device must be a (device type, id) pair, got ",
+                 py::repr(dl_device).cast<std::string>());
+    LAMINA_CHECK_AS(DeviceError, dev[0] == kCPU, "__dlpack__: cannot export to device type ", dev[0],
                     " (lamina's tensors are on the cpu, type 1)");
   }
   const bool copied = !copy.is_none() && copy.cast<bool>();
   const Tensor out = copied ? t.detach().clone() : t.detach();
   bool versioned = false;
-  if (!max_version.is_none()) versioned = max_version.cast<std::pair<int64_t, int64_t>>().first >= 1;
+  if (!max_version.is_none()) {
+    const std::vector<int64_t> v = to_int64s(max_version, "__dlpack__", "max_version");
+    LAMINA_CHECK(v.size() == 2, "__dlpack__: max_version must be a (major, minor) pair, got ",
+                 py::repr(max_version).cast<std::string>());
+    versioned = v[0] >= 1;
+  }
   return versioned ? export_capsule<DLManagedTensorVersioned>(out, copied ? kIsCopied : 0)
                    : export_capsule<DLManagedTensor>(out, 0);
 }

@@ -22,14 +22,14 @@ LossNormalization normalization_arg(const char* op, const std::string& name) {
 
 void bind_losses(py::module_& ops) {
   const auto reduction = [](const char* op, const std::string& name) { return reduction_from_name(op, name); };
-  ops.def("nll_loss", [=](const Tensor& x, const Tensor& y, py::object w, int64_t ignore_index, const std::string& r) {
+  def_checked(ops, "nll_loss", [=](const Tensor& x, const Tensor& y, py::object w, int64_t ignore_index, const std::string& r) {
     const Tensor weight = optional_tensor(w);
     const Reduction red = reduction("nll_loss", r);
     py::gil_scoped_release release;
     return nll_loss(x, y, weight, ignore_index, red);
   }, py::arg("input"), py::arg("target"), py::arg("weight") = py::none(), py::kw_only(), py::arg("ignore_index") = -100,
      py::arg("reduction") = "mean", "input [N, C, ...] log-probabilities, target [N, ...] class indices.");
-  ops.def("cross_entropy", [=](const Tensor& x, const Tensor& y, py::object w, int64_t ignore_index,
+  def_checked(ops, "cross_entropy", [=](const Tensor& x, const Tensor& y, py::object w, int64_t ignore_index,
                                const std::string& r, double label_smoothing) {
     const Tensor weight = optional_tensor(w);
     const Reduction red = reduction("cross_entropy", r);
@@ -38,10 +38,10 @@ void bind_losses(py::module_& ops) {
   }, py::arg("input"), py::arg("target"), py::arg("weight") = py::none(), py::kw_only(), py::arg("ignore_index") = -100,
      py::arg("reduction") = "mean", py::arg("label_smoothing") = 0.0,
      "input [N, C, ...] logits, target [N, ...] class indices.");
-  ops.def("binary_cross_entropy", [=](const Tensor& p, const Tensor& t, py::object w, const std::string& r) {
+  def_checked(ops, "binary_cross_entropy", [=](const Tensor& p, const Tensor& t, py::object w, const std::string& r) {
     return binary_cross_entropy(p, t, optional_tensor(w), reduction("binary_cross_entropy", r));
   }, py::arg("input"), py::arg("target"), py::arg("weight") = py::none(), py::kw_only(), py::arg("reduction") = "mean");
-  ops.def("binary_cross_entropy_with_logits", [=](const Tensor& x, const Tensor& t, py::object w,
+  def_checked(ops, "binary_cross_entropy_with_logits", [=](const Tensor& x, const Tensor& t, py::object w,
                                                   const std::string& r, py::object pos_weight) {
     return binary_cross_entropy_with_logits(x, t, optional_tensor(w), optional_tensor(pos_weight),
                                             reduction("binary_cross_entropy_with_logits", r));
@@ -51,36 +51,36 @@ void bind_losses(py::module_& ops) {
     ops.def(name, [=, name = name, fn = fn](const Tensor& x, const Tensor& t, const std::string& r) {
       return fn(x, t, reduction(name, r));
     }, py::arg("input"), py::arg("target"), py::kw_only(), py::arg("reduction") = "mean");
-  ops.def("smooth_l1_loss", [=](const Tensor& x, const Tensor& t, const std::string& r, double beta) {
+  def_checked(ops, "smooth_l1_loss", [=](const Tensor& x, const Tensor& t, const std::string& r, double beta) {
     return smooth_l1_loss(x, t, reduction("smooth_l1_loss", r), beta);
   }, py::arg("input"), py::arg("target"), py::kw_only(), py::arg("reduction") = "mean", py::arg("beta") = 1.0);
-  ops.def("huber_loss", [=](const Tensor& x, const Tensor& t, const std::string& r, double delta) {
+  def_checked(ops, "huber_loss", [=](const Tensor& x, const Tensor& t, const std::string& r, double delta) {
     return huber_loss(x, t, reduction("huber_loss", r), delta);
   }, py::arg("input"), py::arg("target"), py::arg("reduction") = "mean", py::arg("delta") = 1.0);
-  ops.def("hinge_embedding_loss", [=](const Tensor& x, const Tensor& y, double margin, const std::string& r) {
+  def_checked(ops, "hinge_embedding_loss", [=](const Tensor& x, const Tensor& y, double margin, const std::string& r) {
     return hinge_embedding_loss(x, y, margin, reduction("hinge_embedding_loss", r));
   }, py::arg("input"), py::arg("target"), py::arg("margin") = 1.0, py::kw_only(), py::arg("reduction") = "mean");
-  ops.def("margin_ranking_loss", [=](const Tensor& x1, const Tensor& x2, const Tensor& y, double margin,
+  def_checked(ops, "margin_ranking_loss", [=](const Tensor& x1, const Tensor& x2, const Tensor& y, double margin,
                                      const std::string& r) {
     return margin_ranking_loss(x1, x2, y, margin, reduction("margin_ranking_loss", r));
   }, py::arg("input1"), py::arg("input2"), py::arg("target"), py::arg("margin") = 0.0, py::kw_only(),
      py::arg("reduction") = "mean");
-  ops.def("triplet_margin_loss", [=](const Tensor& a, const Tensor& p, const Tensor& n, double margin, double norm,
+  def_checked(ops, "triplet_margin_loss", [=](const Tensor& a, const Tensor& p, const Tensor& n, double margin, double norm,
                                      double eps, bool swap, const std::string& r) {
     return triplet_margin_loss(a, p, n, margin, norm, eps, swap, reduction("triplet_margin_loss", r));
   }, py::arg("anchor"), py::arg("positive"), py::arg("negative"), py::arg("margin") = 1.0, py::arg("p") = 2.0,
      py::arg("eps") = 1e-6, py::arg("swap") = false, py::kw_only(), py::arg("reduction") = "mean");
-  ops.def("cosine_embedding_loss", [=](const Tensor& x1, const Tensor& x2, const Tensor& y, double margin,
+  def_checked(ops, "cosine_embedding_loss", [=](const Tensor& x1, const Tensor& x2, const Tensor& y, double margin,
                                        const std::string& r) {
     return cosine_embedding_loss(x1, x2, y, margin, reduction("cosine_embedding_loss", r));
   }, py::arg("input1"), py::arg("input2"), py::arg("target"), py::arg("margin") = 0.0, py::kw_only(),
      py::arg("reduction") = "mean");
-  ops.def("kl_div", [=](const Tensor& x, const Tensor& t, const std::string& r, bool log_target) {
+  def_checked(ops, "kl_div", [=](const Tensor& x, const Tensor& t, const std::string& r, bool log_target) {
     return kl_div(x, t, reduction("kl_div", r), log_target);
   }, py::arg("input"), py::arg("target"), py::kw_only(), py::arg("reduction") = "mean", py::arg("log_target") = false);
 
   // Caffe's normalisations.
-  ops.def("softmax_cross_entropy", [](const Tensor& logits, const Tensor& labels, int64_t axis,
+  def_checked(ops, "softmax_cross_entropy", [](const Tensor& logits, const Tensor& labels, int64_t axis,
                                       py::object ignore_label, const std::string& normalization) {
     CrossEntropyOptions o;
     o.axis = axis;
@@ -92,7 +92,7 @@ void bind_losses(py::module_& ops) {
   }, py::arg("logits"), py::arg("labels"), py::arg("axis") = 1, py::arg("ignore_label") = py::none(),
      py::arg("normalization") = "valid",
      "Mean (by normalization) of -log softmax(logits)[label]; labels are class indices stored as floats.");
-  ops.def("sigmoid_cross_entropy", [](const Tensor& x, const Tensor& t, const std::string& normalization) {
+  def_checked(ops, "sigmoid_cross_entropy", [](const Tensor& x, const Tensor& t, const std::string& normalization) {
     return sigmoid_cross_entropy(x, t, normalization_arg("sigmoid_cross_entropy", normalization));
   }, py::arg("logits"), py::arg("targets"), py::arg("normalization") = "valid");
 }

@@ -19,7 +19,7 @@ PYBIND11_MODULE(_lamina, m) {
   bind_dlpack(m, tensor);
   bind_distributed(m);
 
-  m.def("set_num_threads", &set_num_threads, py::arg("n"),
+  def_checked(m, "set_num_threads", &set_num_threads, py::arg("n"),
         "Number of threads lamina's kernels use (>= 1).");
   m.def("num_threads", &num_threads, "Number of threads lamina's kernels use.");
   m.def("set_deterministic", &set_deterministic, py::arg("on"),

@@ -90,7 +90,7 @@ py::object params_value(const schema::Params& p, const std::string& name) {
   }
 }
 
-NetOptions options_from(const std::string& phase, const std::vector<std::string>& stages, int level,
+NetOptions options_from(const std::string& phase, const std::vector<std::string>& stages, py::handle level,
                         const py::dict& input_shapes, py::handle dtype) {
   NetOptions o;
   o.dtype = to_dtype(dtype, "Net");
@@ -98,7 +98,7 @@ NetOptions options_from(const std::string& phase, const std::vector<std::string>
     throw ValueError("Net: phase must be 'train' or 'test', got '" + phase + "'");
   o.phase = (phase == "train" || phase == "TRAIN") ? Phase::train : Phase::test;
   o.stages = stages;
-  o.level = level;
+  o.level = to_int<int>(level, "Net", "level");
   for (auto item : input_shapes) o.input_shapes[item.first.cast<std::string>()] = to_shape(item.second, "input_shapes");
   return o;
 }
@@ -159,12 +159,13 @@ void bind_net(py::module_& m) {
     return out;
   }, py::arg("name"));
 
-  m.def("_register_layer", [](const std::string& type, py::object cls, int min_bottoms, int max_bottoms,
-                              int min_tops, int max_tops, bool loss) {
+  def_checked(m, "_register_layer", [](const std::string& type, py::object cls, int min_bottoms, int max_bottoms,
+                                       int min_tops, int max_tops, bool loss) {
     py::object keep = cls;
     LayerRegistry::global().add(LayerInfo{type, min_bottoms, max_bottoms, min_tops, max_tops, loss, false,
                                           [keep](const LayerSpec& spec) { return make_python_layer(spec, keep); }});
-  });
+  }, py::arg("type"), py::arg("cls"), py::arg("min_bottoms"), py::arg("max_bottoms"), py::arg("min_tops"),
+     py::arg("max_tops"), py::arg("loss"));
   m.def("_install_python_layer", [](py::object resolve) {
     // resolve(module, layer) -> class; imports happen with the GIL held.
     py::object keep = resolve;
@@ -185,9 +186,9 @@ void bind_net(py::module_& m) {
   });
   m.def("layer_types", [] { return LayerRegistry::global().types(); }, "Every registered layer type.");
 
-  py::class_<Net>(m, "_Net")
-      .def(py::init([](const std::string& source, bool is_text, const std::string& file, const std::string& phase,
-                       const std::vector<std::string>& stages, int level, const py::dict& input_shapes,
+  py::class_<Net> net(m, "_Net");
+  net.def(py::init([](const std::string& source, bool is_text, const std::string& file, const std::string& phase,
+                       const std::vector<std::string>& stages, py::handle level, const py::dict& input_shapes,
                        py::object dtype, bool python_layers) {
              NetOptions o = options_from(phase, stages, level, input_shapes, dtype);
              prototxt::Message tree = is_text ? prototxt::parse(source, file) : prototxt::parse_file(source);
@@ -204,14 +205,6 @@ void bind_net(py::module_& m) {
       .def("backward", [](Net& net) {
         py::gil_scoped_release release;
         net.backward();
-      })
-      .def("forward_range", [](Net& net, size_t start, size_t end) {
-        py::gil_scoped_release release;
-        return net.forward_range(start, end);
-      })
-      .def("backward_range", [](Net& net, size_t start, size_t end) {
-        py::gil_scoped_release release;
-        net.backward_range(start, end);
       })
       .def("blob_diff", &Net::blob_diff)
       .def("clear_param_diffs", &Net::clear_param_diffs)
@@ -268,35 +261,39 @@ void bind_net(py::module_& m) {
         return net.copy_layers(caffe_layers_from(layers), source);
       })
       .def("to_prototxt", &Net::to_prototxt)
-      .def("to_onnx", [](const Net& net, const std::string& path, int opset) { export_onnx(net, path, opset); },
-           py::arg("path"), py::arg("opset") = 17)
+      .def("share_weights_from", &Net::share_weights_from)
       .def_static("from_onnx", [](const std::string& path, const std::string& phase, const py::dict& input_shapes,
                                   py::object dtype) {
-        NetOptions o = options_from(phase, {}, 0, input_shapes, dtype);
+        NetOptions o = options_from(phase, {}, py::int_(0), input_shapes, dtype);
         py::gil_scoped_release release;
         return std::make_unique<Net>(import_onnx(path, o));
-      }, py::arg("path"), py::arg("phase"), py::arg("input_shapes"), py::arg("dtype"))
-      .def("onnx_model", [](const Net& net, int opset) {
-        const std::string bytes = onnx_model(net, opset);
-        return py::bytes(bytes.data(), bytes.size());
-      }, py::arg("opset") = 17)
-      .def("share_weights_from", &Net::share_weights_from)
-      .def("time_layers", [](Net& net, int iterations) {
-        std::vector<Net::Timing> t;
-        {
-          py::gil_scoped_release release;
-          t = net.time_layers(iterations);
-        }
-        py::list out;
-        for (const auto& x : t) out.append(py::make_tuple(x.layer, x.type, x.forward_ms, x.backward_ms));
-        return out;
-      });
+      }, py::arg("path"), py::arg("phase"), py::arg("input_shapes"), py::arg("dtype"));
+  def_checked(net, "forward_range", [](Net& n, size_t start, size_t end) { return n.forward_range(start, end); },
+              py::arg("start"), py::arg("end"), Release());
+  def_checked(net, "backward_range", [](Net& n, size_t start, size_t end) { n.backward_range(start, end); },
+              py::arg("start"), py::arg("end"), Release());
+  def_checked(net, "to_onnx", [](const Net& n, const std::string& path, int opset) { export_onnx(n, path, opset); },
+              py::arg("path"), py::arg("opset") = 17);
+  def_checked(net, "onnx_model", [](const Net& n, int opset) {
+    const std::string bytes = onnx_model(n, opset);
+    return py::bytes(bytes.data(), bytes.size());
+  }, py::arg("opset") = 17);
+  def_checked(net, "time_layers", [](Net& n, int iterations) {
+    std::vector<Net::Timing> t;
+    {
+      py::gil_scoped_release release;
+      t = n.time_layers(iterations);
+    }
+    py::list out;
+    for (const auto& x : t) out.append(py::make_tuple(x.layer, x.type, x.forward_ms, x.backward_ms));
+    return out;
+  }, py::arg("iterations"));
   bind_solver(m);
 }
 
 void bind_solver(py::module_& m) {
-  py::class_<Solver>(m, "_Solver")
-      .def(py::init([](const std::string& source, bool is_text, const std::string& net, const py::dict& input_shapes,
+  py::class_<Solver> solver(m, "_Solver");
+  solver.def(py::init([](const std::string& source, bool is_text, const std::string& net, const py::dict& input_shapes,
                        const py::dict& test_input_shapes, bool quiet, bool python_layers) {
              Solver::Options o;
              o.net = net;
@@ -330,17 +327,9 @@ void bind_solver(py::module_& m) {
           fn();
         });
       })
-      .def("step", [](Solver& s, int n) {
-        py::gil_scoped_release release;
-        return s.step(n);
-      })
       .def("solve", [](Solver& s) {
         py::gil_scoped_release release;
         s.solve();
-      })
-      .def("test", [](Solver& s, size_t i) {
-        py::gil_scoped_release release;
-        return s.test(i);
       })
       .def("snapshot", [](Solver& s) {
         py::gil_scoped_release release;
@@ -359,19 +348,6 @@ void bind_solver(py::module_& m) {
           return fn(base, state.iter, state.learned_net, state.current_step, history).cast<std::string>();
         });
       })
-      .def("restore_caffe", [](Solver& s, int32_t iter, const std::string& learned_net, int32_t current_step,
-                               const std::vector<Tensor>& history, const std::string& path, py::object layers) {
-        CaffeSolverState state;
-        state.iter = iter;
-        state.learned_net = learned_net;
-        state.current_step = current_step;
-        for (const auto& t : history) state.history.push_back({t, false});
-        const bool with_weights = !layers.is_none();
-        std::vector<CaffeLayerBlobs> learned;
-        if (with_weights) learned = caffe_layers_from(layers);
-        py::gil_scoped_release release;
-        s.restore_caffe(state, path, with_weights ? &learned : nullptr);
-      })
       .def("last_test", &Solver::last_test)
       .def_property_readonly("last_test_iter", &Solver::last_test_iter)
       .def_property_readonly("iter", &Solver::iter)
@@ -382,9 +358,25 @@ void bind_solver(py::module_& m) {
       .def_property_readonly("type", &Solver::type)
       .def_property_readonly("param", &Solver::param)
       .def_property_readonly("net", [](Solver& s) -> Net& { return s.net(); }, py::return_value_policy::reference_internal)
-      .def("test_net", [](Solver& s, size_t i) -> Net& { return s.test_nets().at(i); },
-           py::return_value_policy::reference_internal)
       .def_property_readonly("num_test_nets", [](Solver& s) { return s.test_nets().size(); });
+  def_checked(solver, "step", [](Solver& s, int n) { return s.step(n); }, py::arg("iterations"), Release());
+  def_checked(solver, "test", [](Solver& s, size_t i) { return s.test(i); }, py::arg("index"), Release());
+  def_checked(solver, "test_net", [](Solver& s, size_t i) -> Net& { return s.test_nets().at(i); }, py::arg("index"),
+              py::return_value_policy::reference_internal);
+  def_checked(solver, "restore_caffe", [](Solver& s, int32_t iter, const std::string& learned_net, int32_t current_step,
+                                       const std::vector<Tensor>& history, const std::string& path, py::object layers) {
+    CaffeSolverState state;
+    state.iter = iter;
+    state.learned_net = learned_net;
+    state.current_step = current_step;
+    for (const auto& t : history) state.history.push_back({t, false});
+    const bool with_weights = !layers.is_none();
+    std::vector<CaffeLayerBlobs> learned;
+    if (with_weights) learned = caffe_layers_from(layers);
+    py::gil_scoped_release release;
+    s.restore_caffe(state, path, with_weights ? &learned : nullptr);
+  }, py::arg("iter"), py::arg("learned_net"), py::arg("current_step"), py::arg("history"), py::arg("path"),
+     py::arg("layers"));
 }
 
 }  // namespace lamina::bind

@@ -67,18 +67,13 @@ void bind_nn(py::module_& m) {
      py::arg("h0") = py::none(), py::arg("cont") = py::none(), py::arg("nonlinearity") = "tanh",
      "Elman RNN over x [T, N, D] -> (y, h_T, None).");
   ops.def("adaptive_avg_pool2d", [](const Tensor& x, py::object size) {
-    int64_t oh, ow;
-    if (py::isinstance<py::int_>(size)) {
-      oh = ow = to_int64(size, "adaptive_avg_pool2d", "size");
-    } else {
-      auto s = size.cast<std::pair<int64_t, int64_t>>();
-      oh = s.first;
-      ow = s.second;
-    }
+    const std::vector<int64_t> s = to_int64s(size, "adaptive_avg_pool2d", "output_size");
+    LAMINA_CHECK(s.size() == 2 || is_int_like(size), "adaptive_avg_pool2d: output_size must be an int or an (h, w) "
+                 "pair, got ", py::repr(size).cast<std::string>());
     py::gil_scoped_release release;
-    return adaptive_avg_pool2d(x, oh, ow);
+    return adaptive_avg_pool2d(x, s.front(), s.back());
   }, py::arg("x"), py::arg("output_size"));
-  ops.def("conv1d", [](const Tensor& x, const Tensor& w, py::object b, int64_t stride, int64_t pad, int64_t dilation,
+  def_checked(ops, "conv1d", [](const Tensor& x, const Tensor& w, py::object b, int64_t stride, int64_t pad, int64_t dilation,
                        int64_t groups) {
     const Tensor bias = optional_tensor(b);
     py::gil_scoped_release release;

@@ -11,8 +11,6 @@ namespace lamina::bind {
 
 namespace {
 
-using Release = py::call_guard<py::gil_scoped_release>;
-
 // A Python number becomes a 0-d tensor of the other operand's dtype when its kind fits
 // (an int beside any number, a bool beside anything); otherwise of its own default dtype
 // (float32 for a float, int64 for an int), which the op's type promotion then picks (an
@@ -45,10 +43,8 @@ py::object equality(const Tensor& a, py::handle b) {
   return py::cast(F(a, as_tensor(b, a)));
 }
 
-std::vector<int64_t> axes_arg(py::handle axis) {
-  if (axis.is_none()) return {};
-  if (py::isinstance<py::int_>(axis)) return {to_int64(axis, "reduction", "axis")};
-  return axis.cast<std::vector<int64_t>>();
+std::vector<int64_t> axes_arg(py::handle axis, const char* what) {
+  return axis.is_none() ? std::vector<int64_t>{} : to_int64s(axis, what, "axis");
 }
 
 // Holds a Python callable from C++ closures that may die without the GIL.
@@ -84,7 +80,7 @@ void record_function(const std::string& name, const std::vector<Tensor>& inputs,
 
 // An int or an (h, w) pair.
 std::pair<int64_t, int64_t> pair_arg(py::handle v, const char* op, const char* what) {
-  if (py::isinstance<py::int_>(v)) return {to_int64(v, op, what), to_int64(v, op, what)};
+  if (is_int_like(v)) return {to_int64(v, op, what), to_int64(v, op, what)};
   if (py::isinstance<py::sequence>(v) && py::len(v) == 2) {
     auto s = v.cast<py::sequence>();
     return {to_int64(s[0], op, what), to_int64(s[1], op, what)};
@@ -149,16 +145,16 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def(#name, py::overload_cast<const Tensor&>(&lamina::name), py::arg("x"), Release());
 #include "lamina/pointwise.def"
 #undef LAMINA_UNARY
-  ops.def("leaky_relu", &leaky_relu, py::arg("x"), py::arg("negative_slope") = 0.01, Release());
-  ops.def("elu", &elu, py::arg("x"), py::arg("alpha") = 1.0, Release());
-  ops.def("power", &power, py::arg("x"), py::arg("power"), py::arg("scale") = 1.0, py::arg("shift") = 0.0, Release());
+  def_checked(ops, "leaky_relu", &leaky_relu, py::arg("x"), py::arg("negative_slope") = 0.01, Release());
+  def_checked(ops, "elu", &elu, py::arg("x"), py::arg("alpha") = 1.0, Release());
+  def_checked(ops, "power", &power, py::arg("x"), py::arg("power"), py::arg("scale") = 1.0, py::arg("shift") = 0.0, Release());
   ops.def("pow", &pow_arg, py::arg("x"), py::arg("exponent"),
           "x ** exponent; either may be a tensor (broadcast) or a number.");
-  ops.def("clip", &clip, py::arg("x"), py::arg("lo"), py::arg("hi"), Release());
+  def_checked(ops, "clip", &clip, py::arg("x"), py::arg("lo"), py::arg("hi"), Release());
   ops.def("clamp", [](const Tensor& x, py::object lo, py::object hi) { return clamp(x, optional_double(lo), optional_double(hi)); },
           py::arg("x"), py::arg("min") = py::none(), py::arg("max") = py::none());
-  ops.def("threshold", &threshold, py::arg("x"), py::arg("threshold") = 0.0, Release());
-  ops.def("affine", &affine, py::arg("x"), py::arg("scale"), py::arg("shift") = 0.0, Release());
+  def_checked(ops, "threshold", &threshold, py::arg("x"), py::arg("threshold") = 0.0, Release());
+  def_checked(ops, "affine", &affine, py::arg("x"), py::arg("scale"), py::arg("shift") = 0.0, Release());
   ops.def("add", &add, py::arg("a"), py::arg("b"), Release());
   ops.def("sub", &sub, py::arg("a"), py::arg("b"), Release());
   ops.def("mul", &mul, py::arg("a"), py::arg("b"), Release());
@@ -171,18 +167,18 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def("logical_not", &logical_not, py::arg("x"), Release());
   ops.def("where", &where, py::arg("cond"), py::arg("a"), py::arg("b"), Release(),
           "cond (bool) ? a : b elementwise, broadcasting; the gradient goes to a where cond holds, else to b.");
-  ops.def("index_select", &index_select, py::arg("x"), py::arg("axis"), py::arg("index"), Release(),
+  def_checked(ops, "index_select", &index_select, py::arg("x"), py::arg("axis"), py::arg("index"), Release(),
           "x's slices index[0..K) (a 1-d int32/int64 tensor) along axis.");
-  ops.def("gather", &gather, py::arg("x"), py::arg("axis"), py::arg("index"), Release(),
+  def_checked(ops, "gather", &gather, py::arg("x"), py::arg("axis"), py::arg("index"), Release(),
           "PyTorch's gather: y[i][j][k] = x[i][index[i][j][k]][k] for axis 1.");
   ops.def("nonzero", &nonzero, py::arg("x"), Release(), "The indices of x's nonzero elements: int64 [K, x.ndim].");
-  ops.def("sum", [](const Tensor& x, py::object axis, bool keepdim) { return sum(x, axes_arg(axis), keepdim); },
+  ops.def("sum", [](const Tensor& x, py::object axis, bool keepdim) { return sum(x, axes_arg(axis, "sum"), keepdim); },
           py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false);
-  ops.def("mean", [](const Tensor& x, py::object axis, bool keepdim) { return mean(x, axes_arg(axis), keepdim); },
+  ops.def("mean", [](const Tensor& x, py::object axis, bool keepdim) { return mean(x, axes_arg(axis, "mean"), keepdim); },
           py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false);
-  ops.def("max", &lamina::max, py::arg("x"), py::arg("axis"), py::arg("keepdim") = false, Release());
-  ops.def("argmax", &argmax, py::arg("x"), py::arg("axis"), py::arg("keepdim") = false, Release());
-  ops.def("l2_normalize", &l2_normalize, py::arg("x"), py::arg("axis") = 1, py::arg("eps") = 1e-12, Release());
+  def_checked(ops, "max", &lamina::max, py::arg("x"), py::arg("axis"), py::arg("keepdim") = false, Release());
+  def_checked(ops, "argmax", &argmax, py::arg("x"), py::arg("axis"), py::arg("keepdim") = false, Release());
+  def_checked(ops, "l2_normalize", &l2_normalize, py::arg("x"), py::arg("axis") = 1, py::arg("eps") = 1e-12, Release());
   ops.def("sum_to", [](const Tensor& x, py::handle shape) { return sum_to(x, to_shape(shape, "sum_to")); });
   ops.def("expand", [](const Tensor& x, py::handle shape) { return expand(x, to_shape(shape, "expand")); });
   ops.def("matmul", &matmul, py::arg("a"), py::arg("b"), Release(), "a [M, K] @ b [K, N] -> [M, N].");
@@ -191,7 +187,7 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
     py::gil_scoped_release release;
     return linear(x, w, bias);
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), "x [N, K] @ weight[O, K]^T + bias [O] -> [N, O].");
-  ops.def("conv2d", [](const Tensor& x, const Tensor& w, py::object b, py::object stride, py::object pad,
+  def_checked(ops, "conv2d", [](const Tensor& x, const Tensor& w, py::object b, py::object stride, py::object pad,
                        py::object dilation, int64_t groups) {
     Conv2dOptions o;
     std::tie(o.stride_h, o.stride_w) = pair_arg(stride, "conv2d", "stride");
@@ -213,9 +209,9 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
     }, py::arg("x"), py::arg("kernel") = 2, py::arg("stride") = py::none(), py::arg("pad") = 0,
        py::arg("ceil_mode") = false, py::arg("global_pooling") = false);
   }
-  ops.def("softmax", &softmax, py::arg("x"), py::arg("axis") = -1, Release());
-  ops.def("log_softmax", &log_softmax, py::arg("x"), py::arg("axis") = -1, Release());
-  ops.def("conv_transpose2d", [](const Tensor& x, const Tensor& w, py::object b, py::object stride, py::object pad,
+  def_checked(ops, "softmax", &softmax, py::arg("x"), py::arg("axis") = -1, Release());
+  def_checked(ops, "log_softmax", &log_softmax, py::arg("x"), py::arg("axis") = -1, Release());
+  def_checked(ops, "conv_transpose2d", [](const Tensor& x, const Tensor& w, py::object b, py::object stride, py::object pad,
                                  py::object dilation, int64_t groups, py::object output_pad) {
     Conv2dOptions o;
     std::tie(o.stride_h, o.stride_w) = pair_arg(stride, "conv_transpose2d", "stride");
@@ -230,39 +226,39 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
      py::arg("dilation") = 1, py::arg("groups") = 1, py::arg("output_pad") = 0,
      "x [N, C_in, H, W], weight [C_in, C_out/groups, KH, KW], bias [C_out] -> [N, C_out, OH, OW].");
   ops.def("prelu", &prelu, py::arg("x"), py::arg("slope"), Release());
-  ops.def("batch_norm", [](const Tensor& x, py::object rm, py::object rv, py::object w, py::object b, bool training,
+  def_checked(ops, "batch_norm", [](const Tensor& x, py::object rm, py::object rv, py::object w, py::object b, bool training,
                            double momentum, double eps, bool relu) {
     return batch_norm(x, optional_tensor(rm), optional_tensor(rv), optional_tensor(w), optional_tensor(b), training,
                       momentum, eps, relu);
   }, py::arg("x"), py::arg("running_mean") = py::none(), py::arg("running_var") = py::none(),
      py::arg("weight") = py::none(), py::arg("bias") = py::none(), py::arg("training") = true,
      py::arg("momentum") = 0.1, py::arg("eps") = 1e-5, py::arg("relu") = false);
-  ops.def("scale_shift", [](const Tensor& x, const Tensor& scale, py::object shift, int64_t axis) {
+  def_checked(ops, "scale_shift", [](const Tensor& x, const Tensor& scale, py::object shift, int64_t axis) {
     const Tensor b = optional_tensor(shift);
     py::gil_scoped_release release;
     return scale_shift(x, scale, b, axis);
   }, py::arg("x"), py::arg("scale"), py::arg("shift") = py::none(), py::arg("axis") = 1);
-  ops.def("lrn", &lrn, py::arg("x"), py::arg("size") = 5, py::arg("alpha") = 1e-4, py::arg("beta") = 0.75,
+  def_checked(ops, "lrn", &lrn, py::arg("x"), py::arg("size") = 5, py::arg("alpha") = 1e-4, py::arg("beta") = 0.75,
           py::arg("k") = 1.0, py::arg("across_channels") = true, Release());
-  ops.def("dropout", [](const Tensor& x, double p, bool training, py::object seed) {
+  def_checked(ops, "dropout", [](const Tensor& x, double p, bool training, py::object seed) {
     uint64_t s = to_seed(seed, "dropout");
     py::gil_scoped_release release;
     return dropout(x, p, training, s);
   }, py::arg("x"), py::arg("p") = 0.5, py::arg("training") = true, py::arg("seed") = py::none(),
      "Inverted dropout; the same seed gives the same mask whatever the thread count.");
-  ops.def("concat", &concat, py::arg("tensors"), py::arg("axis") = 1, Release());
-  ops.def("cat", &cat, py::arg("tensors"), py::arg("axis") = 0, Release());
-  ops.def("stack", &stack, py::arg("tensors"), py::arg("axis") = 0, Release());
-  ops.def("slice", &lamina::slice, py::arg("x"), py::arg("axis"), py::arg("start"), py::arg("stop"), Release());
+  def_checked(ops, "concat", &concat, py::arg("tensors"), py::arg("axis") = 1, Release());
+  def_checked(ops, "cat", &cat, py::arg("tensors"), py::arg("axis") = 0, Release());
+  def_checked(ops, "stack", &stack, py::arg("tensors"), py::arg("axis") = 0, Release());
+  def_checked(ops, "slice", &lamina::slice, py::arg("x"), py::arg("axis"), py::arg("start"), py::arg("stop"), Release());
   ops.def("embedding", &embedding, py::arg("indices"), py::arg("weight"), Release());
   bind_losses(ops);
-  m.def("manual_seed", &manual_seed, py::arg("seed"), "Seeds the generator behind dropout, rand and randn.");
-  m.def("rand", [](py::handle shape, double lo, double hi, py::object dtype, py::object seed) {
+  def_checked(m, "manual_seed", &manual_seed, py::arg("seed"), "Seeds the generator behind dropout, rand and randn.");
+  def_checked(m, "rand", [](py::handle shape, double lo, double hi, py::object dtype, py::object seed) {
     const DType d = to_dtype(dtype, "rand");
     return rand(to_alloc_shape(shape, "rand", d), lo, hi, d, to_seed(seed, "rand"));
   }, py::arg("shape"), py::arg("low") = 0.0, py::arg("high") = 1.0, py::kw_only(), py::arg("dtype") = py::none(),
      py::arg("seed") = py::none());
-  m.def("randn", [](py::handle shape, double mean, double std, py::object dtype, py::object seed) {
+  def_checked(m, "randn", [](py::handle shape, double mean, double std, py::object dtype, py::object seed) {
     const DType d = to_dtype(dtype, "randn");
     return randn(to_alloc_shape(shape, "randn", d), mean, std, d, to_seed(seed, "randn"));
   }, py::arg("shape"), py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("dtype") = py::none(),
@@ -270,16 +266,16 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
   ops.def("reshape", [](const Tensor& x, py::handle shape) { return reshape(x, to_shape(shape, "reshape", true)); });
   ops.def("transpose", [](const Tensor& x, py::object perm, py::object b) {
     if (!b.is_none()) return transpose(x, to_int64(perm, "transpose", "axis"), to_int64(b, "transpose", "axis"));  // two axes: a swapping view
-    return transpose(x, perm.is_none() ? std::vector<int64_t>{} : perm.cast<std::vector<int64_t>>());
+    return transpose(x, perm.is_none() ? std::vector<int64_t>{} : to_int64s(perm, "transpose", "perm"));
   }, py::arg("x"), py::arg("perm") = py::none(), py::arg("b") = py::none(),
      "transpose(x, perm): a copy with the axes in perm's order; transpose(x, a, b): a view with axes a, b swapped.");
   ops.def("permute", [](const Tensor& x, py::handle dims) { return permute(x, to_shape(dims, "permute", true)); },
           py::arg("x"), py::arg("dims"));
-  ops.def("movedim", &movedim, py::arg("x"), py::arg("source"), py::arg("destination"));
-  ops.def("squeeze", [](const Tensor& x, py::object axis) { return squeeze(x, axes_arg(axis)); }, py::arg("x"),
+  def_checked(ops, "movedim", &movedim, py::arg("x"), py::arg("source"), py::arg("destination"));
+  ops.def("squeeze", [](const Tensor& x, py::object axis) { return squeeze(x, axes_arg(axis, "squeeze")); }, py::arg("x"),
           py::arg("axis") = py::none());
-  ops.def("unsqueeze", &unsqueeze, py::arg("x"), py::arg("axis"));
-  ops.def("flatten", &flatten, py::arg("x"), py::arg("start") = 0, py::arg("end") = -1);
+  def_checked(ops, "unsqueeze", &unsqueeze, py::arg("x"), py::arg("axis"));
+  def_checked(ops, "flatten", &flatten, py::arg("x"), py::arg("start") = 0, py::arg("end") = -1);
 
   // ---- operators, methods and autograd on Tensor ----
 #define LAMINA_UNARY(name, fwd, bwd) tensor.def(#name, py::overload_cast<const Tensor&>(&lamina::name));
@@ -342,25 +338,18 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
       .def("max", &over_axis<&lamina::max>, py::arg("axis") = py::none(), py::arg("keepdim") = false,
            "The maximum along axis (all elements when None); values only (no indices, unlike PyTorch).")
       .def("argmax", &over_axis<&argmax>, py::arg("axis") = py::none(), py::arg("keepdim") = false)
-      .def("softmax", &softmax, py::arg("axis") = -1)
-      .def("log_softmax", &log_softmax, py::arg("axis") = -1)
       .def("matmul", &matmul, py::arg("other"), Release())
       .def("t", &Tensor::t)
       .def("permute", [](const Tensor& x, py::args dims) { return x.permute(axes_args(dims, "permute")); })
-      .def("transpose", &Tensor::transpose, py::arg("a"), py::arg("b"))
-      .def("movedim", &Tensor::movedim, py::arg("source"), py::arg("destination"))
-      .def("squeeze", [](const Tensor& x, py::object axis) { return x.squeeze(axes_arg(axis)); }, py::arg("axis") = py::none())
-      .def("unsqueeze", &Tensor::unsqueeze, py::arg("axis"))
-      .def("flatten", &Tensor::flatten, py::arg("start") = 0, py::arg("end") = -1)
+      .def("squeeze", [](const Tensor& x, py::object axis) { return x.squeeze(axes_arg(axis, "squeeze")); }, py::arg("axis") = py::none())
       .def("__matmul__", &matmul, Release())
-      .def("sum", [](const Tensor& x, py::object axis, bool keepdim) { return sum(x, axes_arg(axis), keepdim); },
+      .def("sum", [](const Tensor& x, py::object axis, bool keepdim) { return sum(x, axes_arg(axis, "sum"), keepdim); },
            py::arg("axis") = py::none(), py::arg("keepdim") = false)
-      .def("argmax", &argmax, py::arg("axis"), py::arg("keepdim") = false, Release())
       .def("any", [](const Tensor& x) { return greater(sum(logical_not(logical_not(x))), Tensor::zeros({}, DType::i64)); },
            "True when some element is nonzero (a 0-d bool tensor).")
       .def("all", [](const Tensor& x) { return equal(sum(logical_not(x)), Tensor::zeros({}, DType::i64)); },
            "True when every element is nonzero (a 0-d bool tensor).")
-      .def("mean", [](const Tensor& x, py::object axis, bool keepdim) { return mean(x, axes_arg(axis), keepdim); },
+      .def("mean", [](const Tensor& x, py::object axis, bool keepdim) { return mean(x, axes_arg(axis, "mean"), keepdim); },
            py::arg("axis") = py::none(), py::arg("keepdim") = false)
       .def_property_readonly("T", [](const Tensor& x) { return x.dim() == 2 ? x.t() : transpose(x); })
       .def_property("requires_grad", &Tensor::requires_grad,
@@ -380,6 +369,13 @@ void bind_ops(py::module_& m, py::class_<Tensor>& tensor) {
         py::gil_scoped_release release;
         t.backward(g, retain_graph);
       }, py::arg("grad") = py::none(), py::arg("retain_graph") = false);
+  def_checked(tensor, "softmax", &softmax, py::arg("axis") = -1);
+  def_checked(tensor, "log_softmax", &log_softmax, py::arg("axis") = -1);
+  def_checked(tensor, "transpose", &Tensor::transpose, py::arg("a"), py::arg("b"));
+  def_checked(tensor, "movedim", &Tensor::movedim, py::arg("source"), py::arg("destination"));
+  def_checked(tensor, "unsqueeze", &Tensor::unsqueeze, py::arg("axis"));
+  def_checked(tensor, "flatten", &Tensor::flatten, py::arg("start") = 0, py::arg("end") = -1);
+  def_checked(tensor, "argmax", &argmax, py::arg("axis"), py::arg("keepdim") = false, Release());
 
   m.def("_grad_enabled", &GradMode::enabled);
   m.def("_set_grad_enabled", &GradMode::set_enabled);

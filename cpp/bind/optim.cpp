@@ -34,7 +34,7 @@ optim::GroupOptions group_options(const py::dict& d) {
     for (const Field& k : kFields)
       if (name == k.name) f = &k;
     if (!f) throw ValueError("Optimizer: unknown group option '" + name + "'");
-    o.*(f->member) = value.cast<double>();
+    o.*(f->member) = to_double(value, "Optimizer", f->name);
   }
   return o;
 }
@@ -51,13 +51,13 @@ optim::LrPolicy lr_policy(const py::dict& d) {
   for (const auto& [key, value] : d) {
     const std::string name = py::str(key);
     if (name == "policy") p.policy = value.cast<std::string>();
-    else if (name == "base_lr") p.base_lr = value.cast<double>();
-    else if (name == "gamma") p.gamma = value.cast<double>();
-    else if (name == "power") p.power = value.cast<double>();
-    else if (name == "stepsize") p.stepsize = value.cast<int64_t>();
-    else if (name == "max_iter") p.max_iter = value.cast<int64_t>();
-    else if (name == "warmup_iter") p.warmup_iter = value.cast<int64_t>();
-    else if (name == "stepvalue") p.stepvalue = value.cast<std::vector<int64_t>>();
+    else if (name == "base_lr") p.base_lr = to_double(value, "lr policy", "base_lr");
+    else if (name == "gamma") p.gamma = to_double(value, "lr policy", "gamma");
+    else if (name == "power") p.power = to_double(value, "lr policy", "power");
+    else if (name == "stepsize") p.stepsize = to_int64(value, "lr policy", "stepsize");
+    else if (name == "max_iter") p.max_iter = to_int64(value, "lr policy", "max_iter");
+    else if (name == "warmup_iter") p.warmup_iter = to_int64(value, "lr policy", "warmup_iter");
+    else if (name == "stepvalue") p.stepvalue = to_int64s(value, "lr policy", "stepvalue");
     else throw ValueError("lr policy: unknown field '" + name + "'");
   }
   return p;
@@ -88,15 +88,15 @@ void bind_optim(py::module_& m) {
     return py::make_tuple(u.type, group_dict(u.group), u.options.clip_gradients, u.options.clip_weights,
                           policy_dict(u.policy));
   }, py::arg("source"), py::arg("is_text"));
-  py::class_<optim::Optimizer>(m, "_Optimizer")
-      .def(py::init([](const std::string& rule, bool torch_momentum, bool torch_eps, double clip_gradients,
-                       double clip_weights, bool missing_grad_as_zero) {
+  py::class_<optim::Optimizer> opt(m, "_Optimizer");
+  opt.def(py::init([](const std::string& rule, bool torch_momentum, bool torch_eps, py::handle clip_gradients,
+                       py::handle clip_weights, bool missing_grad_as_zero) {
              optim::Options o;
              o.rule = optim::rule_from_name(rule);
              o.torch_momentum = torch_momentum;
              o.torch_eps = torch_eps;
-             o.clip_gradients = clip_gradients;
-             o.clip_weights = clip_weights;
+             o.clip_gradients = to_double(clip_gradients, "Optimizer", "clip_gradients");
+             o.clip_weights = to_double(clip_weights, "Optimizer", "clip_weights");
              o.missing_grad_as_zero = missing_grad_as_zero;
              return optim::Optimizer({}, o);
            }),
@@ -105,17 +105,6 @@ void bind_optim(py::module_& m) {
       .def("add_param_group", [](optim::Optimizer& o, const std::vector<Tensor>& params, const py::dict& options) {
         o.add_param_group({params, group_options(options)});
       })
-      .def("set_group_options", [](optim::Optimizer& o, size_t i, const py::dict& options) {
-        o.set_group_options(i, group_options(options));
-      })
-      .def("group_options", [](const optim::Optimizer& o, size_t i) {
-        LAMINA_CHECK_INDEX(i < o.groups().size(), "Optimizer: no group ", i);
-        return group_dict(o.groups()[i].options);
-      })
-      .def("step", [](optim::Optimizer& o, int64_t iter_size) {
-        const auto info = o.step(iter_size);
-        return py::make_tuple(info.grad_norm, info.clip_scale);
-      }, py::arg("iter_size") = 1)
       .def("zero_grad", &optim::Optimizer::zero_grad, py::arg("set_to_none") = true)
       .def_property_readonly("history_names", [](const optim::Optimizer& o) { return optim::history_names(o.options().rule); })
       .def("state", [](const optim::Optimizer& o) {
@@ -128,8 +117,19 @@ void bind_optim(py::module_& m) {
         for (const auto& [step, history] : state) in.push_back({step, history});
         o.load_state(in);
       });
+  def_checked(opt, "set_group_options", [](optim::Optimizer& o, size_t i, const py::dict& options) {
+    o.set_group_options(i, group_options(options));
+  }, py::arg("index"), py::arg("options"));
+  def_checked(opt, "group_options", [](const optim::Optimizer& o, size_t i) {
+    LAMINA_CHECK_INDEX(i < o.groups().size(), "Optimizer: no group ", i);
+    return group_dict(o.groups()[i].options);
+  }, py::arg("index"));
+  def_checked(opt, "step", [](optim::Optimizer& o, int64_t iter_size) {
+    const auto info = o.step(iter_size);
+    return py::make_tuple(info.grad_norm, info.clip_scale);
+  }, py::arg("iter_size") = 1);
 
-  m.def("_lr_rate", [](const py::dict& policy, int64_t iter, int step) {
+  def_checked(m, "_lr_rate", [](const py::dict& policy, int64_t iter, int step) {
     const double rate = optim::policy_rate(lr_policy(policy), iter, step);
     return py::make_tuple(rate, step);
   }, py::arg("policy"), py::arg("iter"), py::arg("step"),

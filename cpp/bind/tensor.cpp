@@ -30,28 +30,40 @@ py::dtype numpy_dtype(DType dtype) {
   return visit_dtype(dtype, [](auto t) { return py::dtype::of<decltype(t)>(); });
 }
 
-int64_t to_int64(py::handle v, const char* what, const char* name) {
+bool is_int_like(py::handle v) { return PyLong_Check(v.ptr()) || (PyIndex_Check(v.ptr()) && !PySequence_Check(v.ptr())); }
+
+py::int_ to_py_int(py::handle v, const char* what, const char* name) {
   LAMINA_CHECK(PyIndex_Check(v.ptr()), what, ": ", name, " must be an int, got ", py::repr(v).cast<std::string>());
   py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr()));
   if (!i) throw py::error_already_set();
-  int overflow = 0;
-  const long long x = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
-  LAMINA_CHECK(overflow == 0, what, ": ", name, " ", py::repr(v).cast<std::string>(),
-               " does not fit a 64-bit signed integer");
-  return static_cast<int64_t>(x);
+  return i;
+}
+
+void throw_out_of_range(py::handle v, const char* what, const char* name, const std::string& range) {
+  throw ValueError(std::string(what) + ": " + name + " " + py::repr(v).cast<std::string>() + " is outside " + range);
+}
+
+std::vector<int64_t> to_int64s(py::handle v, const char* what, const char* name) {
+  if (is_int_like(v)) return {to_int64(v, what, name)};
+  LAMINA_CHECK(py::isinstance<py::sequence>(v) && !py::isinstance<py::str>(v) && !py::isinstance<py::bytes>(v), what,
+               ": ", name, " must be an int or a sequence of ints, got ", py::repr(v).cast<std::string>());
+  const auto s = py::reinterpret_borrow<py::sequence>(v);
+  std::vector<int64_t> out;
+  for (size_t i = 0, n = py::len(s); i < n; ++i) out.push_back(to_int64(s[i], what, name));
+  return out;
+}
+
+double to_double(py::handle v, const char* what, const char* name) {
+  if (!py::isinstance<py::str>(v) && !py::isinstance<py::bytes>(v)) {
+    const double x = PyFloat_AsDouble(v.ptr());
+    if (!(x == -1.0 && PyErr_Occurred())) return x;
+    PyErr_Clear();
+  }
+  throw ValueError(std::string(what) + ": " + name + " must be a number, got " + py::repr(v).cast<std::string>());
 }
 
 uint64_t to_seed(py::handle v, const char* what) {
-  if (v.is_none()) return next_seed();
-  LAMINA_CHECK(PyIndex_Check(v.ptr()), what, ": seed must be an int, got ", py::repr(v).cast<std::string>());
-  py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr()));
-  if (!i) throw py::error_already_set();
-  const unsigned long long x = PyLong_AsUnsignedLongLong(i.ptr());
-  if (PyErr_Occurred()) {
-    PyErr_Clear();
-    throw ValueError(std::string(what) + ": seed " + py::repr(v).cast<std::string>() + " is not in [0, 2^64)");
-  }
-  return static_cast<uint64_t>(x);
+  return v.is_none() ? next_seed() : to_int<uint64_t>(v, what, "seed");
 }
 
 Shape to_alloc_shape(py::handle obj, const char* what, DType dtype) {
@@ -63,15 +75,15 @@ Shape to_alloc_shape(py::handle obj, const char* what, DType dtype) {
 Shape to_shape(py::handle obj, const char* what, bool allow_infer) {
   Shape shape;
   auto extent = [&](py::handle d) {
-    LAMINA_CHECK_AS(ShapeError, py::isinstance<py::int_>(d), what, ": shape entries must be ints, got ",
+    LAMINA_CHECK_AS(ShapeError, is_int_like(d), what, ": shape entries must be ints, got ",
                     py::repr(obj).cast<std::string>());
     int overflow = 0;
-    const long long x = PyLong_AsLongLongAndOverflow(d.ptr(), &overflow);
+    const long long x = PyLong_AsLongLongAndOverflow(to_py_int(d, what, "shape").ptr(), &overflow);
     LAMINA_CHECK_AS(ShapeError, overflow == 0, what, ": shape ", py::repr(obj).cast<std::string>(),
                     " has an extent that does not fit a 64-bit integer");
     shape.push_back(static_cast<int64_t>(x));
   };
-  if (py::isinstance<py::int_>(obj)) {
+  if (is_int_like(obj)) {
     extent(obj);
   } else if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
     for (py::handle d : obj) extent(d);
@@ -270,7 +282,6 @@ np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
       .def("long", [](const Tensor& t) { return t.to(DType::i64); })
       .def("bool", [](const Tensor& t) { return t.to(DType::b8); })
       .def_property_readonly("is_floating_point", [](const Tensor& t) { return is_floating(t.dtype()); })
-      .def("fill_", [](Tensor& t, double v) { return t.fill_(v); }, py::arg("value"))
       .def("item", &item, "The value of a one-element tensor: a float, an int or a bool by the dtype.")
       .def("tolist", [](py::object self) { return py::module_::import("numpy").attr("asarray")(self).attr("tolist")(); })
       .def("__float__", &Tensor::item)
@@ -289,6 +300,7 @@ np.asarray(t) and lamina.from_numpy(a) convert without copying.)doc");
       .def("__getitem__", [](const Tensor& t, py::handle key) { return t.index(index_items(key)); })
       .def("__setitem__", &setitem)
       .def("__repr__", &Tensor::repr);
+  def_checked(cls, "fill_", [](Tensor& t, double v) { return t.fill_(v); }, py::arg("value"));
 
   m.def("from_numpy", &from_numpy, py::arg("array"), R"doc(
 Wraps a NumPy array as a Tensor. A C-contiguous, writeable float32, float64, int32, int64
@@ -331,7 +343,7 @@ copied into a new 64-byte aligned tensor, and so is an array in non-native byte 
         py::arg("dtype") = py::none(),
         "Values from start (0 when only one bound is given) up to but excluding stop, step apart, "
         "as NumPy's and PyTorch's arange: int64 when the bounds and the step are ints, else float32.");
-  m.def("full", [](py::handle shape, double value, py::object dtype) {
+  def_checked(m, "full", [](py::handle shape, double value, py::object dtype) {
           const DType d = to_dtype(dtype, "full");
           return Tensor::full(to_alloc_shape(shape, "full", d), value, d);
         }, py::arg("shape"), py::arg("value"), py::kw_only(), py::arg("dtype") = py::none());
