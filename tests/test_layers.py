@@ -137,6 +137,20 @@ def accuracy_ref(b, p, k):
     return [np.mean(rank < k)]
 
 
+def torch_recurrent_ref(kind, nonlinearity="tanh"):
+    """PyTorch's LSTM/GRU/RNN in float64 with the layer's blobs and initial states."""
+    def ref(b, p):
+        extra = {"nonlinearity": nonlinearity} if kind == "RNN" else {}
+        m = getattr(torch.nn, kind)(b["x"].shape[2], p[2].shape[1], **extra).double()
+        with torch.no_grad():
+            for name, blob in zip(["weight_ih_l0", "bias_ih_l0", "weight_hh_l0", "bias_hh_l0"], p):
+                getattr(m, name).copy_(t(blob))
+            state = (t(b["h0"])[None], t(b["c0"])[None]) if kind == "LSTM" else t(b["h0"])[None]
+            y, h = m(t(b["x"]), state)
+        return [y.numpy()] + [s[0].numpy() for s in (h if kind == "LSTM" else (h,))]
+    return ref
+
+
 # id, layer prototxt (bottoms and tops named in it), {bottom: (shape, generator)},
 # reference(bottoms, blobs) -> [tops], options
 FILL = 'weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 0.5 }'
@@ -297,6 +311,12 @@ ROWS = [
      {"x": ((5, 3), std), "i": ((2, 2), labels(5))}, lambda b, p: [b["x"][b["i"].astype(int)]], {"no_grad": ["i"]}),
     ("LogSoftmax", 'layer { name: "L" type: "LogSoftmax" bottom: "x" top: "t" softmax_param { axis: 1 } }',
      {"x": ((2, 3, 4), std)}, lambda b, p: [np.log(softmax(b["x"], 1))], {}),
+    ("SequenceLSTM", f'layer {{ name: "L" type: "SequenceLSTM" bottom: "x" bottom: "h0" bottom: "c0" top: "y" top: "h" top: "c" recurrent_param {{ num_output: 3 {FILL} }} }}',
+     {"x": ((4, 2, 5), std), "h0": ((2, 3), std), "c0": ((2, 3), std)}, torch_recurrent_ref("LSTM"), {"torch": True}),
+    ("SequenceGRU", f'layer {{ name: "L" type: "SequenceGRU" bottom: "x" bottom: "h0" top: "y" top: "h" recurrent_param {{ num_output: 3 {FILL} }} }}',
+     {"x": ((4, 2, 5), std), "h0": ((2, 3), std)}, torch_recurrent_ref("GRU"), {"torch": True}),
+    ("SequenceRNN_relu", f'layer {{ name: "L" type: "SequenceRNN" bottom: "x" bottom: "h0" top: "y" recurrent_param {{ num_output: 3 nonlinearity: "relu" {FILL} }} }}',
+     {"x": ((4, 2, 5), std), "h0": ((2, 3), pos)}, lambda b, p: torch_recurrent_ref("RNN", "relu")(b, p)[:1], {"torch": True}),
     ("LSTM", f'layer {{ name: "L" type: "LSTM" bottom: "x" bottom: "cont" top: "t" recurrent_param {{ num_output: 3 {FILL} }} }}',
      {"x": ((4, 2, 3), std), "cont": ((4, 2), lambda s, r: np.array([[0, 0], [1, 1], [1, 0], [1, 1]], float))},
      lstm_ref, {"no_grad": ["cont"]}),

@@ -59,7 +59,16 @@ def check_export(net: lamina.Net, path: Path, feeds: dict) -> None:
 
 
 def random_feeds(net: lamina.Net, rng: np.random.Generator) -> dict:
-    return {name: rng.uniform(-1, 1, net.blobs[name].shape).astype(np.float32) for name in net.inputs}
+    """Uniform in [-1, 1); the caption nets' word ids and sequence markers as they are."""
+    feeds = {name: rng.uniform(-1, 1, net.blobs[name].shape).astype(np.float32) for name in net.inputs}
+    if "input_sentence" in feeds:
+        feeds["input_sentence"] = rng.integers(0, 8801, feeds["input_sentence"].shape).astype(np.float32)
+    if "cont_sentence" in feeds:
+        cont = np.ones(feeds["cont_sentence"].shape, np.float32)
+        cont[0] = 0
+        cont[min(2, len(cont) - 1), 0] = 0
+        feeds["cont_sentence"] = cont
+    return feeds
 
 
 # ---- the shared deploy nets -----------------------------------------------------------------
@@ -74,6 +83,10 @@ SUPPORTED = {
     "bvlc_reference_caffenet_deploy.prototxt": {"data": (1, 3, 227, 227)},
     "bvlc_googlenet_deploy.prototxt": {"data": (1, 3, 224, 224)},
     "resnet50_deploy.prototxt": {"data": (1, 3, 224, 224)},
+    # Caffe's LSTM layers: one ONNX LSTM node per step (3 steps here, a new sentence at step 2).
+    "coco_caption_lstm_lm_deploy.prototxt": {"cont_sentence": (3, 2), "input_sentence": (3, 2)},
+    "coco_caption_lrcn_word_to_preds_deploy.prototxt": {"cont_sentence": (3, 2), "input_sentence": (3, 2),
+                                                        "image_features": (2, 1000)},
 }
 # Deploy nets of supported layers not run, for time (each of these takes 6 s or more, most of
 # it filling and copying 60M+ parameters): their layers and their order are those of nets run.
@@ -82,18 +95,13 @@ LEFT_OUT = {
     "bvlc_reference_rcnn_ilsvrc13_deploy.prototxt": "CaffeNet without its Softmax",
     "finetune_flickr_style_deploy.prototxt": "CaffeNet with 20 outputs",
 }
-# Deploy nets with a layer that has no ONNX form: the error names it.
-UNSUPPORTED = {
-    "coco_caption_lrcn_word_to_preds_deploy.prototxt": "(type LSTM) has no ONNX form",
-    "coco_caption_lstm_lm_deploy.prototxt": "(type LSTM) has no ONNX form",
-}
 
 
 def test_every_shared_deploy_net_is_listed():
     if not MODELS.exists():
         pytest.skip(f"{MODELS} is not here")
     deploy = {p.name for p in MODELS.glob("*deploy*.prototxt")}
-    assert deploy <= set(SUPPORTED) | set(LEFT_OUT) | set(UNSUPPORTED)
+    assert deploy <= set(SUPPORTED) | set(LEFT_OUT)
 
 
 def batch_one(path: Path, shapes: dict) -> dict:
@@ -119,17 +127,6 @@ def shared_deploy_net(model: str):
 def test_shared_deploy_net(model, tmp_path):
     net, rng = shared_deploy_net(model)
     check_export(net, tmp_path / "model.onnx", random_feeds(net, rng))
-
-
-@pytest.mark.parametrize("model", sorted(UNSUPPORTED))
-def test_shared_deploy_net_unsupported(model, tmp_path):
-    path = MODELS / model
-    if not path.exists():
-        pytest.skip(f"{path} is not here")
-    net = lamina.Net(path, phase="test")
-    with pytest.raises(lamina.InvalidValueError, match=re.escape(UNSUPPORTED[model])):
-        net.to_onnx(tmp_path / "model.onnx")
-    assert not (tmp_path / "model.onnx").exists()
 
 
 # ---- one layer (or a few) at a time ------------------------------------------------------------
@@ -204,6 +201,22 @@ ROWS = {
     "reshape": ([(2, 3, 4)], layer("shaped", "Reshape", params="reshape_param { shape { dim: 0 dim: -1 dim: 2 } }")),
     "dropout_split": ([(2, 3)], layer("drop", "Dropout") + layer("split", "Split", ("drop",), ("s1", "s2"))),
 }
+
+
+# Caffe's recurrent layers: cont marking sequence starts, or any values (the state is multiplied by it).
+@pytest.mark.parametrize("cont", ["sequences", "random"])
+@pytest.mark.parametrize("type_,static", [("LSTM", False), ("RNN", False), ("LSTM", True), ("RNN", True)])
+def test_caffe_recurrent_layer(type_, static, cont, tmp_path):
+    tops = ("data", "cont", "static") if static else ("data", "cont")
+    shapes = [(5, 2, 3, 2), (5, 2)] + ([(2, 4)] if static else [])
+    net = lamina.Net(net_text(shapes, layer("rec", type_, tops[:3], params="recurrent_param { num_output: 4 }"), tops=tops),
+                     phase="test")
+    rng = np.random.default_rng(4)
+    randomize(net, rng)
+    feeds = random_feeds(net, rng)
+    if cont == "sequences":  # new sequences at steps 0 and 3 of item 0, step 0 of item 1
+        feeds["cont"] = np.array([[0, 0], [1, 1], [1, 1], [0, 1], [1, 1]], np.float32)
+    check_export(net, tmp_path / "rec.onnx", feeds)
 
 
 @pytest.mark.parametrize("row", sorted(ROWS))

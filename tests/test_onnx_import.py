@@ -26,18 +26,19 @@ from lamina import cli
 onnx = pytest.importorskip("onnx")
 from onnx import helper, numpy_helper  # noqa: E402
 
-from test_onnx_export import SUPPORTED, MODELS, random_feeds, randomize, shared_deploy_net  # noqa: E402
+from test_onnx_export import SUPPORTED, MODELS, random_feeds, randomize, run_onnx, shared_deploy_net  # noqa: E402
 
 OPERATORS = {
     "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
     "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Relu", "LeakyRelu", "PRelu", "Sigmoid",
     "Tanh", "Elu", "Abs", "Exp", "Log", "Softplus", "Sqrt", "Reciprocal", "Neg", "Clip", "Softmax",
     "LogSoftmax", "BatchNormalization", "LRN", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose",
-    "Concat", "Split", "Gather", "Identity", "Dropout", "Constant", "Shape", "ConstantOfShape",
+    "Concat", "Split", "Gather", "Identity", "Dropout", "Constant", "Shape", "ConstantOfShape", "Expand",
+    "LSTM", "GRU", "RNN",
 }
 # Node inputs that must be constants for the layer lamina makes.
 CONSTANT_INPUTS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "BatchNormalization": (1, 2, 3, 4), "PRelu": (1,),
-                   "Clip": (1, 2)}
+                   "Clip": (1, 2), "LSTM": (1, 2, 3, 7), "GRU": (1, 2, 3), "RNN": (1, 2, 3)}
 
 # Cases lamina refuses, by name pattern, with what the error must say.
 REFUSED = {
@@ -55,6 +56,10 @@ REFUSED = {
     "test_reshape_allowzero_reordered": "allowzero",
     "test_split_zero_size_splits*": "slice points must increase",
     "test_clip_min_greater_than_max": "exceeds max",
+    "test_gru_defaults": "linear_before_reset 0", "test_gru_seq_length": "linear_before_reset 0",
+    "test_gru_with_initial_bias": "linear_before_reset 0",
+    "test_*_batchwise": "layout 1", "test_*_bidirectional": "forward direction", "test_*_reverse": "forward direction",
+    "test_lstm_with_peepholes": "peepholes",
 }
 
 
@@ -246,6 +251,50 @@ def test_pytorch_mixed_operators(tmp_path):
         want = model(tokens, image).numpy()
     got = net.forward(tokens=tokens.numpy(), image=image.numpy())["out"]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    check_exported_back(net, tmp_path / "back.onnx", {"tokens": tokens.numpy().astype(np.float32), "image": image.numpy()})
+
+
+def check_exported_back(net, path, feeds):
+    """The imported net exported again: onnxruntime gives lamina's outputs."""
+    net.to_onnx(path)
+    got = run_onnx(path, feeds)
+    for name, value in got.items():
+        np.testing.assert_allclose(value, net.blobs[name].data, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+RECURRENT = {"lstm": lambda: nn.LSTM(5, 4), "gru": lambda: nn.GRU(5, 4), "rnn_tanh": lambda: nn.RNN(5, 4),
+             "rnn_relu": lambda: nn.RNN(5, 4, nonlinearity="relu")}
+
+
+class Recurrent(nn.Module):
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x, *state):
+        y, h = self.rnn(x, (state if len(state) > 1 else state[0]) if state else None)
+        return (y, h[0]) if isinstance(h, tuple) else (y, h)
+
+
+@pytest.mark.parametrize("initial", [False, True], ids=["zero_state", "given_state"])
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+def test_pytorch_recurrent(kind, initial, tmp_path):
+    torch.manual_seed(2)
+    model = Recurrent(RECURRENT[kind]()).eval()
+    x = torch.randn(6, 3, 5)
+    state = [torch.randn(1, 3, 4) for _ in range(2 if kind == "lstm" else 1)] if initial else []
+    names = ["x", "h0", "c0"][:1 + len(state)]
+    path = tmp_path / "rnn.onnx"
+    export(model, (x, *state), path, input_names=names, output_names=["y", "h"])
+    assert kind.split("_")[0].upper() in {n.op_type for n in onnx.load(str(path)).graph.node}
+    net = lamina.Net.from_onnx(path)
+    feeds = dict(zip(names, [t.numpy() for t in (x, *state)]))
+    net.forward(**feeds)
+    with torch.no_grad():
+        want_y, want_h = model(x, *state)
+    np.testing.assert_allclose(net.blobs["y"].data, want_y.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(net.blobs["h"].data, want_h.numpy(), rtol=1e-5, atol=1e-6)
+    check_exported_back(net, tmp_path / "back.onnx", feeds)
 
 
 # ---- lamina's exports read back ---------------------------------------------------------------

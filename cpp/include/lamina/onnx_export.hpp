@@ -32,7 +32,15 @@
 //   Flatten, Reshape             Reshape
 //   Dropout, Split               Identity
 //   Embed                        Cast to int64, Gather, Add for the bias
-// Any other layer (losses, data layers other than the inputs, LSTM/RNN, ...) throws
+//   LSTM, RNN (Caffe's)          one LSTM / RNN node per step (cont may reset the state at any
+//                                step: each step's initial state is the last one times cont_t),
+//                                gates reordered to ONNX's; a static input concatenated to each
+//                                step's input; RNN's output layer as MatMul, Add, Tanh.
+//   SequenceLSTM/GRU/RNN         LSTM / GRU (linear_before_reset 1) / RNN, gates reordered
+//   Parameter, Permute, MatMul,  an initializer, Transpose, MatMul, Add/Sub/Mul/Div/Pow/Max/Min,
+//   Arithmetic, Gather,          Gather (int64 indices), LogSoftmax: so an imported net exports
+//   LogSoftmax
+// Any other layer (losses, data layers other than the inputs, ...) throws
 // ValueError naming the layer and its type: nothing is dropped.
 #pragma once
 

@@ -39,6 +39,9 @@
 //   Transpose                      Permute
 //   Concat, Split                  Concat, Slice
 //   Gather                         Embed (a constant 2-d table), else Gather
+//   LSTM, GRU, RNN                 SequenceLSTM, SequenceGRU, SequenceRNN (forward direction,
+//                                  default activations or Relu for RNN, GRU with
+//                                  linear_before_reset 1, full-length sequences, no peepholes)
 //   Identity, Dropout, Cast        no layer (the value is passed on)
 // Anything else, or an attribute of these not listed in onnx_import.cpp, throws ValueError
 // "<file>: byte <offset>: node '<name>' (<op>): ..." naming the node; nothing is dropped.

@@ -10,6 +10,7 @@
 //                       2 shape; TensorShapeProto 1 dim; Dimension 1 dim_value
 #include "lamina/onnx_export.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -17,6 +18,7 @@
 #include <set>
 
 #include "io/atomic_file.hpp"
+#include "io/onnx_gates.hpp"
 #include "io/protobuf_wire.hpp"
 #include "layers/common.hpp"
 #include "lamina/version.hpp"
@@ -28,7 +30,7 @@ namespace {
 using wire::WireWriter;
 
 constexpr int kFloat = 1, kInt64 = 7;
-constexpr int kAttrFloat = 1, kAttrInt = 2, kAttrInts = 7;
+constexpr int kAttrFloat = 1, kAttrInt = 2, kAttrInts = 7, kAttrStrings = 8;
 
 WireWriter attr_int(const char* name, int64_t v) {
   WireWriter a;
@@ -54,6 +56,14 @@ WireWriter attr_ints(const char* name, const std::vector<int64_t>& v) {
   a.bytes(1, name);
   a.packed_int64s(8, v);
   a.varint(20, kAttrInts);
+  return a;
+}
+
+WireWriter attr_strings(const char* name, const std::vector<std::string>& v) {
+  WireWriter a;
+  a.bytes(1, name);
+  for (const auto& s : v) a.bytes(9, s);
+  a.varint(20, kAttrStrings);
   return a;
 }
 
@@ -367,6 +377,44 @@ void softmax(Graph& g, const LayerIO& l) {
   g.node("Softmax", l.spec.name, {l.in[0]}, {l.out[0]}, {attr_int("axis", axis_of(l, "softmax_param", nullptr))});
 }
 
+void log_softmax(Graph& g, const LayerIO& l) {
+  g.node("LogSoftmax", l.spec.name, {l.in[0]}, {l.out[0]}, {attr_int("axis", axis_of(l, "softmax_param", nullptr))});
+}
+
+// lamina's layers for general graphs (layers/tensor.cpp).
+void parameter(Graph& g, const LayerIO& l) {
+  const Tensor& value = l.layer.blobs()[0];
+  g.node("Identity", l.spec.name, {g.tensor(l.spec.name + "/value", value, value.shape())}, {l.out[0]});
+}
+
+void permute(Graph& g, const LayerIO& l) {
+  const int64_t rank = int64_t(l.in_shapes[0].size());
+  std::vector<int64_t> perm = l.spec.param_message("permute_param").ints("order");
+  for (int64_t a = 0; a < rank; ++a)
+    if (std::find(perm.begin(), perm.end(), a) == perm.end()) perm.push_back(a);
+  g.node("Transpose", l.spec.name, {l.in[0]}, {l.out[0]}, {attr_ints("perm", perm)});
+}
+
+void arithmetic(Graph& g, const LayerIO& l) {
+  static const std::map<std::string, const char*> ops{{"ADD", "Add"}, {"SUB", "Sub"}, {"MUL", "Mul"}, {"DIV", "Div"},
+                                                      {"POW", "Pow"}, {"MAX", "Max"}, {"MIN", "Min"}};
+  g.node(ops.at(l.spec.param_message("arithmetic_param").get_string("operation")), l.spec.name, l.in, {l.out[0]});
+}
+
+void gather(Graph& g, const LayerIO& l) {
+  const auto p = l.spec.param_message("gather_param");
+  const int64_t axis = layers::canonical_axis(l.spec, p.get_int("axis"), int64_t(l.in_shapes[0].size()));
+  std::string index;
+  if (l.in.size() == 2) {
+    index = g.op("Cast", l.spec.name + "/index", {l.in[1]}, {attr_int("to", kInt64)});
+  } else {
+    const auto values = p.ints("index");
+    const Shape shape = p.has("index_shape") ? p.get_message("index_shape").ints("dim") : Shape{int64_t(values.size())};
+    index = g.reshape(l.spec.name + "/index", g.int64s(l.spec.name + "/index_values", values), shape);
+  }
+  g.node("Gather", l.spec.name, {l.in[0], index}, {l.out[0]}, {attr_int("axis", axis)});
+}
+
 void concat(Graph& g, const LayerIO& l) {
   if (l.in.size() == 1) return identity(g, l, "Identity");
   g.node("Concat", l.spec.name, l.in, {l.out[0]}, {attr_int("axis", axis_of(l, "concat_param", "concat_dim"))});
@@ -413,6 +461,91 @@ void embed(Graph& g, const LayerIO& l) {
   g.node("Add", n, {y, g.tensor(n + "/bias", blobs[1], blobs[1].shape())}, {l.out[0]});
 }
 
+// The weights of one direction as ONNX's W [1, G, D], R [1, G, H], B [1, 2G].
+std::vector<std::string> recurrent_weights(Graph& g, const std::string& n, const Tensor& w_x, const Tensor& b_x,
+                                           const Tensor& w_h, const Tensor& b_h, const std::vector<int64_t>& order) {
+  const int64_t gates = w_x.size(0), d = w_x.size(1), h = w_h.size(1);
+  const Tensor bx = b_x.defined() ? b_x : Tensor::zeros({gates}), bh = b_h.defined() ? b_h : Tensor::zeros({gates});
+  const Tensor b = cat({onnx::reorder_gates(bx.to(DType::f32), order), onnx::reorder_gates(bh.to(DType::f32), order)}, 0);
+  return {g.tensor(n + "/W", onnx::reorder_gates(w_x, order), {1, gates, d}),
+          g.tensor(n + "/R", onnx::reorder_gates(w_h, order), {1, gates, h}), g.tensor(n + "/B", b, {1, 2 * gates})};
+}
+
+// Caffe's LSTM and RNN layers: cont may reset the state at any step, which one ONNX node
+// over the sequence cannot say, so each step is an LSTM (RNN) node over one step whose
+// initial state is the last step's times cont_t. A static input joins each step's input
+// (its weights join W). The RNN's output layer follows.
+void caffe_recurrent(Graph& g, const LayerIO& l) {
+  const bool lstm = l.spec.type == "LSTM", has_static = l.in.size() > 2;
+  const std::string& n = l.spec.name;
+  auto& blobs = l.layer.blobs();  // W_x, b, [W_static], W_h, and for RNN W_ho, b_o
+  const Shape& xs = l.in_shapes[0];
+  const Tensor& w_h = blobs[has_static ? 3 : 2];
+  const int64_t steps = xs[0], batch = xs[1], d = layers::span(xs, 2, int64_t(xs.size())), h = w_h.size(1);
+  if (steps < 1) unsupported(l.spec, "over zero steps has no ONNX form");
+  const std::string x = xs.size() == 3 ? l.in[0] : g.reshape(n + "/x", l.in[0], {steps, batch, d});
+  const std::string cont = g.reshape(n + "/cont", l.in[1], {steps, batch, 1});
+  Tensor w_x = blobs[0];
+  std::string static_input;
+  if (has_static) {
+    const Shape& ss = l.in_shapes[2];
+    w_x = cat({blobs[0].to(DType::f32), blobs[2].to(DType::f32)}, 1);
+    static_input = g.reshape(n + "/static", l.in[2], {1, batch, layers::span(ss, 1, int64_t(ss.size()))});
+  }
+  const auto w = recurrent_weights(g, n, w_x, blobs[1], w_h, Tensor(), lstm ? onnx::kLstmCaffeToOnnx : std::vector<int64_t>{0});
+  std::string state_h, state_c;
+  std::vector<std::string> hs;
+  for (int64_t t = 0; t < steps; ++t) {
+    const std::string step = n + "/step" + std::to_string(t);
+    const std::string index = g.int64s(step + "/index", {t});
+    std::string x_t = g.op("Gather", step + "/x", {x, index});
+    if (has_static) x_t = g.op("Concat", step + "/x_static", {x_t, static_input}, {attr_int("axis", 2)});
+    std::vector<std::string> in{x_t, w[0], w[1], w[2]};
+    if (t > 0) {
+      const std::string keep = g.op("Gather", step + "/cont", {cont, index});
+      in.push_back("");
+      in.push_back(g.op("Mul", step + "/h0", {state_h, keep}));
+      if (lstm) in.push_back(g.op("Mul", step + "/c0", {state_c, keep}));
+    }
+    state_h = g.fresh(step + "/h");
+    std::vector<std::string> out{"", state_h};
+    if (lstm) out.push_back(state_c = g.fresh(step + "/c"));
+    g.node(lstm ? "LSTM" : "RNN", step, in, out, {attr_int("hidden_size", h)});
+    hs.push_back(state_h);
+  }
+  if (lstm) {
+    g.node("Concat", n, hs, {l.out[0]}, {attr_int("axis", 0)});
+    return;
+  }
+  const Tensor& w_ho = blobs[blobs.size() - 2];
+  const std::string all = g.op("Concat", n + "/h", hs, {attr_int("axis", 0)});
+  const std::string wo = g.tensor(n + "/W_ho", transpose(w_ho.to(DType::f32), std::vector<int64_t>{1, 0}), {h, h});
+  const std::string o = g.op("Add", n + "/o", {g.op("MatMul", n + "/o_product", {all, wo}), g.tensor(n + "/b_o", blobs.back(), {h})});
+  g.node("Tanh", n, {o}, {l.out[0]});
+}
+
+// lamina's SequenceLSTM/GRU/RNN: one ONNX node, the direction axis of its outputs removed.
+void sequence(Graph& g, const LayerIO& l) {
+  const std::string& n = l.spec.name;
+  const std::string op = l.spec.type.substr(std::string("Sequence").size());
+  auto& blobs = l.layer.blobs();
+  const Shape& xs = l.in_shapes[0];
+  const int64_t steps = xs[0], batch = xs[1], d = layers::span(xs, 2, int64_t(xs.size())), h = blobs[2].size(1);
+  const std::vector<int64_t> order = op == "LSTM" ? onnx::kLstmPytorchToOnnx : op == "GRU" ? onnx::kGruSwap : std::vector<int64_t>{0};
+  const auto w = recurrent_weights(g, n, blobs[0], blobs[1], blobs[2], blobs[3], order);
+  std::vector<std::string> in{xs.size() == 3 ? l.in[0] : g.reshape(n + "/x", l.in[0], {steps, batch, d}), w[0], w[1], w[2]};
+  if (l.in.size() > 1) in.push_back("");
+  for (size_t k = 1; k < l.in.size(); ++k) in.push_back(g.reshape(n + "/state" + std::to_string(k), l.in[k], {1, batch, h}));
+  std::vector<WireWriter> attrs{attr_int("hidden_size", h)};
+  if (op == "GRU") attrs.push_back(attr_int("linear_before_reset", 1));
+  if (op == "RNN" && l.spec.param_message("recurrent_param").get_string("nonlinearity") == "relu")
+    attrs.push_back(attr_strings("activations", {"Relu"}));
+  std::vector<std::string> out;
+  for (size_t k = 0; k < l.out.size(); ++k) out.push_back(g.fresh(n + "/onnx" + std::to_string(k)));
+  g.node(op, n, in, out, attrs);
+  for (size_t k = 0; k < l.out.size(); ++k) g.node("Reshape", n + "/squeeze", {out[k], g.int64s(n + "/shape", l.out_shapes[k])}, {l.out[k]});
+}
+
 using Exporter = std::function<void(Graph&, const LayerIO&)>;
 
 const std::map<std::string, Exporter>& exporters() {
@@ -448,6 +581,17 @@ const std::map<std::string, Exporter>& exporters() {
       {"Dropout", [](Graph& g, const LayerIO& l) { identity(g, l, "Identity"); }},
       {"Split", [](Graph& g, const LayerIO& l) { identity(g, l, "Identity"); }},
       {"Embed", embed},
+      {"LogSoftmax", log_softmax},
+      {"Parameter", parameter},
+      {"Permute", permute},
+      {"MatMul", [](Graph& g, const LayerIO& l) { g.node("MatMul", l.spec.name, l.in, {l.out[0]}); }},
+      {"Arithmetic", arithmetic},
+      {"Gather", gather},
+      {"LSTM", caffe_recurrent},
+      {"RNN", caffe_recurrent},
+      {"SequenceLSTM", sequence},
+      {"SequenceGRU", sequence},
+      {"SequenceRNN", sequence},
   };
   return table;
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "io/onnx_gates.hpp"
 #include "io/onnx_model.hpp"
 #include "layers/common.hpp"
 #include "lamina/ops.hpp"
@@ -342,6 +343,10 @@ class Translator {
         {"Constant", &Translator::constant_node},
         {"Shape", &Translator::shape_node},
         {"ConstantOfShape", &Translator::constant_of_shape},
+        {"Expand", &Translator::expand_node},
+        {"LSTM", &Translator::recurrent},
+        {"GRU", &Translator::recurrent},
+        {"RNN", &Translator::recurrent},
     };
     auto it = table.find(n.op_type);
     if (it == table.end()) fail("lamina has no layer for the ONNX operator '" + n.op_type + "'");
@@ -402,9 +407,9 @@ class Translator {
     p.num("num_output", num_output).num("kernel_h", kernel[0]).num("kernel_w", kernel[1]);
     p.num("stride_h", stride[0]).num("stride_w", stride[1]).num("pad_h", ph).num("pad_w", pw);
     p.num("dilation", dilation[0]).num("dilation", dilation[1]).num("group", group);
-    std::vector<Tensor> blobs{w};
     p.flag("bias_term", has_input(2));
-    if (has_input(2)) blobs.push_back(constant_input(2, "the bias").reshape({num_output}));
+    const std::vector<Tensor> blobs = has_input(2) ? std::vector<Tensor>{w, constant_input(2, "the bias").reshape({num_output})}
+                                                   : std::vector<Tensor>{w};
     unary(transposed ? "Deconvolution" : "Convolution", Msg().sub("convolution_param", p), blobs);
   }
 
@@ -812,6 +817,109 @@ class Translator {
     unary("LRN", Msg().sub("lrn_param", p));
   }
 
+  // ---- recurrent -----------------------------------------------------------------------
+  // An optional input that must be absent or a constant of zeros.
+  void require_zero(size_t k, const char* what) {
+    if (!has_input(k)) return;
+    const Tensor* c = constant(input(k));
+    for (float v : c ? float_values(*c) : std::vector<float>{1})
+      if (v != 0) fail(std::string(what) + " must be absent or zeros (a constant)");
+  }
+
+  // LSTM, GRU, RNN (one forward direction, default activations) as SequenceLSTM/GRU/RNN.
+  void recurrent() {
+    const std::string op = node_->op_type;
+    allow({"activations", "clip", "direction", "hidden_size", "input_forget", "layout", "linear_before_reset",
+           "activation_alpha", "activation_beta"});
+    if (attr_string("direction", "forward") != "forward") fail("only the forward direction is supported");
+    if (node_->attribute("clip")) fail("clip is not supported");
+    if (attr_int("layout", 0) != 0) fail("layout 1 (batch first) is not supported");
+    if (attr_int("input_forget", 0) != 0) fail("input_forget is not supported");
+    if (node_->attribute("activation_alpha") || node_->attribute("activation_beta")) fail("activation_alpha/beta are not supported");
+    const std::vector<std::string> defaults = op == "LSTM" ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+                                              : op == "GRU" ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                                                            : std::vector<std::string>{"Tanh"};
+    const Attribute* acts = node_->attribute("activations");
+    bool relu_rnn = false;
+    if (acts && acts->strings != defaults) {
+      relu_rnn = op == "RNN" && acts->strings == std::vector<std::string>{"Relu"};
+      if (!relu_rnn) fail("activations other than the defaults are not supported");
+    }
+    if (op == "GRU" && attr_int("linear_before_reset", 0) != 1)
+      fail("linear_before_reset 0 is not supported (lamina's GRU applies the reset gate after the hidden product, "
+           "as PyTorch exports with linear_before_reset 1)");
+    const Tensor& w = constant_input(1, "W");
+    const Tensor& r = constant_input(2, "R");
+    if (w.dim() != 3 || r.dim() != 3 || w.size(0) != 1 || r.size(0) != 1) fail("W and R must be [1, G, *] (one direction)");
+    const int64_t g = w.size(1), h = r.size(2);
+    const int64_t per = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
+    if (g != per * h || r.size(1) != g || attr_int("hidden_size", h) != h)
+      fail("W " + shape_text(w.shape()) + " and R " + shape_text(r.shape()) + " do not fit hidden_size " + std::to_string(h));
+    const Shape xs = shape(input(0));
+    if (xs.size() != 3) fail("X must be [T, N, D], got " + shape_text(xs));
+    if (has_input(4)) {
+      const Tensor* lens = constant(input(4));
+      for (int64_t v : lens ? int_values(*lens) : std::vector<int64_t>{-1})
+        if (v != xs[0]) fail("sequence_lens must be absent or the full length " + std::to_string(xs[0]) + " (a constant)");
+    }
+    if (op == "LSTM") require_zero(7, "P (peepholes)");
+    const std::vector<int64_t> blocks = op == "LSTM"  ? onnx::kLstmOnnxToPytorch
+                                        : op == "GRU" ? onnx::kGruSwap
+                                                      : std::vector<int64_t>{0};
+    Tensor bx = Tensor::zeros({g}), bh = Tensor::zeros({g});
+    if (has_input(3)) {
+      const Tensor b = constant_input(3, "B").to(DType::f32).reshape({2 * g});
+      bx = slice(b, 0, 0, g);
+      bh = slice(b, 0, g, 2 * g);
+    }
+    const std::vector<Tensor> blobs{onnx::reorder_gates(w.to(DType::f32).reshape({g, w.size(2)}), blocks), onnx::reorder_gates(bx, blocks),
+                                    onnx::reorder_gates(r.to(DType::f32).reshape({g, h}), blocks), onnx::reorder_gates(bh, blocks)};
+    const std::string label = node_label();
+    // Initial states [1, N, H] -> [N, H]; a c0 without an h0 takes zeros for h0.
+    std::vector<std::string> bottoms{blob(input(0))};
+    const size_t state_inputs = op == "LSTM" ? 2 : 1;
+    // A constant zero state is no state.
+    auto state_given = [&](size_t k) {
+      if (!has_input(k)) return false;
+      const Tensor* c = constant(input(k));
+      if (!c) return true;
+      for (float v : float_values(*c))
+        if (v != 0) return true;
+      return false;
+    };
+    for (size_t k = 0; k < state_inputs; ++k) {
+      const bool given = state_given(5 + k), later = k == 0 && state_inputs == 2 && state_given(6);
+      if (!given && !later) break;
+      std::string state;
+      if (given) {
+        state = fresh(label + (k ? "/c0" : "/h0"));
+        layer("Reshape", label + (k ? "/c0" : "/h0"), {blob(input(5 + k))}, {state},
+              Msg().sub("reshape_param", Msg().sub("shape", blob_shape({-1})).num("axis", 0).num("num_axes", 2)));
+      } else {
+        state = fresh(label + "/h0_zeros");
+        layer("Parameter", label + "/h0_zeros", {}, {state},
+              Msg().sub("parameter_param", Msg().sub("shape", blob_shape({xs[1], h}))), {Tensor::zeros({xs[1], h})});
+      }
+      bottoms.push_back(state);
+    }
+    std::vector<std::string> tops;
+    const size_t outputs = std::min(node_->outputs.size(), size_t(per == 4 ? 3 : 2));
+    for (size_t k = 0; k < outputs; ++k) tops.push_back(fresh(label + "/" + std::to_string(k)));
+    if (tops.empty()) tops.push_back(fresh(label + "/y"));
+    Msg p;
+    p.num("num_output", h);
+    if (relu_rnn) p.str("nonlinearity", "relu");
+    layer(op == "LSTM" ? "SequenceLSTM" : op == "GRU" ? "SequenceGRU" : "SequenceRNN", label, bottoms, tops,
+          Msg().sub("recurrent_param", p), blobs);
+    // ONNX's Y is [T, 1, N, H], Y_h and Y_c [1, N, H]: a direction axis inserted.
+    for (size_t k = 0; k < outputs; ++k) {
+      if (out(k).empty()) continue;
+      layer("Reshape", label + "/output" + std::to_string(k), {tops[k]}, {out(k)},
+            Msg().sub("reshape_param", Msg().sub("shape", blob_shape({1})).num("axis", k == 0 ? 1 : 0).num("num_axes", 0)));
+      blob_of_[out(k)] = out(k);
+    }
+  }
+
   // ---- shape ---------------------------------------------------------------------------
   // A Reshape to `dims` where an axis that stays in place keeps the bottom's extent (0),
   // so the batch still follows the input.
@@ -1043,6 +1151,21 @@ class Translator {
     Tensor t = Tensor::empty({std::max<int64_t>(end - start, 0)}, DType::i64);
     for (int64_t k = start; k < end; ++k) t.data<int64_t>()[k - start] = s[k];
     fold(0, t);
+  }
+
+  // Expand: of constants (PyTorch's zero initial states) folded; of computed values a
+  // product with ones of the shape (a fixed blob), which broadcasts alike.
+  void expand_node() {
+    allow({});
+    const Shape to = int_values(constant_input(1, "the shape"));
+    if (const Tensor* c = constant(input(0))) return fold(0, expand(*c, broadcast_shape("Expand", c->shape(), to)).contiguous());
+    const std::string label = node_label(), ones = fresh(label + "/ones");
+    Msg fixed;
+    fixed.sub("param", Msg().real("lr_mult", 0).real("decay_mult", 0));
+    fixed.sub("parameter_param", Msg().sub("shape", blob_shape(to)));
+    layer("Parameter", label + "/ones", {}, {ones}, fixed, {Tensor::full(to, 1.0)});
+    layer("Arithmetic", label, {blob(input(0)), ones}, {out()}, Msg().sub("arithmetic_param", Msg().id("operation", "MUL")));
+    blob_of_[out()] = out();
   }
 
   void constant_of_shape() {

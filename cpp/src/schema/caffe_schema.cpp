@@ -250,6 +250,8 @@ message RecurrentParameter
   FillerParameter bias_filler
   bool debug_info = false
   bool expose_hidden = false
+  # lamina's extension: SequenceRNN's nonlinearity (layers/recurrent.cpp)
+  string nonlinearity = "tanh" {tanh relu}
 message ReductionParameter
   ReductionOp operation = SUM
   int32 axis = 0
