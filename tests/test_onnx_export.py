@@ -88,12 +88,12 @@ SUPPORTED = {
     "coco_caption_lrcn_word_to_preds_deploy.prototxt": {"cont_sentence": (3, 2), "input_sentence": (3, 2),
                                                         "image_features": (2, 1000)},
 }
-# Deploy nets of supported layers not run, for time (each of these takes 6 s or more, most of
-# it filling and copying 60M+ parameters): their layers and their order are those of nets run.
-LEFT_OUT = {
-    "vgg16_deploy.prototxt": "138M parameters; Convolution, ReLU, MAX Pooling, InnerProduct, Dropout, Softmax as AlexNet",
-    "bvlc_reference_rcnn_ilsvrc13_deploy.prototxt": "CaffeNet without its Softmax",
-    "finetune_flickr_style_deploy.prototxt": "CaffeNet with 20 outputs",
+# Deploy nets of 60M+ parameters (filling and copying them takes most of their time): run in the
+# full suite, left out of the sanitized one (heavy).
+LARGE = {
+    "vgg16_deploy.prototxt": {},
+    "bvlc_reference_rcnn_ilsvrc13_deploy.prototxt": {},
+    "finetune_flickr_style_deploy.prototxt": {},
 }
 
 
@@ -101,7 +101,7 @@ def test_every_shared_deploy_net_is_listed():
     if not MODELS.exists():
         pytest.skip(f"{MODELS} is not here")
     deploy = {p.name for p in MODELS.glob("*deploy*.prototxt")}
-    assert deploy <= set(SUPPORTED) | set(LEFT_OUT)
+    assert deploy <= set(SUPPORTED) | set(LARGE)
 
 
 def batch_one(path: Path, shapes: dict) -> dict:
@@ -113,17 +113,17 @@ def batch_one(path: Path, shapes: dict) -> dict:
 
 
 def shared_deploy_net(model: str):
-    """A SUPPORTED deploy net at batch 1 with random weights, and the generator that made them."""
+    """A SUPPORTED (or LARGE) deploy net at batch 1 with random weights, and the generator that made them."""
     path = MODELS / model
     if not path.exists():
         pytest.skip(f"{path} is not here")
-    net = lamina.Net(path, phase="test", input_shapes=batch_one(path, SUPPORTED[model]))
+    net = lamina.Net(path, phase="test", input_shapes=batch_one(path, {**SUPPORTED, **LARGE}[model]))
     rng = np.random.default_rng(0)
     randomize(net, rng)
     return net, rng
 
 
-@pytest.mark.parametrize("model", sorted(SUPPORTED))
+@pytest.mark.parametrize("model", sorted(SUPPORTED) + [pytest.param(m, marks=pytest.mark.heavy) for m in sorted(LARGE)])
 def test_shared_deploy_net(model, tmp_path):
     net, rng = shared_deploy_net(model)
     check_export(net, tmp_path / "model.onnx", random_feeds(net, rng))
