@@ -376,6 +376,37 @@ def test_tensor_whose_data_does_not_match_its_dims(tmp_path):
         lamina.Net.from_onnx(path)
 
 
+def test_float_values_beyond_the_int64_range(tmp_path):
+    """Weights of any float value read as they are (found by the native fuzzer: the reader
+    converted every element to an integer too, undefined for 1e37)."""
+    w = np.full((4, 2, 3, 3), 1e37, np.float32)
+    w[0, 0, 0, 0], w[1, 0, 0, 0], w[2, 0, 0, 0] = -np.inf, np.nan, -1e38
+    path = tmp_path / "m.onnx"
+    onnx.save(tiny_model([helper.make_node("Conv", ["x", "w"], ["y"])], initializers=[numpy_helper.from_array(w, "w")]),
+              str(path))
+    net = lamina.Net.from_onnx(path)
+    np.testing.assert_array_equal(net.params[net.layers[1].name][0].data, w)
+
+
+def test_integer_tensor_with_float_values_out_of_range(tmp_path):
+    shape = numpy_helper.from_array(np.array([1, -1], np.int64), "shape")
+    shape.ClearField("raw_data")
+    shape.float_data.extend([1e30, -1.0])
+    path = tmp_path / "m.onnx"
+    onnx.save(tiny_model([helper.make_node("Reshape", ["x", "shape"], ["y"])], initializers=[shape]), str(path))
+    with pytest.raises(lamina.FileFormatError, match=r"initializer 'shape' holds a value beyond the int64 range"):
+        lamina.Net.from_onnx(path)
+
+
+def test_tensor_with_values_in_two_fields(tmp_path):
+    w = numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "w")
+    w.float_data.extend([1.0])
+    path = tmp_path / "m.onnx"
+    onnx.save(tiny_model([helper.make_node("Conv", ["x", "w"], ["y"])], initializers=[w]), str(path))
+    with pytest.raises(lamina.FileFormatError, match=r"initializer 'w' holds values in more than one"):
+        lamina.Net.from_onnx(path)
+
+
 def test_external_data_is_refused(tmp_path):
     w = numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "w")
     model = tiny_model([helper.make_node("Conv", ["x", "w"], ["y"])], initializers=[w])

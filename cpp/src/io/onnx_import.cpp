@@ -144,6 +144,20 @@ class Translator {
     const Attribute* a = node_->attribute(name);
     return a ? a->ints : fallback;
   }
+  // A window attribute (kernel_shape, strides, pads, dilations, group): every value in
+  // [lo, 2^31), so that the arithmetic on them cannot overflow.
+  std::vector<int64_t> window_ints(const char* name, std::vector<int64_t> fallback, int64_t lo) const {
+    return window_ints_of(name, attr_ints(name, std::move(fallback)), lo);
+  }
+  int64_t window_int(const char* name, int64_t fallback, int64_t lo) const {
+    const Attribute* a = node_->attribute(name);
+    return a ? window_ints_of(name, {a->i}, lo)[0] : fallback;
+  }
+  std::vector<int64_t> window_ints_of(const char* name, std::vector<int64_t> v, int64_t lo) const {
+    for (int64_t x : v)
+      if (x < lo || x >= (int64_t(1) << 31)) fail(std::string(name) + " " + shape_text(v) + " is out of range");
+    return v;
+  }
   // Integers given by attribute `name` (older opsets) or by constant input `index`.
   bool ints_from(const char* name, size_t index, std::vector<int64_t>& out) const {
     if (const Attribute* a = node_->attribute(name)) {
@@ -207,6 +221,19 @@ class Translator {
       prefix_layers_ = layers_;
     }
     return prefix_->blob(b).shape();
+  }
+
+  // The shape of a windowed op's input, which must be [N, C, H, W].
+  Shape image_shape() {
+    const Shape s = shape(input(0));
+    if (s.size() != 4) fail("needs a 4-d input [N, C, H, W], got " + shape_text(s));
+    return s;
+  }
+  // A constant input holding one number.
+  double scalar_input(size_t k, const char* what) {
+    const auto v = float_values(constant_input(k, what));
+    if (v.size() != 1) fail(std::string(what) + " must hold one value, not " + std::to_string(v.size()));
+    return v[0];
   }
 
   // ---- emitting ------------------------------------------------------------------------
@@ -369,7 +396,7 @@ class Translator {
     const std::string auto_pad = attr_string("auto_pad", "NOTSET");
     if (auto_pad == "VALID") return {0, 0};
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      const Shape s = shape(input(0));
+      const Shape s = image_shape();
       int64_t p[2];
       for (int a = 0; a < 2; ++a) {
         const int64_t in = s.at(2 + a), k = (kernel[a] - 1) * dilation[a] + 1;
@@ -382,7 +409,7 @@ class Translator {
       return {p[0], p[1]};
     }
     if (auto_pad != "NOTSET") fail("unknown auto_pad '" + auto_pad + "'");
-    const auto pads = attr_ints("pads", {0, 0, 0, 0});
+    const auto pads = window_ints("pads", {0, 0, 0, 0}, 0);
     if (pads.size() != 4) fail("pads " + shape_text(pads) + " are not 2-d");
     if (pads[0] != pads[2] || pads[1] != pads[3])
       fail("asymmetric pads " + shape_text(pads) + " are not supported (lamina's layers pad both sides alike)");
@@ -396,12 +423,12 @@ class Translator {
     if (w.dim() != 4) fail("only 2-d convolutions are supported; the weights are " + shape_text(w.shape()));
     for (int64_t p : attr_ints("output_padding"))
       if (p != 0) fail("output_padding is not supported");
-    const auto kernel = attr_ints("kernel_shape", {w.size(2), w.size(3)});
+    const auto kernel = window_ints("kernel_shape", {w.size(2), w.size(3)}, 1);
     if (kernel != std::vector<int64_t>{w.size(2), w.size(3)}) fail("kernel_shape " + shape_text(kernel) + " differs from the weights'");
-    const auto stride = attr_ints("strides", {1, 1}), dilation = attr_ints("dilations", {1, 1});
+    const auto stride = window_ints("strides", {1, 1}, 1), dilation = window_ints("dilations", {1, 1}, 1);
     if (stride.size() != 2 || dilation.size() != 2) fail("strides and dilations must be 2-d");
     const auto [ph, pw] = window_pads(kernel, stride, dilation, transposed);
-    const int64_t group = attr_int("group", 1);
+    const int64_t group = window_int("group", 1, 1);
     const int64_t num_output = transposed ? w.size(1) * group : w.size(0);
     Msg p;
     p.num("num_output", num_output).num("kernel_h", kernel[0]).num("kernel_w", kernel[1]);
@@ -419,7 +446,7 @@ class Translator {
     const std::string auto_pad = attr_string("auto_pad", "NOTSET");
     if (auto_pad == "VALID") return {0, 0, 0, 0};
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      const Shape s = shape(input(0));
+      const Shape s = image_shape();
       std::vector<int64_t> p(4);
       for (int a = 0; a < 2; ++a) {
         const int64_t in = s.at(2 + a);
@@ -430,7 +457,7 @@ class Translator {
       return p;
     }
     if (auto_pad != "NOTSET") fail("unknown auto_pad '" + auto_pad + "'");
-    const auto pads = attr_ints("pads", {0, 0, 0, 0});
+    const auto pads = window_ints("pads", {0, 0, 0, 0}, 0);
     if (pads.size() != 4) fail("pads " + shape_text(pads) + " are not 2-d");
     return pads;
   }
@@ -459,9 +486,9 @@ class Translator {
     const bool average = node_->op_type == "AveragePool";
     allow({"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "storage_order", "strides"});
     if (node_->outputs.size() > 1 && !node_->outputs[1].empty()) fail("the Indices output is not supported");
-    const auto kernel = attr_ints("kernel_shape");
+    const auto kernel = window_ints("kernel_shape", {}, 1);
     if (kernel.size() != 2) fail("only 2-d pooling is supported; kernel_shape is " + shape_text(kernel));
-    const auto stride = attr_ints("strides", {1, 1}), dilation = attr_ints("dilations", {1, 1});
+    const auto stride = window_ints("strides", {1, 1}, 1), dilation = window_ints("dilations", {1, 1}, 1);
     if (stride.size() != 2) fail("strides must be 2-d");
     if (dilation != std::vector<int64_t>{1, 1}) fail("dilated pooling is not supported");
     const auto pads = pool_pads(kernel, stride);
@@ -472,7 +499,7 @@ class Translator {
     if (!symmetric || ceil) {
       if (pads[2] < pads[0] || pads[3] < pads[1])
         fail("pads " + shape_text(pads) + " pad the start more than the end, which lamina's Pooling cannot");
-      in = shape(input(0));
+      in = image_shape();
       bool as_ceil = true, as_floor = true;
       for (int a = 0; a < 2; ++a) {
         const int64_t want = onnx_pooled(in.at(2 + a), kernel[a], stride[a], pads[a], pads[a + 2], ceil);
@@ -505,7 +532,7 @@ class Translator {
     }
     // Padding counted: Caffe divides by the window clipped to [-begin, in + begin), ONNX to
     // [-begin, in + end); where they differ, a constant map rescales.
-    if (in.empty()) in = shape(input(0));
+    if (in.empty()) in = image_shape();
     std::vector<std::vector<double>> ratio(2);
     bool differs = false;
     for (int a = 0; a < 2; ++a) {
@@ -737,8 +764,8 @@ class Translator {
     double lo = -INFINITY, hi = INFINITY;
     if (node_->attribute("min")) lo = attr_float("min", lo);
     if (node_->attribute("max")) hi = attr_float("max", hi);
-    if (has_input(1)) lo = float_values(constant_input(1, "min")).at(0);
-    if (has_input(2)) hi = float_values(constant_input(2, "max")).at(0);
+    if (has_input(1)) lo = scalar_input(1, "min");
+    if (has_input(2)) hi = scalar_input(2, "max");
     const double big = 3.4028234663852886e38;  // Caffe's clip_param takes finite floats
     unary("Clip", Msg().sub("clip_param", Msg().real("min", std::max(lo, -big)).real("max", std::min(hi, big))));
   }
@@ -809,7 +836,7 @@ class Translator {
 
   void lrn() {
     allow({"alpha", "beta", "bias", "size"});
-    const int64_t size = attr_int("size", 0);
+    const int64_t size = window_int("size", 0, 1);
     if (size < 1 || size % 2 == 0) fail("size " + std::to_string(size) + " is not supported (lamina's LRN takes an odd size)");
     Msg p;
     p.num("local_size", size).real("alpha", attr_float("alpha", 1e-4)).real("beta", attr_float("beta", 0.75));
@@ -957,9 +984,10 @@ class Translator {
       Shape s;
       int64_t known = 1, infer = -1;
       for (size_t k = 0; k < dims.size(); ++k) {
+        if (dims[k] < -1) fail("shape " + shape_text(dims) + " has a negative extent");
         s.push_back(dims[k] == 0 ? c->size(int64_t(k)) : dims[k]);
         if (dims[k] == -1) infer = int64_t(k);
-        else known *= s.back();
+        else if (__builtin_mul_overflow(known, s.back(), &known)) fail("shape " + shape_text(dims) + " is too large");
       }
       if (infer >= 0) s[infer] = known ? c->numel() / known : 0;
       return fold(0, c->reshape(s));
@@ -979,6 +1007,7 @@ class Translator {
       if (a < -out_rank || a >= out_rank) fail("axis " + std::to_string(a) + " is out of range");
       if (a < 0) a += out_rank;
     }
+    if (std::set<int64_t>(axes.begin(), axes.end()).size() != axes.size()) fail("axes " + shape_text(axes) + " repeat an axis");
     Shape to;
     std::vector<int64_t> origin;  // per output axis: the input axis it is, or -1
     if (un) {
@@ -988,8 +1017,6 @@ class Translator {
         origin.push_back(added ? -1 : i);
         if (!added) ++i;
       }
-      if (int64_t(to.size()) != out_rank || std::set<int64_t>(axes.begin(), axes.end()).size() != axes.size())
-        fail("axes " + shape_text(axes) + " repeat an axis");
     } else {
       for (int64_t k = 0; k < r; ++k) {
         const bool drop = given ? std::count(axes.begin(), axes.end(), k) > 0 : s[k] == 1;
@@ -1042,6 +1069,7 @@ class Translator {
     const int64_t axis = attr_int("axis", 0);
     std::vector<int64_t> sizes;
     ints_from("split", 1, sizes);
+    window_ints_of("split", sizes, 0);
     Msg p;
     p.num("axis", axis);
     if (!sizes.empty()) {
@@ -1050,7 +1078,9 @@ class Translator {
       for (size_t k = 0; k + 1 < sizes.size(); ++k) p.num("slice_point", at += sizes[k]);
     } else if (node_->attribute("num_outputs")) {
       const Shape s = shape(input(0));
-      const int64_t extent = s.at(size_t(axis < 0 ? axis + int64_t(s.size()) : axis)), n = int64_t(node_->outputs.size());
+      const int64_t rank = int64_t(s.size()), a = axis < 0 ? axis + rank : axis;
+      if (a < 0 || a >= rank) fail("axis " + std::to_string(axis) + " is out of range for " + shape_text(s));
+      const int64_t extent = s[size_t(a)], n = int64_t(node_->outputs.size());
       const int64_t chunk = (extent + n - 1) / n;  // ONNX's Split-18: the last part may be smaller
       for (int64_t k = 1; k < n; ++k) p.num("slice_point", std::min(extent, k * chunk));
     }
@@ -1070,6 +1100,7 @@ class Translator {
     const Tensor* index = constant(input(1));
     if (data && index) {
       const int64_t a = axis < 0 ? axis + data->dim() : axis;
+      if (a < 0 || a >= data->dim()) fail("axis " + std::to_string(axis) + " is out of range for " + shape_text(data->shape()));
       const int64_t extent = data->size(a);
       auto idx = int_values(*index);
       for (auto& i : idx) {
@@ -1107,7 +1138,7 @@ class Translator {
     allow({"ratio", "seed", "is_test", "consumed_inputs"});
     for (size_t k = 1; k < node_->outputs.size(); ++k)
       if (!node_->outputs[k].empty() && consumers_[node_->outputs[k]]) fail("the mask output is not supported");
-    if (node_->op_type == "Dropout" && has_input(2) && (!constant(input(2)) || int_values(*constant(input(2))).at(0)))
+    if (node_->op_type == "Dropout" && has_input(2) && (!constant(input(2)) || scalar_input(2, "training_mode") != 0))
       fail("training_mode is not supported (an imported net is an inference graph; train it as a net)");
     if (const Tensor* c = constant(input(0))) return fold(0, *c);
     alias(0, blob(input(0)));

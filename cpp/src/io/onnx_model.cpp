@@ -117,6 +117,8 @@ Constant read_tensor(WireReader r, const char* field) {
     if (d != 0 && count > (uint64_t(1) << 62) / uint64_t(d)) r.fail_at_start("dims", what + " has too many elements");
     count *= uint64_t(d);
   }
+  if (int(has_raw) + int(!floats.empty()) + int(!doubles.empty()) + int(!ints.empty()) > 1)
+    r.fail_at_start("raw_data", what + " holds values in more than one of raw_data, float_data, double_data and the integer fields");
   const size_t given = has_raw ? raw.size() / raw_size(type) : floats.size() + doubles.size() + ints.size();
   if ((has_raw && raw.size() % raw_size(type)) || given != count)
     r.fail_at_start("dims", what + " holds " + std::to_string(has_raw ? raw.size() : given) +
@@ -127,25 +129,28 @@ Constant read_tensor(WireReader r, const char* field) {
   c.value = Tensor::empty(Shape(dims.begin(), dims.end()), dtype);
   const size_t n = static_cast<size_t>(count);
   for (size_t k = 0; k < n; ++k) {
-    double v = 0;
-    int64_t iv = 0;
+    double v = 0;    // the element of a floating type
+    int64_t iv = 0;  // the element of an integer type
     if (has_raw) {
       const uint8_t* p = reinterpret_cast<const uint8_t*>(raw.data()) + k * raw_size(type);
       if (type == kInt64 || type == kUint64) std::memcpy(&iv, p, 8);
-      else v = raw_element(type, p), iv = static_cast<int64_t>(v);
-    } else if (!floats.empty()) {
-      v = floats[k];
-    } else if (!doubles.empty()) {
-      v = doubles[k];
-    } else {
+      else if (is_float) v = raw_element(type, p);
+      else iv = static_cast<int64_t>(raw_element(type, p));  // exact: integers of at most 32 bits
+    } else if (!ints.empty()) {
       iv = ints[k];
       // int32_data carries float16/bfloat16 as their bits.
-      v = type == kFloat16 ? half_to_float(uint16_t(iv)) : type == kBfloat16 ? bfloat_to_float(uint16_t(iv)) : double(iv);
+      if (is_float) v = type == kFloat16 ? half_to_float(uint16_t(iv)) : type == kBfloat16 ? bfloat_to_float(uint16_t(iv)) : double(iv);
+    } else {
+      v = !floats.empty() ? double(floats[k]) : doubles[k];
+      if (!is_float) {
+        if (!(v >= -9.2e18 && v <= 9.2e18)) r.fail_at_start("float_data", what + " holds a value beyond the int64 range");
+        iv = static_cast<int64_t>(v);
+      }
     }
-    if ((type == kUint64) && iv < 0) r.fail_at_start("uint64_data", what + " holds a value beyond the int64 range");
+    if (type == kUint64 && iv < 0) r.fail_at_start("uint64_data", what + " holds a value beyond the int64 range");
     if (dtype == DType::f32) c.value.data<float>()[k] = static_cast<float>(v);
     else if (dtype == DType::f64) c.value.data<double>()[k] = v;
-    else c.value.data<int64_t>()[k] = (type == kInt64 || type == kUint64 || !has_raw) ? iv : static_cast<int64_t>(v);
+    else c.value.data<int64_t>()[k] = iv;
   }
   return c;
 }
