@@ -3,10 +3,11 @@ lamina.ops, one of its pybind11 signatures (read from its docstring), and for ea
 argument a small tensor of a random shape and dtype, an extreme integer or float, a bool,
 a tuple, None or a word, as the signature's type asks.
 
-pybind11's own dispatcher rejects a value its C++ type cannot hold (an int past that
-type's range) with TypeError("incompatible function arguments") before lamina runs;
-that is a known open item (tests/test_hardening.py, DISPATCH), so the target lets that
-one TypeError through and fails on every other non-lamina exception."""
+Integer and float arguments are converted by lamina (bind/args.hpp), so an int past its
+type's range is a lamina.InvalidValueError; pybind11's own dispatcher still rejects a value
+that is not a Tensor for a Tensor parameter with TypeError("incompatible function
+arguments") before lamina runs (a known open item), so the target lets that one TypeError
+through and fails on every other non-lamina exception."""
 
 import re
 import sys
