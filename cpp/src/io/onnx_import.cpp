@@ -77,8 +77,11 @@ class Translator {
       : m_(model), file_(file), options_(options) {
     for (const auto& c : model.initializers) constants_[c.name] = c.value;
     for (const auto& n : model.nodes) {
-      for (const auto& i : n.inputs)
-        if (!i.empty()) ++consumers_[i];
+      for (size_t k = 0; k < n.inputs.size(); ++k)
+        if (!n.inputs[k].empty()) {
+          ++consumers_[n.inputs[k]];
+          if (!(n.op_type == "Gather" && k == 1)) non_index_uses_.insert(n.inputs[k]);
+        }
       for (const auto& o : n.outputs) used_names_.insert(o);
     }
     for (const auto& o : model.outputs) {
@@ -1149,7 +1152,11 @@ class Translator {
     const int64_t to = attr_int("to", onnx::kFloat);
     const bool to_float = to == onnx::kFloat || to == onnx::kDouble || to == onnx::kFloat16 || to == 16;
     if (const Tensor* c = constant(input(0))) return fold(0, c->to(to_float ? DType::f32 : DType::i64));
-    if (!to_float) fail("a cast of computed values to an integer type is not supported (lamina's blobs are floats)");
+    // Indices read by Gather alone: lamina's Gather and Embed truncate float indices as
+    // the cast would.
+    if (!to_float && (non_index_uses_.count(out()) || graph_outputs_.count(out())))
+      fail("a cast of computed values to an integer type is not supported (lamina's blobs are floats) "
+           "unless only Gather reads the result as indices");
     alias(0, blob(input(0)));
   }
 
@@ -1220,6 +1227,7 @@ class Translator {
   std::map<std::string, std::string> blob_of_;
   std::map<std::string, int> consumers_;
   std::set<std::string> graph_outputs_, inputs_, aliased_, used_names_, layer_names_;
+  std::set<std::string> non_index_uses_;  // values some node reads other than as Gather's indices
 };
 
 }  // namespace
