@@ -388,22 +388,34 @@ def test_float_values_beyond_the_int64_range(tmp_path):
     np.testing.assert_array_equal(net.params[net.layers[1].name][0].data, w)
 
 
-def test_integer_tensor_with_float_values_out_of_range(tmp_path):
+def int_shape_given_as_floats():
     shape = numpy_helper.from_array(np.array([1, -1], np.int64), "shape")
     shape.ClearField("raw_data")
     shape.float_data.extend([1e30, -1.0])
-    path = tmp_path / "m.onnx"
-    onnx.save(tiny_model([helper.make_node("Reshape", ["x", "shape"], ["y"])], initializers=[shape]), str(path))
-    with pytest.raises(lamina.FileFormatError, match=r"initializer 'shape' holds a value beyond the int64 range"):
-        lamina.Net.from_onnx(path)
+    return helper.make_node("Reshape", ["x", "shape"], ["y"]), shape
 
 
-def test_tensor_with_values_in_two_fields(tmp_path):
+def weights_in_two_fields():
     w = numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "w")
     w.float_data.extend([1.0])
+    return helper.make_node("Conv", ["x", "w"], ["y"]), w
+
+
+# Malformed initializers: (node and initializer, what the FileFormatError says).
+BAD_TENSORS = {
+    "integer_tensor_with_float_values_out_of_range": (int_shape_given_as_floats,
+                                                      r"initializer 'shape' holds a value beyond the int64 range"),
+    "values_in_two_fields": (weights_in_two_fields, r"initializer 'w' holds values in more than one"),
+}
+
+
+@pytest.mark.parametrize("row", sorted(BAD_TENSORS))
+def test_malformed_initializer(row, tmp_path):
+    make, message = BAD_TENSORS[row]
+    node, tensor = make()
     path = tmp_path / "m.onnx"
-    onnx.save(tiny_model([helper.make_node("Conv", ["x", "w"], ["y"])], initializers=[w]), str(path))
-    with pytest.raises(lamina.FileFormatError, match=r"initializer 'w' holds values in more than one"):
+    onnx.save(tiny_model([node], initializers=[tensor]), str(path))
+    with pytest.raises(lamina.FileFormatError, match=message):
         lamina.Net.from_onnx(path)
 
 
