@@ -849,11 +849,14 @@ class Translator {
 
   // ---- recurrent -----------------------------------------------------------------------
   // An optional input that must be absent or a constant of zeros.
-  void require_zero(size_t k, const char* what) {
-    if (!has_input(k)) return;
+  // Whether optional input k is given as something other than a constant of zeros.
+  bool nonzero_input(size_t k) {
+    if (!has_input(k)) return false;
     const Tensor* c = constant(input(k));
-    for (float v : c ? float_values(*c) : std::vector<float>{1})
-      if (v != 0) fail(std::string(what) + " must be absent or zeros (a constant)");
+    if (!c) return true;
+    for (float v : float_values(*c))
+      if (v != 0) return true;
+    return false;
   }
 
   // LSTM, GRU, RNN (one forward direction, default activations) as SequenceLSTM/GRU/RNN.
@@ -892,7 +895,7 @@ class Translator {
       for (int64_t v : lens ? int_values(*lens) : std::vector<int64_t>{-1})
         if (v != xs[0]) fail("sequence_lens must be absent or the full length " + std::to_string(xs[0]) + " (a constant)");
     }
-    if (op == "LSTM") require_zero(7, "P (peepholes)");
+    if (op == "LSTM" && nonzero_input(7)) fail("P (peepholes) must be absent or zeros (a constant)");
     const std::vector<int64_t> blocks = op == "LSTM"  ? onnx::kLstmOnnxToPytorch
                                         : op == "GRU" ? onnx::kGruSwap
                                                       : std::vector<int64_t>{0};
@@ -909,16 +912,8 @@ class Translator {
     std::vector<std::string> bottoms{blob(input(0))};
     const size_t state_inputs = op == "LSTM" ? 2 : 1;
     // A constant zero state is no state.
-    auto state_given = [&](size_t k) {
-      if (!has_input(k)) return false;
-      const Tensor* c = constant(input(k));
-      if (!c) return true;
-      for (float v : float_values(*c))
-        if (v != 0) return true;
-      return false;
-    };
     for (size_t k = 0; k < state_inputs; ++k) {
-      const bool given = state_given(5 + k), later = k == 0 && state_inputs == 2 && state_given(6);
+      const bool given = nonzero_input(5 + k), later = k == 0 && state_inputs == 2 && nonzero_input(6);
       if (!given && !later) break;
       std::string state;
       if (given) {
