@@ -407,7 +407,38 @@ INT_ARGS = [
      "InvalidValueError|broadcast_: root"),
 ]
 
-ROWS = SIZES + EMPTY + LOOPS + BOMBS + EXCEPTIONS + ATOMIC + CONSENT + BYTE_ORDER + INT_ARGS
+# ---- 10. arguments of a type no overload takes ------------------------------------------------
+# pybind11 refuses them inside its dispatcher with a plain TypeError; every bound function,
+# method, constructor and property setter turns that one into lamina.DTypeError (still a
+# TypeError) with pybind11's message: the signatures with their argument names, and what the
+# call gave. A TypeError raised by the user's own code called back from lamina passes unchanged.
+REDUCER = "from lamina._lamina.distributed import GradientReducer\nGradientReducer"
+CALLBACK_TYPE_ERROR = f"""
+p = lamina.ones(2)
+p.requires_grad = True
+def callback():
+    raise TypeError("the callback's own")
+try:
+    from lamina._lamina.distributed import GradientReducer
+    GradientReducer([p], 1.0, 4.0).backward(callback)
+except TypeError as e:
+    assert type(e) is TypeError and str(e) == "the callback's own", repr(e)
+else:
+    raise AssertionError("no TypeError")
+"""
+TYPE_ARGS = [
+    ("tensor_arg_list", "lamina.ops.relu([1.0, 2.0])", "DTypeError|relu(): incompatible function arguments"),
+    ("tensor_arg_none", "lamina.ops.matmul(lamina.ones((2, 2)), None)", "DTypeError|(a: lamina._lamina.Tensor, b:"),
+    ("tensor_keyword_string", f"lamina.ops.conv2d({ONES4}, weight='w')", "DTypeError|Invoked with: tensor("),
+    ("tensor_method_arg", "lamina.ones(2).copy_('x')", "DTypeError|copy_(): incompatible function arguments"),
+    ("property_setter", "t = lamina.ones(2)\nt.requires_grad = 'yes'", "DTypeError|Tensor.requires_grad(): incompatible"),
+    ("constructor", f"{REDUCER}('x', 1.0, 4.0)", "DTypeError|__init__(): incompatible constructor arguments"),
+    ("static_method", "from lamina._lamina import _Net\n_Net.from_onnx(5)", "DTypeError|from_onnx(): incompatible function arguments"),
+    ("still_a_TypeError", "try:\n    lamina.ops.relu(None)\nexcept TypeError:\n    pass\nelse:\n    raise AssertionError", "ok"),
+    ("callback_TypeError_passes", CALLBACK_TYPE_ERROR, "ok"),
+]
+
+ROWS = SIZES + EMPTY + LOOPS + BOMBS + EXCEPTIONS + ATOMIC + CONSENT + BYTE_ORDER + INT_ARGS + TYPE_ARGS
 
 
 @pytest.mark.parametrize("name,code,expected", [pytest.param(*r, id=r[0]) for r in ROWS])

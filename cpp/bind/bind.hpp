@@ -13,6 +13,9 @@ namespace lamina::bind {
 namespace py = pybind11;
 
 void bind_errors(py::module_& m);
+// Last of all: the TypeError pybind11 raises when no overload takes the arguments becomes
+// lamina.DTypeError in every function, method and property setter of m (errors.cpp).
+void convert_refusals(py::module_& m);
 py::class_<Tensor> bind_tensor(py::module_& m);
 void bind_ops(py::module_& m, py::class_<Tensor>& tensor);
 void bind_losses(py::module_& ops);  // into lamina.ops

@@ -1,6 +1,8 @@
 // lamina's C++ errors -> a Python hierarchy rooted at lamina.Error. Each class also
 // derives from the builtin a Python user would catch (ValueError, OSError, ...), which
 // PyErr_NewException allows through a tuple of bases.
+#include <string_view>
+
 #include "bind.hpp"
 #include "lamina/distributed.hpp"
 
@@ -54,7 +56,165 @@ void raise_prototxt(const PrototxtError& e) {
   PyErr_SetObject(g.prototxt, exc.ptr());
 }
 
+// ---- pybind11's refusals as lamina errors ----
+// When no overload of a bound function accepts the arguments (a list where a Tensor goes, a
+// string for a bool), pybind11 raises a plain TypeError inside its dispatcher, where no
+// exception translator runs. Every bound function is therefore reached through a shim: it
+// passes the call on unchanged and re-raises that one TypeError, the one whose message
+// begins "<the function's name>(): incompatible", as lamina.DTypeError (a TypeError too)
+// with pybind11's message, which lists the accepted signatures with their argument names
+// and the types the call gave. Any other exception passes through untouched.
+
+struct ShimDef {
+  std::string name;  // pybind11's name of the function ("" for a property's setter)
+  std::string doc;
+  PyMethodDef def{};
+};
+
+// The exception being raised, taken out of the interpreter's error state.
+PyObject* take_exception() {
+#if PY_VERSION_HEX >= 0x030C0000
+  return PyErr_GetRaisedException();
+#else
+  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
+  PyErr_Fetch(&type, &value, &trace);
+  PyErr_NormalizeException(&type, &value, &trace);
+  if (trace && value) PyException_SetTraceback(value, trace);
+  Py_XDECREF(type);
+  Py_XDECREF(trace);
+  return value;
+#endif
+}
+
+// pybind11's message when no overload of `name` takes the arguments, else null.
+py::object refusal_message(PyObject* exc, const std::string& name) {
+  if (!exc || Py_TYPE(exc) != reinterpret_cast<PyTypeObject*>(PyExc_TypeError)) return py::object();
+  PyObject* s = PyObject_Str(exc);
+  if (!s) {
+    PyErr_Clear();
+    return py::object();
+  }
+  py::str message = py::reinterpret_steal<py::str>(s);
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(message.ptr(), &size);
+  if (!text) {
+    PyErr_Clear();
+    return py::object();
+  }
+  const std::string prefix = name + "(): incompatible ";
+  if (std::string_view(text, static_cast<size_t>(size)).substr(0, prefix.size()) != prefix) return py::object();
+  return std::move(message);
+}
+
+// self is (the bound function, the label a nameless setter's message starts with).
+PyObject* call_shim(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  PyObject* target = PyTuple_GET_ITEM(self, 0);
+  PyObject* result = PyObject_Vectorcall(target, args, static_cast<size_t>(nargs), kwnames);
+  if (result) return result;
+  PyObject* exc = take_exception();
+  py::object message;
+  {
+    PyObject* name = PyObject_GetAttrString(target, "__name__");
+    const char* n = name ? PyUnicode_AsUTF8(name) : nullptr;
+    if (n) message = refusal_message(exc, n);
+    Py_XDECREF(name);
+    PyErr_Clear();
+  }
+  if (!message) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(reinterpret_cast<PyObject*>(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+    Py_INCREF(Py_TYPE(exc));
+#endif
+    return nullptr;
+  }
+  Py_XDECREF(exc);
+  PyObject* label = PyTuple_GET_ITEM(self, 1);
+  PyObject* full = PyUnicode_Concat(label, message.ptr());
+  if (!full) return nullptr;
+  PyErr_SetObject(g.dtype, full);
+  Py_DECREF(full);
+  return nullptr;
+}
+
+// A PyCFunction that calls `target` through call_shim, with target's name, doc and module;
+// `label` starts the message of a refusal (a setter's "Tensor.requires_grad").
+py::object shim(py::handle target, const std::string& label = "") {
+  auto* d = new ShimDef;  // lives as long as the function: the module's lifetime
+  d->name = py::str(target.attr("__name__"));
+  const py::object doc = target.attr("__doc__");
+  if (!doc.is_none()) d->doc = py::str(doc);
+  d->def.ml_name = d->name.c_str();
+  d->def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&call_shim));
+  d->def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
+  d->def.ml_doc = doc.is_none() ? nullptr : d->doc.c_str();
+  py::object module = py::getattr(target, "__module__", py::none());
+  py::tuple self = py::make_tuple(target, py::str(label));
+  PyObject* f = PyCFunction_NewEx(&d->def, self.ptr(), module.ptr());
+  if (!f) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(f);
+}
+
+// A function pybind11 made: a builtin whose self is its function record (a type's __new__
+// has the type as self, a plain builtin the module).
+bool is_bound_function(py::handle f) {
+  if (!PyCFunction_Check(f.ptr())) return false;
+  PyObject* self = PyCFunction_GET_SELF(f.ptr());
+  return self && !PyType_Check(self) && !PyModule_Check(self) &&
+         PyCFunction_GetFunction(f.ptr()) != reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&call_shim));
+}
+
+// The attribute's replacement, or None to keep it: functions, methods, static methods and the
+// setter of a property (a getter takes only self).
+py::object shimmed(py::handle attr, const std::string& qualified) {
+  if (is_bound_function(attr)) return shim(attr);
+  if (PyInstanceMethod_Check(attr.ptr())) {
+    py::handle f = PyInstanceMethod_GET_FUNCTION(attr.ptr());
+    if (is_bound_function(f)) return py::reinterpret_steal<py::object>(PyInstanceMethod_New(shim(f).ptr()));
+  }
+  if (py::isinstance(attr, py::module_::import("builtins").attr("staticmethod"))) {
+    py::object f = attr.attr("__func__");
+    if (is_bound_function(f)) return py::module_::import("builtins").attr("staticmethod")(shim(f));
+  }
+  if (Py_TYPE(attr.ptr()) == &PyProperty_Type) {
+    py::object fset = attr.attr("fset");
+    if (is_bound_function(fset))
+      return py::module_::import("builtins").attr("property")(attr.attr("fget"), shim(fset, qualified), attr.attr("fdel"),
+                                                              attr.attr("__doc__"));
+  }
+  return py::none();
+}
+
+void shim_namespace(py::handle owner, const std::string& package) {
+  const py::list items(owner.attr("__dict__").attr("items")());  // a snapshot: entries get replaced
+  for (py::handle item : items) {
+    const py::handle key = item[py::int_(0)], value = item[py::int_(1)];
+    if (py::str(key).cast<std::string>().rfind("_pybind11", 0) == 0) continue;
+    if (py::isinstance<py::module_>(value)) {
+      const std::string sub = py::str(value.attr("__name__"));
+      if (sub.rfind(package + ".", 0) == 0) shim_namespace(value, package);
+      continue;
+    }
+    if (PyType_Check(value.ptr())) {
+      const std::string mod = py::str(py::getattr(value, "__module__", py::str("")));
+      if (mod.rfind(package, 0) == 0 && py::str(value.attr("__qualname__")).cast<std::string>().find('.') ==
+                                            std::string::npos)
+        shim_namespace(value, package);
+      continue;
+    }
+    const std::string owner_name = py::str(py::getattr(owner, "__qualname__", owner.attr("__name__")));
+    py::object replacement = shimmed(value, owner_name.substr(owner_name.rfind('.') + 1) + "." + py::str(key).cast<std::string>());
+    if (!replacement.is_none()) py::setattr(owner, key, replacement);
+  }
+}
+
 }  // namespace
+
+void convert_refusals(py::module_& m) {
+  const std::string package = py::str(m.attr("__name__"));
+  shim_namespace(m, package);
+}
 
 void bind_errors(py::module_& m) {
   g.error = make(m, "Error", {PyExc_Exception}, "Base class of every error lamina raises.");

@@ -56,6 +56,7 @@ PYBIND11_MODULE(_lamina, m) {
   }, "What this lamina was built with: 'mpi' (LAMINA_MPI: lamina.distributed over MPI) and its "
      "'mpi_version', the 'blas'.");
   m.def("blas_info", &blas_info, "What backs GEMM: OpenBLAS's configuration, 'system BLAS' or 'built-in'.");
+  convert_refusals(m);
 }
 
 }  // namespace lamina::bind
