@@ -21,9 +21,9 @@ import tempfile
 
 # Hostile sizes must fail fast instead of allocating: a small central limit.
 os.environ.setdefault("LAMINA_MAX_ALLOC_MB", "64")
-# No block cache: it keeps up to 1 GiB of freed blocks of every size the inputs ask for, which
-# libFuzzer's -rss_limit_mb cannot tell from a leak.
-os.environ.setdefault("LAMINA_CACHE_MB", "0")
+# A small block cache: the default keeps up to 1 GiB of freed blocks of every size the inputs ask
+# for, which libFuzzer's -rss_limit_mb cannot tell from a leak.
+os.environ.setdefault("LAMINA_CACHE_MB", "256")
 
 import atheris  # noqa: E402
 

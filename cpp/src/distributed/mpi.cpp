@@ -98,6 +98,8 @@ class Mpi final : public Communicator {
   }
 
  private:
+  static constexpr double kSpinSeconds = 1.0;
+
   struct Request final : Work {
     Request(Mpi& comm, const Tensor& t, int divide_by, const char* what)
         : comm(comm), tensor(t), divide_by(divide_by), what(what) {}
@@ -115,14 +117,17 @@ class Mpi final : public Communicator {
     void wait() override {
       const auto start = std::chrono::steady_clock::now();
       const double limit = timeout_seconds();
-      for (int polls = 0; !test(); ++polls) {
+      while (!test()) {
         const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (waited > limit)
           comm.abort(std::string(what) + " did not complete within " + std::to_string(limit) +
                          " s (LAMINA_DIST_TIMEOUT_S): another rank died, raised, or stopped taking part; "
                          "aborting the job",
                      1);
-        if (polls < 1000) std::this_thread::yield();
+        // A transfer over shared memory moves only while a rank polls, so a sleep between
+        // polls stretches every collective; a wait past kSpinSeconds is a slow or dead rank,
+        // polled gently from then on.
+        if (waited < kSpinSeconds) std::this_thread::yield();
         else std::this_thread::sleep_for(std::chrono::microseconds(50));
       }
     }
