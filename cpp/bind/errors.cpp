@@ -112,6 +112,7 @@ PyObject* call_shim(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
   PyObject* result = PyObject_Vectorcall(target, args, static_cast<size_t>(nargs), kwnames);
   if (result) return result;
   PyObject* exc = take_exception();
+  if (!exc) return nullptr;  // a null result with no exception: Python reports that itself
   py::object message;
   {
     PyObject* name = PyObject_GetAttrString(target, "__name__");
