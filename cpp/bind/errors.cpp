@@ -1,8 +1,6 @@
 // lamina's C++ errors -> a Python hierarchy rooted at lamina.Error. Each class also
 // derives from the builtin a Python user would catch (ValueError, OSError, ...), which
 // PyErr_NewException allows through a tuple of bases.
-#include <string_view>
-
 #include "bind.hpp"
 #include "lamina/distributed.hpp"
 
@@ -86,41 +84,31 @@ PyObject* take_exception() {
 #endif
 }
 
-// pybind11's message when no overload of `name` takes the arguments, else null.
-py::object refusal_message(PyObject* exc, const std::string& name) {
-  if (!exc || Py_TYPE(exc) != reinterpret_cast<PyTypeObject*>(PyExc_TypeError)) return py::object();
+// pybind11's message when no overload takes the arguments (it starts with `prefix`), else null.
+py::object refusal_message(PyObject* exc, PyObject* prefix) {
+  if (Py_TYPE(exc) != reinterpret_cast<PyTypeObject*>(PyExc_TypeError)) return py::object();
   PyObject* s = PyObject_Str(exc);
   if (!s) {
     PyErr_Clear();
     return py::object();
   }
   py::str message = py::reinterpret_steal<py::str>(s);
-  Py_ssize_t size = 0;
-  const char* text = PyUnicode_AsUTF8AndSize(message.ptr(), &size);
-  if (!text) {
-    PyErr_Clear();
+  const Py_ssize_t starts = PyUnicode_Tailmatch(message.ptr(), prefix, 0, PY_SSIZE_T_MAX, -1);
+  if (starts != 1) {
+    if (starts < 0) PyErr_Clear();
     return py::object();
   }
-  const std::string prefix = name + "(): incompatible ";
-  if (std::string_view(text, static_cast<size_t>(size)).substr(0, prefix.size()) != prefix) return py::object();
   return std::move(message);
 }
 
-// self is (the bound function, the label a nameless setter's message starts with).
+// self is (the bound function, the label a nameless setter's message starts with, the start
+// of pybind11's refusal message: "<name>(): incompatible ").
 PyObject* call_shim(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  PyObject* target = PyTuple_GET_ITEM(self, 0);
-  PyObject* result = PyObject_Vectorcall(target, args, static_cast<size_t>(nargs), kwnames);
+  PyObject* result = PyObject_Vectorcall(PyTuple_GET_ITEM(self, 0), args, static_cast<size_t>(nargs), kwnames);
   if (result) return result;
   PyObject* exc = take_exception();
   if (!exc) return nullptr;  // a null result with no exception: Python reports that itself
-  py::object message;
-  {
-    PyObject* name = PyObject_GetAttrString(target, "__name__");
-    const char* n = name ? PyUnicode_AsUTF8(name) : nullptr;
-    if (n) message = refusal_message(exc, n);
-    Py_XDECREF(name);
-    PyErr_Clear();
-  }
+  const py::object message = refusal_message(exc, PyTuple_GET_ITEM(self, 2));
   if (!message) {
 #if PY_VERSION_HEX >= 0x030C0000
     PyErr_SetRaisedException(exc);
@@ -130,9 +118,8 @@ PyObject* call_shim(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
 #endif
     return nullptr;
   }
-  Py_XDECREF(exc);
-  PyObject* label = PyTuple_GET_ITEM(self, 1);
-  PyObject* full = PyUnicode_Concat(label, message.ptr());
+  Py_DECREF(exc);
+  PyObject* full = PyUnicode_Concat(PyTuple_GET_ITEM(self, 1), message.ptr());
   if (!full) return nullptr;
   PyErr_SetObject(g.dtype, full);
   Py_DECREF(full);
@@ -151,7 +138,7 @@ py::object shim(py::handle target, const std::string& label = "") {
   d->def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
   d->def.ml_doc = doc.is_none() ? nullptr : d->doc.c_str();
   py::object module = py::getattr(target, "__module__", py::none());
-  py::tuple self = py::make_tuple(target, py::str(label));
+  py::tuple self = py::make_tuple(target, py::str(label), py::str(d->name + "(): incompatible "));
   PyObject* f = PyCFunction_NewEx(&d->def, self.ptr(), module.ptr());
   if (!f) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(f);
@@ -167,31 +154,34 @@ bool is_bound_function(py::handle f) {
 }
 
 // The attribute's replacement, or None to keep it: functions, methods, static methods and the
-// setter of a property (a getter takes only self).
-py::object shimmed(py::handle attr, const std::string& qualified) {
+// setter of a property (a getter takes only self). `label` names a setter's property.
+py::object shimmed(py::handle attr, const std::string& label) {
   if (is_bound_function(attr)) return shim(attr);
   if (PyInstanceMethod_Check(attr.ptr())) {
     py::handle f = PyInstanceMethod_GET_FUNCTION(attr.ptr());
     if (is_bound_function(f)) return py::reinterpret_steal<py::object>(PyInstanceMethod_New(shim(f).ptr()));
   }
-  if (py::isinstance(attr, py::module_::import("builtins").attr("staticmethod"))) {
+  if (Py_TYPE(attr.ptr()) == &PyStaticMethod_Type) {
     py::object f = attr.attr("__func__");
-    if (is_bound_function(f)) return py::module_::import("builtins").attr("staticmethod")(shim(f));
+    if (is_bound_function(f)) return py::reinterpret_steal<py::object>(PyStaticMethod_New(shim(f).ptr()));
   }
   if (Py_TYPE(attr.ptr()) == &PyProperty_Type) {
     py::object fset = attr.attr("fset");
     if (is_bound_function(fset))
-      return py::module_::import("builtins").attr("property")(attr.attr("fget"), shim(fset, qualified), attr.attr("fdel"),
-                                                              attr.attr("__doc__"));
+      return py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(&PyProperty_Type))(
+          attr.attr("fget"), shim(fset, label), attr.attr("fdel"), attr.attr("__doc__"));
   }
   return py::none();
 }
 
 void shim_namespace(py::handle owner, const std::string& package) {
+  const std::string qualname = py::str(py::getattr(owner, "__qualname__", owner.attr("__name__")));
+  const std::string owner_label = qualname.substr(qualname.rfind('.') + 1) + ".";
   const py::list items(owner.attr("__dict__").attr("items")());  // a snapshot: entries get replaced
   for (py::handle item : items) {
     const py::handle key = item[py::int_(0)], value = item[py::int_(1)];
-    if (py::str(key).cast<std::string>().rfind("_pybind11", 0) == 0) continue;
+    const std::string name = py::str(key);
+    if (name.rfind("_pybind11", 0) == 0) continue;
     if (py::isinstance<py::module_>(value)) {
       const std::string sub = py::str(value.attr("__name__"));
       if (sub.rfind(package + ".", 0) == 0) shim_namespace(value, package);
@@ -204,8 +194,7 @@ void shim_namespace(py::handle owner, const std::string& package) {
         shim_namespace(value, package);
       continue;
     }
-    const std::string owner_name = py::str(py::getattr(owner, "__qualname__", owner.attr("__name__")));
-    py::object replacement = shimmed(value, owner_name.substr(owner_name.rfind('.') + 1) + "." + py::str(key).cast<std::string>());
+    py::object replacement = shimmed(value, owner_label + name);
     if (!replacement.is_none()) py::setattr(owner, key, replacement);
   }
 }

@@ -848,7 +848,6 @@ class Translator {
   }
 
   // ---- recurrent -----------------------------------------------------------------------
-  // An optional input that must be absent or a constant of zeros.
   // Whether optional input k is given as something other than a constant of zeros.
   bool nonzero_input(size_t k) {
     if (!has_input(k)) return false;
