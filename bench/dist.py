@@ -7,10 +7,11 @@ ranks the scaling efficiency is half of it), and the milliseconds per step spent
 backward waiting for the gradient allreduce (the communication the backward did not hide,
 and any wait for a slower rank).
 
-A fourth row, 2 processes x 1 thread that do not communicate (each its own job, run at
-the same time), is the ceiling 2 ranks can reach on this machine: what is lost below it is
-the data-parallel machinery's, what is lost above it the two cores' shared caches and
-memory.
+2 ranks move their gradients through MPI shared memory by default (one machine); a row
+with LAMINA_DIST_SHARED=0 shows one MPI allreduce per bucket instead. The last row, 2
+processes x 1 thread that do not communicate (each its own job, run at the same time), is
+the ceiling 2 ranks can reach on this machine: what is lost below it is the data-parallel
+machinery's, what is lost above it the two cores' shared caches and memory.
 Configurations alternate, medians over --repeats; results in bench/results/dist.md.
 
     python bench/dist.py [--repeats 5] [--iterations 200] [--nets lenet,cifar10_quick]
@@ -34,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 MODELS = HERE.parents[2] / "shared" / "caffe-models"
 CONFIGS = [("1 process x 1 thread", 1, 1), ("1 process x 2 threads", 1, 2), ("2 ranks x 1 thread", 2, 1),
+           ("2 ranks x 1 thread, one MPI allreduce per bucket", -2, 1),
            ("2 processes x 1 thread, no communication", 0, 1)]
 
 
@@ -75,13 +77,17 @@ def worker(net: str, iterations: int, warmup: int) -> None:
     if dist.rank() == 0:
         print(json.dumps({"images_per_s": dist.size() * batch * iterations / seconds,
                           "wait_ms_per_step": 1e3 * (solver.allreduce_wait_seconds - wait0) / iterations,
-                          "threads": lamina.num_threads(), "batch": batch}), flush=True)
+                          "threads": lamina.num_threads(), "batch": batch, "method": solver.allreduce_method}),
+              flush=True)
 
 
 def run_config(net: str, ranks: int, threads: int, iterations: int, warmup: int) -> dict:
-    """ranks 0: two processes on their own at the same time (their images per second added)."""
+    """ranks 0: two processes on their own at the same time (their images per second added);
+    negative: that many ranks, each bucket one MPI allreduce."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1",
-               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               LAMINA_DIST_SHARED="0" if ranks < 0 else "1")
+    ranks = abs(ranks)
     cmd = [sys.executable, str(HERE), "--worker", net, "--iterations", str(iterations), "--warmup", str(warmup)]
     if ranks > 1:
         # OpenMPI's own transport settings, as a user's mpirun gets them.
@@ -131,12 +137,14 @@ def main() -> int:
 
     if not lamina.build_info()["mpi"] or shutil.which("mpirun") is None:
         raise SystemExit("bench/dist.py needs lamina built with MPI and mpirun (apt-get install openmpi-bin libopenmpi-dev)")
-    rows = []
+    rows, methods = [], set()
     for net in args.nets.split(","):
         samples: dict = {name: [] for name, _, _ in CONFIGS}
         for _ in range(args.repeats):
             for name, ranks, threads in CONFIGS:
                 samples[name].append(run_config(net, ranks, threads, args.iterations, args.warmup))
+        methods.update(f'{name}: {s["method"]}' for name, ranks, _ in CONFIGS if ranks not in (0, 1)
+                       for s in samples[name])
         base = statistics.median(s["images_per_s"] for s in samples[CONFIGS[0][0]])
         for name, ranks, threads in CONFIGS:
             ips = statistics.median(s["images_per_s"] for s in samples[name])
@@ -150,7 +158,8 @@ def main() -> int:
     path = write_results("dist", ["net", "configuration", "img/s", "vs 1 process x 1 thread",
                                   "allreduce not hidden (ms/step)"], rows,
                          {"lamina": lamina.__version__, "mpi": lamina.build_info()["mpi_version"],
-                          "single copy": single_copy_mechanism(), "repeats": args.repeats,
+                          "single copy": single_copy_mechanism(), "gradients": "; ".join(sorted(methods)),
+                          "repeats": args.repeats,
                           "iterations": args.iterations})
     print(f"wrote {path}")
     return 0

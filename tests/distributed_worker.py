@@ -74,6 +74,7 @@ def equivalence(out: Path, batch: int) -> None:
     solver.step(20)
     save_weights(out, f"steps_b{batch}", solver.net)
     (out / f"rank{dist.rank()}_losses_b{batch}.json").write_text(json.dumps(losses))
+    (out / f"rank{dist.rank()}_method.json").write_text(json.dumps(solver.allreduce_method))
 
 
 def ddp(out: Path, batch: int) -> None:
@@ -98,6 +99,33 @@ def ddp(out: Path, batch: int) -> None:
         losses.append(float(dist.allreduce_(mean, op="mean")[0]))
     np.savez(out / f"rank{dist.rank()}_ddp_b{batch}.npz", *[np.asarray(p) for p in model.parameters()])
     (out / f"rank{dist.rank()}_ddp_losses_b{batch}.json").write_text(json.dumps(losses))
+    (out / f"rank{dist.rank()}_method.json").write_text(json.dumps(model.allreduce_method))
+
+
+def solvers(out: Path) -> None:
+    # Bucket sets made and dropped while others live: two Solvers at once, then a third
+    # after the first is gone (in shared memory it takes over the first one's window). The
+    # same seed and feed make the second and third train alike, bit for bit.
+    def trained(steps=3):
+        solver = lamina.Solver(solver_text(8), quiet=True)
+        solver.feed = lamina.data.ArrayFeeder(data(), batch_size=8, seed=5)
+        solver.step(steps)
+        return solver
+
+    first = trained(2)
+    second = trained()
+    del first
+    third = trained()
+    save_weights(out, "second", second.net)
+    save_weights(out, "third", third.net)
+
+
+def mismatch(out: Path) -> None:
+    # Rank 1 builds a wider net than rank 0: its gradients cannot be averaged with rank 0's.
+    text = solver_text(8)
+    if dist.rank() == 1:
+        text = text.replace("num_output: 16", "num_output: 17")
+    lamina.Solver(text, quiet=True)
 
 
 def with_mpi4py(out: Path) -> None:
@@ -169,5 +197,7 @@ if __name__ == "__main__":
      "lenet": lambda: lenet(out, int(sys.argv[3])),
      "ddp": lambda: ddp(out, int(sys.argv[3])),
      "mpi4py": lambda: with_mpi4py(out),
+     "solvers": lambda: solvers(out),
+     "mismatch": lambda: mismatch(out),
      "fault": lambda: fault(out, sys.argv[3]),
      "resume": lambda: resume(out, sys.argv[3])}[mode]()

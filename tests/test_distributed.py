@@ -61,6 +61,19 @@ def mpirun(n: int, *args, check: bool = True, timeout: float = 120, env: dict | 
     return r
 
 
+# How the gradients travel (LAMINA_DIST_SHARED): MPI shared memory, the default for ranks
+# on one machine, or one MPI allreduce per bucket.
+METHODS = {"shared memory": "1", "allreduce": "0"}
+
+
+def method_env(method: str) -> dict:
+    return _env(LAMINA_DIST_SHARED=METHODS[method])
+
+
+def used_method(out: Path) -> list[str]:
+    return [json.loads((out / f"rank{r}_method.json").read_text()) for r in range(2)]
+
+
 def alone(*args):
     cmd = [sys.executable, str(WORKER), *map(str, args)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=_env())
@@ -82,12 +95,14 @@ def test_broadcast_makes_initial_weights_bit_identical(tmp_path):
 
 
 @needs_mpi
-def test_two_ranks_at_half_batch_train_as_one_process_at_full_batch(tmp_path):
+@pytest.mark.parametrize("method", METHODS)
+def test_two_ranks_at_half_batch_train_as_one_process_at_full_batch(tmp_path, method):
     # The same 20 steps of SGD with momentum and weight decay, with the ArrayFeeder's same
     # seeded order: ranks 0 and 1 take the halves of the single process's batch. Only the
     # order of the float32 sums differs (two means of 8 averaged, against one mean of 16),
     # hence a tolerance: 1e-5 relative on every loss, 1e-5 absolute on every weight.
-    mpirun(2, "equivalence", tmp_path, 8)
+    mpirun(2, "equivalence", tmp_path, 8, env=method_env(method))
+    assert used_method(tmp_path) == [method, method]
     alone("equivalence", tmp_path, 16)
     one = json.loads((tmp_path / "rank0_losses_b16.json").read_text())
     for r in range(2):
@@ -102,9 +117,11 @@ def test_two_ranks_at_half_batch_train_as_one_process_at_full_batch(tmp_path):
 
 
 @needs_mpi
-def test_distributed_data_parallel_module_trains_as_one_process_at_full_batch(tmp_path):
+@pytest.mark.parametrize("method", METHODS)
+def test_distributed_data_parallel_module_trains_as_one_process_at_full_batch(tmp_path, method):
     # lamina.nn and lamina.optim: the same comparison as for the Solver, same tolerances.
-    mpirun(2, "ddp", tmp_path, 8)
+    mpirun(2, "ddp", tmp_path, 8, env=method_env(method))
+    assert used_method(tmp_path) == [method, method]
     alone("ddp", tmp_path, 16)
     one = json.loads((tmp_path / "rank0_ddp_losses_b16.json").read_text())
     two = json.loads((tmp_path / "rank0_ddp_losses_b8.json").read_text())
@@ -146,15 +163,37 @@ def test_a_failing_rank_ends_the_job_with_an_error(tmp_path, how):
 
 
 @needs_mpi
-def test_resume_from_a_two_rank_snapshot_is_bit_identical(tmp_path):
-    mpirun(2, "resume", tmp_path, "first")  # 10 iterations, snapshots at 5 and 10 (rank 0 writes)
+@pytest.mark.parametrize("method", METHODS)
+def test_resume_from_a_two_rank_snapshot_is_bit_identical(tmp_path, method):
+    env = method_env(method)
+    mpirun(2, "resume", tmp_path, "first", env=env)  # 10 iterations, snapshots at 5 and 10 (rank 0 writes)
     assert sorted(p.name for p in tmp_path.glob("snap_iter_*")) == [
         "snap_iter_10.safetensors", "snap_iter_10.solverstate", "snap_iter_5.safetensors", "snap_iter_5.solverstate"]
-    mpirun(2, "resume", tmp_path, "second")  # restores iteration 5, trains to 10
+    mpirun(2, "resume", tmp_path, "second", env=env)  # restores iteration 5, trains to 10
     for r in range(2):
         first, second = weights(tmp_path / f"rank{r}_resume_first.npz"), weights(tmp_path / f"rank{r}_resume_second.npz")
         for k in first:
             assert first[k].tobytes() == second[k].tobytes(), (r, k)
+
+
+@needs_mpi
+@pytest.mark.parametrize("method", METHODS)
+def test_solvers_made_and_dropped_beside_each_other_train_alike(tmp_path, method):
+    mpirun(2, "solvers", tmp_path, env=method_env(method))
+    for r in range(2):
+        second, third = weights(tmp_path / f"rank{r}_second.npz"), weights(tmp_path / f"rank{r}_third.npz")
+        assert second.keys() == third.keys() and len(second) == 6
+        for k in second:
+            assert second[k].tobytes() == third[k].tobytes(), (r, k)
+
+
+@needs_mpi
+@pytest.mark.parametrize("method", METHODS)
+def test_ranks_with_different_parameters_are_refused(tmp_path, method):
+    r = mpirun(2, "mismatch", tmp_path, check=False, env=method_env(method))
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "the ranks' gradient buckets differ" in out, out
 
 
 @needs_mpi

@@ -56,7 +56,8 @@ void bind_distributed(py::module_& m) {
         return r.finish();
       })
       .def_property_readonly("num_buckets", &dist::GradientReducer::num_buckets)
-      .def_property_readonly("num_launched", &dist::GradientReducer::num_launched);
+      .def_property_readonly("num_launched", &dist::GradientReducer::num_launched)
+      .def_property_readonly("method", [](const dist::GradientReducer& r) { return std::string(r.method()); });
   d.def("mpi_built", &dist::mpi_built);
   d.def("mpi_version", &dist::mpi_version);
 }

@@ -355,6 +355,7 @@ void bind_solver(py::module_& m) {
       .def_property_readonly("learning_rate", &Solver::learning_rate)
       .def_property_readonly("smoothed_loss", &Solver::smoothed_loss)
       .def_property_readonly("allreduce_wait_seconds", &Solver::allreduce_wait_seconds)
+      .def_property_readonly("allreduce_method", &Solver::allreduce_method)
       .def_property_readonly("type", &Solver::type)
       .def_property_readonly("param", &Solver::param)
       .def_property_readonly("net", [](Solver& s) -> Net& { return s.net(); }, py::return_value_policy::reference_internal)

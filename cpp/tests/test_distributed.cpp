@@ -3,10 +3,13 @@
 // The collectives between processes are tested under mpirun by tests/test_distributed.py.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
+#include "kernels/kernels.hpp"
 #include "lamina/distributed.hpp"
 #include "lamina/lamina.hpp"
+#include "levels.hpp"
 
 namespace lamina {
 
@@ -22,6 +25,103 @@ TEST(Distributed, WorldOfOneLeavesTensorsAsTheyAre) {
   w.broadcast(t, 0);
   w.barrier();
   EXPECT_EQ(t.at({2}), 2.5);
+}
+
+LAMINA_AT_EACH_LEVEL(DistributedKernels);
+
+// sum_scaled against a scalar loop summing in the same order, bit for bit: every rank of a
+// job must compute the same mean whatever level it runs (block edges, K of 1 to 4, the
+// threaded size).
+template <class T>
+static void check_sum_scaled(const kernels::Kernel<void(const T* const*, int64_t, int64_t, T, T*)>& f, int64_t K,
+                             int64_t n, T scale) {
+  std::mt19937 rng(static_cast<unsigned>(K * 1000 + n));
+  std::normal_distribution<double> normal;
+  std::vector<std::vector<T>> in(static_cast<size_t>(K), std::vector<T>(static_cast<size_t>(n)));
+  std::vector<const T*> ptrs;
+  for (auto& v : in) {
+    for (auto& x : v) x = static_cast<T>(normal(rng));
+    ptrs.push_back(v.data());
+  }
+  std::vector<T> out(static_cast<size_t>(n), T(-7));
+  f(ptrs.data(), K, n, scale, out.data());
+  for (int64_t i = 0; i < n; ++i) {
+    T s = in[0][size_t(i)];
+    for (int64_t k = 1; k < K; ++k) s += in[size_t(k)][size_t(i)];
+    ASSERT_EQ(out[size_t(i)], s * scale) << "K=" << K << " n=" << n << " at " << i;
+  }
+}
+
+TEST_P(DistributedKernels, SumScaledMatchesAScalarLoopBitForBit) {
+  const kernels::Table& t = kernels::cpu::table();
+  const std::vector<std::pair<int64_t, int64_t>> rows = {{1, 7}, {2, 1}, {2, 2049}, {3, 5000}, {4, 300001}};
+  for (auto [K, n] : rows) {
+    check_sum_scaled<float>(t.f32.sum_scaled, K, n, 1.0f / float(K));
+    check_sum_scaled<double>(t.f64.sum_scaled, K, n, 1.0);
+  }
+}
+
+// Out of place in a world of one: the output is the input, which stays as it was.
+TEST(Distributed, AllreduceOutOfPlaceFillsTheOutput) {
+  dist::Communicator& w = dist::world();
+  const Tensor in = arange(0, 6, 1, DType::f32);
+  Tensor out = Tensor::full({6}, -1.0, DType::f32);
+  w.allreduce_async(in, out, dist::ReduceOp::mean)->wait();
+  for (int64_t k = 0; k < 6; ++k) {
+    EXPECT_EQ(out.at({k}), double(k));
+    EXPECT_EQ(in.at({k}), double(k));
+  }
+  Tensor whole = arange(0, 6, 1, DType::f32);
+  w.allreduce_async(whole, whole)->wait();  // the same tensor: in place
+  EXPECT_EQ(whole.at({5}), 5.0);
+}
+
+struct OutOfPlaceRefusal {
+  const char* name;
+  Tensor input, output;
+};
+
+TEST(Distributed, AllreduceOutOfPlaceChecksBothSides) {
+  dist::Communicator& w = dist::world();
+  Tensor buffer = Tensor::zeros({8});
+  const std::vector<OutOfPlaceRefusal> rows = {
+      {"shapes differ", Tensor::zeros({3}), Tensor::zeros({4})},
+      {"dtypes differ", Tensor::zeros({4}, DType::f64), Tensor::zeros({4})},
+      {"input strided", Tensor::zeros({2, 2}).t(), Tensor::zeros({2, 2})},
+      {"input undefined", Tensor(), Tensor::zeros({4})},
+      {"overlap", buffer.slice(0, 4), buffer.slice(2, 6)},
+  };
+  for (const auto& row : rows) {
+    Tensor out = row.output;
+    EXPECT_THROW(w.allreduce_async(row.input, out, dist::ReduceOp::sum), Error) << row.name;
+  }
+  Tensor disjoint = buffer.slice(4, 8);
+  EXPECT_NO_THROW(w.allreduce_async(buffer.slice(0, 4), disjoint)->wait());  // one storage, apart
+}
+
+// The default buckets in a world of one: the pieces, gathered in order, are the result; a
+// bucket of one piece takes it as it is.
+TEST(Distributed, BucketsGatherTheirPiecesInOrder) {
+  dist::Communicator& w = dist::world();
+  auto set = w.buckets({{5, DType::f32}, {3, DType::f64}}, dist::ReduceOp::mean);
+  EXPECT_EQ(std::string(set->method()), "allreduce");
+  set->start(0, {arange(0, 2, 1, DType::f32), arange(2, 5, 1, DType::f32).reshape({1, 3})})->wait();
+  set->start(1, {Tensor::full({3}, 1.5, DType::f64)})->wait();
+  const Tensor first = set->result(0), second = set->result(1);
+  ASSERT_EQ(first.shape(), Shape({5}));
+  for (int64_t k = 0; k < 5; ++k) EXPECT_EQ(first.at({k}), double(k));
+  EXPECT_EQ(second.dtype(), DType::f64);
+  EXPECT_EQ(second.at({2}), 1.5);
+}
+
+TEST(Distributed, BucketsRefuseWhatDoesNotFit) {
+  dist::Communicator& w = dist::world();
+  EXPECT_THROW(w.buckets({{4, DType::i64}}, dist::ReduceOp::sum), DTypeError);  // gradients are floating
+  EXPECT_THROW(w.buckets({{-1, DType::f32}}, dist::ReduceOp::sum), ValueError);
+  auto set = w.buckets({{4, DType::f32}}, dist::ReduceOp::sum);
+  EXPECT_THROW(set->start(0, {Tensor::zeros({3}), Tensor::zeros({2})}), ShapeError);  // 5 elements for 4
+  EXPECT_THROW(set->start(0, {Tensor::zeros({3})}), ShapeError);
+  EXPECT_THROW(set->start(1, {Tensor::zeros({4})}), IndexError);  // one bucket only
 }
 
 TEST(Distributed, CollectivesCheckTheirTensor) {

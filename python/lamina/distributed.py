@@ -115,15 +115,21 @@ class DistributedDataParallel:
     def __init__(self, module, bucket_sizes_mb: tuple[float, float] | None = None):
         self.module = module
         self._params = [p for p in module.parameters()]
+        first, rest = bucket_sizes_mb or bucket_sizes()
+        # The reducer first: making it checks that every rank has the same parameters.
+        self._reducer = _d.GradientReducer(self._params, float(first), float(rest))
         for t in self._params + list(module.buffers()):
             broadcast_(t.detach(), 0)  # in place, without the tape seeing it
-        first, rest = bucket_sizes_mb or bucket_sizes()
-        self._reducer = _d.GradientReducer(self._params, float(first), float(rest))
         self.allreduce_wait_seconds = 0.0  # communication the backward did not hide
         _join()
 
     def __call__(self, *args, **kwargs):
         return self.module(*args, **kwargs)
+
+    @property
+    def allreduce_method(self) -> str:
+        """How the gradients travel: "shared memory" (every rank on one machine) or "allreduce"."""
+        return self._reducer.method
 
     def parameters(self):
         return iter(self._params)

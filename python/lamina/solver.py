@@ -176,6 +176,9 @@ class Solver:
     smoothed_loss = property(lambda self: self._solver.smoothed_loss)
     # Data-parallel: seconds spent after the backward waiting for the gradient averaging.
     allreduce_wait_seconds = property(lambda self: self._solver.allreduce_wait_seconds)
+    # How the gradients travel: "shared memory" (every rank on one machine) or "allreduce";
+    # "" in a world of one process.
+    allreduce_method = property(lambda self: self._solver.allreduce_method)
     type = property(lambda self: self._solver.type)
     param = property(lambda self: self._solver.param)
 

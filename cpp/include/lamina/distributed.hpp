@@ -46,6 +46,27 @@ class Work {
   virtual void wait() = 0;
 };
 
+// The layout of one bucket of a BucketSet.
+struct BucketSpec {
+  int64_t numel = 0;
+  DType dtype = DType::f32;
+};
+
+// Allreduces repeated every step over the same buckets (a data-parallel backward's
+// gradients), made by Communicator::buckets on every rank together, with the same specs in
+// the same order. start(b, pieces) gathers the pieces (each flattened, in order, as many
+// elements as the bucket has) into bucket b and starts its reduction across ranks;
+// once the Work is done, result(b) holds it, a tensor of the bucket's own that the next
+// start(b) replaces (a result already handed out stays as it is).
+class BucketSet {
+ public:
+  virtual ~BucketSet() = default;
+  virtual std::unique_ptr<Work> start(size_t b, const std::vector<Tensor>& pieces) = 0;
+  virtual Tensor result(size_t b) const = 0;
+  // How the buckets travel: "allreduce" (one allreduce_async each) or "shared memory".
+  virtual const char* method() const = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -53,11 +74,22 @@ class Communicator {
   virtual int size() const = 0;
   virtual const char* backend() const = 0;  // "mpi" or "single"
 
-  // In place on a contiguous CPU tensor of f32, f64, i32 or i64 (ValueError otherwise),
-  // every rank passing the same shape and dtype. mean: the sum divided by size() (floating
-  // dtypes only).
-  virtual std::unique_ptr<Work> allreduce_async(Tensor& t, ReduceOp op = ReduceOp::sum) = 0;
+  // `output` receives the reduction of every rank's `input`: contiguous CPU tensors of f32,
+  // f64, i32 or i64 of one shape and dtype (ValueError otherwise), every rank passing the
+  // same. input and output the same tensor: in place; else input is left as it is and the
+  // two must not overlap (MPI reads one and writes the other, with no copy of its own).
+  // mean: the sum divided by size() (floating dtypes only).
+  virtual std::unique_ptr<Work> allreduce_async(const Tensor& input, Tensor& output,
+                                                ReduceOp op = ReduceOp::sum) = 0;
+  std::unique_ptr<Work> allreduce_async(Tensor& t, ReduceOp op = ReduceOp::sum) { return allreduce_async(t, t, op); }
   void allreduce(Tensor& t, ReduceOp op = ReduceOp::sum) { allreduce_async(t, op)->wait(); }
+  // Buckets for op (every rank calls it together, with the same specs; DistributedError
+  // when the ranks' specs differ). The default: each bucket one allreduce_async. Over MPI
+  // with every rank on one machine the buckets live in memory the ranks share (MPI-3
+  // shared-memory windows) and each rank sums the others' buckets straight from it, with an
+  // MPI barrier per bucket saying they are ready (LAMINA_DIST_SHARED=0 in the environment of
+  // every rank keeps the default).
+  virtual std::unique_ptr<BucketSet> buckets(const std::vector<BucketSpec>& specs, ReduceOp op);
   // Rank `root`'s values into `t` on every rank (same shape and dtype everywhere).
   virtual void broadcast(Tensor& t, int root = 0) = 0;
   virtual void barrier() = 0;
@@ -95,12 +127,13 @@ BucketSizes bucket_sizes();
 //
 // The parameters are grouped, last first (the backward finishes them first), into buckets
 // of dist::bucket_sizes() (a small first one, larger ones after; a new bucket also where the
-// dtype changes). During backward() the autograd hooks (autograd.hpp) mark each parameter
-// whose gradient is final; a bucket whose parameters are all final is copied into one flat
-// buffer and its allreduce started, buckets in index order on every rank (MPI needs the
-// same order everywhere). finish() starts the rest, waits, and sets each gradient to its
-// mean over the ranks (a parameter no gradient reached counts as zeros, as Caffe's update
-// treats it).
+// dtype changes), a BucketSet of the communicator's (so a reducer is made by every rank
+// together, for the same parameters). During backward() the autograd hooks (autograd.hpp)
+// mark each parameter whose gradient is final; a bucket whose parameters are all final is
+// started, buckets in index order on every rank (MPI needs the same order everywhere).
+// finish() starts the rest, waits, and sets each gradient to a view of its bucket's result,
+// the mean over the ranks (a parameter no gradient reached counts as zeros, as Caffe's
+// update treats it).
 //
 //   dist::GradientReducer reducer(dist::world(), params, dist::bucket_sizes());
 //   reducer.backward([&] { loss.backward(); });   // buckets start as their gradients are final
@@ -115,6 +148,7 @@ class GradientReducer {
   double finish();
   size_t num_buckets() const { return buckets_.size(); }
   size_t num_launched() const { return launched_; }  // buckets in flight (started during backward())
+  const char* method() const { return set_->method(); }  // how the buckets travel (BucketSet::method)
 
  private:
   struct Bucket {
@@ -122,7 +156,6 @@ class GradientReducer {
     DType dtype = DType::f32;
     int64_t numel = 0;
     size_t ready = 0;
-    Tensor buffer;
     std::unique_ptr<Work> work;
   };
   void mark_ready(size_t param);
@@ -130,6 +163,7 @@ class GradientReducer {
 
   Communicator& comm_;
   std::vector<Tensor> params_;
+  std::unique_ptr<BucketSet> set_;  // before buckets_: their work in flight may use it until destroyed
   std::vector<Bucket> buckets_;
   std::vector<size_t> bucket_of_;
   std::vector<bool> ready_;

@@ -139,6 +139,8 @@ class Solver {
   // Seconds spent after the backward waiting for the gradient averaging of data-parallel
   // training (communication the backward did not hide); 0 in a world of one process.
   double allreduce_wait_seconds() const { return allreduce_wait_; }
+  // How the gradients travel between ranks (dist::BucketSet::method); "" in a world of one process.
+  std::string allreduce_method() const;
 
  private:
   void build_nets(const Options& options);
@@ -152,7 +154,8 @@ class Solver {
   // Data-parallel (data_parallel.cpp).
   void setup_data_parallel();
   void broadcast_state();  // rank 0's weights, optimizer state, iteration and RNG position
-  double average_gradients(double loss);  // after the backward; returns the mean loss
+  // The iteration's last backward, its gradients averaged across ranks; returns the mean loss.
+  double reduced_backward(double loss);
   void restore_file(const std::string& state_path);  // restore() on one process
   bool is_root() const;
 

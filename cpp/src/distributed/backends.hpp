@@ -16,5 +16,12 @@ bool launched_by_mpi();  // an MPI launcher's environment, or MPI already initia
 
 // The checks every collective makes on its tensor (ValueError naming `what`).
 void check_tensor(const Tensor& t, const char* what, bool reduce_mean);
+// check_tensor on both sides of an allreduce, and that they match; false: in place.
+bool check_allreduce(const Tensor& input, const Tensor& output, ReduceOp op);
+
+// BucketSet's shared rules (buckets.cpp): specs of floating buckets, and the pieces copied
+// one after another into a bucket's flat tensor (ShapeError unless they fill it exactly).
+void check_specs(const std::vector<BucketSpec>& specs);
+void gather(const std::vector<Tensor>& pieces, Tensor& flat);
 
 }  // namespace lamina::dist::detail

@@ -26,6 +26,9 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<Tensor> params,
     bucket_of_[k] = buckets_.size() - 1;
     index_[p.impl_ptr().get()] = k;
   }
+  std::vector<BucketSpec> specs;
+  for (const Bucket& bucket : buckets_) specs.push_back({bucket.numel, bucket.dtype});
+  set_ = comm_.buckets(specs, ReduceOp::mean);
 }
 
 void GradientReducer::backward(const std::function<void()>& backward) {
@@ -51,18 +54,12 @@ void GradientReducer::mark_ready(size_t param) {
 
 void GradientReducer::launch(size_t b) {
   Bucket& bucket = buckets_[b];
-  NoGradGuard no_grad;
-  bucket.buffer = Tensor::empty({bucket.numel}, bucket.dtype);
-  int64_t offset = 0;
+  std::vector<Tensor> pieces;
   for (size_t k : bucket.params) {
-    const int64_t n = params_[k].numel();
-    Tensor slot = bucket.buffer.slice(offset, offset + n);
-    const Tensor& g = params_[k].grad();
-    if (g.defined()) slot.copy_(g.reshape({n}));
-    else slot.zero_();
-    offset += n;
+    const Tensor& p = params_[k];
+    pieces.push_back(p.grad().defined() ? p.grad() : Tensor::zeros(p.shape(), p.dtype()));
   }
-  bucket.work = comm_.allreduce_async(bucket.buffer, ReduceOp::mean);
+  bucket.work = set_->start(b, pieces);
   launched_ = b + 1;
 }
 
@@ -71,17 +68,18 @@ double GradientReducer::finish() {
   const auto start = std::chrono::steady_clock::now();
   for (Bucket& bucket : buckets_) bucket.work->wait();
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (Bucket& bucket : buckets_) {
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    Bucket& bucket = buckets_[b];
+    const Tensor result = set_->result(b);
     int64_t offset = 0;
     for (size_t k : bucket.params) {
       const int64_t n = params_[k].numel();
-      params_[k].set_grad(bucket.buffer.slice(offset, offset + n).view(params_[k].shape()));
+      params_[k].set_grad(result.slice(offset, offset + n).view(params_[k].shape()));
       offset += n;
       ready_[k] = false;
     }
     bucket.ready = 0;
     bucket.work.reset();
-    bucket.buffer = Tensor();
   }
   launched_ = 0;
   return waited;

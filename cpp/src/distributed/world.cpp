@@ -6,6 +6,7 @@
 #include <string>
 
 #include "distributed/backends.hpp"
+#include "lamina/autograd.hpp"
 
 namespace lamina::dist {
 
@@ -16,8 +17,11 @@ class Single final : public Communicator {
   int rank() const override { return 0; }
   int size() const override { return 1; }
   const char* backend() const override { return "single"; }
-  std::unique_ptr<Work> allreduce_async(Tensor& t, ReduceOp op) override {
-    detail::check_tensor(t, "allreduce", op == ReduceOp::mean);
+  std::unique_ptr<Work> allreduce_async(const Tensor& input, Tensor& output, ReduceOp op) override {
+    if (detail::check_allreduce(input, output, op)) {
+      NoGradGuard no_grad;
+      output.copy_(input);
+    }
     struct Done final : Work {
       bool test() override { return true; }
       void wait() override {}
@@ -70,6 +74,26 @@ void check_tensor(const Tensor& t, const char* what, bool reduce_mean) {
                      ": dtype ", dtype_name(d), " is not supported (f32, f64, i32, i64)");
   LAMINA_CHECK_DTYPE(!reduce_mean || is_floating(d), what, ": op 'mean' needs a floating tensor, got ",
                      dtype_name(d));
+}
+
+bool check_allreduce(const Tensor& input, const Tensor& output, ReduceOp op) {
+  check_tensor(output, "allreduce", op == ReduceOp::mean);
+  const bool in_place = input.defined() && input.storage() == output.storage() && input.offset() == output.offset();
+  if (in_place) {
+    LAMINA_CHECK_SHAPE(input.shape() == output.shape(), "allreduce: input of shape ", input.shape(),
+                       " over an output of shape ", output.shape(), " in place");
+    return false;
+  }
+  check_tensor(input, "allreduce", op == ReduceOp::mean);
+  LAMINA_CHECK_SHAPE(input.shape() == output.shape(), "allreduce: input of shape ", input.shape(),
+                     " and output of shape ", output.shape());
+  LAMINA_CHECK_DTYPE(input.dtype() == output.dtype(), "allreduce: input of dtype ", dtype_name(input.dtype()),
+                     " and output of dtype ", dtype_name(output.dtype()));
+  const size_t bytes = size_t(output.numel()) * dtype_size(output.dtype());
+  const auto* a = static_cast<const char*>(input.raw_data());
+  const auto* b = static_cast<const char*>(output.raw_data());
+  LAMINA_CHECK(a + bytes <= b || b + bytes <= a, "allreduce: the input and output overlap (pass one tensor to work in place)");
+  return true;
 }
 
 }  // namespace detail

@@ -350,6 +350,10 @@ struct Typed {
   // from g and the history h (and h2 for AdaDelta, Adam, AdamW; else null), then w -= step,
   // clamped.
   Kernel<void(const UpdateStep& s, int64_t n, T* w, const T* grad, T* h, T* h2)> update;
+  // out[i] = (in[0][i] + in[1][i] + ... + in[K-1][i]) * scale over n elements, summed in that
+  // order and rounded as written at every level (a data-parallel allreduce over shared
+  // memory: every rank computes the same bits).
+  Kernel<void(const T* const* in, int64_t K, int64_t n, T scale, T* out)> sum_scaled;
 };
 
 struct Table {

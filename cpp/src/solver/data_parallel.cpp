@@ -27,13 +27,16 @@ void broadcast_in_place(dist::Communicator& comm, Tensor& t) {
 
 bool Solver::is_root() const { return comm_ == nullptr || comm_->rank() == 0; }
 
+std::string Solver::allreduce_method() const { return reducer_ ? reducer_->method() : ""; }
+
 void Solver::setup_data_parallel() {
   comm_ = &dist::world();
   if (comm_->size() == 1) return;
-  broadcast_state();
+  // The reducer first: making it checks that every rank has the same parameters.
   std::vector<Tensor> params;
   for (const auto& p : net_->learnable_params()) params.push_back(p.value);
   reducer_ = std::make_unique<dist::GradientReducer>(*comm_, std::move(params), dist::bucket_sizes());
+  broadcast_state();
 }
 
 void Solver::broadcast_state() {
@@ -78,10 +81,13 @@ void Solver::broadcast_state() {
   losses_.assign(l + 1, l + 1 + c[4]);
 }
 
-double Solver::average_gradients(double loss) {
-  allreduce_wait_ += reducer_->finish();
+double Solver::reduced_backward(double loss) {
+  // The loss's mean starts first and travels during the backward, not in a round trip after it.
   Tensor mean = Tensor::full({1}, loss, DType::f64);
-  comm_->allreduce(mean, dist::ReduceOp::mean);
+  const auto loss_work = comm_->allreduce_async(mean, dist::ReduceOp::mean);
+  reducer_->backward([&] { net_->backward(); });
+  allreduce_wait_ += reducer_->finish();
+  loss_work->wait();
   return mean.data<double>()[0];
 }
 

@@ -190,11 +190,10 @@ double Solver::step(int iterations) {
     double loss = 0;
     for (int64_t k = 0; k < iter_size; ++k) {
       loss += net_->forward(feed(*net_, Phase::train));
-      if (reducer_ && k == iter_size - 1) reducer_->backward([&] { net_->backward(); });
-      else net_->backward();
+      if (!reducer_ || k < iter_size - 1) net_->backward();
     }
     loss /= double(iter_size);
-    if (reducer_) loss = average_gradients(loss);
+    if (reducer_) loss = reduced_backward(loss);
     update_smoothed_loss(loss, start_iter);
     if (display > 0 && iter_ % display == 0) {
       const auto now = std::chrono::steady_clock::now();
