@@ -103,7 +103,7 @@ TEST(Distributed, AllreduceOutOfPlaceChecksBothSides) {
 // bucket of one piece takes it as it is.
 TEST(Distributed, BucketsGatherTheirPiecesInOrder) {
   dist::Communicator& w = dist::world();
-  auto set = w.buckets({{5, DType::f32}, {3, DType::f64}}, dist::ReduceOp::mean);
+  auto set = w.buckets({{5, DType::f32, {{2}, {1, 3}}}, {3, DType::f64, {}}}, dist::ReduceOp::mean);
   EXPECT_EQ(std::string(set->method()), "allreduce");
   set->start(0, {arange(0, 2, 1, DType::f32), arange(2, 5, 1, DType::f32).reshape({1, 3})})->wait();
   set->start(1, {Tensor::full({3}, 1.5, DType::f64)})->wait();
@@ -114,14 +114,27 @@ TEST(Distributed, BucketsGatherTheirPiecesInOrder) {
   EXPECT_EQ(second.at({2}), 1.5);
 }
 
+struct BucketRefusal {
+  const char* name;
+  std::vector<Tensor> pieces;
+  size_t bucket;
+};
+
 TEST(Distributed, BucketsRefuseWhatDoesNotFit) {
   dist::Communicator& w = dist::world();
-  EXPECT_THROW(w.buckets({{4, DType::i64}}, dist::ReduceOp::sum), DTypeError);  // gradients are floating
-  EXPECT_THROW(w.buckets({{-1, DType::f32}}, dist::ReduceOp::sum), ValueError);
-  auto set = w.buckets({{4, DType::f32}}, dist::ReduceOp::sum);
-  EXPECT_THROW(set->start(0, {Tensor::zeros({3}), Tensor::zeros({2})}), ShapeError);  // 5 elements for 4
-  EXPECT_THROW(set->start(0, {Tensor::zeros({3})}), ShapeError);
-  EXPECT_THROW(set->start(1, {Tensor::zeros({4})}), IndexError);  // one bucket only
+  EXPECT_THROW(w.buckets({{4, DType::i64, {}}}, dist::ReduceOp::sum), DTypeError);  // gradients are floating
+  EXPECT_THROW(w.buckets({{-1, DType::f32, {}}}, dist::ReduceOp::sum), ValueError);
+  EXPECT_THROW(w.buckets({{4, DType::f32, {{2, 3}}}}, dist::ReduceOp::sum), ValueError);  // pieces of 6
+  auto set = w.buckets({{4, DType::f32, {{2, 2}}}}, dist::ReduceOp::sum);
+  const std::vector<BucketRefusal> rows = {
+      {"5 elements for 4", {Tensor::zeros({3}), Tensor::zeros({2})}, 0},
+      {"3 elements for 4", {Tensor::zeros({3})}, 0},
+      {"not the spec's shape", {Tensor::zeros({4})}, 0},
+      {"undefined", {Tensor()}, 0},
+  };
+  for (const auto& row : rows) EXPECT_THROW(set->start(row.bucket, row.pieces), Error) << row.name;
+  EXPECT_THROW(set->start(1, {Tensor::zeros({2, 2})}), IndexError);  // one bucket only
+  EXPECT_NO_THROW(set->start(0, {Tensor::zeros({2, 2})})->wait());
 }
 
 TEST(Distributed, CollectivesCheckTheirTensor) {

@@ -46,18 +46,22 @@ class Work {
   virtual void wait() = 0;
 };
 
-// The layout of one bucket of a BucketSet.
+// The layout of one bucket of a BucketSet: its elements, and the shapes of the pieces it
+// is gathered from, in order (their elements add up to numel; none given: any pieces).
 struct BucketSpec {
   int64_t numel = 0;
   DType dtype = DType::f32;
+  std::vector<Shape> pieces;
 };
 
 // Allreduces repeated every step over the same buckets (a data-parallel backward's
 // gradients), made by Communicator::buckets on every rank together, with the same specs in
 // the same order. start(b, pieces) gathers the pieces (each flattened, in order, as many
-// elements as the bucket has) into bucket b and starts its reduction across ranks;
-// once the Work is done, result(b) holds it, a tensor of the bucket's own that the next
-// start(b) replaces (a result already handed out stays as it is).
+// elements as the bucket has, of the spec's shapes when it gives them) into bucket b and
+// starts its reduction across ranks; once the Work is done, result(b) holds it, a tensor
+// of the bucket's own that the next start(b) replaces (a result already handed out stays
+// as it is). A bucket must not be started again before its last Work is done (the
+// shared-memory buckets check: ValueError).
 class BucketSet {
  public:
   virtual ~BucketSet() = default;
@@ -84,7 +88,8 @@ class Communicator {
   std::unique_ptr<Work> allreduce_async(Tensor& t, ReduceOp op = ReduceOp::sum) { return allreduce_async(t, t, op); }
   void allreduce(Tensor& t, ReduceOp op = ReduceOp::sum) { allreduce_async(t, op)->wait(); }
   // Buckets for op (every rank calls it together, with the same specs; DistributedError
-  // when the ranks' specs differ). The default: each bucket one allreduce_async. Over MPI
+  // when the ranks' specs differ, the pieces' shapes included). The default: each bucket
+  // one allreduce_async. Over MPI
   // with every rank on one machine the buckets live in memory the ranks share (MPI-3
   // shared-memory windows) and each rank sums the others' buckets straight from it, with an
   // MPI barrier per bucket saying they are ready (LAMINA_DIST_SHARED=0 in the environment of

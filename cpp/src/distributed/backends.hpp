@@ -19,9 +19,12 @@ void check_tensor(const Tensor& t, const char* what, bool reduce_mean);
 // check_tensor on both sides of an allreduce, and that they match; false: in place.
 bool check_allreduce(const Tensor& input, const Tensor& output, ReduceOp op);
 
-// BucketSet's shared rules (buckets.cpp): specs of floating buckets, and the pieces copied
-// one after another into a bucket's flat tensor (ShapeError unless they fill it exactly).
+// BucketSet's shared rules (buckets.cpp): specs of floating buckets whose pieces add up;
+// bucket b's spec (IndexError past the last); pieces that match a spec (ShapeError); and
+// the pieces copied one after another into a bucket's flat tensor.
 void check_specs(const std::vector<BucketSpec>& specs);
-void gather(const std::vector<Tensor>& pieces, Tensor& flat);
+const BucketSpec& spec_of(const std::vector<BucketSpec>& specs, size_t b);
+void check_pieces(const BucketSpec& spec, const std::vector<Tensor>& pieces);
+void gather(const BucketSpec& spec, const std::vector<Tensor>& pieces, Tensor& flat);
 
 }  // namespace lamina::dist::detail

@@ -9,20 +9,37 @@ namespace detail {
 
 void check_specs(const std::vector<BucketSpec>& specs) {
   for (size_t b = 0; b < specs.size(); ++b) {
-    LAMINA_CHECK(specs[b].numel >= 0, "buckets: bucket ", b, " has ", specs[b].numel, " elements");
-    LAMINA_CHECK_DTYPE(is_floating(specs[b].dtype), "buckets: bucket ", b, " is of dtype ",
-                       dtype_name(specs[b].dtype), "; buckets hold floating values");
+    const BucketSpec& spec = specs[b];
+    LAMINA_CHECK(spec.numel >= 0, "buckets: bucket ", b, " has ", spec.numel, " elements");
+    LAMINA_CHECK_DTYPE(is_floating(spec.dtype), "buckets: bucket ", b, " is of dtype ", dtype_name(spec.dtype),
+                       "; buckets hold floating values");
+    int64_t total = 0;
+    for (const Shape& shape : spec.pieces) total += shape_numel(shape);
+    LAMINA_CHECK(spec.pieces.empty() || total == spec.numel, "buckets: bucket ", b, " of ", spec.numel,
+                 " elements has pieces of ", total);
   }
 }
 
-void gather(const std::vector<Tensor>& pieces, Tensor& flat) {
-  NoGradGuard no_grad;
+const BucketSpec& spec_of(const std::vector<BucketSpec>& specs, size_t b) {
+  LAMINA_CHECK_INDEX(b < specs.size(), "buckets: no bucket ", b, " (there are ", specs.size(), ")");
+  return specs[b];
+}
+
+void check_pieces(const BucketSpec& spec, const std::vector<Tensor>& pieces) {
   int64_t total = 0;
-  for (const Tensor& p : pieces) {
-    LAMINA_CHECK(p.defined(), "buckets: an undefined piece");
-    total += p.numel();
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    LAMINA_CHECK(pieces[k].defined(), "buckets: piece ", k, " is undefined");
+    LAMINA_CHECK_SHAPE(spec.pieces.empty() || (k < spec.pieces.size() && pieces[k].shape() == spec.pieces[k]),
+                       "buckets: piece ", k, " of shape ", pieces[k].shape(), " where the bucket was made for ",
+                       k < spec.pieces.size() ? spec.pieces[k] : Shape{});
+    total += pieces[k].numel();
   }
-  LAMINA_CHECK_SHAPE(total == flat.numel(), "buckets: pieces of ", total, " elements for a bucket of ", flat.numel());
+  LAMINA_CHECK_SHAPE(total == spec.numel, "buckets: pieces of ", total, " elements for a bucket of ", spec.numel);
+}
+
+void gather(const BucketSpec& spec, const std::vector<Tensor>& pieces, Tensor& flat) {
+  check_pieces(spec, pieces);
+  NoGradGuard no_grad;
   int64_t offset = 0;
   for (const Tensor& p : pieces) {
     flat.slice(offset, offset + p.numel()).copy_(p.reshape({p.numel()}));
@@ -40,14 +57,14 @@ class AllreduceBuckets final : public BucketSet {
       : comm_(comm), specs_(std::move(specs)), results_(specs_.size()), op_(op) {}
 
   std::unique_ptr<Work> start(size_t b, const std::vector<Tensor>& pieces) override {
-    const BucketSpec& spec = at(b);
+    const BucketSpec& spec = detail::spec_of(specs_, b);
     Tensor input;
-    if (pieces.size() == 1 && pieces[0].is_contiguous() && pieces[0].dtype() == spec.dtype &&
-        pieces[0].numel() == spec.numel) {
+    if (pieces.size() == 1 && pieces[0].defined() && pieces[0].is_contiguous() && pieces[0].dtype() == spec.dtype) {
+      detail::check_pieces(spec, pieces);
       input = pieces[0].reshape({spec.numel});  // MPI reads it where it is
     } else {
       input = Tensor::empty({spec.numel}, spec.dtype);
-      detail::gather(pieces, input);
+      detail::gather(spec, pieces, input);
     }
     // Out of place: MPI reads the input and writes the result, where in place it may stage
     // the bucket in a copy of its own (OpenMPI's nonblocking collectives do).
@@ -58,11 +75,6 @@ class AllreduceBuckets final : public BucketSet {
   const char* method() const override { return "allreduce"; }
 
  private:
-  const BucketSpec& at(size_t b) const {
-    LAMINA_CHECK_INDEX(b < specs_.size(), "buckets: no bucket ", b, " (there are ", specs_.size(), ")");
-    return specs_[b];
-  }
-
   Communicator& comm_;
   std::vector<BucketSpec> specs_;
   std::vector<Tensor> results_;

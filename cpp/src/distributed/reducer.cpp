@@ -27,7 +27,10 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<Tensor> params,
     index_[p.impl_ptr().get()] = k;
   }
   std::vector<BucketSpec> specs;
-  for (const Bucket& bucket : buckets_) specs.push_back({bucket.numel, bucket.dtype});
+  for (const Bucket& bucket : buckets_) {
+    specs.push_back({bucket.numel, bucket.dtype, {}});
+    for (size_t k : bucket.params) specs.back().pieces.push_back(params_[k].shape());
+  }
   set_ = comm_.buckets(specs, ReduceOp::mean);
 }
 

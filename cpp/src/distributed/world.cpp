@@ -78,15 +78,11 @@ void check_tensor(const Tensor& t, const char* what, bool reduce_mean) {
 
 bool check_allreduce(const Tensor& input, const Tensor& output, ReduceOp op) {
   check_tensor(output, "allreduce", op == ReduceOp::mean);
-  const bool in_place = input.defined() && input.storage() == output.storage() && input.offset() == output.offset();
-  if (in_place) {
-    LAMINA_CHECK_SHAPE(input.shape() == output.shape(), "allreduce: input of shape ", input.shape(),
-                       " over an output of shape ", output.shape(), " in place");
-    return false;
-  }
-  check_tensor(input, "allreduce", op == ReduceOp::mean);
+  LAMINA_CHECK(input.defined(), "allreduce: the input is undefined");
   LAMINA_CHECK_SHAPE(input.shape() == output.shape(), "allreduce: input of shape ", input.shape(),
                      " and output of shape ", output.shape());
+  if (input.storage() == output.storage() && input.offset() == output.offset()) return false;  // in place
+  check_tensor(input, "allreduce", op == ReduceOp::mean);
   LAMINA_CHECK_DTYPE(input.dtype() == output.dtype(), "allreduce: input of dtype ", dtype_name(input.dtype()),
                      " and output of dtype ", dtype_name(output.dtype()));
   const size_t bytes = size_t(output.numel()) * dtype_size(output.dtype());

@@ -82,7 +82,7 @@ void Solver::broadcast_state() {
 }
 
 double Solver::reduced_backward(double loss) {
-  // The loss's mean starts first and travels during the backward, not in a round trip after it.
+  // The loss's mean starts before the backward, so that it completes beside the gradients.
   Tensor mean = Tensor::full({1}, loss, DType::f64);
   const auto loss_work = comm_->allreduce_async(mean, dist::ReduceOp::mean);
   reducer_->backward([&] { net_->backward(); });

@@ -87,7 +87,8 @@ void update(const UpdateStep& s, int64_t n, T* w, const T* grad, T* h, T* h2) {
 
 template <class T>
 void sum_scaled(const T* const* in, int64_t K, int64_t n, T scale, T* out) {
-  // In blocks that stay in L1, each pass a plain loop the compiler vectorises.
+  // Block by block: the first input, each other added in order, then the scale (the order
+  // the result's bits depend on, whatever the level or the number of threads).
   constexpr int64_t kBlock = 2048;
 #pragma omp parallel for schedule(static) if (n >= (int64_t(1) << 18))
   for (int64_t b = 0; b < n; b += kBlock) {
