@@ -120,12 +120,19 @@ def solvers(out: Path) -> None:
     save_weights(out, "third", third.net)
 
 
-def mismatch(out: Path) -> None:
-    # Rank 1 builds a wider net than rank 0: its gradients cannot be averaged with rank 0's.
-    text = solver_text(8)
-    if dist.rank() == 1:
-        text = text.replace("num_output: 16", "num_output: 17")
-    lamina.Solver(text, quiet=True)
+def mismatch(out: Path, how: str) -> None:
+    # Parameters that cannot be averaged across ranks: a Solver whose net is wider on rank 1,
+    # or a module whose weight is transposed there (as many elements, another shape).
+    if how == "solver":
+        text = solver_text(8)
+        if dist.rank() == 1:
+            text = text.replace("num_output: 16", "num_output: 17")
+        lamina.Solver(text, quiet=True)
+    else:
+        from lamina import nn
+
+        shape = (64, 16) if dist.rank() == 0 else (16, 64)
+        dist.DistributedDataParallel(nn.Linear(*shape, bias=False))
 
 
 def with_mpi4py(out: Path) -> None:
@@ -198,6 +205,6 @@ if __name__ == "__main__":
      "ddp": lambda: ddp(out, int(sys.argv[3])),
      "mpi4py": lambda: with_mpi4py(out),
      "solvers": lambda: solvers(out),
-     "mismatch": lambda: mismatch(out),
+     "mismatch": lambda: mismatch(out, sys.argv[3]),
      "fault": lambda: fault(out, sys.argv[3]),
      "resume": lambda: resume(out, sys.argv[3])}[mode]()

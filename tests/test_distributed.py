@@ -189,8 +189,9 @@ def test_solvers_made_and_dropped_beside_each_other_train_alike(tmp_path, method
 
 @needs_mpi
 @pytest.mark.parametrize("method", METHODS)
-def test_ranks_with_different_parameters_are_refused(tmp_path, method):
-    r = mpirun(2, "mismatch", tmp_path, check=False, env=method_env(method))
+@pytest.mark.parametrize("how", ["solver", "transposed module"])
+def test_ranks_with_different_parameters_are_refused(tmp_path, method, how):
+    r = mpirun(2, "mismatch", tmp_path, how.split()[0], check=False, env=method_env(method))
     out = r.stdout + r.stderr
     assert r.returncode != 0, out
     assert "the ranks' gradient buckets differ" in out, out
