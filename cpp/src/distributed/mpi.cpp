@@ -116,22 +116,20 @@ Mpi::Request::~Request() {
 
 bool Mpi::Request::test() {
   if (failed) std::rethrow_exception(failed);
-  while (!done) {
-    int flag = 0;
-    comm.check(MPI_Test(&request, &flag, MPI_STATUS_IGNORE), what);
-    if (!flag) break;
-    const auto next = std::move(then);
-    then = nullptr;
-    bool more = false;
+  if (done) return true;
+  int flag = 0;
+  comm.check(MPI_Test(&request, &flag, MPI_STATUS_IGNORE), what);
+  if (!flag) return false;
+  if (then) {
     try {
-      more = next && next(request);
+      then();
     } catch (...) {
       failed = std::current_exception();
       throw;
     }
-    if (!more) finish();
   }
-  return done;
+  finish();
+  return true;
 }
 
 void Mpi::Request::wait() {
@@ -172,12 +170,14 @@ std::string Mpi::error_text(int code) {
   return std::string(text, static_cast<size_t>(length));
 }
 
-void Mpi::check(int code, const char* what) const {
-  if (code == MPI_SUCCESS) return;
-  throw DistributedError("lamina.distributed: rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " +
-                         what + " failed: " + error_text(code));
+DistributedError Mpi::error(const std::string& message) const {
+  return DistributedError("lamina.distributed: rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " +
+                          message);
 }
 
+void Mpi::check(int code, const char* what) const {
+  if (code != MPI_SUCCESS) throw error(std::string(what) + " failed: " + error_text(code));
+}
 
 std::unique_ptr<Communicator> make_mpi() { return std::make_unique<Mpi>(); }
 

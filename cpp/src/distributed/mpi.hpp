@@ -38,9 +38,9 @@ class Mpi final : public Communicator {
     Mpi& comm;
     Tensor tensor;  // kept alive while MPI writes into it
     Tensor input;   // and reads from this (out of place)
-    // Runs when `request` completes: true when it started a next stage into it. What it
-    // throws is thrown again by every later test() and wait().
-    std::function<bool(MPI_Request&)> then;
+    // Runs once when `request` completes, before the Work is done; what it throws is thrown
+    // again by every later test() and wait().
+    std::function<void()> then;
     std::exception_ptr failed;
     int divide_by;
     const char* what;
@@ -50,6 +50,8 @@ class Mpi final : public Communicator {
 
   // Throws DistributedError naming this rank, `what` and MPI's message unless code is MPI_SUCCESS.
   void check(int code, const char* what) const;
+  // A DistributedError whose message names this rank.
+  DistributedError error(const std::string& message) const;
   // MPI's message for an error code.
   static std::string error_text(int code);
   MPI_Comm node() const { return node_; }

@@ -68,6 +68,10 @@ struct Places {
   std::vector<Tensor> results;
   std::vector<bool> pending;  // started, not summed yet
 
+  // The window is free for another set once no set or Work uses these places.
+  ~Places() {
+    if (segment) segment->busy = false;
+  }
   char* place(int rank, int turn, size_t b) const {
     return segment->base[size_t(rank)] + size_t(turn) * half + offsets[b];
   }
@@ -114,8 +118,6 @@ class SharedBuckets final : public BucketSet {
                                                    {spec.numel}, {1}, 0, spec.dtype));
       }
   }
-  ~SharedBuckets() override { places_->segment->busy = false; }
-
   std::unique_ptr<Work> start(size_t b, const std::vector<Tensor>& pieces) override {
     Places& p = *places_;
     const BucketSpec& spec = spec_of(p.specs, b);
@@ -127,10 +129,9 @@ class SharedBuckets final : public BucketSet {
     MPI_Win_sync(p.segment->win);  // this rank's copy is in memory before the others hear of it
     auto work = std::make_unique<Mpi::Request>(comm_, Tensor(), 1, "allreduce");
     comm_.check(MPI_Ibarrier(comm_.node(), &work->request), "MPI_Ibarrier");
-    work->then = [places = places_, b, turn](MPI_Request&) {
+    work->then = [places = places_, b, turn] {
       MPI_Win_sync(places->segment->win);
       places->sum(b, turn);
-      return false;
     };
     return work;
   }
@@ -237,9 +238,8 @@ std::unique_ptr<BucketSet> Mpi::buckets(const std::vector<BucketSpec>& specs, Re
   check(MPI_Iallreduce(MPI_IN_PLACE, v, 5, MPI_INT64_T, MPI_MIN, comm_, &agree.request), "MPI_Iallreduce");
   agree.wait();
   if (v[1] != -v[2])
-    throw DistributedError("lamina.distributed: rank " + std::to_string(rank_) + " of " + std::to_string(size_) +
-                           ": the ranks' gradient buckets differ (every rank must reduce the same parameters, of "
-                           "the same shapes, in the same order)");
+    throw error("the ranks' gradient buckets differ (every rank must reduce the same parameters, of the same "
+                "shapes, in the same order)");
   if (v[0] == 0) return Communicator::buckets(specs, op);
   const bool reuse = v[3] >= 0 && v[3] == -v[4];
   return std::make_unique<SharedBuckets>(*this, reuse ? g_segments[size_t(v[3])] : new_segment(*this, bytes), specs,
