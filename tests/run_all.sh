@@ -9,10 +9,20 @@ python3 -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q ".[test,fuzz]"
-
-cmake -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAMINA_BUILD_TESTS=ON -DLAMINA_WERROR=ON
-cmake --build build/cpp
+# One build serves both halves: the one pip makes for the module, in build/cpp, with the C++
+# tests in it (compiling the core and its kernels a second time would double the wait). It
+# is made in .venv itself, not in a build environment pip throws away, so that the tests
+# link the BLAS (scipy-openblas32) the module runs with and find it after the build.
+build_requires=$(python - <<'PY'
+import re  # pyproject.toml's [build-system] requires (tomllib is Python 3.11+ only)
+table = re.search(r"\[build-system\]\s*requires\s*=\s*\[([^\]]*)\]", open("pyproject.toml").read())
+print(*re.findall(r'"([^"]+)"', table.group(1)))
+PY
+)
+# shellcheck disable=SC2086
+python -m pip install -q $build_requires
+python -m pip install -q --no-build-isolation ".[test,fuzz]" -C build-dir=build/cpp \
+  -C cmake.define.LAMINA_BUILD_TESTS=ON -C cmake.define.LAMINA_WERROR=ON
 ctest --test-dir build/cpp --output-on-failure
 
 python -m pytest
