@@ -11,8 +11,11 @@ and any wait for a slower rank).
 with LAMINA_DIST_SHARED=0 shows one MPI allreduce per bucket instead. The last row, 2
 processes x 1 thread that do not communicate (each its own job, run at the same time), is
 the ceiling 2 ranks can reach on this machine: what is lost below it is the data-parallel
-machinery's, what is lost above it the two cores' shared caches and memory.
-Configurations alternate, medians over --repeats; results in bench/results/dist.md.
+machinery's, what is lost above it the two cores' shared caches and memory. No process is
+bound to a core (mpirun --bind-to none: on a host whose cores' speeds drift, ranks bound to
+them waited longer for each other than ranks the kernel moves). Configurations alternate;
+img/s are medians over --repeats, and a speed-up is the median of each round's ratio (the
+host's speed drifts between rounds). Results in bench/results/dist.md.
 
     python bench/dist.py [--repeats 5] [--iterations 200] [--nets lenet,cifar10_quick]
 
@@ -145,12 +148,13 @@ def main() -> int:
                 samples[name].append(run_config(net, ranks, threads, args.iterations, args.warmup))
         methods.update(f'{name}: {s["method"]}' for name, ranks, _ in CONFIGS if ranks not in (0, 1)
                        for s in samples[name])
-        base = statistics.median(s["images_per_s"] for s in samples[CONFIGS[0][0]])
+        base = [s["images_per_s"] for s in samples[CONFIGS[0][0]]]
         for name, ranks, threads in CONFIGS:
             ips = statistics.median(s["images_per_s"] for s in samples[name])
+            ratio = statistics.median(s["images_per_s"] / b for s, b in zip(samples[name], base))
             wait = statistics.median(s["wait_ms_per_step"] for s in samples[name])
-            rows.append([net, name, ips, ips / base, wait])
-            print(f"{net:14s} {name:22s} {ips:9.0f} img/s  x{ips / base:4.2f}  allreduce not hidden: {wait:6.3f} ms/step",
+            rows.append([net, name, ips, ratio, wait])
+            print(f"{net:14s} {name:22s} {ips:9.0f} img/s  x{ratio:4.2f}  allreduce not hidden: {wait:6.3f} ms/step",
                   flush=True)
     sys.path.insert(0, str(HERE.parent))
     from common import write_results
