@@ -14,8 +14,10 @@ python -m pip install -q --upgrade pip
 # is made in .venv itself, not in a build environment pip throws away, so that the tests
 # link the BLAS (scipy-openblas32) the module runs with and find it after the build.
 build_requires=$(python - <<'PY'
-import re  # pyproject.toml's [build-system] requires (tomllib is Python 3.11+ only)
+import re, sys  # pyproject.toml's [build-system] requires (tomllib is Python 3.11+ only)
 table = re.search(r"\[build-system\]\s*requires\s*=\s*\[([^\]]*)\]", open("pyproject.toml").read())
+if not table:
+    sys.exit("tests/run_all.sh: pyproject.toml has no [build-system] requires = [...] to install")
 print(*re.findall(r'"([^"]+)"', table.group(1)))
 PY
 )
