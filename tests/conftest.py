@@ -32,7 +32,8 @@ def each_isa(request):
 # they alone would take most of an hour. tests/run_sanitized.sh deselects them (-m "not
 # heavy"); every ordinary run includes them.
 HEAVY = ("lenet_learns_real_digits", "test_lenet_trains", "alexnet", "caffenet", "vgg", "googlenet", "resnet50",
-         "flickr", "pascal", "coco_caption", "test_deprecated_input_header", "test_printer_round_trips_a_built_net")
+         "flickr", "pascal", "coco_caption", "test_deprecated_input_header", "test_printer_round_trips_a_built_net",
+         "reaches_the_single_process_accuracy")
 
 
 def pytest_collection_modifyitems(config, items):

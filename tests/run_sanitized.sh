@@ -3,7 +3,8 @@
 # clang with AddressSanitizer + UndefinedBehaviorSanitizer (any report is fatal), then
 #   1. ctest on that build;
 #   2. the Python suite against that build's module (the runtime preloaded into python), but
-#      the tests marked heavy (tests/conftest.py: training runs, the largest zoo nets);
+#      the tests marked heavy (tests/conftest.py: training runs, the largest zoo nets), in
+#      JOBS pytest processes at once (pytest-xdist; default 2);
 #   3. each native libFuzzer target (tests/fuzz/native) for FUZZ_SECONDS (default 20).
 # Needs Debian's clang-14, libclang-rt-14-dev and libgtest-dev, and the .venv that
 # tests/run_all.sh made (run it first). Build tree: build/sanitize.
@@ -11,8 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
 . .venv/bin/activate
-python -m pip install -q pybind11
+python -m pip install -q pybind11 pytest-xdist
 build=build/sanitize
+jobs=${JOBS:-2}
 # No OpenMP threads: clang outlines a parallel region into a function of its own, outside
 # the kernel files' target attribute region (simd.hpp), so the vector levels' parallel loops
 # do not compile with clang's OpenMP; the kernels' `omp simd` loops still are (-fopenmp-simd).
@@ -38,13 +40,16 @@ show_reports() {
 
 # embed_example installs the package and builds a program against it without the
 # sanitizers' flags: the ordinary build (tests/run_all.sh) runs it.
-ctest --test-dir "$build" --output-on-failure -j2 -E '^embed_example$' || show_reports
+ctest --test-dir "$build" --output-on-failure -j "$jobs" -E '^embed_example$' || show_reports
 
 # The package from the source tree with the sanitized module beside it, ahead of .venv's
-# lamina on the path (subprocesses, the `lamina` command included, inherit both).
+# lamina on the path (subprocesses, the `lamina` command included, inherit both). The
+# sanitized core runs one thread, so the suite runs in several processes, each with its
+# tests' PyTorch held to one thread too (with more, the processes only crowd the cores);
+# worksteal evens out their ends, which a few long tests would otherwise leave to one.
 stage="$build/python"
 rm -rf "$stage" && mkdir -p "$stage" && cp -r python/lamina "$stage/" && cp "$build"/cpp/_lamina*.so "$stage/lamina/"
-LD_PRELOAD="$(clang-14 -print-file-name=libclang_rt.asan-x86_64.so)" PYTHONPATH="$PWD/$stage" \
-  python -m pytest -q -p no:cacheprovider tests/ --deselect tests/test_embed.py -m "not heavy" || show_reports
+OMP_NUM_THREADS=1 LD_PRELOAD="$(clang-14 -print-file-name=libclang_rt.asan-x86_64.so)" PYTHONPATH="$PWD/$stage" \
+  python -m pytest -q -p no:cacheprovider -n "$jobs" --dist worksteal tests/ --deselect tests/test_embed.py -m "not heavy" || show_reports
 
 bash tests/fuzz/native/run.sh "$build" "${FUZZ_SECONDS:-20}"
