@@ -37,12 +37,13 @@ layer {{ name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top:
 SOLVER = """
 base_lr: 0.05 momentum: 0.9 weight_decay: 0.001 lr_policy: "inv" gamma: 0.001 power: 0.75
 max_iter: {max_iter} display: 0 random_seed: {seed} snapshot: {snapshot} snapshot_prefix: "{prefix}"
-net_param {{ {net} }}
+iter_size: {iter_size} net_param {{ {net} }}
 """
 
 
-def solver_text(batch, max_iter=20, seed=7, snapshot=0, prefix=""):
-    return SOLVER.format(max_iter=max_iter, seed=seed, snapshot=snapshot, prefix=prefix, net=NET.format(batch=batch))
+def solver_text(batch, max_iter=20, seed=7, snapshot=0, prefix="", iter_size=1):
+    return SOLVER.format(max_iter=max_iter, seed=seed, snapshot=snapshot, prefix=prefix, iter_size=iter_size,
+                         net=NET.format(batch=batch))
 
 
 def data(n=64):
@@ -66,14 +67,15 @@ def broadcast(out: Path) -> None:
     save_weights(out, "init", solver.net)
 
 
-def equivalence(out: Path, batch: int) -> None:
-    solver = lamina.Solver(solver_text(batch), quiet=True)
+def equivalence(out: Path, batch: int, iter_size: int) -> None:
+    # iter_size > 1: each step accumulates that many batches before the ranks reduce.
+    solver = lamina.Solver(solver_text(batch, iter_size=iter_size), quiet=True)
     solver.feed = lamina.data.ArrayFeeder(data(), batch_size=batch, seed=5)
     losses = []
     solver.add_callback(lambda s: losses.append(s.smoothed_loss))
     solver.step(20)
-    save_weights(out, f"steps_b{batch}", solver.net)
-    (out / f"rank{dist.rank()}_losses_b{batch}.json").write_text(json.dumps(losses))
+    save_weights(out, f"steps_b{batch}x{iter_size}", solver.net)
+    (out / f"rank{dist.rank()}_losses_b{batch}x{iter_size}.json").write_text(json.dumps(losses))
     (out / f"rank{dist.rank()}_method.json").write_text(json.dumps(solver.allreduce_method))
 
 
@@ -200,7 +202,7 @@ if __name__ == "__main__":
     import lamina.examples  # noqa: F401
 
     {"broadcast": lambda: broadcast(out),
-     "equivalence": lambda: equivalence(out, int(sys.argv[3])),
+     "equivalence": lambda: equivalence(out, int(sys.argv[3]), int(sys.argv[4])),
      "lenet": lambda: lenet(out, int(sys.argv[3])),
      "ddp": lambda: ddp(out, int(sys.argv[3])),
      "mpi4py": lambda: with_mpi4py(out),

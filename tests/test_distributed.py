@@ -94,22 +94,29 @@ def test_broadcast_makes_initial_weights_bit_identical(tmp_path):
         assert w0[k].tobytes() == w1[k].tobytes(), k
 
 
+# (batch per rank, iter_size) of two ranks, each row against one process at batch 16: the
+# halves of its batch, or with iter_size 2 (Caffe's gradient accumulation) quarters of it,
+# two per rank and step, reduced across the ranks once the second one's backward is done.
+ACCUMULATION = [(8, 1), (4, 2)]
+
+
 @needs_mpi
+@pytest.mark.parametrize("batch,iter_size", ACCUMULATION)
 @pytest.mark.parametrize("method", METHODS)
-def test_two_ranks_at_half_batch_train_as_one_process_at_full_batch(tmp_path, method):
+def test_two_ranks_at_half_batch_train_as_one_process_at_full_batch(tmp_path, method, batch, iter_size):
     # The same 20 steps of SGD with momentum and weight decay, with the ArrayFeeder's same
-    # seeded order: ranks 0 and 1 take the halves of the single process's batch. Only the
+    # seeded order: ranks 0 and 1 take the parts of the single process's batch. Only the
     # order of the float32 sums differs (two means of 8 averaged, against one mean of 16),
     # hence a tolerance: 1e-5 relative on every loss, 1e-5 absolute on every weight.
-    mpirun(2, "equivalence", tmp_path, 8, env=method_env(method))
+    mpirun(2, "equivalence", tmp_path, batch, iter_size, env=method_env(method))
     assert used_method(tmp_path) == [method, method]
-    alone("equivalence", tmp_path, 16)
-    one = json.loads((tmp_path / "rank0_losses_b16.json").read_text())
+    alone("equivalence", tmp_path, 16, 1)
+    one = json.loads((tmp_path / "rank0_losses_b16x1.json").read_text())
     for r in range(2):
-        two = json.loads((tmp_path / f"rank{r}_losses_b8.json").read_text())
+        two = json.loads((tmp_path / f"rank{r}_losses_b{batch}x{iter_size}.json").read_text())
         np.testing.assert_allclose(two, one, rtol=1e-5)
-    w_one = weights(tmp_path / "rank0_steps_b16.npz")
-    w0, w1 = weights(tmp_path / "rank0_steps_b8.npz"), weights(tmp_path / "rank1_steps_b8.npz")
+    w_one = weights(tmp_path / "rank0_steps_b16x1.npz")
+    w0, w1 = (weights(tmp_path / f"rank{r}_steps_b{batch}x{iter_size}.npz") for r in range(2))
     for k in w_one:
         assert w0[k].tobytes() == w1[k].tobytes(), k  # the ranks never drift apart
         np.testing.assert_allclose(w0[k], w_one[k], rtol=0, atol=1e-5, err_msg=k)
