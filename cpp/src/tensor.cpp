@@ -155,9 +155,16 @@ struct BlockCache {
   size_t cached_bytes = 0;
   size_t limit = default_limit();
 
+  // Read when the first large block is allocated, whose caller the error reaches (a block is
+  // given back only after one was taken).
   static size_t default_limit() {
-    if (const char* env = std::getenv("LAMINA_CACHE_MB")) return static_cast<size_t>(std::strtoull(env, nullptr, 10)) << 20;
-    return size_t(1) << 30;  // 1 GiB
+    const char* env = std::getenv("LAMINA_CACHE_MB");
+    if (!env) return size_t(1) << 30;  // 1 GiB
+    char* end = nullptr;
+    const unsigned long long mb = std::strtoull(env, &end, 10);
+    LAMINA_CHECK(*env >= '0' && *env <= '9' && *end == 0 && mb <= (std::numeric_limits<size_t>::max() >> 20),
+                 "LAMINA_CACHE_MB must be a number of megabytes (0 keeps no freed blocks), got '", env, "'");
+    return size_t(mb) << 20;
   }
 
   void* take(size_t bytes) {
