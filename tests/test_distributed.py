@@ -106,7 +106,7 @@ ACCUMULATION = [(8, 1), (4, 2)]
 def test_two_ranks_at_half_batch_train_as_one_process_at_full_batch(tmp_path, method, batch, iter_size):
     # The same 20 steps of SGD with momentum and weight decay, with the ArrayFeeder's same
     # seeded order: ranks 0 and 1 take the parts of the single process's batch. Only the
-    # order of the float32 sums differs (two means of 8 averaged, against one mean of 16),
+    # order of the float32 sums differs (the parts' means averaged, against one mean of 16),
     # hence a tolerance: 1e-5 relative on every loss, 1e-5 absolute on every weight.
     mpirun(2, "equivalence", tmp_path, batch, iter_size, env=method_env(method))
     assert used_method(tmp_path) == [method, method]

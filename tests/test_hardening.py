@@ -147,12 +147,14 @@ SIZES = [
      "ShapeError|zeros: shape [1024, 1024] (float32) needs 4194304 bytes"),
     ("limit_env", "lamina.zeros(200000)\nlamina.zeros((1024, 1024))", "ShapeError|over the limit of 1048576 bytes"),
     ("limit_bad_value", "lamina.set_max_alloc_mb(0)", "InvalidValueError|set_max_alloc_mb"),
+    ("limit_env_zero", "lamina.zeros((1024, 1024))", "InvalidValueError|LAMINA_MAX_ALLOC_MB must be a positive number"),
     ("cache_env_not_a_number", "lamina.zeros((1024, 1024))", "InvalidValueError|LAMINA_CACHE_MB must be a number"),
     ("cache_env_negative", "lamina.zeros((1024, 1024))", "InvalidValueError|got '-1'"),
     ("cache_env_overflows", "lamina.zeros((1024, 1024))", "InvalidValueError|LAMINA_CACHE_MB"),
     ("cache_env_zero_keeps_nothing", "for _ in range(3): assert float(lamina.ones((1024, 1024)).sum()) == 2**20", "ok"),
 ]
-SIZE_ENV = {"limit_env": {"LAMINA_MAX_ALLOC_MB": "1"}, "cache_env_not_a_number": {"LAMINA_CACHE_MB": "lots"},
+SIZE_ENV = {"limit_env": {"LAMINA_MAX_ALLOC_MB": "1"}, "limit_env_zero": {"LAMINA_MAX_ALLOC_MB": "0"},
+            "cache_env_not_a_number": {"LAMINA_CACHE_MB": "lots"},
             "cache_env_negative": {"LAMINA_CACHE_MB": "-1"}, "cache_env_overflows": {"LAMINA_CACHE_MB": "99999999999999999999"},
             "cache_env_zero_keeps_nothing": {"LAMINA_CACHE_MB": "0"}}
 

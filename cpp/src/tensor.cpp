@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 
@@ -63,14 +64,21 @@ namespace {
 
 constexpr uint64_t kDefaultMaxAlloc = uint64_t(64) << 30;
 
+// The bytes an environment variable gives in megabytes (digits only, at least `least`), or
+// nothing when it is not set; any other text throws, naming the variable and `what` it holds.
+std::optional<uint64_t> env_megabytes(const char* name, uint64_t least, const char* what) {
+  const char* env = std::getenv(name);
+  if (!env) return std::nullopt;
+  char* end = nullptr;
+  const unsigned long long mb = std::strtoull(env, &end, 10);
+  LAMINA_CHECK(*env >= '0' && *env <= '9' && *end == 0 && mb >= least &&
+                   mb <= (std::numeric_limits<uint64_t>::max() >> 20),
+               name, " must be ", what, ", got '", env, "'");
+  return uint64_t(mb) << 20;
+}
+
 uint64_t default_max_alloc() {
-  if (const char* env = std::getenv("LAMINA_MAX_ALLOC_MB")) {
-    char* end = nullptr;
-    const unsigned long long mb = std::strtoull(env, &end, 10);
-    LAMINA_CHECK(*env && *end == 0 && mb > 0 && mb <= (std::numeric_limits<uint64_t>::max() >> 20),
-                 "LAMINA_MAX_ALLOC_MB must be a positive number of megabytes, got '", env, "'");
-    return uint64_t(mb) << 20;
-  }
+  if (const auto bytes = env_megabytes("LAMINA_MAX_ALLOC_MB", 1, "a positive number of megabytes")) return *bytes;
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : kDefaultMaxAlloc;
 }
@@ -158,13 +166,8 @@ struct BlockCache {
   // Read when the first large block is allocated, whose caller the error reaches (a block is
   // given back only after one was taken).
   static size_t default_limit() {
-    const char* env = std::getenv("LAMINA_CACHE_MB");
-    if (!env) return size_t(1) << 30;  // 1 GiB
-    char* end = nullptr;
-    const unsigned long long mb = std::strtoull(env, &end, 10);
-    LAMINA_CHECK(*env >= '0' && *env <= '9' && *end == 0 && mb <= (std::numeric_limits<size_t>::max() >> 20),
-                 "LAMINA_CACHE_MB must be a number of megabytes (0 keeps no freed blocks), got '", env, "'");
-    return size_t(mb) << 20;
+    const auto bytes = env_megabytes("LAMINA_CACHE_MB", 0, "a number of megabytes (0 keeps no freed blocks)");
+    return bytes ? static_cast<size_t>(*bytes) : size_t(1) << 30;  // 1 GiB
   }
 
   void* take(size_t bytes) {
